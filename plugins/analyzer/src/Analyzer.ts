@@ -1,0 +1,155 @@
+/**
+ * The analyzer's request hooks: a prompt token estimate before the call, and
+ * after it the cost of the usage, written to the request's usage record.
+ */
+import type { Outcome, RequestContext, RequestHooks, Usage } from "@fluxen/sdk"
+import { Effect } from "effect"
+import { costOf, lookupPrice, type PricingTable } from "./Pricing.js"
+import { estimatedEndpoints, promptTextOf } from "./PromptText.js"
+import type { TokenCountError, TokenCounterService } from "./TokenCounter.js"
+
+export interface AnalyzerOptions {
+  /** The plugin instance name, for log annotations. */
+  readonly pluginName: string
+  readonly pricing: PricingTable
+  readonly counter: TokenCounterService
+  /** Whether `beforeRequest` counts prompt tokens. */
+  readonly estimatePromptTokens: boolean
+}
+
+// Bounds the memory spent on model names already warned about, because
+// `provider/model` routing lets clients send any name. Past the bound,
+// further unpriced models are not logged.
+const MAX_WARNED_MODELS = 1000
+
+const isCacheHit = (context: RequestContext): boolean =>
+  context.record.cacheStatus === "hit" || context.record.cacheStatus === "semantic-hit"
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null
+
+/**
+ * Collects the generated text of a JSON chat or completions body: each
+ * choice's `message.content`, tool call arguments and `text`.
+ */
+const responseTexts = (response: unknown): Array<string> => {
+  const texts: Array<string> = []
+  if (!isRecord(response) || !Array.isArray(response.choices)) return texts
+  for (const choice of response.choices) {
+    if (!isRecord(choice)) continue
+    if (typeof choice.text === "string") texts.push(choice.text)
+    const message = choice.message
+    if (!isRecord(message)) continue
+    if (typeof message.content === "string") texts.push(message.content)
+    if (!Array.isArray(message.tool_calls)) continue
+    for (const call of message.tool_calls) {
+      if (isRecord(call) && isRecord(call.function) && typeof call.function.arguments === "string") {
+        texts.push(call.function.arguments)
+      }
+    }
+  }
+  return texts
+}
+
+/** Builds the hooks of one plugin instance. */
+export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
+  const { counter, pricing } = options
+  const warnedModels = new Set<string>()
+
+  const logCountFailure = (what: string) => (error: TokenCountError) =>
+    Effect.logWarning(`Counting ${what} tokens failed; no estimate is recorded.`).pipe(
+      Effect.annotateLogs({ "error.reason": error.reason, "error.message": error.message }),
+      Effect.as(undefined)
+    )
+
+  /** Estimates the prompt tokens; undefined for endpoints it cannot read or when counting fails. */
+  const estimatePrompt = (context: RequestContext): Effect.Effect<number | undefined> => {
+    const prompt = promptTextOf(context.endpoint, context.request)
+    if (prompt === undefined) return Effect.succeed(undefined)
+    return counter.count(context.route.upstreamModel, prompt.texts).pipe(
+      Effect.map((tokens) => tokens + prompt.fixedTokens),
+      Effect.catchAll(logCountFailure("prompt"))
+    )
+  }
+
+  /**
+   * Estimates the usage of a request that reached a provider, or that a hook
+   * answered, when no usage was reported: the prompt estimate plus the tokens
+   * of the text generated so far, so a cancelled stream records what it consumed.
+   */
+  const estimateUsage = (context: RequestContext, outcome: Outcome): Effect.Effect<Usage | undefined> =>
+    Effect.gen(function* () {
+      if (outcome.status === "error") return undefined
+
+      // Counted here when `estimatePromptTokens` is off or the earlier count failed.
+      const promptTokens = context.record.promptTokensEstimate ?? (yield* estimatePrompt(context))
+      // NOTE: without a prompt estimate (the `messages` endpoint) no usage is
+      // recorded, rather than a usage whose prompt side reads 0.
+      if (promptTokens === undefined) return undefined
+
+      const generated = context.stream ? [outcome.streamedText] : responseTexts(outcome.response)
+      const completionTokens = yield* counter.count(context.route.upstreamModel, generated).pipe(
+        Effect.catchAll(logCountFailure("completion"))
+      )
+      if (completionTokens === undefined) return undefined
+
+      return { promptTokens, completionTokens, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
+    })
+
+  const warnUnpriced = (model: string): Effect.Effect<void> => {
+    if (warnedModels.has(model) || warnedModels.size >= MAX_WARNED_MODELS) return Effect.void
+    warnedModels.add(model)
+    return Effect.logWarning(
+      "The model has no price, so its cost is recorded as null. Add it under pricing.overrides in fluxen.yaml."
+    )
+  }
+
+  /**
+   * Writes the cost fields. A cache hit cost nothing upstream: `costUsd` is 0
+   * and `costSavedUsd` is what the call would have cost (null when unpriced).
+   */
+  const recordCost = (context: RequestContext, usage: Usage): Effect.Effect<void> => {
+    const model = context.route.upstreamModel
+    const price = lookupPrice(pricing, model)
+    const cost = price === undefined ? null : costOf(usage, price)
+    context.record.priceVersion = pricing.version
+
+    if (isCacheHit(context)) {
+      context.record.costUsd = 0
+      context.record.costSavedUsd = cost
+    } else {
+      context.record.costUsd = cost
+    }
+    return price === undefined ? warnUnpriced(model) : Effect.void
+  }
+
+  const annotate = (context: RequestContext) =>
+    Effect.annotateLogs({
+      plugin: options.pluginName,
+      model: context.route.upstreamModel,
+      "request.id": context.requestId
+    })
+
+  return {
+    beforeRequest: (context) =>
+      Effect.gen(function* () {
+        if (!options.estimatePromptTokens || !estimatedEndpoints.has(context.endpoint)) return undefined
+
+        const estimate = yield* estimatePrompt(context)
+        if (estimate !== undefined) context.record.promptTokensEstimate = estimate
+        return undefined
+      }).pipe(annotate(context)),
+
+    afterResponse: (context, outcome) =>
+      Effect.gen(function* () {
+        let usage = outcome.usage
+        if (usage === undefined) {
+          usage = yield* estimateUsage(context, outcome)
+          if (usage === undefined) return
+          context.record.estimatedUsage = usage
+        }
+
+        yield* recordCost(context, usage)
+      }).pipe(annotate(context))
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Token counting that never stalls the event loop on a large prompt: short
+ * texts are counted inline, longer ones on a pool of worker threads.
+ *
+ * Measured with gpt-tokenizer 4.0.0 (o200k_base, warm) on English Markdown,
+ * Node 20, a 2-core AMD EPYC VM: 1 KB about 0.2 ms, 4 KB 0.4 ms, 8 KB 0.7 ms,
+ * 16 KB 2.5 ms, 256 KB 55 ms, 1 MB 140–165 ms.
+ */
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import * as WorkerThreads from "node:worker_threads"
+import { Worker } from "@effect/platform"
+import type { WorkerError } from "@effect/platform/WorkerError"
+import { NodeWorker } from "@effect/platform-node"
+import { Context, Effect, Layer, Schema } from "effect"
+import type { ParseResult, Scope } from "effect"
+import { countTokens, encodingForModel, loadEncoding } from "./Encodings.js"
+import { CountTokens } from "./TokenCountRequest.js"
+
+/** Counting failed: the worker pool did not start (`Spawn`), or one count failed inline or on a worker. */
+export class TokenCountError extends Schema.TaggedError<TokenCountError>()("TokenCountError", {
+  reason: Schema.Literal("Spawn", "Inline", "Worker"),
+  message: Schema.String
+}) {}
+
+export interface TokenCounterOptions {
+  /**
+   * Texts totalling at most this many characters (UTF-16 code units) are
+   * counted on the calling thread; longer ones go to a worker.
+   */
+  readonly inlineMaxChars: number
+  /** Worker threads in the pool; each counts one request at a time. */
+  readonly workers: number
+}
+
+/**
+ * The default inline limit. 4096 characters took a median of 0.4 ms on the
+ * machine measured above, which leaves room for a CPU twice as slow to stay
+ * under 1 ms; 8192 characters took 0.7 ms there.
+ */
+export const DEFAULT_INLINE_MAX_CHARS = 4096
+
+export interface TokenCounterService {
+  /** Counts the tokens of `texts` together, with the encoding of `model`. */
+  readonly count: (model: string, texts: ReadonlyArray<string>) => Effect.Effect<number, TokenCountError>
+}
+
+export class TokenCounter extends Context.Tag("@fluxen/analyzer/TokenCounter")<TokenCounter, TokenCounterService>() {}
+
+// Resolved as `../dist/` so that the compiled worker is found both from
+// `dist/TokenCounter.js` and from `src/TokenCounter.ts` when tests run the
+// sources. Node cannot start a worker from a `.ts` file.
+const workerScript = new URL("../dist/TokenCountWorker.js", import.meta.url)
+
+/** Starts one token-count worker thread; the `NodeWorker` spawner for {@link make}. */
+export const spawnTokenCountWorker = (_id: number): WorkerThreads.Worker => new WorkerThreads.Worker(workerScript)
+
+// Loading o200k_base in a worker takes about 0.3 s on the measured machine;
+// the limit only stops a worker that never reports ready from hanging startup.
+const WORKER_READY_TIMEOUT = "30 seconds"
+
+const workerFailure = (error: WorkerError | ParseResult.ParseError): TokenCountError =>
+  error._tag === "WorkerError"
+    ? new TokenCountError({ reason: "Worker", message: `${error.message} (${error.reason}): ${String(error.cause)}` })
+    : new TokenCountError({ reason: "Worker", message: "The worker's result could not be decoded." })
+
+const sumLengths = (texts: ReadonlyArray<string>): number => {
+  let total = 0
+  for (const text of texts) total += text.length
+  return total
+}
+
+/**
+ * Loads both encodings on the calling thread and starts the worker pool in
+ * the current scope; closing the scope stops the workers.
+ */
+export const make = (
+  options: TokenCounterOptions
+): Effect.Effect<TokenCounterService, TokenCountError, Scope.Scope | Worker.WorkerManager | Worker.Spawner> =>
+  Effect.gen(function* () {
+    const [o200k, cl100k] = yield* Effect.promise(() =>
+      Promise.all([loadEncoding("o200k_base"), loadEncoding("cl100k_base")])
+    )
+
+    if (!existsSync(fileURLToPath(workerScript))) {
+      return yield* new TokenCountError({
+        reason: "Spawn",
+        message: `The token-count worker script ${fileURLToPath(workerScript)} was not found. Build the plugin with \`tsc -b plugins/analyzer\`.`
+      })
+    }
+    const pool = yield* Worker.makePoolSerialized<CountTokens>({ size: options.workers }).pipe(
+      Effect.timeoutFail({
+        duration: WORKER_READY_TIMEOUT,
+        onTimeout: () =>
+          new TokenCountError({ reason: "Spawn", message: `No token-count worker was ready after ${WORKER_READY_TIMEOUT}.` })
+      }),
+      Effect.catchTag("WorkerError", (error) =>
+        Effect.fail(new TokenCountError({ reason: "Spawn", message: `${error.message}: ${String(error.cause)}` }))
+      )
+    )
+
+    const countInline = (encoding: "o200k_base" | "cl100k_base", texts: ReadonlyArray<string>) =>
+      Effect.try({
+        try: () => countTokens(encoding === "o200k_base" ? o200k : cl100k, texts),
+        catch: (cause) => new TokenCountError({ reason: "Inline", message: String(cause) })
+      })
+
+    const count = (model: string, texts: ReadonlyArray<string>): Effect.Effect<number, TokenCountError> => {
+      const encoding = encodingForModel(model)
+      if (sumLengths(texts) <= options.inlineMaxChars) return countInline(encoding, texts)
+      return pool.executeEffect(new CountTokens({ encoding, texts })).pipe(Effect.mapError(workerFailure))
+    }
+
+    return { count }
+  })
+
+/** The counter with its workers started from `dist/TokenCountWorker.js` by `node:worker_threads`. */
+export const layer = (options: TokenCounterOptions): Layer.Layer<TokenCounter, TokenCountError> =>
+  Layer.scoped(TokenCounter, make(options)).pipe(Layer.provide(NodeWorker.layer(spawnTokenCountWorker)))

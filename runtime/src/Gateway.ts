@@ -1,0 +1,97 @@
+/**
+ * The composition of one running Fluxen, independent of the HTTP server:
+ * providers and hook plugins loaded from the configuration, the model
+ * router, the request pipeline and the control routes.
+ */
+import { SqlClient } from "@effect/sql"
+import type { ProviderAdapter } from "@fluxen/sdk"
+import { Effect } from "effect"
+import type { LoadedConfig } from "./config/loadConfig.js"
+import { makeControlApp } from "./http/ControlApp.js"
+import type { Exchange } from "./http/Exchange.js"
+import type { EndpointSpec } from "./pipeline/endpoints.js"
+import { InflightRequests, makeProxyHandler } from "./pipeline/ProxyHandler.js"
+import { HookChain, makeHookStats, type HookPlugin } from "./plugins/HookChain.js"
+import { loadPlugin, type ModuleImporter } from "./plugins/PluginLoader.js"
+import { PluginLoadError } from "./plugins/PluginLoadError.js"
+import { ModelRouter } from "./routing/ModelRouter.js"
+import { UsageStore } from "./usage/UsageStore.js"
+import { UsageWriter } from "./usage/UsageWriter.js"
+
+export interface Gateway {
+  readonly proxy: (exchange: Exchange, spec: EndpointSpec) => void
+  readonly controlApp: ReturnType<typeof makeControlApp>
+  readonly inflight: InflightRequests
+  readonly router: ModelRouter
+  readonly hooks: HookChain
+  /** Marks the gateway as draining: `/readyz` turns 503 so load balancers stop sending. */
+  readonly setReady: (ready: boolean) => void
+}
+
+export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
+  Effect.gen(function* () {
+    const writer = yield* UsageWriter
+    const store = yield* UsageStore
+    const sql = yield* SqlClient.SqlClient
+    const { config } = loaded
+    const loadOptions = { importer, configSource: loaded.source, configDirectory: loaded.directory }
+
+    const adapters = new Map<string, ProviderAdapter>()
+    for (const [name, entry] of Object.entries(config.providers)) {
+      const plugin = yield* loadPlugin(
+        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] },
+        loadOptions
+      )
+      if (plugin.instance.provider === undefined) {
+        return yield* new PluginLoadError({
+          plugin: name,
+          message: `The package '${entry.use}' named under providers.${name} provides no provider adapter.`
+        })
+      }
+      adapters.set(name, plugin.instance.provider)
+    }
+
+    const hookPlugins: Array<HookPlugin> = []
+    for (const [index, entry] of config.plugins.entries()) {
+      const name = entry.name ?? entry.use
+      const plugin = yield* loadPlugin(
+        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["plugins", index] },
+        loadOptions
+      )
+      if (plugin.instance.hooks !== undefined) {
+        hookPlugins.push({ name, hooks: plugin.instance.hooks, failMode: entry.failMode, timeoutMs: entry.timeout, stats: makeHookStats() })
+      }
+    }
+
+    const router = new ModelRouter(config, adapters)
+    const runtime = yield* Effect.runtime<never>()
+    const hooks = new HookChain(hookPlugins, runtime)
+    const inflight = new InflightRequests()
+    let ready = true
+
+    const proxy = makeProxyHandler({
+      router,
+      hooks,
+      recordUsage: writer.record,
+      bodyLimitBytes: config.server.bodyLimit,
+      runtime,
+      inflight
+    })
+    const controlApp = makeControlApp({
+      router,
+      usageStore: store,
+      isReady: () => ready,
+      probeDatabase: sql`select 1`
+    })
+    const gateway: Gateway = {
+      proxy,
+      controlApp,
+      inflight,
+      router,
+      hooks,
+      setReady: (value) => {
+        ready = value
+      }
+    }
+    return gateway
+  })

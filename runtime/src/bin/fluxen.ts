@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * The `fluxen` command.
+ *
+ *   fluxen start [--config FILE] [--port N] [--host ADDRESS]
+ *   fluxen check-config [FILE]
+ */
+import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer } from "effect"
+import { loadConfigFile } from "../config/loadConfig.js"
+import { layerLogging } from "../logging.js"
+import { startNodeGateway } from "../node/startNodeGateway.js"
+
+const usage = `Usage:
+  fluxen start [--config FILE] [--port N] [--host ADDRESS]
+      Starts the gateway. FILE defaults to ./fluxen.yaml; --port and --host override server.port and server.host.
+  fluxen check-config [FILE]
+      Validates a configuration file (default ./fluxen.yaml) and exits with status 1 when it is invalid.
+`
+
+interface Arguments {
+  readonly command: string | undefined
+  readonly config: string
+  readonly port: number | undefined
+  readonly host: string | undefined
+}
+
+const parseArguments = (argv: ReadonlyArray<string>): Arguments | string => {
+  const [command, ...rest] = argv
+  let config = "fluxen.yaml"
+  let port: number | undefined
+  let host: string | undefined
+  for (let index = 0; index < rest.length; index++) {
+    const argument = rest[index]!
+    const value = rest[index + 1]
+    if (argument === "--config" || argument === "-c") {
+      if (value === undefined) return "--config needs a file path."
+      config = value
+      index++
+    } else if (argument === "--port") {
+      const parsed = Number(value)
+      if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) return `--port needs a port number from 0 to 65535, got ${value}.`
+      port = parsed
+      index++
+    } else if (argument === "--host") {
+      if (value === undefined) return "--host needs an address."
+      host = value
+      index++
+    } else if (command === "check-config" && !argument.startsWith("-")) {
+      config = argument
+    } else {
+      return `Unknown argument: ${argument}`
+    }
+  }
+  return { command, config, port, host }
+}
+
+const parsed = parseArguments(process.argv.slice(2))
+if (typeof parsed === "string" || parsed.command === undefined || parsed.command === "--help" || parsed.command === "help") {
+  if (typeof parsed === "string") console.error(parsed)
+  console.error(usage)
+  process.exit(typeof parsed === "string" || parsed.command === undefined ? 2 : 0)
+}
+const args = parsed as Arguments
+
+const checkConfig = loadConfigFile(args.config, process.env).pipe(
+  Effect.flatMap((loaded) => Console.log(`${loaded.source} is valid.`)),
+  Effect.catchTag("ConfigError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1))))
+)
+
+const start = Effect.gen(function* () {
+  const loaded = yield* loadConfigFile(args.config, process.env)
+  yield* Effect.scoped(
+    Effect.zipRight(
+      startNodeGateway(loaded, { ...(args.port === undefined ? {} : { port: args.port }), ...(args.host === undefined ? {} : { host: args.host }) }),
+      Effect.never
+    )
+  ).pipe(Effect.provide(layerLogging(loaded.config.logging)))
+}).pipe(
+  Effect.catchTag("ConfigError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))),
+  Effect.tapErrorCause((cause) => Effect.logError("Fluxen failed to start", cause))
+)
+
+if (args.command === "check-config") {
+  NodeRuntime.runMain(checkConfig.pipe(Effect.provide(NodeFileSystem.layer)), { disableErrorReporting: true })
+} else if (args.command === "start") {
+  NodeRuntime.runMain(start.pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, Layer.empty))))
+} else {
+  console.error(`Unknown command: ${args.command}\n\n${usage}`)
+  process.exit(2)
+}

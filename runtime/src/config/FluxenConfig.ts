@@ -1,0 +1,77 @@
+/**
+ * The schema of `fluxen.yaml`. Plugin sections (`config:`) stay unknown
+ * here: each plugin decodes its own with its own schema when it is loaded.
+ */
+import { Schema } from "effect"
+import { ByteSize, DurationMillis } from "./Units.js"
+
+const Name = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))
+
+export const ServerConfig = Schema.Struct({
+  host: Schema.optionalWith(Schema.String, { default: () => "127.0.0.1" }),
+  port: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 8080 }),
+  /** Largest accepted request body. */
+  bodyLimit: Schema.optionalWith(ByteSize, { default: () => 4 * 1_048_576 }),
+  /** How long shutdown waits for in-flight requests before closing them. */
+  shutdownTimeout: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
+})
+
+export const UsageConfig = Schema.Struct({
+  /** PostgreSQL URL; when empty or absent, usage goes to the SQLite file. */
+  databaseUrl: Schema.optional(Schema.Redacted(Schema.String)),
+  sqlitePath: Schema.optionalWith(Schema.String, { default: () => "./data/fluxen.db" }),
+  flushInterval: Schema.optionalWith(DurationMillis, { default: () => 1_000 }),
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 })
+})
+
+export const UpstreamConfig = Schema.Struct({
+  /** Silence allowed while waiting for response headers and between body bytes. */
+  idleTimeout: Schema.optionalWith(DurationMillis, { default: () => 120_000 }),
+  connectTimeout: Schema.optionalWith(DurationMillis, { default: () => 10_000 }),
+  connectionsPerOrigin: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 256 }),
+  keepAlive: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
+})
+
+export const ProviderEntry = Schema.Struct({
+  /** The npm package of the provider plugin, e.g. `@fluxen/provider-openai`. */
+  use: Schema.String,
+  config: Schema.optional(Schema.Unknown),
+  idleTimeout: Schema.optional(DurationMillis)
+})
+
+export const ModelEntry = Schema.Struct({
+  provider: Name,
+  /** The model name sent upstream; defaults to the public name. */
+  model: Schema.optional(Schema.String),
+  idleTimeout: Schema.optional(DurationMillis)
+})
+
+export const PluginEntry = Schema.Struct({
+  use: Schema.String,
+  /** Distinguishes two instances of one package; defaults to the package name. */
+  name: Schema.optional(Name),
+  /** `open`: a failing hook is logged and skipped. `closed`: it fails the request. */
+  failMode: Schema.optionalWith(Schema.Literal("open", "closed"), { default: () => "open" as const }),
+  /** Time allowed to each hook call of this plugin. */
+  timeout: Schema.optionalWith(DurationMillis, { default: () => 5_000 }),
+  config: Schema.optional(Schema.Unknown)
+})
+
+export const LoggingConfig = Schema.Struct({
+  level: Schema.optionalWith(Schema.Literal("debug", "info", "warning", "error"), { default: () => "info" as const }),
+  format: Schema.optionalWith(Schema.Literal("logfmt", "json", "pretty"), { default: () => "logfmt" as const })
+})
+
+export const FluxenConfig = Schema.Struct({
+  server: Schema.optionalWith(ServerConfig, { default: () => Schema.decodeSync(ServerConfig)({}) }),
+  usage: Schema.optionalWith(UsageConfig, { default: () => Schema.decodeSync(UsageConfig)({}) }),
+  upstream: Schema.optionalWith(UpstreamConfig, { default: () => Schema.decodeSync(UpstreamConfig)({}) }),
+  logging: Schema.optionalWith(LoggingConfig, { default: () => Schema.decodeSync(LoggingConfig)({}) }),
+  providers: Schema.Record({ key: Name, value: ProviderEntry }),
+  models: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelEntry }), { default: () => ({}) }),
+  plugins: Schema.optionalWith(Schema.Array(PluginEntry), { default: () => [] })
+}).annotations({ identifier: "FluxenConfig", title: "fluxen.yaml" })
+
+export type FluxenConfig = typeof FluxenConfig.Type
+export type PluginEntry = typeof PluginEntry.Type
+export type ProviderEntry = typeof ProviderEntry.Type

@@ -1,0 +1,88 @@
+/**
+ * Reading `fluxen.yaml`: YAML parsing, `${VAR}` substitution, schema
+ * decoding and the checks that span sections. Every failure becomes one
+ * `ConfigError` listing all problems with their YAML paths.
+ */
+import { FileSystem } from "@effect/platform"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import * as Path from "node:path"
+import { parseDocument } from "yaml"
+import { ConfigError, issuesFromParseError, type ConfigIssue } from "./ConfigError.js"
+import { FluxenConfig } from "./FluxenConfig.js"
+import { formatPath, interpolateEnv, type MissingVariable } from "./interpolateEnv.js"
+
+export interface LoadedConfig {
+  readonly config: FluxenConfig
+  /** The directory relative paths in the configuration are resolved against. */
+  readonly directory: string
+  readonly source: string
+}
+
+const crossCheck = (config: FluxenConfig): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  for (const [name, model] of Object.entries(config.models)) {
+    if (!(model.provider in config.providers)) {
+      issues.push({
+        path: formatPath(["models", name, "provider"]),
+        message: `Unknown provider '${model.provider}'. Declared providers: ${Object.keys(config.providers).join(", ") || "none"}.`
+      })
+    }
+  }
+  const pluginNames = new Set<string>()
+  config.plugins.forEach((plugin, index) => {
+    const name = plugin.name ?? plugin.use
+    if (pluginNames.has(name)) {
+      issues.push({
+        path: formatPath(["plugins", index, "name"]),
+        message: `The plugin name '${name}' is used twice; give one of the instances another 'name'.`
+      })
+    }
+    pluginNames.add(name)
+  })
+  return issues
+}
+
+/** Parses and validates configuration text. */
+export const parseConfig = (
+  text: string,
+  options: { readonly source: string; readonly directory: string; readonly env: Readonly<Record<string, string | undefined>> }
+): Either.Either<LoadedConfig, ConfigError> => {
+  const fail = (issues: Array<ConfigIssue>) => Either.left(new ConfigError({ source: options.source, issues }))
+
+  const document = parseDocument(text, { prettyErrors: true })
+  if (document.errors.length > 0) {
+    return fail(document.errors.map((error) => ({ path: "", message: error.message })))
+  }
+  const missing: Array<MissingVariable> = []
+  const raw = interpolateEnv(document.toJS() ?? {}, options.env, missing)
+  if (missing.length > 0) {
+    return fail(
+      missing.map(({ path, variable }) => ({
+        path,
+        message: `The environment variable ${variable} is not set; set it, or write \${${variable}:-default}.`
+      }))
+    )
+  }
+
+  const decoded = Schema.decodeUnknownEither(FluxenConfig, { errors: "all", onExcessProperty: "error" })(raw)
+  if (Either.isLeft(decoded)) {
+    return fail(issuesFromParseError(ParseResult.ArrayFormatter.formatErrorSync(decoded.left), [], formatPath))
+  }
+  const issues = crossCheck(decoded.right)
+  if (issues.length > 0) return fail(issues)
+  return Either.right({ config: decoded.right, directory: options.directory, source: options.source })
+}
+
+/** Reads and validates a configuration file. */
+export const loadConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const absolute = Path.resolve(file)
+    const text = yield* fs.readFileString(absolute).pipe(
+      Effect.mapError(
+        (error) =>
+          new ConfigError({ source: absolute, issues: [{ path: "", message: `The file cannot be read: ${error.message}` }] })
+      )
+    )
+    return yield* parseConfig(text, { source: absolute, directory: Path.dirname(absolute), env })
+  })

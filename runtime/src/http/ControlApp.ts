@@ -1,0 +1,102 @@
+/**
+ * The routes that are not on the proxy's hot path, served by Effect's
+ * HttpRouter: health, readiness, the model list and usage totals.
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Either, Schema } from "effect"
+import { randomUUID } from "node:crypto"
+import type { ModelRouter } from "../routing/ModelRouter.js"
+import type { UsageStore } from "../usage/UsageStore.js"
+
+export interface ControlDependencies {
+  readonly router: ModelRouter
+  readonly usageStore: UsageStore["Type"]
+  /** False while starting or draining for shutdown. */
+  readonly isReady: () => boolean
+  /** Checks the usage database; fails when it does not answer. */
+  readonly probeDatabase: Effect.Effect<void, unknown>
+}
+
+const openAIError = (status: number, message: string, code: string, param: string | null = null) =>
+  HttpServerResponse.unsafeJson(
+    { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param, code } },
+    { status }
+  )
+
+const UsageQuery = Schema.Struct({
+  from: Schema.optional(Schema.DateFromString),
+  to: Schema.optional(Schema.DateFromString),
+  group_by: Schema.optionalWith(Schema.Literal("model", "key", "day", "provider", "team"), { default: () => "model" as const })
+})
+
+const dayMs = 86_400_000
+
+export const makeControlApp = (dependencies: ControlDependencies) => {
+  const models = HttpRouter.get(
+    "/v1/models",
+    Effect.sync(() =>
+      HttpServerResponse.unsafeJson({
+        object: "list",
+        data: dependencies.router.listConfigured().map((model) => ({
+          id: model.id,
+          object: "model",
+          created: 0,
+          owned_by: model.provider
+        }))
+      })
+    )
+  )
+
+  const usage = HttpRouter.get(
+    "/v1/fluxen/usage",
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
+      const query = Schema.decodeUnknownEither(UsageQuery)(params)
+      if (Either.isLeft(query)) {
+        return openAIError(
+          400,
+          "Invalid usage query: 'from' and 'to' take ISO dates, 'group_by' takes model, key, day, provider or team.",
+          "invalid_value"
+        )
+      }
+      const to = query.right.to ?? new Date()
+      const from = query.right.from ?? new Date(to.getTime() - 30 * dayMs)
+      const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.group_by })
+      return HttpServerResponse.unsafeJson({
+        object: "fluxen.usage",
+        from: from.toISOString(),
+        to: to.toISOString(),
+        group_by: query.right.group_by,
+        data: totals
+      })
+    })
+  )
+
+  const health = HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" })))
+
+  const ready = HttpRouter.get(
+    "/readyz",
+    Effect.gen(function* () {
+      if (!dependencies.isReady()) return HttpServerResponse.unsafeJson({ status: "unavailable", reason: "starting or shutting down" }, { status: 503 })
+      const database = yield* dependencies.probeDatabase.pipe(Effect.timeout("2 seconds"), Effect.either)
+      return Either.isRight(database)
+        ? HttpServerResponse.unsafeJson({ status: "ready" })
+        : HttpServerResponse.unsafeJson({ status: "unavailable", reason: "the usage database does not answer" }, { status: 503 })
+    })
+  )
+
+  const router = HttpRouter.empty.pipe(models, usage, health, ready)
+
+  return router.pipe(
+    Effect.catchTag("RouteNotFound", (error) =>
+      Effect.succeed(
+        openAIError(404, `Unknown route ${error.request.method} ${new URL(error.request.url, "http://fluxen.local").pathname}.`, "not_found")
+      )
+    ),
+    Effect.catchAllCause((cause) =>
+      Effect.as(Effect.logError("Control route failed", cause), openAIError(500, "Fluxen failed to handle the request.", "internal_error"))
+    ),
+    Effect.map((response) => HttpServerResponse.setHeader(response, "x-fluxen-request-id", randomUUID()))
+  )
+}

@@ -1,0 +1,31 @@
+/**
+ * One client request and its response, independent of the HTTP server
+ * underneath (node:http on Node, `Deno.serve` on Deno). The proxy routes
+ * use this directly instead of Effect's HttpServer so that request and
+ * response bodies move as plain bytes, without per-request stream setup.
+ */
+import type { RequestHeaders } from "@fluxen/sdk"
+
+export interface Exchange {
+  readonly method: string
+  /** The path without the query string. */
+  readonly path: string
+  readonly headers: RequestHeaders
+  /** Reads the whole body; rejects with `PayloadTooLargeError` past `limitBytes`. */
+  readonly readBody: (limitBytes: number) => Promise<Uint8Array>
+  /** Sends a complete response. */
+  readonly send: (status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array) => void
+  /** Sends status and headers of a streamed response. */
+  readonly startStream: (status: number, headers: Readonly<Record<string, string>>) => void
+  /**
+   * Writes part of a streamed body. Returns undefined when the client can
+   * take more at once, or a promise that resolves when it can (or when it
+   * has gone away).
+   */
+  readonly write: (text: string) => Promise<void> | undefined
+  readonly end: () => void
+  /** True once status and headers were sent. */
+  readonly headersSent: () => boolean
+  /** Aborted when the client disconnects before the response is complete. */
+  readonly clientGone: AbortSignal
+}

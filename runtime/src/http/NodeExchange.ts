@@ -1,0 +1,74 @@
+/** The `Exchange` over node:http's request and response objects. */
+import { PayloadTooLargeError } from "@fluxen/sdk"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { Exchange } from "./Exchange.js"
+
+const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes: number): Promise<Uint8Array> =>
+  new Promise((resolve, reject) => {
+    const tooLarge = () => {
+      // The rest of the body is not read, so the connection cannot be reused.
+      response.shouldKeepAlive = false
+      request.removeAllListeners("data")
+      request.resume()
+      reject(new PayloadTooLargeError({ limitBytes }))
+    }
+    const declared = Number(request.headers["content-length"])
+    if (declared > limitBytes) return tooLarge()
+
+    const chunks: Array<Buffer> = []
+    let size = 0
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limitBytes) return tooLarge()
+      chunks.push(chunk)
+    })
+    request.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+    request.once("error", reject)
+  })
+
+export const makeNodeExchange = (request: IncomingMessage, response: ServerResponse): Exchange => {
+  const url = request.url ?? "/"
+  const query = url.indexOf("?")
+  const controller = new AbortController()
+  response.once("close", () => {
+    if (!response.writableFinished) controller.abort()
+  })
+
+  const waitForDrain = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        response.off("drain", done)
+        response.off("close", done)
+        resolve()
+      }
+      response.once("drain", done)
+      response.once("close", done)
+    })
+
+  return {
+    method: request.method ?? "GET",
+    path: query === -1 ? url : url.slice(0, query),
+    headers: {
+      get: (name) => {
+        const value = request.headers[name.toLowerCase()]
+        return Array.isArray(value) ? value.join(", ") : value
+      }
+    },
+    readBody: (limitBytes) => readBody(request, response, limitBytes),
+    send: (status, headers, body) => {
+      if (response.headersSent || response.destroyed) return
+      response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) })
+      response.end(body)
+    },
+    startStream: (status, headers) => {
+      response.writeHead(status, headers)
+      response.flushHeaders()
+    },
+    write: (text) => (response.destroyed || response.write(text) ? undefined : waitForDrain()),
+    end: () => {
+      if (!response.destroyed) response.end()
+    },
+    headersSent: () => response.headersSent,
+    clientGone: controller.signal
+  }
+}

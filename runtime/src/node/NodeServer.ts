@@ -1,0 +1,76 @@
+/**
+ * The node:http server in front of a `Gateway`. Proxied routes go straight
+ * to the request pipeline; every other route goes through Effect's
+ * HttpServer handler. Closing the scope drains: the server stops accepting,
+ * in-flight requests and streams get until the deadline to finish, then the
+ * remaining connections are closed.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect } from "effect"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import type { Gateway } from "../Gateway.js"
+import { makeNodeExchange } from "../http/NodeExchange.js"
+import { proxyEndpoints } from "../pipeline/endpoints.js"
+
+export interface NodeServerOptions {
+  readonly host: string
+  readonly port: number
+  /** How long shutdown waits for in-flight requests, in milliseconds. */
+  readonly shutdownTimeoutMs: number
+}
+
+export interface ListeningServer {
+  readonly url: string
+  readonly port: number
+}
+
+const pathOf = (url: string | undefined): string => {
+  if (url === undefined) return "/"
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
+export const serveNode = (gateway: Gateway, options: NodeServerOptions) =>
+  Effect.gen(function* () {
+    const controlHandler = yield* NodeHttpServer.makeHandler(gateway.controlApp)
+    const server = Http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 })
+
+    server.on("request", (request, response) => {
+      const spec = request.method === "POST" ? proxyEndpoints.get(pathOf(request.url)) : undefined
+      if (spec === undefined) return controlHandler(request, response)
+      gateway.proxy(makeNodeExchange(request, response), spec)
+    })
+
+    const address = yield* Effect.acquireRelease(
+      Effect.async<AddressInfo, Error>((resume) => {
+        const onError = (error: Error) => resume(Effect.fail(error))
+        server.once("error", onError)
+        server.listen(options.port, options.host, () => {
+          server.off("error", onError)
+          resume(Effect.succeed(server.address() as AddressInfo))
+        })
+      }),
+      () =>
+        Effect.gen(function* () {
+          gateway.setReady(false)
+          server.close()
+          server.closeIdleConnections()
+          yield* Effect.logInfo("Draining in-flight requests").pipe(Effect.annotateLogs("requests", gateway.inflight.size))
+          const drained = yield* Effect.promise(() => gateway.inflight.drained()).pipe(
+            Effect.timeout(options.shutdownTimeoutMs),
+            Effect.option
+          )
+          if (drained._tag === "None") {
+            yield* Effect.logWarning("Shutdown deadline reached; closing the remaining connections").pipe(
+              Effect.annotateLogs("requests", gateway.inflight.size)
+            )
+          }
+          server.closeAllConnections()
+          yield* Effect.logInfo("HTTP server closed")
+        })
+    )
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address
+    const listening: ListeningServer = { url: `http://${host}:${address.port}`, port: address.port }
+    return listening
+  })

@@ -1,0 +1,233 @@
+/**
+ * The request pipeline of the proxied routes:
+ *
+ *   read body -> parse and validate -> resolve model -> beforeRequest hooks
+ *   -> provider call (unless a hook answered) -> respond or relay the stream
+ *   -> afterResponse hooks -> usage record
+ *
+ * Each request runs as one fiber. A client that disconnects interrupts it:
+ * the upstream request is aborted at once, and the usage seen so far is
+ * recorded with status `cancelled`. Hooks and the usage record run when the
+ * fiber ends, whatever the outcome.
+ */
+import {
+  InvalidRequestError,
+  isGatewayError,
+  PayloadTooLargeError,
+  UpstreamProtocolError,
+  type CallContext,
+  type CanonicalRequest,
+  type GatewayError,
+  type ProviderResult,
+  type RequestContext
+} from "@fluxen/sdk"
+import { Cause, Effect, Exit, FiberId, Runtime } from "effect"
+import { randomUUID } from "node:crypto"
+import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
+import type { Exchange } from "../http/Exchange.js"
+import type { HookChain } from "../plugins/HookChain.js"
+import type { ModelRouter, ResolvedRoute } from "../routing/ModelRouter.js"
+import type { UsageRecord } from "../usage/UsageRecord.js"
+import type { EndpointSpec } from "./endpoints.js"
+import { decodeRequest, parseJsonBody } from "./parseRequest.js"
+import { relayStream } from "./relayStream.js"
+import { RequestState } from "./RequestState.js"
+
+export interface ProxyDependencies {
+  readonly router: ModelRouter
+  readonly hooks: HookChain
+  readonly recordUsage: (record: UsageRecord) => void
+  readonly bodyLimitBytes: number
+  readonly runtime: Runtime.Runtime<never>
+  readonly inflight: InflightRequests
+}
+
+/** Counts running requests so that shutdown can wait for them. */
+export class InflightRequests {
+  private count = 0
+  private waiters: Array<() => void> = []
+
+  get size(): number {
+    return this.count
+  }
+
+  enter(): void {
+    this.count++
+  }
+
+  leave(): void {
+    this.count--
+    if (this.count === 0) {
+      for (const resolve of this.waiters.splice(0)) resolve()
+    }
+  }
+
+  /** Resolves when no request is running. */
+  drained(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve))
+  }
+}
+
+const jsonHeaders = (requestId: string): Record<string, string> => ({
+  "content-type": "application/json",
+  "x-fluxen-request-id": requestId
+})
+
+const readBody = (exchange: Exchange, limitBytes: number) =>
+  Effect.tryPromise({
+    try: () => exchange.readBody(limitBytes),
+    catch: (cause) =>
+      cause instanceof PayloadTooLargeError
+        ? cause
+        : new InvalidRequestError({ message: "The request body could not be read completely.", code: "invalid_body" })
+  })
+
+const toGatewayError = (provider: string) => (cause: unknown): GatewayError =>
+  isGatewayError(cause)
+    ? cause
+    : new UpstreamProtocolError({ provider, message: `Relaying the stream failed: ${String(cause)}` })
+
+const makeContext = (
+  state: RequestState,
+  exchange: Exchange,
+  request: CanonicalRequest,
+  route: ResolvedRoute
+): RequestContext => ({
+  requestId: state.requestId,
+  endpoint: state.endpoint,
+  stream: state.stream,
+  startedAt: state.startedAt,
+  headers: exchange.headers,
+  request,
+  route: { requestedModel: route.requestedModel, provider: route.provider, upstreamModel: route.upstreamModel },
+  caller: { keyId: null, team: null, metadata: {} },
+  record: {},
+  responseHeaders: {},
+  attributes: new Map()
+})
+
+export const makeProxyHandler = (dependencies: ProxyDependencies) => {
+  const { router, hooks, bodyLimitBytes } = dependencies
+  const runFork = Runtime.runFork(dependencies.runtime)
+
+  const sendError = (exchange: Exchange, state: RequestState, response: ErrorResponse) => {
+    state.httpStatus = response.status
+    if (exchange.headersSent()) {
+      exchange.write(errorEventText(response))
+      exchange.end()
+      return
+    }
+    exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(response.body))
+  }
+
+  const respond = (
+    exchange: Exchange,
+    state: RequestState,
+    result: ProviderResult,
+    signal: AbortSignal
+  ): Effect.Effect<void, GatewayError> => {
+    const context = state.context!
+    if (result._tag === "Json") {
+      state.usage = result.usage
+      state.response = result.body
+      state.httpStatus = result.status
+      state.firstByteAt = performance.now()
+      exchange.send(
+        result.status,
+        { ...result.headers, ...jsonHeaders(state.requestId), ...context.responseHeaders },
+        result.bytes ?? JSON.stringify(result.body)
+      )
+      return Effect.void
+    }
+    state.httpStatus = result.status
+    const progress = state.startStream(hooks.needsAssembledStream && state.endpoint === "chat")
+    const includeUsage = (context.request as { stream_options?: { include_usage?: boolean } | null }).stream_options?.include_usage === true
+    const headers = {
+      ...result.headers,
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      "x-fluxen-request-id": state.requestId,
+      ...context.responseHeaders
+    }
+    return Effect.tryPromise({
+      try: () => relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, signal }, progress),
+      catch: toGatewayError(context.route.provider)
+    })
+  }
+
+  const pipeline = (exchange: Exchange, spec: EndpointSpec, state: RequestState, signal: AbortSignal) =>
+    Effect.gen(function* () {
+      const bytes = yield* readBody(exchange, bodyLimitBytes)
+      const json = (yield* parseJsonBody(bytes)) as { model?: unknown }
+      if (typeof json.model === "string") state.requestedModel = json.model
+      const request = (yield* decodeRequest(spec.schema, json)) as CanonicalRequest
+      const route = yield* router.resolve(request.model)
+      state.stream = spec.endpoint !== "embeddings" && (request as { stream?: boolean | null }).stream === true
+      const context = makeContext(state, exchange, request, route)
+      state.context = context
+
+      const decision = yield* hooks.runBefore(context, state.hookProgress)
+      let result: ProviderResult
+      if (decision !== undefined) {
+        state.answeredByHook = true
+        result = decision.respond
+      } else {
+        const call: CallContext = {
+          requestId: state.requestId,
+          upstreamModel: route.upstreamModel,
+          signal,
+          idleTimeoutMs: route.idleTimeoutMs,
+          clientHeaders: exchange.headers
+        }
+        result = yield* spec.invoke(route.adapter, context.request, call, state.stream)
+      }
+      yield* respond(exchange, state, result, signal)
+    })
+
+  const finish = (state: RequestState, exit: Exit.Exit<void>) =>
+    Effect.suspend(() => {
+      const status = Exit.isInterrupted(exit) ? "cancelled" : state.error === undefined && state.httpStatus < 400 ? "ok" : "error"
+      if (status === "cancelled") state.httpStatus = 499
+      const outcome = state.outcome(status)
+      const after = state.context === undefined ? Effect.void : hooks.runAfter(state.context, outcome, state.hookProgress.ran)
+      return Effect.map(after, () => {
+        dependencies.recordUsage(state.toRecord(outcome, performance.now()))
+      })
+    })
+
+  /** Handles one request on a proxied route; returns at once, the work runs in a fiber. */
+  return (exchange: Exchange, spec: EndpointSpec): void => {
+    const state = new RequestState(randomUUID(), spec.endpoint, Date.now(), performance.now())
+    const controller = new AbortController()
+
+    const program = pipeline(exchange, spec, state, controller.signal).pipe(
+      Effect.catchAll((error) =>
+        Effect.sync(() => {
+          state.error = error
+          sendError(exchange, state, errorResponse(error))
+        })
+      ),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.zipRight(
+              Effect.logError("Request failed unexpectedly", cause).pipe(Effect.annotateLogs("request.id", state.requestId)),
+              Effect.sync(() => sendError(exchange, state, internalErrorResponse(state.requestId)))
+            )
+      ),
+      Effect.onExit((exit) => finish(state, exit)),
+      Effect.ensuring(Effect.sync(() => dependencies.inflight.leave()))
+    )
+
+    dependencies.inflight.enter()
+    const fiber = runFork(program)
+    exchange.clientGone.addEventListener(
+      "abort",
+      () => {
+        controller.abort()
+        fiber.unsafeInterruptAsFork(FiberId.none)
+      },
+      { once: true }
+    )
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * What the pipeline learns about one request as it goes, and the usage
+ * record and hook outcome made from it when the request ends.
+ */
+import type { Endpoint, GatewayError, Outcome, RequestContext, Usage } from "@fluxen/sdk"
+import type { UsageRecord } from "../usage/UsageRecord.js"
+import { makeStreamProgress, type StreamProgress } from "./relayStream.js"
+
+export class RequestState {
+  requestedModel: string | null = null
+  context: RequestContext | undefined = undefined
+  stream = false
+  /** How many plugins had their `beforeRequest` run. */
+  readonly hookProgress = { ran: 0 }
+  answeredByHook = false
+  httpStatus = 200
+  error: GatewayError | undefined = undefined
+  /** For JSON answers; streams keep theirs in `progress`. */
+  usage: Usage | undefined = undefined
+  response: unknown = undefined
+  firstByteAt: number | undefined = undefined
+  progress: StreamProgress | undefined = undefined
+
+  constructor(
+    readonly requestId: string,
+    readonly endpoint: Endpoint,
+    readonly startedAt: number,
+    /** `performance.now()` at arrival, for latencies. */
+    readonly startedTick: number
+  ) {}
+
+  startStream(assemble: boolean): StreamProgress {
+    this.progress = makeStreamProgress(assemble)
+    return this.progress
+  }
+
+  outcome(status: Outcome["status"]): Outcome {
+    const progress = this.progress
+    const assembled = progress?.assembler
+    return {
+      status,
+      httpStatus: this.httpStatus,
+      usage: progress?.usage ?? this.usage,
+      error: this.error,
+      response: progress === undefined ? this.response : assembled?.isComplete() ? assembled.toCompletion() : undefined,
+      streamedText: progress === undefined ? "" : progress.textParts.join(""),
+      answeredByHook: this.answeredByHook
+    }
+  }
+
+  toRecord(outcome: Outcome, endedTick: number): UsageRecord {
+    const context = this.context
+    const fields = context?.record
+    const usage = outcome.usage ?? fields?.estimatedUsage
+    const firstByteAt = this.progress?.firstByteAt ?? this.firstByteAt
+    return {
+      requestId: this.requestId,
+      createdAt: new Date(this.startedAt),
+      keyId: context?.caller.keyId ?? null,
+      team: context?.caller.team ?? null,
+      requestedModel: this.requestedModel ?? "",
+      resolvedModel: context?.route.upstreamModel ?? null,
+      provider: context?.route.provider ?? null,
+      endpoint: this.endpoint,
+      status: outcome.status,
+      httpStatus: outcome.httpStatus,
+      stream: this.stream,
+      promptTokens: usage?.promptTokens ?? null,
+      completionTokens: usage?.completionTokens ?? null,
+      cachedInputTokens: usage?.cachedInputTokens ?? null,
+      cacheWriteTokens: usage?.cacheWriteTokens ?? null,
+      reasoningTokens: usage?.reasoningTokens ?? null,
+      usageEstimated: outcome.usage === undefined && usage !== undefined,
+      costUsd: fields?.costUsd ?? null,
+      priceVersion: fields?.priceVersion ?? null,
+      cacheStatus: fields?.cacheStatus ?? null,
+      costSavedUsd: fields?.costSavedUsd ?? null,
+      firstByteMs: firstByteAt === undefined ? null : Math.round((firstByteAt - this.startedTick) * 100) / 100,
+      totalMs: Math.round((endedTick - this.startedTick) * 100) / 100,
+      errorType: outcome.error?._tag ?? null,
+      metadata: context && Object.keys(context.caller.metadata).length > 0 ? { ...context.caller.metadata } : null
+    }
+  }
+}

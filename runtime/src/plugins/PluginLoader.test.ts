@@ -1,0 +1,114 @@
+import { describe, expect, it } from "@effect/vitest"
+import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
+import { Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
+import { loadPlugin, type ModuleImporter } from "./PluginLoader.js"
+
+const transport = Layer.succeed(HttpTransport, {
+  send: () => Promise.reject(new Error("no upstream calls in this test"))
+})
+
+const events: Array<string> = []
+
+const goodPlugin = definePlugin({
+  name: "example-plugin",
+  version: "1.2.3",
+  sdkApiVersion: SDK_API_VERSION,
+  configSchema: Schema.Struct({ greeting: Schema.String, retries: Schema.optionalWith(Schema.Int, { default: () => 2 }) }),
+  layer: (config) =>
+    Layer.scoped(
+      Plugin,
+      Effect.gen(function* () {
+        const host = yield* PluginHost
+        yield* Effect.acquireRelease(
+          Effect.sync(() => events.push(`open:${host.instanceName}:${config.greeting}:${config.retries}`)),
+          () => Effect.sync(() => events.push(`close:${host.instanceName}`))
+        )
+        return { hooks: {} }
+      })
+    )
+})
+
+const modules: Record<string, unknown> = {
+  "example-plugin": { default: goodPlugin },
+  "future-plugin": { default: { ...goodPlugin, sdkApiVersion: 99 } },
+  "not-a-plugin": { default: { hello: "world" } },
+  "failing-plugin": {
+    default: definePlugin({ ...goodPlugin, layer: () => Layer.fail("cannot connect") })
+  }
+}
+
+const importer: ModuleImporter = async (name) => {
+  if (name in modules) return modules[name]
+  throw new Error(`Cannot find package '${name}'`)
+}
+
+const options = { importer, configSource: "/etc/fluxen.yaml", configDirectory: "/etc" }
+
+const load = (packageName: string, config: unknown, instanceName = packageName) =>
+  loadPlugin({ packageName, instanceName, config, yamlPath: ["plugins", 3] }, options).pipe(
+    Effect.provide(transport),
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
+  )
+
+describe("loadPlugin", () => {
+  it.effect("builds a plugin with its decoded config and closes its scope", () =>
+    Effect.gen(function* () {
+      events.length = 0
+      const scope = yield* Scope.make()
+      const loaded = yield* Scope.extend(load("example-plugin", { greeting: "hi" }, "first"), scope)
+      expect(loaded.version).toBe("1.2.3")
+      expect(loaded.instance.hooks).toEqual({})
+      expect(events).toEqual(["open:first:hi:2"])
+      yield* Scope.close(scope, Exit.void)
+      expect(events).toEqual(["open:first:hi:2", "close:first"])
+    }))
+
+  it.effect("closes plugins in reverse load order", () =>
+    Effect.gen(function* () {
+      events.length = 0
+      const scope = yield* Scope.make()
+      yield* Scope.extend(load("example-plugin", { greeting: "a" }, "one"), scope)
+      yield* Scope.extend(load("example-plugin", { greeting: "b" }, "two"), scope)
+      yield* Scope.close(scope, Exit.void)
+      expect(events.filter((event) => event.startsWith("close"))).toEqual(["close:two", "close:one"])
+    }))
+
+  it.scoped("reports a bad config value with its YAML path", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("example-plugin", { greeting: 5, extra: true }))
+      expect(error._tag).toBe("ConfigError")
+      const message = error.message
+      expect(message).toContain("plugins[3].config.greeting")
+      expect(message).toContain("plugins[3].config.extra")
+    }))
+
+  it.scoped("rejects a plugin built for another SDK API version", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("future-plugin", { greeting: "x" }))
+      expect(error._tag).toBe("PluginLoadError")
+      expect(error.message).toContain("future-plugin")
+      expect(error.message).toContain("SDK API version 99")
+      expect(error.message).toContain(`supports version ${SDK_API_VERSION}`)
+    }))
+
+  it.scoped("rejects a package without a plugin definition", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("not-a-plugin", {}))
+      expect(error._tag).toBe("PluginLoadError")
+      expect(error.message).toContain("does not export a Fluxen plugin definition")
+    }))
+
+  it.scoped("reports a package that is not installed", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("missing-plugin", {}))
+      expect(error._tag).toBe("PluginLoadError")
+      expect(error.message).toContain("'missing-plugin' cannot be imported")
+    }))
+
+  it.scoped("reports a plugin whose layer fails", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("failing-plugin", { greeting: "x" }, "db-plugin"))
+      expect(error._tag).toBe("PluginLoadError")
+      expect(error.message).toContain("'db-plugin' (failing-plugin) failed to start")
+    }))
+})

@@ -1,0 +1,156 @@
+/**
+ * Loading plugins named in `fluxen.yaml`: import the package by name, check
+ * that it is a plugin built for a supported SDK version, decode its YAML
+ * section with its own schema, and build its layer in a scope of its own.
+ * Each plugin's scope is a child of the caller's scope, so plugins close in
+ * the reverse of their load order.
+ */
+import {
+  HttpTransport,
+  Plugin,
+  PluginHost,
+  SDK_API_VERSION,
+  type PluginDefinition,
+  type PluginInstance
+} from "@fluxen/sdk"
+import { Context, Effect, Either, ExecutionStrategy, Exit, Layer, ParseResult, Schema, Scope } from "effect"
+import { ConfigError, issuesFromParseError } from "../config/ConfigError.js"
+import { formatPath } from "../config/interpolateEnv.js"
+import { PluginLoadError } from "./PluginLoadError.js"
+
+/** The SDK API versions this runtime can host. */
+export const SUPPORTED_SDK_API_VERSIONS: ReadonlyArray<number> = [SDK_API_VERSION]
+
+/** Imports a module by package name; the entry point decides where packages are looked up. */
+export type ModuleImporter = (packageName: string) => Promise<unknown>
+
+export interface PluginRequest {
+  readonly packageName: string
+  readonly instanceName: string
+  readonly config: unknown
+  /** The YAML path of the plugin's entry, e.g. `["plugins", 0]` or `["providers", "openai"]`. */
+  readonly yamlPath: ReadonlyArray<string | number>
+}
+
+export interface LoadedPlugin {
+  readonly instanceName: string
+  readonly packageName: string
+  readonly version: string
+  readonly instance: PluginInstance
+  /** Closing it releases everything the plugin acquired. */
+  readonly scope: Scope.CloseableScope
+}
+
+const isPluginDefinition = (value: unknown): value is PluginDefinition<unknown> => {
+  if (typeof value !== "object" || value === null) return false
+  const candidate = value as Record<string, unknown>
+  return (
+    typeof candidate.name === "string" &&
+    typeof candidate.version === "string" &&
+    typeof candidate.sdkApiVersion === "number" &&
+    Schema.isSchema(candidate.configSchema) &&
+    typeof candidate.layer === "function"
+  )
+}
+
+const importDefinition = (importer: ModuleImporter, packageName: string) =>
+  Effect.tryPromise({
+    try: () => importer(packageName),
+    catch: (cause) =>
+      new PluginLoadError({
+        plugin: packageName,
+        message: `The package '${packageName}' cannot be imported. Is it installed next to Fluxen? (${String(cause)})`,
+        cause
+      })
+  }).pipe(
+    Effect.flatMap((module) => {
+      const exported = (module as { default?: unknown }).default ?? (module as { plugin?: unknown }).plugin
+      return isPluginDefinition(exported)
+        ? Effect.succeed(exported)
+        : Effect.fail(
+            new PluginLoadError({
+              plugin: packageName,
+              message: `The package '${packageName}' does not export a Fluxen plugin definition as its default export (see definePlugin in @fluxen/sdk).`
+            })
+          )
+    })
+  )
+
+const checkSdkVersion = (definition: PluginDefinition<unknown>, packageName: string) =>
+  SUPPORTED_SDK_API_VERSIONS.includes(definition.sdkApiVersion)
+    ? Effect.void
+    : Effect.fail(
+        new PluginLoadError({
+          plugin: packageName,
+          message:
+            `The plugin '${packageName}' ${definition.version} was built for Fluxen SDK API version ${definition.sdkApiVersion}, ` +
+            `but this runtime supports version ${SUPPORTED_SDK_API_VERSIONS.join(", ")}. Install a release of the plugin built for a supported version.`
+        })
+      )
+
+const decodePluginConfig = (definition: PluginDefinition<unknown>, request: PluginRequest, source: string) => {
+  const decoded = Schema.decodeUnknownEither(definition.configSchema, { errors: "all", onExcessProperty: "error" })(
+    request.config ?? {}
+  )
+  return Either.isRight(decoded)
+    ? Effect.succeed(decoded.right)
+    : Effect.fail(
+        new ConfigError({
+          source,
+          issues: issuesFromParseError(
+            ParseResult.ArrayFormatter.formatErrorSync(decoded.left),
+            [...request.yamlPath, "config"],
+            formatPath
+          )
+        })
+      )
+}
+
+/** Loads one plugin into a new child scope of the current scope. */
+export const loadPlugin = (
+  request: PluginRequest,
+  options: { readonly importer: ModuleImporter; readonly configSource: string; readonly configDirectory: string }
+) =>
+  Effect.gen(function* () {
+    const transport = yield* HttpTransport
+    const parentScope = yield* Effect.scope
+
+    const definition = yield* importDefinition(options.importer, request.packageName)
+    yield* checkSdkVersion(definition, request.packageName)
+    const config = yield* decodePluginConfig(definition, request, options.configSource)
+
+    const scope = yield* Scope.fork(parentScope, ExecutionStrategy.sequential)
+    const hostContext = Context.make(HttpTransport, transport).pipe(
+      Context.add(PluginHost, {
+        instanceName: request.instanceName,
+        packageName: request.packageName,
+        configDirectory: options.configDirectory
+      })
+    )
+    const built = yield* Effect.suspend(() => Layer.buildWithScope(definition.layer(config), scope)).pipe(
+      Effect.provide(hostContext),
+      Effect.catchAllCause((cause) =>
+        Effect.zipRight(
+          Scope.close(scope, Exit.void),
+          Effect.fail(
+            new PluginLoadError({
+              plugin: request.instanceName,
+              message: `The plugin '${request.instanceName}' (${request.packageName}) failed to start.`,
+              cause
+            })
+          )
+        )
+      )
+    )
+    const loaded: LoadedPlugin = {
+      instanceName: request.instanceName,
+      packageName: request.packageName,
+      version: definition.version,
+      instance: Context.get(built, Plugin),
+      scope
+    }
+    yield* Effect.logInfo("Plugin loaded").pipe(
+      Effect.annotateLogs({ plugin: request.instanceName, "plugin.package": request.packageName, "plugin.version": definition.version })
+    )
+    return loaded
+  })

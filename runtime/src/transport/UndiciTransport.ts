@@ -1,0 +1,140 @@
+/**
+ * The Node `HttpTransport`: one undici `Agent` (a keep-alive connection pool
+ * per upstream origin) shared by every provider. undici's `headersTimeout`
+ * and `bodyTimeout` measure silence, not total time, which is the idle
+ * timeout Fluxen promises: every received byte restarts the clock.
+ */
+import {
+  HttpTransport,
+  UpstreamTimeoutError,
+  UpstreamUnreachableError,
+  type UpstreamRequest,
+  type UpstreamResponse
+} from "@fluxen/sdk"
+import { Effect, Layer } from "effect"
+import { Agent } from "undici"
+
+export interface UndiciTransportOptions {
+  /** Maximum connections per upstream origin. */
+  readonly connectionsPerOrigin: number
+  /** How long an idle keep-alive connection stays open, in milliseconds. */
+  readonly keepAliveMs: number
+  readonly connectTimeoutMs: number
+}
+
+const errorCode = (cause: unknown): string | undefined => {
+  const seen = new Set<unknown>()
+  let current: any = cause
+  while (current && typeof current === "object" && !seen.has(current)) {
+    seen.add(current)
+    if (typeof current.code === "string") return current.code
+    current = current.cause
+  }
+  return undefined
+}
+
+/** Maps an undici or socket error to the gateway's upstream errors. */
+export const toUpstreamError = (request: UpstreamRequest, cause: unknown, connectTimeoutMs: number) => {
+  const code = errorCode(cause)
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return new UpstreamTimeoutError({ provider: request.provider, phase: "connect", timeoutMs: connectTimeoutMs })
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return new UpstreamTimeoutError({ provider: request.provider, phase: "headers", timeoutMs: request.idleTimeoutMs })
+    case "UND_ERR_BODY_TIMEOUT":
+      return new UpstreamTimeoutError({ provider: request.provider, phase: "body", timeoutMs: request.idleTimeoutMs })
+    case "ECONNREFUSED":
+      return new UpstreamUnreachableError({ provider: request.provider, reason: "the connection was refused" })
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new UpstreamUnreachableError({ provider: request.provider, reason: "the host name could not be resolved" })
+    case "UND_ERR_SOCKET":
+    case "ECONNRESET":
+    case "EPIPE":
+      return new UpstreamUnreachableError({ provider: request.provider, reason: "the connection closed before the response completed" })
+    case "UND_ERR_ABORTED":
+    case "ABORT_ERR":
+      return new UpstreamUnreachableError({ provider: request.provider, reason: "the request was cancelled" })
+    default:
+      return new UpstreamUnreachableError({
+        provider: request.provider,
+        reason: code === undefined ? "the request failed" : `the request failed (${code})`
+      })
+  }
+}
+
+const flattenHeaders = (headers: Record<string, string | Array<string> | undefined>): Record<string, string> => {
+  const flat: Record<string, string> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value
+  }
+  return flat
+}
+
+export const makeUndiciTransport = (agent: Agent, options: UndiciTransportOptions) => {
+  const send = async (request: UpstreamRequest): Promise<UpstreamResponse> => {
+    const url = new URL(request.url)
+    let response: Awaited<ReturnType<Agent["request"]>>
+    try {
+      response = await agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: request.method,
+        headers: request.headers,
+        body: request.body ?? null,
+        signal: request.signal,
+        headersTimeout: request.idleTimeoutMs,
+        bodyTimeout: request.idleTimeoutMs
+      })
+    } catch (cause) {
+      throw toUpstreamError(request, cause, options.connectTimeoutMs)
+    }
+
+    const body = response.body
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const chunk of body) yield chunk as Uint8Array
+      } catch (cause) {
+        throw toUpstreamError(request, cause, options.connectTimeoutMs)
+      }
+    }
+
+    return {
+      status: response.statusCode,
+      headers: flattenHeaders(response.headers),
+      body: chunks(),
+      bytes: async () => {
+        try {
+          return new Uint8Array(await body.arrayBuffer())
+        } catch (cause) {
+          throw toUpstreamError(request, cause, options.connectTimeoutMs)
+        }
+      },
+      discard: () => {
+        body.destroy()
+      }
+    }
+  }
+  return HttpTransport.of({ send })
+}
+
+/** Provides `HttpTransport` with an undici agent closed when the layer's scope closes. */
+export const layerUndiciTransport = (options: UndiciTransportOptions) =>
+  Layer.scoped(
+    HttpTransport,
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.sync(
+          () =>
+            new Agent({
+              connections: options.connectionsPerOrigin,
+              keepAliveTimeout: options.keepAliveMs,
+              connectTimeout: options.connectTimeoutMs
+            })
+        ),
+        (agent) => Effect.promise(() => agent.destroy())
+      ),
+      (agent) => makeUndiciTransport(agent, options)
+    )
+  )

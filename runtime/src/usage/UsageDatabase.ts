@@ -1,0 +1,239 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { runUsageMigrations } from "./migrations.js"
+import { UsageStore } from "./UsageStore.js"
+
+/** Usage database on a PostgreSQL server. */
+export interface PostgresUsageDatabaseOptions {
+  /**
+   * Connection URL such as `postgres://user:password@host:5432/db`. Without one, the `pg` driver
+   * reads the standard `PGHOST`, `PGUSER`, `PGPASSWORD` and related environment variables.
+   */
+  readonly url?: Redacted.Redacted<string> | undefined
+  /** Time allowed at start to connect and answer a probe query. Default 5 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Maximum connections in the pool. Default 10, the `pg` driver's default. */
+  readonly maxConnections?: number | undefined
+}
+
+/** Usage database in a local SQLite file. */
+export interface SqliteUsageDatabaseOptions {
+  /** Path of the database file; missing parent directories are created. `:memory:` keeps it in memory. */
+  readonly sqlitePath: string
+  /** Time allowed at start to answer a probe query. Default 5 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+}
+
+export type UsageDatabaseOptions = PostgresUsageDatabaseOptions | SqliteUsageDatabaseOptions
+
+/** Failure to open, reach or migrate the usage database at start. Messages never contain the URL's password. */
+export class UsageDatabaseError extends Schema.TaggedError<UsageDatabaseError>()("UsageDatabaseError", {
+  reason: Schema.Literal("Open", "Connect", "Migrate"),
+  message: Schema.String,
+  cause: Schema.Defect
+}) {}
+
+const defaultConnectTimeout = Duration.seconds(5)
+
+// better-sqlite3 statements are cached per SQL text, and the cache also keeps a failed prepare
+// (for example "no such table" while the table is missing) until the entry expires. The default
+// expiry of 10 minutes would keep the usage writer failing that long after the database recovers.
+const sqlitePrepareCacheTtl = Duration.seconds(2)
+
+// ============================================================================
+// Descriptions for messages
+// ============================================================================
+
+const describeDatabase = (options: UsageDatabaseOptions): string => {
+  if ("sqlitePath" in options) {
+    return `SQLite database ${options.sqlitePath}`
+  }
+  if (options.url === undefined) {
+    return "PostgreSQL database from the PG* environment variables"
+  }
+  try {
+    // The query string can carry credentials too (password=, sslkey=), so it is left out.
+    const url = new URL(Redacted.value(options.url))
+    url.password = ""
+    url.search = ""
+    return `PostgreSQL database ${url.toString()}`
+  } catch {
+    return "PostgreSQL database at an unparseable URL"
+  }
+}
+
+// Passwords to mask in messages built from driver errors, as written in the URL and decoded.
+const secretsOf = (options: UsageDatabaseOptions): ReadonlyArray<string> => {
+  if ("sqlitePath" in options || options.url === undefined) {
+    return []
+  }
+  try {
+    const password = new URL(Redacted.value(options.url)).password
+    return password === "" ? [] : [password, decodeURIComponent(password)]
+  } catch {
+    return []
+  }
+}
+
+// Joins the messages along an error's `cause` chain. Node reports a refused connection to a host
+// with several addresses as an AggregateError whose own message is empty.
+const describeCause = (cause: unknown, secrets: ReadonlyArray<string>): string => {
+  const messages: Array<string> = []
+  let current: unknown = cause
+  for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth++) {
+    let message = current instanceof Error ? current.message : String(current)
+    if (message === "" && current instanceof AggregateError) {
+      message = current.errors.map((error) => (error instanceof Error ? error.message : String(error))).join("; ")
+    }
+    if (message !== "" && !messages.includes(message)) {
+      messages.push(message)
+    }
+    current = current instanceof Error ? current.cause : undefined
+  }
+
+  let text = messages.length === 0 ? "unknown error" : messages.join(": ")
+  for (const secret of secrets) {
+    text = text.replaceAll(secret, "***")
+  }
+  return text
+}
+
+// ============================================================================
+// Layers
+// ============================================================================
+
+const sqliteClientLayer = (
+  options: SqliteUsageDatabaseOptions,
+  database: string
+): Layer.Layer<SqlClient.SqlClient, UsageDatabaseError> => {
+  const filename = options.sqlitePath
+  const createParentDirectory = Effect.try({
+    try: () => {
+      if (filename !== ":memory:" && !filename.startsWith("file:")) {
+        NodeFs.mkdirSync(NodePath.dirname(NodePath.resolve(filename)), { recursive: true })
+      }
+    },
+    catch: (cause) =>
+      new UsageDatabaseError({
+        reason: "Open",
+        message: `Creating the directory for the ${database} failed: ${describeCause(cause, [])}. Check that the parent directory is writable or choose another path.`,
+        cause
+      })
+  })
+
+  // Opening a file that is not a SQLite database, or one in an unwritable place, throws while
+  // the client is built, which reaches this point as a defect.
+  const client = SqliteClient.layer({ filename, prepareCacheTTL: sqlitePrepareCacheTtl }).pipe(
+    Layer.catchAllCause((cause) =>
+      Layer.fail(
+        new UsageDatabaseError({
+          reason: "Open",
+          message: `Opening the ${database} failed: ${describeCause(Cause.squash(cause), [])}. Check the path and its permissions.`,
+          cause: Cause.squash(cause)
+        })
+      )
+    )
+  )
+
+  return Layer.unwrapEffect(Effect.as(createParentDirectory, client))
+}
+
+const postgresClientLayer = (
+  options: PostgresUsageDatabaseOptions,
+  database: string,
+  connectTimeout: Duration.Duration
+): Layer.Layer<SqlClient.SqlClient, UsageDatabaseError> =>
+  PgClient.layer({
+    url: options.url,
+    connectTimeout,
+    maxConnections: options.maxConnections,
+    applicationName: "fluxen"
+  }).pipe(
+    Layer.catchAllCause((cause) =>
+      Layer.fail(
+        new UsageDatabaseError({
+          reason: "Connect",
+          message: `Connecting to the ${database} failed: ${describeCause(Cause.squash(cause), secretsOf(options))}. Check the URL, the credentials and that the server is running.`,
+          cause: Cause.squash(cause)
+        })
+      )
+    )
+  )
+
+// Probes the connection, then applies pending migrations.
+const prepareDatabase = (options: UsageDatabaseOptions, database: string, connectTimeout: Duration.Duration) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const secrets = secretsOf(options)
+
+    yield* sql`SELECT 1`.pipe(
+      Effect.mapError(
+        (error) =>
+          new UsageDatabaseError({
+            reason: "Connect",
+            message: `Probe query on the ${database} failed: ${describeCause(error, secrets)}.`,
+            cause: error
+          })
+      ),
+      Effect.timeoutFail({
+        duration: connectTimeout,
+        onTimeout: () =>
+          new UsageDatabaseError({
+            reason: "Connect",
+            message: `Probe query on the ${database} timed out after ${Duration.format(connectTimeout)}. Check that the server is reachable and not overloaded.`,
+            cause: null
+          })
+      })
+    )
+
+    const applied = yield* runUsageMigrations.pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.fail(
+          new UsageDatabaseError({
+            reason: "Migrate",
+            message: `Migrating the ${database} failed: ${describeCause(Cause.squash(cause), secrets)}.`,
+            cause: Cause.squash(cause)
+          })
+        )
+      )
+    )
+
+    yield* Effect.logInfo("Usage database ready").pipe(
+      Effect.annotateLogs({
+        "usage.database": database,
+        "usage.migrations_applied": applied.length === 0 ? "none" : applied.map(([id, name]) => `${id}_${name}`).join(", ")
+      })
+    )
+  })
+
+/**
+ * Opens the usage database, probes it, applies pending migrations and provides the `SqlClient`
+ * and a `UsageStore` on it. Fails with `UsageDatabaseError` when any of these steps fails, so a
+ * bad URL or path stops the gateway at start.
+ */
+const layer = (options: UsageDatabaseOptions): Layer.Layer<SqlClient.SqlClient | UsageStore, UsageDatabaseError> => {
+  const database = describeDatabase(options)
+  const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+
+  const client =
+    "sqlitePath" in options
+      ? sqliteClientLayer(options, database)
+      : postgresClientLayer(options, database, connectTimeout)
+  const migrated = Layer.effectDiscard(prepareDatabase(options, database, connectTimeout)).pipe(
+    Layer.provideMerge(client)
+  )
+
+  return UsageStore.layer.pipe(Layer.provideMerge(migrated))
+}
+
+/** Usage database layers. */
+export const UsageDatabase = { layer } as const

@@ -1,0 +1,427 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import { expect, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { runUsageMigrations } from "./migrations.js"
+import { UsageDatabase } from "./UsageDatabase.js"
+import type { UsageRecord } from "./UsageRecord.js"
+import { nullGroupLabel, UsageStore, type UsageTotal } from "./UsageStore.js"
+import {
+  captureLogs,
+  clearUsage,
+  countUsage,
+  layerUsageTestDatabase,
+  makeUsageRecord,
+  TestDatabaseOptions,
+  usageTestDatabases
+} from "./UsageTesting.js"
+
+const from = new Date("2025-03-01T00:00:00.000Z")
+const to = new Date("2025-03-03T00:00:00.000Z")
+
+// Six records in [from, to) plus one on each side of the range. The expected totals below are
+// summed by hand from these rows.
+const fixture: ReadonlyArray<UsageRecord> = [
+  makeUsageRecord({
+    requestId: "r1",
+    createdAt: new Date("2025-03-01T10:00:00.000Z"),
+    keyId: "key_a",
+    team: "team_a",
+    requestedModel: "fast",
+    resolvedModel: "gpt-4o",
+    provider: "openai",
+    promptTokens: 100,
+    completionTokens: 20,
+    cachedInputTokens: 10,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+    costUsd: 0.0015,
+    cacheStatus: "miss",
+    costSavedUsd: null
+  }),
+  makeUsageRecord({
+    requestId: "r2",
+    createdAt: new Date("2025-03-01T23:59:59.999Z"),
+    keyId: "key_a",
+    team: "team_a",
+    requestedModel: "gpt-4o",
+    resolvedModel: "gpt-4o",
+    provider: "openai",
+    promptTokens: 200,
+    completionTokens: 50,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 5,
+    reasoningTokens: 7,
+    costUsd: 0.0025,
+    cacheStatus: "hit",
+    costSavedUsd: 0.003
+  }),
+  makeUsageRecord({
+    requestId: "r3",
+    createdAt: new Date("2025-03-02T00:00:00.000Z"),
+    keyId: "key_b",
+    team: "team_b",
+    requestedModel: "claude",
+    resolvedModel: "claude-sonnet-4",
+    provider: "anthropic",
+    endpoint: "messages",
+    status: "error",
+    httpStatus: 502,
+    promptTokens: null,
+    completionTokens: null,
+    cachedInputTokens: null,
+    cacheWriteTokens: null,
+    reasoningTokens: null,
+    costUsd: null,
+    cacheStatus: null,
+    errorType: "upstream_error"
+  }),
+  makeUsageRecord({
+    requestId: "r4",
+    createdAt: new Date("2025-03-02T12:00:00.000Z"),
+    keyId: "key_b",
+    team: null,
+    requestedModel: "claude",
+    resolvedModel: "claude-sonnet-4",
+    provider: "anthropic",
+    endpoint: "messages",
+    stream: true,
+    promptTokens: 1000,
+    completionTokens: 300,
+    cachedInputTokens: 400,
+    cacheWriteTokens: 100,
+    reasoningTokens: 50,
+    costUsd: null,
+    cacheStatus: "semantic-hit",
+    costSavedUsd: 0.01
+  }),
+  makeUsageRecord({
+    requestId: "r5",
+    createdAt: new Date("2025-03-02T13:00:00.000Z"),
+    keyId: null,
+    team: null,
+    requestedModel: "gpt-4o",
+    resolvedModel: null,
+    provider: null,
+    status: "cancelled",
+    httpStatus: 499,
+    promptTokens: null,
+    completionTokens: null,
+    cachedInputTokens: null,
+    cacheWriteTokens: null,
+    reasoningTokens: null,
+    costUsd: 0,
+    cacheStatus: null
+  }),
+  makeUsageRecord({ requestId: "before-range", createdAt: new Date("2025-02-28T23:59:59.999Z"), costUsd: 100 }),
+  makeUsageRecord({ requestId: "at-range-end", createdAt: to, costUsd: 100 })
+]
+
+const emptyTotal = {
+  requests: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  reasoningTokens: 0,
+  costUsd: 0,
+  unknownCostRequests: 0,
+  errors: 0,
+  cacheHits: 0,
+  costSavedUsd: 0
+}
+
+// r1 + r2
+const openAiTotal = {
+  requests: 2,
+  promptTokens: 300,
+  completionTokens: 70,
+  cachedInputTokens: 10,
+  cacheWriteTokens: 5,
+  reasoningTokens: 7,
+  costUsd: 0.004,
+  unknownCostRequests: 0,
+  errors: 0,
+  cacheHits: 1,
+  costSavedUsd: 0.003
+}
+
+// r3 + r4
+const anthropicTotal = {
+  requests: 2,
+  promptTokens: 1000,
+  completionTokens: 300,
+  cachedInputTokens: 400,
+  cacheWriteTokens: 100,
+  reasoningTokens: 50,
+  costUsd: 0,
+  unknownCostRequests: 2,
+  errors: 1,
+  cacheHits: 1,
+  costSavedUsd: 0.01
+}
+
+// r5
+const cancelledTotal = { ...emptyTotal, requests: 1 }
+
+// Compares field by field so that a failure names the group and the field; money sums are
+// compared to 12 decimal places because SQLite adds them as doubles.
+const expectTotals = (actual: ReadonlyArray<UsageTotal>, expected: ReadonlyArray<UsageTotal>) => {
+  expect(actual.map((total) => total.group)).toEqual(expected.map((total) => total.group))
+  actual.forEach((total, index) => {
+    const wanted = expected[index]!
+    for (const field of Object.keys(emptyTotal) as Array<keyof typeof emptyTotal>) {
+      if (field === "costUsd" || field === "costSavedUsd") {
+        expect(total[field], `${total.group}.${field}`).toBeCloseTo(wanted[field], 12)
+      } else {
+        expect(total[field], `${total.group}.${field}`).toBe(wanted[field])
+      }
+    }
+  })
+}
+
+for (const database of usageTestDatabases) {
+  layer(layerUsageTestDatabase(database), { timeout: "30 seconds" })(`UsageStore on ${database.name}`, (it) => {
+    it.effect("migrations rerun as a no-op", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* UsageStore
+        const options = yield* TestDatabaseOptions
+        yield* clearUsage
+        yield* store.insertBatch([makeUsageRecord({ requestId: "kept" })])
+
+        const applied = yield* runUsageMigrations
+        yield* Effect.scoped(Layer.build(UsageDatabase.layer(options)))
+
+        expect(applied).toEqual([])
+        const migrations = yield* sql`SELECT migration_id, name FROM fluxen_usage_migrations`
+        expect(migrations).toEqual([{ migration_id: 1, name: "create_usage_table" }])
+        expect(yield* countUsage).toBe(1)
+      }))
+
+    it.effect("totals by model", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from, to, groupBy: "model" })
+
+        expectTotals(totals, [
+          { group: "claude-sonnet-4", ...anthropicTotal },
+          // r5 failed before routing, so it counts under its requested model.
+          {
+            group: "gpt-4o",
+            ...openAiTotal,
+            requests: 3
+          }
+        ])
+      }))
+
+    it.effect("totals by key, provider and team", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const byKey = yield* store.totals({ from, to, groupBy: "key" })
+        const byProvider = yield* store.totals({ from, to, groupBy: "provider" })
+        const byTeam = yield* store.totals({ from, to, groupBy: "team" })
+
+        expectTotals(byKey, [
+          { group: nullGroupLabel, ...cancelledTotal },
+          { group: "key_a", ...openAiTotal },
+          { group: "key_b", ...anthropicTotal }
+        ])
+        expectTotals(byProvider, [
+          { group: nullGroupLabel, ...cancelledTotal },
+          { group: "anthropic", ...anthropicTotal },
+          { group: "openai", ...openAiTotal }
+        ])
+        expectTotals(byTeam, [
+          // r4 + r5
+          {
+            group: nullGroupLabel,
+            ...emptyTotal,
+            requests: 2,
+            promptTokens: 1000,
+            completionTokens: 300,
+            cachedInputTokens: 400,
+            cacheWriteTokens: 100,
+            reasoningTokens: 50,
+            unknownCostRequests: 1,
+            cacheHits: 1,
+            costSavedUsd: 0.01
+          },
+          { group: "team_a", ...openAiTotal },
+          // r3
+          { group: "team_b", ...emptyTotal, requests: 1, unknownCostRequests: 1, errors: 1 }
+        ])
+      }))
+
+    it.effect("totals by UTC day", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from, to, groupBy: "day" })
+
+        expectTotals(totals, [
+          { group: "2025-03-01", ...openAiTotal },
+          // r3 + r4 + r5
+          { group: "2025-03-02", ...anthropicTotal, requests: 3 }
+        ])
+      }))
+
+    it.effect("totals of an empty range", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from: new Date("2024-01-01T00:00:00Z"), to: new Date("2024-02-01T00:00:00Z"), groupBy: "model" })
+
+        expect(totals).toEqual([])
+      }))
+
+    it.effect("null cost counts as unknown", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch([
+          makeUsageRecord({ requestId: "known", costUsd: 0.25 }),
+          makeUsageRecord({ requestId: "free", costUsd: 0 }),
+          makeUsageRecord({ requestId: "unknown-1", costUsd: null }),
+          makeUsageRecord({ requestId: "unknown-2", costUsd: null })
+        ])
+
+        const totals = yield* store.totals({ from, to, groupBy: "key" })
+
+        expect(totals).toHaveLength(1)
+        expect(totals[0]!.requests).toBe(4)
+        expect(totals[0]!.costUsd).toBeCloseTo(0.25, 12)
+        expect(totals[0]!.unknownCostRequests).toBe(2)
+      }))
+
+    it.effect("list round-trips every field", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        const full = makeUsageRecord({
+          requestId: "full",
+          createdAt: new Date("2025-03-01T08:30:15.123Z"),
+          endpoint: "responses",
+          stream: true,
+          promptTokens: 12_345_678_901,
+          completionTokens: 2,
+          cachedInputTokens: 3,
+          cacheWriteTokens: 4,
+          reasoningTokens: 5,
+          usageEstimated: true,
+          costUsd: 0.000123456789,
+          cacheStatus: "semantic-hit",
+          costSavedUsd: 1.5,
+          firstByteMs: 0,
+          totalMs: 98_765,
+          errorType: null,
+          metadata: { user: "alice", note: "quote \" and ünïcödé ✓", empty: "" }
+        })
+        const sparse = makeUsageRecord({
+          requestId: "sparse",
+          createdAt: new Date("2025-03-01T08:30:15.122Z"),
+          keyId: null,
+          team: null,
+          resolvedModel: null,
+          provider: null,
+          status: "error",
+          httpStatus: 429,
+          promptTokens: null,
+          completionTokens: null,
+          cachedInputTokens: null,
+          cacheWriteTokens: null,
+          reasoningTokens: null,
+          costUsd: null,
+          priceVersion: null,
+          cacheStatus: null,
+          costSavedUsd: null,
+          firstByteMs: null,
+          errorType: "rate_limited",
+          metadata: null
+        })
+        yield* store.insertBatch([sparse, full])
+
+        const records = yield* store.list({ from, to, limit: 10 })
+
+        expect(records).toEqual([full, sparse])
+      }))
+
+    it.effect("list applies the limit", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const records = yield* store.list({ from, to, limit: 2 })
+
+        expect(records.map((record) => record.requestId)).toEqual(["r5", "r4"])
+      }))
+
+    it.effect("duplicate request id keeps the first record", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        const { layer: logLayer, logs } = captureLogs()
+        yield* clearUsage
+
+        yield* store.insertBatch([makeUsageRecord({ requestId: "same", costUsd: 1 })])
+        yield* store
+          .insertBatch([makeUsageRecord({ requestId: "same", costUsd: 2 }), makeUsageRecord({ requestId: "other" })])
+          .pipe(Effect.provide(logLayer))
+
+        const records = yield* store.list({ from, to, limit: 10 })
+        expect(records.map((record) => [record.requestId, record.costUsd])).toEqual([
+          ["other", 0.001],
+          ["same", 1]
+        ])
+        expect(logs.some((log) => log.level === "WARN" && log.message.includes("Ignored 1 usage records"))).toBe(true)
+      }))
+
+    it.effect("insertBatch splits large batches", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        // 3,000 rows of 25 columns exceed the bound-parameter limit of one statement on both
+        // databases (32,766 on SQLite, 65,535 on PostgreSQL).
+        const records = Array.from({ length: 3000 }, (_, index) => makeUsageRecord({ requestId: `bulk-${index}` }))
+
+        yield* store.insertBatch(records)
+
+        expect(yield* countUsage).toBe(3000)
+      }))
+
+    it.effect("insertBatch cleans NUL and skips invalid records", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        const { layer: logLayer, logs } = captureLogs()
+        yield* clearUsage
+
+        yield* store
+          .insertBatch([
+            makeUsageRecord({ requestId: "nul", requestedModel: "gpt\u0000x", metadata: { "k\u0000": "v\u0000" } }),
+            makeUsageRecord({ requestId: "bad-date", createdAt: new Date(Number.NaN) }),
+            makeUsageRecord({ requestId: "fractional", promptTokens: 10.6, totalMs: 12.4, costUsd: Number.NaN })
+          ])
+          .pipe(Effect.provide(logLayer))
+
+        const records = yield* store.list({ from, to, limit: 10 })
+        const byId = new Map(records.map((record) => [record.requestId, record]))
+        expect([...byId.keys()].sort()).toEqual(["fractional", "nul"])
+        expect(byId.get("nul")?.requestedModel).toBe("gpt\uFFFDx")
+        expect(byId.get("nul")?.metadata).toEqual({ "k\uFFFD": "v\uFFFD" })
+        expect(byId.get("fractional")?.promptTokens).toBe(11)
+        expect(byId.get("fractional")?.totalMs).toBe(12)
+        expect(byId.get("fractional")?.costUsd).toBeNull()
+        expect(logs.some((log) => log.level === "WARN" && log.message.includes("Skipped 1 invalid usage records"))).toBe(true)
+      }))
+  })
+}

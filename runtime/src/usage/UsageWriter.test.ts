@@ -1,0 +1,276 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { UsageStore } from "./UsageStore.js"
+import {
+  captureLogs,
+  clearUsage,
+  countUsage,
+  layerUsageTestDatabase,
+  makeUsageRecord,
+  usageTestDatabases,
+  waitUntil
+} from "./UsageTesting.js"
+import { UsageWriter, type UsageWriterOptions } from "./UsageWriter.js"
+
+const listRange = { from: new Date("2025-01-01T00:00:00Z"), to: new Date("2026-01-01T00:00:00Z"), limit: 1000 }
+
+// Short delays keep the retry tests fast; the writer's defaults are seconds.
+const fastRetries: UsageWriterOptions = { retryDelayMs: 10, maxRetryDelayMs: 50 }
+
+/** Builds a writer on `store` in the current scope. */
+const buildWriter = (options: UsageWriterOptions, store: UsageStore["Type"]) =>
+  Layer.build(UsageWriter.layer(options).pipe(Layer.provide(Layer.succeed(UsageStore, store)))).pipe(
+    Effect.map((context) => Context.get(context, UsageWriter))
+  )
+
+/** Store whose `insertBatch` fails with a SqlError while `failures` is above 0, counting down per call. */
+const failingFirst = (store: UsageStore["Type"], failures: number): UsageStore["Type"] => {
+  let remaining = failures
+  return {
+    ...store,
+    insertBatch: (records) =>
+      Effect.suspend(() => {
+        if (remaining > 0) {
+          remaining--
+          return Effect.fail(new SqlError({ message: "injected insert failure" }))
+        }
+        return store.insertBatch(records)
+      })
+  }
+}
+
+for (const database of usageTestDatabases) {
+  layer(layerUsageTestDatabase(database), { timeout: "30 seconds", excludeTestServices: true })(
+    `UsageWriter on ${database.name}`,
+    (it) => {
+      it.scoped("flushes on the interval", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          yield* clearUsage
+          const writer = yield* buildWriter({ flushIntervalMs: 100, batchSize: 1000 }, store)
+
+          writer.record(makeUsageRecord())
+          writer.record(makeUsageRecord())
+          writer.record(makeUsageRecord())
+          const before = yield* writer.stats
+
+          expect(before.queued).toBe(3)
+          yield* waitUntil("3 records are stored", Effect.map(countUsage, (count) => count === 3))
+          const after = yield* writer.stats
+          expect(after.written).toBe(3)
+          expect(after.queued).toBe(0)
+        }))
+
+      it.scoped("flushes when a batch fills", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          yield* clearUsage
+          const writer = yield* buildWriter({ flushIntervalMs: 60_000, batchSize: 5 }, store)
+
+          for (let index = 0; index < 4; index++) {
+            writer.record(makeUsageRecord())
+          }
+          yield* Effect.sleep("200 millis")
+          expect(yield* countUsage).toBe(0)
+
+          writer.record(makeUsageRecord())
+          yield* waitUntil("5 records are stored", Effect.map(countUsage, (count) => count === 5))
+        }))
+
+      it.scoped("writes queued records on scope close", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          yield* clearUsage
+          const scope = yield* Scope.make()
+          const writer = yield* buildWriter({ flushIntervalMs: 60_000, batchSize: 1000 }, store).pipe(
+            Scope.extend(scope)
+          )
+          for (let index = 0; index < 7; index++) {
+            writer.record(makeUsageRecord())
+          }
+
+          yield* Scope.close(scope, Exit.void)
+
+          expect(yield* countUsage).toBe(7)
+          const stats = yield* writer.stats
+          expect(stats.written).toBe(7)
+          expect(stats.queued).toBe(0)
+          writer.record(makeUsageRecord())
+          expect((yield* writer.stats).dropped).toBe(1)
+        }))
+
+      it.scoped("retries failed inserts until they succeed", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          const { layer: logLayer, logs } = captureLogs()
+          yield* clearUsage
+
+          yield* Effect.gen(function* () {
+            const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50 }, failingFirst(store, 3))
+            for (let index = 0; index < 4; index++) {
+              writer.record(makeUsageRecord())
+            }
+
+            yield* waitUntil("4 records are stored", Effect.map(countUsage, (count) => count === 4))
+
+            const stats = yield* writer.stats
+            expect(stats.failedFlushes).toBe(3)
+            expect(stats.written).toBe(4)
+            expect(stats.dropped).toBe(0)
+          }).pipe(Effect.provide(logLayer))
+
+          const errors = logs.filter((log) => log.level === "ERROR")
+          expect(errors).toHaveLength(3)
+          expect(errors[0]!.message).toContain("Inserting 4 usage records failed")
+          expect(errors[0]!.cause).toContain("injected insert failure")
+        }))
+
+      it.scoped("recovers after the table comes back", () =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const store = yield* UsageStore
+          yield* clearUsage
+          const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50 }, store)
+
+          let renamed = true
+          yield* sql`ALTER TABLE fluxen_usage RENAME TO fluxen_usage_offline`
+          // Restores the table even when an assertion below fails, so later tests still find it.
+          yield* Effect.addFinalizer(() =>
+            renamed ? sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`.pipe(Effect.orDie) : Effect.void
+          )
+          writer.record(makeUsageRecord())
+          writer.record(makeUsageRecord())
+          writer.record(makeUsageRecord())
+          yield* waitUntil(
+            "two inserts have failed",
+            Effect.map(writer.stats, (stats) => stats.failedFlushes >= 2)
+          )
+          expect((yield* writer.stats).queued).toBe(3)
+
+          yield* sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`
+          renamed = false
+
+          yield* waitUntil("3 records are stored", Effect.map(countUsage, (count) => count === 3), "10 seconds")
+          const stats = yield* writer.stats
+          expect(stats.written).toBe(3)
+          expect(stats.queued).toBe(0)
+        }))
+
+      it.scoped("drops the oldest records beyond maxQueue", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          const { layer: logLayer, logs } = captureLogs()
+          yield* clearUsage
+
+          yield* Effect.gen(function* () {
+            const writer = yield* buildWriter({ flushIntervalMs: 60_000, batchSize: 5, maxQueue: 10 }, store)
+            for (let index = 1; index <= 25; index++) {
+              writer.record(makeUsageRecord({ requestId: `r${String(index).padStart(2, "0")}` }))
+            }
+
+            const queuedStats = yield* writer.stats
+            expect(queuedStats.dropped).toBe(15)
+            expect(queuedStats.queued).toBe(10)
+
+            yield* writer.flush()
+          }).pipe(Effect.provide(logLayer))
+
+          const stored = yield* store.list(listRange)
+          expect(stored.map((record) => record.requestId).sort()).toEqual([
+            "r16",
+            "r17",
+            "r18",
+            "r19",
+            "r20",
+            "r21",
+            "r22",
+            "r23",
+            "r24",
+            "r25"
+          ])
+          const warnings = logs.filter((log) => log.level === "WARN" && log.message.includes("dropped the 15 oldest"))
+          expect(warnings).toHaveLength(1)
+        }))
+
+      it.scoped("gives up at shutdown after the timeout", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          const { layer: logLayer, logs } = captureLogs()
+          yield* clearUsage
+          const scope = yield* Scope.make()
+
+          const writer = yield* buildWriter(
+            { ...fastRetries, flushIntervalMs: 60_000, shutdownTimeoutMs: 200 },
+            failingFirst(store, Number.POSITIVE_INFINITY)
+          ).pipe(Scope.extend(scope), Effect.provide(logLayer))
+          writer.record(makeUsageRecord())
+          writer.record(makeUsageRecord())
+          yield* Scope.close(scope, Exit.void).pipe(Effect.provide(logLayer))
+
+          const stats = yield* writer.stats
+          expect(stats.dropped).toBe(2)
+          expect(stats.queued).toBe(0)
+          expect(stats.failedFlushes).toBeGreaterThan(0)
+          expect(logs.some((log) => log.level === "ERROR" && log.message.includes("2 usage records were not written"))).toBe(true)
+        }))
+    }
+  )
+}
+
+describe("UsageWriter without a database", () => {
+  const unusedStore: UsageStore["Type"] = {
+    insertBatch: () => Effect.void,
+    totals: () => Effect.die("totals is not used by the writer"),
+    list: () => Effect.die("list is not used by the writer")
+  }
+
+  it.scoped("rejects maxQueue below batchSize", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(buildWriter({ batchSize: 10, maxQueue: 5 }, unusedStore))
+
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect(String(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "")).toContain(
+        "maxQueue (5) must be at least batchSize (10)"
+      )
+    }))
+
+  it.live("drops a batch whose insert dies and keeps writing", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const inserted: Array<string> = []
+        const { layer: logLayer, logs } = captureLogs()
+        const store: UsageStore["Type"] = {
+          ...unusedStore,
+          insertBatch: (records) =>
+            records.some((record) => record.requestId === "poison")
+              ? Effect.die(new Error("encoder bug"))
+              : Effect.sync(() => {
+                  inserted.push(...records.map((record) => record.requestId))
+                })
+        }
+
+        yield* Effect.gen(function* () {
+          const writer = yield* buildWriter({ flushIntervalMs: 60_000, batchSize: 2 }, store)
+          writer.record(makeUsageRecord({ requestId: "poison" }))
+          writer.record(makeUsageRecord({ requestId: "lost-with-poison" }))
+          writer.record(makeUsageRecord({ requestId: "after" }))
+
+          yield* writer.flush()
+
+          const stats = yield* writer.stats
+          expect(stats.dropped).toBe(2)
+          expect(stats.written).toBe(1)
+        }).pipe(Effect.provide(logLayer))
+
+        expect(inserted).toEqual(["after"])
+        expect(logs.some((log) => log.level === "ERROR" && log.cause.includes("encoder bug"))).toBe(true)
+      })
+    ))
+})

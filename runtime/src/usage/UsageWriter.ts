@@ -1,0 +1,341 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type { UsageRecord } from "./UsageRecord.js"
+import { UsageStore } from "./UsageStore.js"
+
+/** Tuning of the background usage writer. Durations are in milliseconds. */
+export interface UsageWriterOptions {
+  /** Maximum time a record waits in the queue before a flush starts. Default 1000. */
+  readonly flushIntervalMs?: number | undefined
+  /** Records per insert; this many queued records start a flush before the interval ends. Default 500. */
+  readonly batchSize?: number | undefined
+  /**
+   * Maximum records waiting in the queue, at least `batchSize`. When it is full, each new record
+   * drops the oldest one. A batch being inserted is held apart, so memory holds at most
+   * `maxQueue + batchSize` records. Default 100,000.
+   */
+  readonly maxQueue?: number | undefined
+  /** Delay before the first retry of a failed insert; it doubles per failure up to `maxRetryDelayMs`. Default 500. */
+  readonly retryDelayMs?: number | undefined
+  /** Maximum delay between retries of a failed insert. Default 30,000. */
+  readonly maxRetryDelayMs?: number | undefined
+  /** Time that shutdown spends writing the remaining records before giving up on them. Default 10,000. */
+  readonly shutdownTimeoutMs?: number | undefined
+  /** Minimum time between two warnings about dropped records. Default 10,000. */
+  readonly dropWarningIntervalMs?: number | undefined
+}
+
+/** Counters of one writer since it started. */
+export interface UsageWriterStats {
+  /** Records waiting to be written, including a batch whose insert is in progress or being retried. */
+  readonly queued: number
+  /** Records handed to `UsageStore.insertBatch` in a successful call, including any it skipped as invalid or duplicate. */
+  readonly written: number
+  /** Records lost: dropped from a full queue, recorded after shutdown, or left over when shutdown gave up. */
+  readonly dropped: number
+  /** Failed insert attempts; each retry of the same batch counts again. */
+  readonly failedFlushes: number
+}
+
+interface UsageWriterSettings {
+  readonly flushIntervalMs: number
+  readonly batchSize: number
+  readonly maxQueue: number
+  readonly retryDelayMs: number
+  readonly maxRetryDelayMs: number
+  readonly shutdownTimeoutMs: number
+  readonly dropWarningIntervalMs: number
+}
+
+// ============================================================================
+// Record queue
+// ============================================================================
+
+/** Fixed-capacity ring buffer of records that overwrites the oldest record when full. */
+class RecordQueue {
+  private readonly slots: Array<UsageRecord | undefined>
+  private head = 0
+  size = 0
+
+  constructor(readonly capacity: number) {
+    this.slots = new Array<UsageRecord | undefined>(capacity).fill(undefined)
+  }
+
+  /** Appends a record and returns true when that overwrote the oldest one. */
+  push(record: UsageRecord): boolean {
+    if (this.size === this.capacity) {
+      // When full, the next free slot is the oldest record's slot.
+      this.slots[this.head] = record
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1
+      return true
+    }
+    const tail = this.head + this.size
+    this.slots[tail < this.capacity ? tail : tail - this.capacity] = record
+    this.size++
+    return false
+  }
+
+  /** Removes and returns up to `max` of the oldest records, oldest first. */
+  take(max: number): Array<UsageRecord> {
+    const count = Math.min(max, this.size)
+    const records = new Array<UsageRecord>(count)
+    for (let i = 0; i < count; i++) {
+      records[i] = this.slots[this.head] as UsageRecord
+      this.slots[this.head] = undefined
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1
+    }
+    this.size -= count
+    return records
+  }
+
+  clear(): void {
+    this.slots.fill(undefined)
+    this.head = 0
+    this.size = 0
+  }
+}
+
+// ============================================================================
+// Options
+// ============================================================================
+
+const validateOptions = (options: UsageWriterOptions): Effect.Effect<UsageWriterSettings> => {
+  const settings: UsageWriterSettings = {
+    flushIntervalMs: options.flushIntervalMs ?? 1000,
+    batchSize: options.batchSize ?? 500,
+    maxQueue: options.maxQueue ?? 100_000,
+    retryDelayMs: options.retryDelayMs ?? 500,
+    maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
+    dropWarningIntervalMs: options.dropWarningIntervalMs ?? 10_000
+  }
+
+  const problems: Array<string> = []
+  const requirePositiveInteger = (name: keyof UsageWriterSettings) => {
+    if (!Number.isInteger(settings[name]) || settings[name] <= 0) {
+      problems.push(`${name} must be a positive integer, got ${settings[name]}`)
+    }
+  }
+  const requireDuration = (name: keyof UsageWriterSettings, minimum: number) => {
+    if (!Number.isFinite(settings[name]) || settings[name] < minimum) {
+      problems.push(`${name} must be a number of milliseconds of at least ${minimum}, got ${settings[name]}`)
+    }
+  }
+  requirePositiveInteger("batchSize")
+  requirePositiveInteger("maxQueue")
+  requireDuration("flushIntervalMs", 1)
+  requireDuration("retryDelayMs", 1)
+  requireDuration("maxRetryDelayMs", settings.retryDelayMs)
+  requireDuration("shutdownTimeoutMs", 0)
+  requireDuration("dropWarningIntervalMs", 0)
+  if (settings.maxQueue < settings.batchSize) {
+    problems.push(`maxQueue (${settings.maxQueue}) must be at least batchSize (${settings.batchSize})`)
+  }
+
+  return problems.length === 0
+    ? Effect.succeed(settings)
+    : Effect.dieMessage(`Invalid UsageWriter options: ${problems.join("; ")}`)
+}
+
+// ============================================================================
+// Writer
+// ============================================================================
+
+const make = (options: UsageWriterOptions) =>
+  Effect.gen(function* () {
+    const store = yield* UsageStore
+    const settings = yield* validateOptions(options)
+    const queue = new RecordQueue(settings.maxQueue)
+    const wake = yield* Effect.makeLatch(false)
+    const flushLock = yield* Effect.makeSemaphore(1)
+
+    // Plain mutable state: `record` runs synchronously on the request path, and JavaScript runs
+    // it and the flusher's synchronous steps one at a time.
+    let inFlight: ReadonlyArray<UsageRecord> | undefined
+    let wakeRequested = false
+    let closed = false
+    let written = 0
+    let dropped = 0
+    let failedFlushes = 0
+    let droppedSinceWarning = 0
+    let lastDropWarningAt = Number.NEGATIVE_INFINITY
+
+    const queuedCount = (): number => queue.size + (inFlight?.length ?? 0)
+
+    const record = (usage: UsageRecord): void => {
+      if (closed) {
+        dropped++
+        return
+      }
+      if (queue.push(usage)) {
+        dropped++
+        droppedSinceWarning++
+      }
+      // Open the latch once per wake-up; the flusher clears the request when it wakes.
+      if (!wakeRequested && queue.size >= settings.batchSize) {
+        wakeRequested = true
+        wake.unsafeOpen()
+      }
+    }
+
+    const warnAboutDrops = (force: boolean) =>
+      Effect.gen(function* () {
+        if (droppedSinceWarning === 0) {
+          return
+        }
+        const now = yield* Clock.currentTimeMillis
+        if (!force && now - lastDropWarningAt < settings.dropWarningIntervalMs) {
+          return
+        }
+        const count = droppedSinceWarning
+        droppedSinceWarning = 0
+        lastDropWarningAt = now
+        yield* Effect.logWarning(
+          `Usage writer dropped the ${count} oldest records because the queue was full (maxQueue ${settings.maxQueue}); the database is unavailable or slower than the request rate`
+        ).pipe(Effect.annotateLogs("usage.dropped_total", dropped))
+      })
+
+    // Exponential backoff capped at maxRetryDelayMs: `union` takes the shorter of the two delays.
+    const retrySchedule = Schedule.exponential(Duration.millis(settings.retryDelayMs)).pipe(
+      Schedule.union(Schedule.spaced(Duration.millis(settings.maxRetryDelayMs))),
+      Schedule.jittered
+    )
+
+    const insertWithRetry = (batch: ReadonlyArray<UsageRecord>) =>
+      store.insertBatch(batch).pipe(
+        Effect.tapError((error) =>
+          Effect.gen(function* () {
+            failedFlushes++
+            yield* Effect.logError(
+              `Inserting ${batch.length} usage records failed; keeping them and retrying with backoff`,
+              Cause.fail(error)
+            ).pipe(Effect.annotateLogs("usage.queued", queuedCount()))
+            yield* warnAboutDrops(false)
+          })
+        ),
+        Effect.retry(retrySchedule),
+        // The retry schedule never ends, so a failure cannot reach this point.
+        Effect.orDie
+      )
+
+    const writeBatch = (batch: ReadonlyArray<UsageRecord>) =>
+      insertWithRetry(batch).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (Exit.isSuccess(exit)) {
+              inFlight = undefined
+              written += batch.length
+            } else if (!Exit.isInterrupted(exit)) {
+              // A defect (a bug, not a database state) would repeat on every retry.
+              inFlight = undefined
+              dropped += batch.length
+            }
+          })
+        ),
+        Effect.catchAllDefect((defect) =>
+          Effect.logError(
+            `Inserting ${batch.length} usage records failed with an unexpected error; dropping them`,
+            Cause.die(defect)
+          )
+        )
+      )
+
+    // Writes until the queue is empty. An interrupted batch stays in `inFlight` and goes first
+    // next time; a repeated insert of it is ignored by the store's ON CONFLICT clause.
+    const drain = Effect.gen(function* () {
+      yield* warnAboutDrops(false)
+      while (true) {
+        const batch = inFlight ?? queue.take(settings.batchSize)
+        if (batch.length === 0) {
+          return
+        }
+        inFlight = batch
+        yield* writeBatch(batch)
+      }
+    })
+
+    const flush = (): Effect.Effect<void> => flushLock.withPermits(1)(drain)
+
+    const flushLoop = Effect.gen(function* () {
+      while (true) {
+        yield* wake.await.pipe(Effect.timeoutOption(Duration.millis(settings.flushIntervalMs)))
+        wakeRequested = false
+        wake.unsafeClose()
+        yield* flush()
+      }
+    })
+
+    const shutdown = (loop: Fiber.RuntimeFiber<never>) =>
+      Effect.gen(function* () {
+        yield* Fiber.interrupt(loop)
+
+        const finished = yield* flush().pipe(Effect.timeoutOption(Duration.millis(settings.shutdownTimeoutMs)))
+        closed = true
+        if (Option.isNone(finished)) {
+          const lost = queuedCount()
+          dropped += lost
+          queue.clear()
+          inFlight = undefined
+          yield* Effect.logError(
+            `Usage writer stopped writing after ${settings.shutdownTimeoutMs} ms at shutdown; ${lost} usage records were not written`
+          )
+        }
+
+        yield* warnAboutDrops(true)
+        yield* Effect.logInfo("Usage writer stopped").pipe(
+          Effect.annotateLogs({ "usage.written": written, "usage.dropped": dropped, "usage.failed_flushes": failedFlushes })
+        )
+      })
+
+    // acquireRelease runs its acquire step uninterruptibly, and a fiber forked there would inherit that.
+    yield* Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(flushLoop)), shutdown)
+    yield* Effect.logInfo("Usage writer started").pipe(
+      Effect.annotateLogs({
+        "usage.flush_interval_ms": settings.flushIntervalMs,
+        "usage.batch_size": settings.batchSize,
+        "usage.max_queue": settings.maxQueue
+      })
+    )
+
+    return UsageWriter.of({
+      record,
+      flush,
+      stats: Effect.sync(() => ({ queued: queuedCount(), written, dropped, failedFlushes }))
+    })
+  })
+
+/**
+ * Buffers usage records in memory and writes them in batches from a background fiber, so the
+ * request path never waits for the database.
+ */
+export class UsageWriter extends Context.Tag("@fluxen/runtime/UsageWriter")<
+  UsageWriter,
+  {
+    /**
+     * Queues one record. Synchronous and cheap enough for the request path: it never waits and
+     * never fails. When the queue is full it drops the oldest record.
+     */
+    readonly record: (record: UsageRecord) => void
+    /**
+     * Writes every queued record, retrying failed inserts with backoff. It completes only once
+     * the queue is empty, so bound it with a timeout while the database may be down.
+     */
+    readonly flush: () => Effect.Effect<void>
+    readonly stats: Effect.Effect<UsageWriterStats>
+  }
+>() {
+  /**
+   * Writer whose background fiber lives in the layer's scope. Closing the scope writes the
+   * remaining records (for up to `shutdownTimeoutMs`) before it completes.
+   */
+  static readonly layer = (options: UsageWriterOptions = {}): Layer.Layer<UsageWriter, never, UsageStore> =>
+    Layer.scoped(UsageWriter, make(options))
+}

@@ -1,0 +1,5 @@
+export * from "./migrations.js"
+export * from "./UsageDatabase.js"
+export * from "./UsageRecord.js"
+export * from "./UsageStore.js"
+export * from "./UsageWriter.js"

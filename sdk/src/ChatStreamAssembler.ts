@@ -1,0 +1,97 @@
+/**
+ * Folds streamed chat completion chunks into one chat completion, the way
+ * the OpenAI SDKs do: content and tool-call arguments concatenate, tool
+ * calls are keyed by their `index`, the last finish reason and usage win.
+ */
+import type { ChatCompletion, ChatCompletionChunk, FinishReason } from "./ChatResponse.js"
+
+interface ToolCallState {
+  id: string
+  type: "function"
+  name: string
+  arguments: string
+}
+
+interface ChoiceState {
+  content: string | null
+  refusal: string | null
+  toolCalls: Map<number, ToolCallState>
+  finishReason: FinishReason | null
+}
+
+export class ChatStreamAssembler {
+  private id = ""
+  private created = 0
+  private model = ""
+  private systemFingerprint: unknown = undefined
+  private usage: ChatCompletion["usage"] = undefined
+  private readonly choices = new Map<number, ChoiceState>()
+
+  add(chunk: ChatCompletionChunk): void {
+    if (this.id === "" && typeof chunk.id === "string") this.id = chunk.id
+    if (this.created === 0 && typeof chunk.created === "number") this.created = chunk.created
+    if (this.model === "" && typeof chunk.model === "string") this.model = chunk.model
+    if (chunk.system_fingerprint !== undefined) this.systemFingerprint = chunk.system_fingerprint
+    if (chunk.usage) this.usage = chunk.usage
+    for (const choice of chunk.choices ?? []) {
+      let state = this.choices.get(choice.index)
+      if (state === undefined) {
+        state = { content: null, refusal: null, toolCalls: new Map(), finishReason: null }
+        this.choices.set(choice.index, state)
+      }
+      const delta = choice.delta ?? {}
+      if (typeof delta.content === "string") state.content = (state.content ?? "") + delta.content
+      if (typeof delta.refusal === "string") state.refusal = (state.refusal ?? "") + delta.refusal
+      for (const call of delta.tool_calls ?? []) {
+        // Some servers (Mistral) omit `index`; their calls arrive whole, one per chunk.
+        const index = typeof call.index === "number" ? call.index : state.toolCalls.size
+        let tool = state.toolCalls.get(index)
+        if (tool === undefined) {
+          tool = { id: "", type: "function", name: "", arguments: "" }
+          state.toolCalls.set(index, tool)
+        }
+        if (call.id) tool.id = call.id
+        if (call.function?.name) tool.name += call.function.name
+        if (call.function?.arguments) tool.arguments += call.function.arguments
+      }
+      if (choice.finish_reason) state.finishReason = choice.finish_reason
+    }
+  }
+
+  /** True when at least one choice arrived and every choice has a finish reason. */
+  isComplete(): boolean {
+    if (this.choices.size === 0) return false
+    for (const choice of this.choices.values()) if (choice.finishReason === null) return false
+    return true
+  }
+
+  toCompletion(): ChatCompletion {
+    const choices = [...this.choices.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, state]) => {
+        const toolCalls = [...state.toolCalls.entries()]
+          .sort(([a], [b]) => a - b)
+          .map(([, call]) => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }))
+        return {
+          index,
+          message: {
+            role: "assistant" as const,
+            content: state.content,
+            refusal: state.refusal,
+            ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {})
+          },
+          finish_reason: state.finishReason,
+          logprobs: null
+        }
+      })
+    return {
+      id: this.id,
+      object: "chat.completion",
+      created: this.created,
+      model: this.model,
+      choices,
+      ...(this.usage ? { usage: this.usage } : {}),
+      ...(this.systemFingerprint !== undefined ? { system_fingerprint: this.systemFingerprint } : {})
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Request hooks: plugin code that runs around every provider call.
+ *
+ * Ordering contract: `beforeRequest` hooks run in the order the plugins are
+ * listed in the configuration; `afterResponse` hooks run in the reverse
+ * order, and only for plugins whose `beforeRequest` ran (or that have
+ * none). The host applies each plugin's timeout and fail mode: with `open`,
+ * a failing hook is logged and skipped; with `closed`, it fails the request.
+ */
+import type { Effect } from "effect"
+import type { ChatRequest, CompletionRequest, EmbeddingsRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { GatewayError } from "./Errors.js"
+import type { ProviderResult, RequestHeaders } from "./Provider.js"
+import type { Usage } from "./Usage.js"
+
+export type Endpoint = "chat" | "completions" | "embeddings" | "responses" | "messages"
+
+export type CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingsRequest | ResponsesRequest
+
+/** Where a request is going after model mapping. */
+export interface Route {
+  /** The model name the client sent. */
+  readonly requestedModel: string
+  /** The configured provider instance name (the key under `providers:`). */
+  readonly provider: string
+  /** The model name sent upstream. */
+  readonly upstreamModel: string
+}
+
+/** Who is calling. Filled by an authentication hook; both ids are null without one. */
+export interface Caller {
+  keyId: string | null
+  team: string | null
+  readonly metadata: Record<string, string>
+}
+
+/**
+ * Facts about the request that end up in its usage record. Plugins write
+ * them; the host records them when the request ends.
+ */
+export interface RecordFields {
+  /** Prompt tokens counted before the call; an estimate, not the provider's figure. */
+  promptTokensEstimate?: number
+  /** Cost in USD; null when the model has no price, which is never recorded as 0. */
+  costUsd?: number | null
+  priceVersion?: string | null
+  cacheStatus?: "hit" | "miss" | "semantic-hit" | "bypass"
+  costSavedUsd?: number | null
+  /** Usage the host should record when the provider reported none. */
+  estimatedUsage?: Usage
+}
+
+export interface RequestContext {
+  readonly requestId: string
+  readonly endpoint: Endpoint
+  readonly stream: boolean
+  /** When the request arrived, in epoch milliseconds. */
+  readonly startedAt: number
+  readonly headers: RequestHeaders
+  /** The canonical body. A `beforeRequest` hook may replace it; the model field is not re-routed. */
+  request: CanonicalRequest
+  readonly route: Route
+  readonly caller: Caller
+  readonly record: RecordFields
+  /** Headers added to the client's response. */
+  readonly responseHeaders: Record<string, string>
+  /** Free-form values that plugins pass to each other, keyed by a namespaced string. */
+  readonly attributes: Map<string, unknown>
+}
+
+export interface Outcome {
+  readonly status: "ok" | "error" | "cancelled"
+  readonly httpStatus: number
+  /** The provider's usage, or undefined when it reported none (a cancelled stream, an error). */
+  readonly usage: Usage | undefined
+  readonly error: GatewayError | undefined
+  /** The JSON body, or for a stream the assembled chat completion when a hook asked for it. */
+  readonly response: unknown
+  /** Text generated so far on streamed chat and completions, for counting tokens when usage is missing. */
+  readonly streamedText: string
+  /** True when a `beforeRequest` hook answered and no provider was called. */
+  readonly answeredByHook: boolean
+}
+
+/** What a `beforeRequest` hook decides: go on (possibly after changing `context.request`), or answer now. */
+export type HookDecision = undefined | { readonly respond: ProviderResult }
+
+export interface RequestHooks {
+  readonly beforeRequest?: (context: RequestContext) => Effect.Effect<HookDecision, GatewayError>
+  readonly afterResponse?: (context: RequestContext, outcome: Outcome) => Effect.Effect<void, GatewayError>
+  /** Set when `afterResponse` needs a stream assembled into one chat completion (a cache does). */
+  readonly needsAssembledStream?: boolean
+}

@@ -1,0 +1,223 @@
+/**
+ * A provider adapter for any server that speaks OpenAI's HTTP API: OpenAI
+ * itself, and the many OpenAI-compatible servers (Groq, Mistral, vLLM,
+ * Ollama, ...). Requests and responses already have the canonical shape, so
+ * the adapter only swaps the model name, adds authentication, asks for
+ * streamed usage and reads the usage back.
+ */
+import { Effect, Redacted } from "effect"
+import type { ChatRequest, CompletionRequest, EmbeddingsRequest, ResponsesRequest } from "./ChatRequest.js"
+import { InvalidRequestError, isGatewayError, UpstreamProtocolError, type ProviderError } from "./Errors.js"
+import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
+import type {
+  CallContext,
+  JsonResult,
+  ModelInfo,
+  PassthroughEndpoint,
+  ProviderAdapter,
+  ProviderResult,
+  StreamEvent,
+  StreamResult
+} from "./Provider.js"
+import { SseParser } from "./Sse.js"
+import { pickRateLimitHeaders, readUpstreamError } from "./UpstreamErrors.js"
+import { usageFromOpenAI, type Usage } from "./Usage.js"
+
+export interface OpenAICompatibleOptions {
+  /** The provider instance name, used in errors and logs. */
+  readonly provider: string
+  /** The API root including the version path, e.g. `https://api.openai.com/v1`. */
+  readonly baseUrl: string
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** How the key is sent: `Authorization: Bearer`, Azure's `api-key`, or not at all. */
+  readonly authStyle?: "bearer" | "api-key" | "none"
+  /** Extra headers sent on every request (e.g. `OpenAI-Organization`). */
+  readonly headers?: Readonly<Record<string, string>>
+  /**
+   * Whether the server honours `stream_options.include_usage`. When false,
+   * streams carry no usage and the host counts tokens itself.
+   */
+  readonly streamUsage?: boolean
+  /** Endpoints forwarded as they are; OpenAI has both, most compatible servers only `completions`. */
+  readonly passthrough?: ReadonlyArray<PassthroughEndpoint>
+}
+
+const decoder = new TextDecoder()
+
+const readUsageFrom = (endpoint: PassthroughEndpoint | "chat", json: any): Usage | undefined => {
+  if (endpoint === "responses") {
+    return json?.type === "response.completed" ? usageFromOpenAI(json.response?.usage) : undefined
+  }
+  return json?.usage ? usageFromOpenAI(json.usage) : undefined
+}
+
+export const makeOpenAICompatibleAdapter = (
+  options: OpenAICompatibleOptions,
+  transport: HttpTransportService
+): ProviderAdapter => {
+  const provider = options.provider
+  const baseUrl = options.baseUrl.replace(/\/+$/, "")
+  const authStyle = options.authStyle ?? "bearer"
+  const streamUsage = options.streamUsage ?? true
+  const passthroughEndpoints = new Set(options.passthrough ?? ["completions", "responses"])
+
+  const baseHeaders: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json",
+    ...options.headers
+  }
+  if (options.apiKey !== undefined && authStyle === "bearer") {
+    baseHeaders["authorization"] = `Bearer ${Redacted.value(options.apiKey)}`
+  } else if (options.apiKey !== undefined && authStyle === "api-key") {
+    baseHeaders["api-key"] = Redacted.value(options.apiKey)
+  }
+  const streamHeaders = { ...baseHeaders, accept: "text/event-stream" }
+
+  const toProviderError = (cause: unknown): ProviderError => {
+    if (isGatewayError(cause)) return cause as ProviderError
+    return new UpstreamProtocolError({ provider, message: `Reading the upstream response failed: ${String(cause)}` })
+  }
+
+  const send = async (path: string, body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
+    const response = await transport.send({
+      provider,
+      method: "POST",
+      url: baseUrl + path,
+      headers: stream ? streamHeaders : baseHeaders,
+      body: JSON.stringify(body),
+      signal: context.signal,
+      idleTimeoutMs: context.idleTimeoutMs
+    })
+    if (response.status >= 400) throw await readUpstreamError(provider, response)
+    return response
+  }
+
+  const readJson = async (response: UpstreamResponse): Promise<JsonResult> => {
+    const bytes = await response.bytes()
+    let body: unknown
+    try {
+      body = JSON.parse(decoder.decode(bytes))
+    } catch {
+      throw new UpstreamProtocolError({ provider, message: "The upstream sent a response body that is not valid JSON." })
+    }
+    return {
+      _tag: "Json",
+      status: response.status,
+      headers: pickRateLimitHeaders(response.headers),
+      body,
+      bytes,
+      usage: usageFromOpenAI((body as { usage?: unknown }).usage)
+    }
+  }
+
+  async function* readEvents(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamEvent> {
+    const parser = new SseParser()
+    let finished = false
+    try {
+      for await (const bytes of response.body) {
+        for (const event of parser.push(bytes)) {
+          if (event.data === "[DONE]") {
+            yield { data: event.data, done: true }
+            continue
+          }
+          let json: any
+          try {
+            json = JSON.parse(event.data)
+          } catch {
+            throw new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
+          }
+          const usage = readUsageFrom(endpoint, json)
+          const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
+          yield event.event === undefined
+            ? { data: event.data, json, usage, usageOnly }
+            : { event: event.event, data: event.data, json, usage, usageOnly }
+        }
+      }
+      parser.end()
+      finished = true
+    } finally {
+      // Stopping early (client gone, error) must close the upstream connection.
+      if (!finished) response.discard()
+    }
+  }
+
+  const streamResult = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): StreamResult => ({
+    _tag: "Stream",
+    status: response.status,
+    headers: pickRateLimitHeaders(response.headers),
+    events: readEvents(response, endpoint)
+  })
+
+  const withStreamUsage = <R extends { readonly stream_options?: unknown }>(request: R, model: string) =>
+    streamUsage
+      ? { ...request, model, stream: true, stream_options: { ...(request.stream_options as object | null), include_usage: true } }
+      : { ...request, model, stream: true }
+
+  const chat = (request: ChatRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
+    Effect.tryPromise({
+      try: async () => readJson(await send("/chat/completions", { ...request, model: context.upstreamModel, stream: false }, context, false)),
+      catch: toProviderError
+    })
+
+  const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
+    Effect.tryPromise({
+      try: async () => streamResult(await send("/chat/completions", withStreamUsage(request, context.upstreamModel), context, true), "chat"),
+      catch: toProviderError
+    })
+
+  const embeddings = (request: EmbeddingsRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
+    Effect.tryPromise({
+      try: async () => readJson(await send("/embeddings", { ...request, model: context.upstreamModel }, context, false)),
+      catch: toProviderError
+    })
+
+  const listModels = (context: { readonly signal: AbortSignal }): Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =>
+    Effect.tryPromise({
+      try: async () => {
+        const response = await transport.send({
+          provider,
+          method: "GET",
+          url: `${baseUrl}/models`,
+          headers: baseHeaders,
+          signal: context.signal,
+          idleTimeoutMs: 30_000
+        })
+        if (response.status >= 400) throw await readUpstreamError(provider, response)
+        const body = JSON.parse(decoder.decode(await response.bytes())) as { data?: Array<{ id?: unknown; owned_by?: unknown }> }
+        return (body.data ?? []).flatMap((model) =>
+          typeof model.id === "string" ? [{ id: model.id, ownedBy: typeof model.owned_by === "string" ? model.owned_by : provider }] : []
+        )
+      },
+      catch: toProviderError
+    })
+
+  const passthrough = (
+    endpoint: PassthroughEndpoint,
+    request: CompletionRequest | ResponsesRequest,
+    context: CallContext
+  ): Effect.Effect<ProviderResult, ProviderError> =>
+    Effect.tryPromise({
+      try: async (): Promise<ProviderResult> => {
+        const path = endpoint === "completions" ? "/completions" : "/responses"
+        if (request.stream === true) {
+          // The Responses API always reports usage in `response.completed`.
+          const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }
+          return streamResult(await send(path, body, context, true), endpoint)
+        }
+        return readJson(await send(path, { ...request, model: context.upstreamModel }, context, false))
+      },
+      catch: toProviderError
+    })
+
+  return passthroughEndpoints.size > 0
+    ? { chat, chatStream, embeddings, listModels, passthrough: (endpoint, request, context) =>
+        passthroughEndpoints.has(endpoint)
+          ? passthrough(endpoint, request, context)
+          : Effect.fail(
+              new InvalidRequestError({
+                message: `The provider '${provider}' does not serve /v1/${endpoint}.`,
+                code: "unsupported_endpoint"
+              })
+            ) }
+    : { chat, chatStream, embeddings, listModels }
+}

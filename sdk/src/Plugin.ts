@@ -1,0 +1,57 @@
+/**
+ * The plugin definition: what an npm package exports so that Fluxen can load
+ * it by name from `fluxen.yaml`.
+ *
+ * A package's default export is a `PluginDefinition`. The host decodes the
+ * plugin's YAML section with `configSchema`, reporting a bad value with its
+ * YAML path, then builds `layer(config)` in a scope of its own that closes
+ * when Fluxen stops or the plugin is unloaded.
+ */
+import { Context } from "effect"
+import type { Layer, Schema } from "effect"
+import type { HttpTransport } from "./HttpTransport.js"
+import type { RequestHooks } from "./Hooks.js"
+import type { ProviderAdapter } from "./Provider.js"
+
+/**
+ * The version of this contract. The runtime loads a plugin only if it
+ * supports the version the plugin was built for.
+ */
+export const SDK_API_VERSION = 1
+
+/** What a plugin contributes: a provider adapter, request hooks, or both. */
+export interface PluginInstance {
+  readonly provider?: ProviderAdapter
+  readonly hooks?: RequestHooks
+}
+
+/** The service each plugin's layer provides. */
+export class Plugin extends Context.Tag("@fluxen/sdk/Plugin")<Plugin, PluginInstance>() {}
+
+/** Facts the host gives each plugin instance. */
+export interface PluginHostService {
+  /** The instance name from the YAML (the provider key, or the package name for hooks). */
+  readonly instanceName: string
+  /** The package name the plugin was loaded by. */
+  readonly packageName: string
+  /** The directory of the configuration file, for resolving relative paths. */
+  readonly configDirectory: string
+}
+
+export class PluginHost extends Context.Tag("@fluxen/sdk/PluginHost")<PluginHost, PluginHostService>() {}
+
+/** Services a plugin's layer may require; the host provides all of them. */
+export type PluginServices = PluginHost | HttpTransport
+
+export interface PluginDefinition<Config = unknown> {
+  /** The npm package name. */
+  readonly name: string
+  readonly version: string
+  /** The `SDK_API_VERSION` the plugin was built against. */
+  readonly sdkApiVersion: number
+  readonly configSchema: Schema.Schema<Config, any>
+  readonly layer: (config: Config) => Layer.Layer<Plugin, unknown, PluginServices>
+}
+
+/** Declares a plugin; the identity function, there for type inference. */
+export const definePlugin = <Config>(definition: PluginDefinition<Config>): PluginDefinition<Config> => definition

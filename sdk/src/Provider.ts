@@ -1,0 +1,98 @@
+/**
+ * The provider adapter contract: how a plugin turns canonical requests into
+ * calls to one upstream API and its answers back into canonical results.
+ * The host owns retries, timeouts, usage recording and error mapping, so an
+ * adapter only translates and reports usage.
+ */
+import type { Effect } from "effect"
+import type { ChatRequest, CompletionRequest, EmbeddingsRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { ProviderError } from "./Errors.js"
+import type { SseEvent } from "./Sse.js"
+import type { Usage } from "./Usage.js"
+
+/** Read access to the client's request headers; names are case-insensitive. */
+export interface RequestHeaders {
+  readonly get: (name: string) => string | undefined
+}
+
+export interface CallContext {
+  readonly requestId: string
+  /** The model name the upstream expects, after Fluxen's model mapping. */
+  readonly upstreamModel: string
+  /** Aborted when the client disconnects or the request is cancelled. */
+  readonly signal: AbortSignal
+  /** Idle timeout for this model, in milliseconds; pass it to the transport. */
+  readonly idleTimeoutMs: number
+  readonly clientHeaders: RequestHeaders
+}
+
+/** A complete JSON answer. */
+export interface JsonResult {
+  readonly _tag: "Json"
+  readonly status: number
+  /** Upstream headers worth passing to the client (lowercase names). */
+  readonly headers: Readonly<Record<string, string>>
+  /** The canonical body (an OpenAI-shaped object for OpenAI routes). */
+  readonly body: unknown
+  /**
+   * The exact bytes to send when the body is unchanged from the upstream's,
+   * so that large payloads (base64 embeddings) pass through without being
+   * serialized again. Absent when the runtime must serialize `body`.
+   */
+  readonly bytes?: Uint8Array
+  readonly usage?: Usage
+}
+
+/**
+ * One event of a streamed answer, in the client's wire format: the runtime
+ * writes `event` and `data` as SSE fields without parsing `data` again.
+ */
+export interface StreamEvent extends SseEvent {
+  /** The parsed payload, when the adapter parsed it (a chat completion chunk on chat routes). */
+  readonly json?: unknown
+  /** Usage carried by this event. The last one seen in a stream wins. */
+  readonly usage?: Usage
+  /**
+   * The event exists only to carry usage (OpenAI's final `choices: []`
+   * chunk). The runtime drops it for clients that did not ask for usage.
+   */
+  readonly usageOnly?: boolean
+  /** The stream's terminator (`data: [DONE]`). */
+  readonly done?: boolean
+}
+
+/** A streamed answer. Iterating `events` pulls from the upstream; stopping early closes it. */
+export interface StreamResult {
+  readonly _tag: "Stream"
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly events: AsyncIterable<StreamEvent>
+}
+
+export type ProviderResult = JsonResult | StreamResult
+
+export interface ModelInfo {
+  readonly id: string
+  readonly ownedBy: string
+}
+
+/** Endpoints whose bodies an adapter may forward with only the model replaced. */
+export type PassthroughEndpoint = "completions" | "responses"
+
+export interface ProviderAdapter {
+  readonly chat: (request: ChatRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
+  /**
+   * Starts a streamed chat. The adapter always asks the upstream for usage
+   * when it can; the runtime hides usage-only events from clients that did
+   * not request them.
+   */
+  readonly chatStream: (request: ChatRequest, context: CallContext) => Effect.Effect<StreamResult, ProviderError>
+  readonly embeddings: (request: EmbeddingsRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
+  readonly listModels?: (context: { readonly signal: AbortSignal }) => Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+  /** Forwards `/v1/completions` or `/v1/responses`; absent when the upstream has no such API. */
+  readonly passthrough?: (
+    endpoint: PassthroughEndpoint,
+    request: CompletionRequest | ResponsesRequest,
+    context: CallContext
+  ) => Effect.Effect<ProviderResult, ProviderError>
+}

@@ -1,0 +1,70 @@
+/**
+ * Turning an upstream error response into an `UpstreamHttpError`. Only the
+ * OpenAI-shaped fields of the body are kept, so nothing else the upstream
+ * sent (account ids, raw provider payloads) reaches the client.
+ */
+import { UpstreamHttpError } from "./Errors.js"
+import type { UpstreamResponse } from "./HttpTransport.js"
+
+const forwardedHeaderPattern = /^(retry-after|retry-after-ms|x-ratelimit-.*)$/
+
+/** Picks the upstream headers a client needs to back off: `retry-after` and `x-ratelimit-*`. */
+export const pickRateLimitHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const picked: Record<string, string> = {}
+  for (const name in headers) {
+    if (forwardedHeaderPattern.test(name)) picked[name] = headers[name]!
+  }
+  return picked
+}
+
+const stringOrNull = (value: unknown): string | null => (typeof value === "string" ? value : null)
+
+const defaultErrorType = (status: number): string => {
+  if (status === 400 || status === 422) return "invalid_request_error"
+  if (status === 401) return "authentication_error"
+  if (status === 403) return "permission_error"
+  if (status === 404) return "not_found_error"
+  if (status === 429) return "rate_limit_error"
+  return "api_error"
+}
+
+/**
+ * Reads an error body that follows OpenAI's `{"error": {...}}` shape (also
+ * used by most OpenAI-compatible servers); other bodies get a generic
+ * message naming the status, never their own text.
+ */
+export const upstreamErrorFromBody = (
+  provider: string,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  bodyText: string
+): UpstreamHttpError => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(bodyText)
+  } catch {
+    parsed = undefined
+  }
+  const envelope = Array.isArray(parsed) ? parsed[0] : parsed
+  const error = typeof envelope === "object" && envelope !== null ? (envelope as { error?: unknown }).error : undefined
+  const fields = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : undefined
+  const message = stringOrNull(fields?.message) ?? stringOrNull(error) ?? `The upstream returned HTTP ${status}.`
+  const code = fields?.code
+  return new UpstreamHttpError({
+    provider,
+    status,
+    error: {
+      message,
+      type: stringOrNull(fields?.type) ?? stringOrNull(fields?.status) ?? defaultErrorType(status),
+      param: stringOrNull(fields?.param),
+      code: typeof code === "string" || typeof code === "number" ? code : null
+    },
+    headers: pickRateLimitHeaders(headers)
+  })
+}
+
+/** Reads the rest of an error response and maps it. */
+export const readUpstreamError = async (provider: string, response: UpstreamResponse): Promise<UpstreamHttpError> => {
+  const bytes = await response.bytes()
+  return upstreamErrorFromBody(provider, response.status, response.headers, new TextDecoder().decode(bytes))
+}
