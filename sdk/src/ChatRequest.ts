@@ -130,3 +130,18 @@ export const EmbeddingsRequest = Schema.Struct(
   Extra
 )
 export type EmbeddingsRequest = typeof EmbeddingsRequest.Type
+
+/** Anthropic's Messages API body, for the `/v1/messages` route; only the fields Fluxen reads are checked. */
+export const MessagesRequest = Schema.Struct(
+  {
+    model: Schema.String.pipe(Schema.minLength(1)),
+    messages: Schema.Array(
+      Schema.Struct({ role: Schema.Literal("user", "assistant"), content: Schema.Union(Schema.String, Schema.Array(ContentPart)) }, Extra)
+    ),
+    max_tokens: Schema.Int.pipe(Schema.positive()),
+    system: Schema.optional(Schema.Union(Schema.String, Schema.Array(ContentPart))),
+    stream: Schema.optional(Schema.Boolean)
+  },
+  Extra
+)
+export type MessagesRequest = typeof MessagesRequest.Type

@@ -8,14 +8,14 @@
  * a failing hook is logged and skipped; with `closed`, it fails the request.
  */
 import type { Effect } from "effect"
-import type { ChatRequest, CompletionRequest, EmbeddingsRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
 import type { GatewayError } from "./Errors.js"
 import type { ProviderResult, RequestHeaders } from "./Provider.js"
 import type { Usage } from "./Usage.js"
 
 export type Endpoint = "chat" | "completions" | "embeddings" | "responses" | "messages"
 
-export type CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingsRequest | ResponsesRequest
+export type CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingsRequest | ResponsesRequest | MessagesRequest
 
 /** Where a request is going after model mapping. */
 export interface Route {

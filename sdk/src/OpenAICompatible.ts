@@ -6,7 +6,7 @@
  * streamed usage and reads the usage back.
  */
 import { Effect, Redacted } from "effect"
-import type { ChatRequest, CompletionRequest, EmbeddingsRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
 import { InvalidRequestError, isGatewayError, UpstreamProtocolError, type ProviderError } from "./Errors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
 import type {
@@ -21,7 +21,7 @@ import type {
 } from "./Provider.js"
 import { SseParser } from "./Sse.js"
 import { pickRateLimitHeaders, readUpstreamError } from "./UpstreamErrors.js"
-import { usageFromOpenAI, type Usage } from "./Usage.js"
+import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
   /** The provider instance name, used in errors and logs. */
@@ -40,15 +40,25 @@ export interface OpenAICompatibleOptions {
   readonly streamUsage?: boolean
   /** Endpoints forwarded as they are; OpenAI has both, most compatible servers only `completions`. */
   readonly passthrough?: ReadonlyArray<PassthroughEndpoint>
+  readonly usageQuirks?: UsageQuirks
+  /**
+   * Builds the URL of an operation for a model, for servers whose paths are
+   * not `baseUrl + "/" + operation` (Azure's deployment URLs).
+   */
+  readonly buildUrl?: (operation: OpenAIOperation, upstreamModel: string) => string
 }
+
+export type OpenAIOperation = "chat/completions" | "completions" | "responses" | "embeddings" | "models"
 
 const decoder = new TextDecoder()
 
-const readUsageFrom = (endpoint: PassthroughEndpoint | "chat", json: any): Usage | undefined => {
+const readUsageFrom = (endpoint: PassthroughEndpoint | "chat", json: any, quirks: UsageQuirks | undefined): Usage | undefined => {
   if (endpoint === "responses") {
-    return json?.type === "response.completed" ? usageFromOpenAI(json.response?.usage) : undefined
+    return json?.type === "response.completed" ? usageFromOpenAI(json.response?.usage, quirks) : undefined
   }
-  return json?.usage ? usageFromOpenAI(json.usage) : undefined
+  // Groq also repeats usage under `x_groq`, and some of its models put it only there.
+  const usage = json?.usage ?? json?.x_groq?.usage
+  return usage ? usageFromOpenAI(usage, quirks) : undefined
 }
 
 export const makeOpenAICompatibleAdapter = (
@@ -78,11 +88,14 @@ export const makeOpenAICompatibleAdapter = (
     return new UpstreamProtocolError({ provider, message: `Reading the upstream response failed: ${String(cause)}` })
   }
 
-  const send = async (path: string, body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
+  const urlOf = (operation: OpenAIOperation, model: string) =>
+    options.buildUrl === undefined ? `${baseUrl}/${operation}` : options.buildUrl(operation, model)
+
+  const send = async (operation: OpenAIOperation, body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
     const response = await transport.send({
       provider,
       method: "POST",
-      url: baseUrl + path,
+      url: urlOf(operation, context.upstreamModel),
       headers: stream ? streamHeaders : baseHeaders,
       body: JSON.stringify(body),
       signal: context.signal,
@@ -106,7 +119,7 @@ export const makeOpenAICompatibleAdapter = (
       headers: pickRateLimitHeaders(response.headers),
       body,
       bytes,
-      usage: usageFromOpenAI((body as { usage?: unknown }).usage)
+      usage: usageFromOpenAI((body as { usage?: unknown }).usage, options.usageQuirks)
     }
   }
 
@@ -126,7 +139,7 @@ export const makeOpenAICompatibleAdapter = (
           } catch {
             throw new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
           }
-          const usage = readUsageFrom(endpoint, json)
+          const usage = readUsageFrom(endpoint, json, options.usageQuirks)
           const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
           yield event.event === undefined
             ? { data: event.data, json, usage, usageOnly }
@@ -155,19 +168,19 @@ export const makeOpenAICompatibleAdapter = (
 
   const chat = (request: ChatRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
     Effect.tryPromise({
-      try: async () => readJson(await send("/chat/completions", { ...request, model: context.upstreamModel, stream: false }, context, false)),
+      try: async () => readJson(await send("chat/completions", { ...request, model: context.upstreamModel, stream: false }, context, false)),
       catch: toProviderError
     })
 
   const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
     Effect.tryPromise({
-      try: async () => streamResult(await send("/chat/completions", withStreamUsage(request, context.upstreamModel), context, true), "chat"),
+      try: async () => streamResult(await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true), "chat"),
       catch: toProviderError
     })
 
   const embeddings = (request: EmbeddingsRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
     Effect.tryPromise({
-      try: async () => readJson(await send("/embeddings", { ...request, model: context.upstreamModel }, context, false)),
+      try: async () => readJson(await send("embeddings", { ...request, model: context.upstreamModel }, context, false)),
       catch: toProviderError
     })
 
@@ -177,7 +190,7 @@ export const makeOpenAICompatibleAdapter = (
         const response = await transport.send({
           provider,
           method: "GET",
-          url: `${baseUrl}/models`,
+          url: urlOf("models", ""),
           headers: baseHeaders,
           signal: context.signal,
           idleTimeoutMs: 30_000
@@ -193,12 +206,12 @@ export const makeOpenAICompatibleAdapter = (
 
   const passthrough = (
     endpoint: PassthroughEndpoint,
-    request: CompletionRequest | ResponsesRequest,
+    request: CompletionRequest | ResponsesRequest | MessagesRequest,
     context: CallContext
   ): Effect.Effect<ProviderResult, ProviderError> =>
     Effect.tryPromise({
       try: async (): Promise<ProviderResult> => {
-        const path = endpoint === "completions" ? "/completions" : "/responses"
+        const path = endpoint === "completions" ? "completions" : "responses"
         if (request.stream === true) {
           // The Responses API always reports usage in `response.completed`.
           const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }

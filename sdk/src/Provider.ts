@@ -5,7 +5,7 @@
  * adapter only translates and reports usage.
  */
 import type { Effect } from "effect"
-import type { ChatRequest, CompletionRequest, EmbeddingsRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
 import type { ProviderError } from "./Errors.js"
 import type { SseEvent } from "./Sse.js"
 import type { Usage } from "./Usage.js"
@@ -76,8 +76,12 @@ export interface ModelInfo {
   readonly ownedBy: string
 }
 
-/** Endpoints whose bodies an adapter may forward with only the model replaced. */
-export type PassthroughEndpoint = "completions" | "responses"
+/**
+ * Endpoints whose bodies an adapter may forward with only the model
+ * replaced: OpenAI's legacy completions and Responses API, and Anthropic's
+ * Messages API for Anthropic clients talking to Anthropic models.
+ */
+export type PassthroughEndpoint = "completions" | "responses" | "messages"
 
 export interface ProviderAdapter {
   readonly chat: (request: ChatRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
@@ -89,10 +93,10 @@ export interface ProviderAdapter {
   readonly chatStream: (request: ChatRequest, context: CallContext) => Effect.Effect<StreamResult, ProviderError>
   readonly embeddings: (request: EmbeddingsRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
   readonly listModels?: (context: { readonly signal: AbortSignal }) => Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
-  /** Forwards `/v1/completions` or `/v1/responses`; absent when the upstream has no such API. */
+  /** Forwards a body in the upstream's own format; absent when the upstream has none of these APIs. */
   readonly passthrough?: (
     endpoint: PassthroughEndpoint,
-    request: CompletionRequest | ResponsesRequest,
+    request: CompletionRequest | ResponsesRequest | MessagesRequest,
     context: CallContext
   ) => Effect.Effect<ProviderResult, ProviderError>
 }

@@ -23,11 +23,21 @@ export const emptyUsage: Usage = {
 
 const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0)
 
+/** Where an OpenAI-compatible server departs from OpenAI's usage conventions. */
+export interface UsageQuirks {
+  /**
+   * The server reports reasoning tokens beside `completion_tokens` instead of
+   * inside it (xAI), so they are added to the completion count.
+   */
+  readonly reasoningOutsideCompletion?: boolean
+}
+
 /**
- * Normalizes an OpenAI `usage` object (chat, completions or embeddings).
- * Returns undefined when the value carries no token counts.
+ * Normalizes an OpenAI `usage` object (chat, completions, embeddings or the
+ * Responses API), including DeepSeek's `prompt_cache_hit_tokens`. Returns
+ * undefined when the value carries no token counts.
  */
-export const usageFromOpenAI = (usage: unknown): Usage | undefined => {
+export const usageFromOpenAI = (usage: unknown, quirks?: UsageQuirks): Usage | undefined => {
   if (typeof usage !== "object" || usage === null) return undefined
   const raw = usage as Record<string, any>
   if (raw.prompt_tokens === undefined && raw.completion_tokens === undefined && raw.input_tokens === undefined) {
@@ -36,12 +46,14 @@ export const usageFromOpenAI = (usage: unknown): Usage | undefined => {
   // The Responses API names its fields input/output instead of prompt/completion.
   const promptDetails = raw.prompt_tokens_details ?? raw.input_tokens_details
   const completionDetails = raw.completion_tokens_details ?? raw.output_tokens_details
+  const reasoningTokens = count(completionDetails?.reasoning_tokens)
+  const completionTokens = count(raw.completion_tokens ?? raw.output_tokens)
   return {
     promptTokens: count(raw.prompt_tokens ?? raw.input_tokens),
-    completionTokens: count(raw.completion_tokens ?? raw.output_tokens),
-    cachedInputTokens: count(promptDetails?.cached_tokens),
+    completionTokens: quirks?.reasoningOutsideCompletion === true ? completionTokens + reasoningTokens : completionTokens,
+    cachedInputTokens: count(promptDetails?.cached_tokens ?? raw.prompt_cache_hit_tokens),
     cacheWriteTokens: count(promptDetails?.cache_write_tokens),
-    reasoningTokens: count(completionDetails?.reasoning_tokens)
+    reasoningTokens
   }
 }
 

@@ -1,6 +1,7 @@
 export * from "./ChatRequest.js"
 export * from "./ChatResponse.js"
 export * from "./ChatStreamAssembler.js"
+export * from "./ChatStreamReplay.js"
 export * from "./Errors.js"
 export * from "./Hooks.js"
 export * from "./HttpTransport.js"

@@ -56,13 +56,13 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
   const { counter, pricing } = options
   const warnedModels = new Set<string>()
 
-  const logCountFailure = (what: string) => (error: TokenCountError) =>
-    Effect.logWarning(`Counting ${what} tokens failed; no estimate is recorded.`).pipe(
+  const logCountFailure = (countedPart: "prompt" | "completion") => (error: TokenCountError) =>
+    Effect.logWarning(`Counting ${countedPart} tokens failed, so no estimate is recorded.`).pipe(
       Effect.annotateLogs({ "error.reason": error.reason, "error.message": error.message }),
       Effect.as(undefined)
     )
 
-  /** Estimates the prompt tokens; undefined for endpoints it cannot read or when counting fails. */
+  /** Estimates the prompt tokens, or returns undefined for endpoints it cannot read and when counting fails. */
   const estimatePrompt = (context: RequestContext): Effect.Effect<number | undefined> => {
     const prompt = promptTextOf(context.endpoint, context.request)
     if (prompt === undefined) return Effect.succeed(undefined)
@@ -100,7 +100,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     if (warnedModels.has(model) || warnedModels.size >= MAX_WARNED_MODELS) return Effect.void
     warnedModels.add(model)
     return Effect.logWarning(
-      "The model has no price, so its cost is recorded as null. Add it under pricing.overrides in fluxen.yaml."
+      "The model has no price, so its cost figures are recorded as null. Add it under pricing.overrides in fluxen.yaml."
     )
   }
 

@@ -4,15 +4,15 @@
  *
  * Counts are exact for OpenAI models. For other providers' models they are an
  * estimate: Anthropic and Google use tokenizers of their own, which
- * `gpt-tokenizer` does not implement, so o200k_base stands in for them.
+ * `gpt-tokenizer` does not implement, so o200k_base is used for them.
  */
 import type { GptEncoding } from "gpt-tokenizer/GptEncoding"
 import { modelToEncodingMap } from "gpt-tokenizer/mapping"
 
 export type EncodingName = "o200k_base" | "cl100k_base"
 
-// GPT-4 and GPT-3.5 names that gpt-tokenizer's map may not list (new dated
-// variants); gpt-4o and gpt-4.1 do not match.
+// Catches GPT-4 and GPT-3.5 names missing from gpt-tokenizer's map, such as
+// new dated variants. The names gpt-4o and gpt-4.1 do not match.
 const CL100K_NAME = /^gpt-(3\.5|4)(-|$)/
 
 /**
@@ -30,8 +30,8 @@ const loaded = new Map<EncodingName, Promise<GptEncoding>>()
 
 /**
  * Loads an encoding once per thread. Loading blocks the thread while the
- * merge ranks are built: about 150–300 ms for o200k_base and 50–90 ms for
- * cl100k_base on a 2-core AMD EPYC VM with Node 20.
+ * merge ranks are built, which took 155–190 ms for o200k_base and 60–75 ms
+ * for cl100k_base in `bench/tokenizer-timing.mjs` (2-core AMD EPYC VM, Node 20).
  */
 export const loadEncoding = (name: EncodingName): Promise<GptEncoding> => {
   let encoding = loaded.get(name)
@@ -45,11 +45,11 @@ export const loadEncoding = (name: EncodingName): Promise<GptEncoding> => {
   return encoding
 }
 
-// Special-token strings such as "<|endoftext|>" inside a prompt are counted
-// as ordinary text; gpt-tokenizer's default would throw on them.
+// Counts special-token strings such as "<|endoftext|>" inside a prompt as
+// ordinary text, because gpt-tokenizer's default throws on them.
 const ORDINARY_TEXT = { disallowedSpecial: new Set<string>() }
 
-/** Counts the tokens of all `texts` together. Runs synchronously: call it inline only for short texts. */
+/** Counts the tokens of all `texts` together. It runs synchronously, so call it inline only for short texts. */
 export const countTokens = (encoding: GptEncoding, texts: ReadonlyArray<string>): number => {
   let total = 0
   for (const text of texts) {

@@ -14,9 +14,9 @@ const PricePerMillion = Schema.Number.pipe(Schema.nonNegative())
 export const ModelPrice = Schema.Struct({
   /** Uncached input tokens. */
   input: PricePerMillion,
-  /** Input tokens read from the provider's prompt cache; `input` applies when absent. */
+  /** Input tokens read from the provider's prompt cache. When absent, `input` applies. */
   cachedInput: Schema.optional(PricePerMillion),
-  /** Input tokens written to the provider's prompt cache; `input` applies when absent. */
+  /** Input tokens written to the provider's prompt cache. When absent, `input` applies. */
   cacheWrite: Schema.optional(PricePerMillion),
   /** Completion tokens, reasoning tokens included. */
   output: PricePerMillion,
@@ -41,14 +41,14 @@ export interface PricingTable {
   readonly models: ReadonlyMap<string, ModelPrice>
 }
 
-/** Decodes the table shipped with Fluxen; fails when the file does not match {@link PricingFile}. */
+/** Decodes the table shipped with Fluxen, failing when the file does not match {@link PricingFile}. */
 export const loadShippedPricing: Effect.Effect<PricingFile, ParseResult.ParseError> =
   Schema.decodeUnknown(PricingFile)(table)
 
 /**
  * Builds the lookup table. An override replaces the shipped entry of the
  * same name as a whole, so a new `input` price never mixes with an old
- * `cachedInput`; an override for a name not in the file adds a model.
+ * `cachedInput`. An override for a name not in the file adds a model.
  */
 export const makePricingTable = (
   file: PricingFile,
@@ -84,8 +84,8 @@ export const lookupPrice = (pricing: PricingTable, model: string): ModelPrice | 
 /**
  * Computes the cost of a usage in USD, unrounded. Uncached input is
  * `promptTokens - cachedInputTokens - cacheWriteTokens`, because canonical
- * `promptTokens` includes both; it is clamped at 0 so that inconsistent
- * provider counts never produce a negative cost.
+ * `promptTokens` includes both. It is clamped at 0, so inconsistent provider
+ * counts cannot produce a negative cost.
  */
 export const costOf = (usage: Usage, price: ModelPrice): number => {
   const uncachedInput = Math.max(0, usage.promptTokens - usage.cachedInputTokens - usage.cacheWriteTokens)

@@ -130,7 +130,7 @@ const responsesPrompt = (request: Json): PromptText => {
   return { texts, fixedTokens: messageCount * MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS }
 }
 
-/** Extracts the countable prompt of a request; undefined for endpoints not in {@link estimatedEndpoints}. */
+/** Extracts the countable prompt of a request, or returns undefined for endpoints not in {@link estimatedEndpoints}. */
 export const promptTextOf = (endpoint: Endpoint, request: CanonicalRequest): PromptText | undefined => {
   const body: Json = request
   switch (endpoint) {

@@ -16,7 +16,10 @@ const WORDS = (
   "threads events loops latency throughput configuration override"
 ).split(" ")
 
-/** Builds `length` characters of English-like text from a fixed seed, so the merge cache sees varied words. */
+/**
+ * Builds `length` characters of English-like text from a fixed seed. Its
+ * small vocabulary makes counting faster than for real prose.
+ */
 const englishText = (length: number): string => {
   let seed = 42
   const parts: Array<string> = []
@@ -24,7 +27,9 @@ const englishText = (length: number): string => {
   while (size < length) {
     seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
     const word = WORDS[seed % WORDS.length] ?? "token"
-    const piece = seed % 13 === 0 ? `${word}. ` : seed % 7 === 0 ? `${word}, ` : `${word} `
+    let piece = `${word} `
+    if (seed % 13 === 0) piece = `${word}. `
+    else if (seed % 7 === 0) piece = `${word}, `
     parts.push(piece)
     size += piece.length
   }

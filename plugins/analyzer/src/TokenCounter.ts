@@ -1,10 +1,11 @@
 /**
- * Token counting that never stalls the event loop on a large prompt: short
- * texts are counted inline, longer ones on a pool of worker threads.
+ * Token counting that does not stall the event loop on a large prompt. Short
+ * texts are counted inline and longer ones on a pool of worker threads.
  *
- * Measured with gpt-tokenizer 4.0.0 (o200k_base, warm) on English Markdown,
- * Node 20, a 2-core AMD EPYC VM: 1 KB about 0.2 ms, 4 KB 0.4 ms, 8 KB 0.7 ms,
- * 16 KB 2.5 ms, 256 KB 55 ms, 1 MB 140–165 ms.
+ * Median count times from three runs of `bench/tokenizer-timing.mjs`
+ * (gpt-tokenizer 4.0.0, o200k_base, English Markdown, Node 20, a 2-core AMD
+ * EPYC VM): 1 KB 0.2 ms, 4 KB 0.55–0.65 ms, 8 KB 0.95–1.0 ms, 16 KB
+ * 1.4–1.7 ms, 256 KB 24–26 ms and 1 MB 108–126 ms.
  */
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
@@ -17,7 +18,7 @@ import type { ParseResult, Scope } from "effect"
 import { countTokens, encodingForModel, loadEncoding } from "./Encodings.js"
 import { CountTokens } from "./TokenCountRequest.js"
 
-/** Counting failed: the worker pool did not start (`Spawn`), or one count failed inline or on a worker. */
+/** A failure to count: the worker pool did not start (`Spawn`), or one count failed inline or on a worker. */
 export class TokenCountError extends Schema.TaggedError<TokenCountError>()("TokenCountError", {
   reason: Schema.Literal("Spawn", "Inline", "Worker"),
   message: Schema.String
@@ -25,18 +26,17 @@ export class TokenCountError extends Schema.TaggedError<TokenCountError>()("Toke
 
 export interface TokenCounterOptions {
   /**
-   * Texts totalling at most this many characters (UTF-16 code units) are
-   * counted on the calling thread; longer ones go to a worker.
+   * Maximum total length, in characters (UTF-16 code units), of texts counted
+   * on the calling thread. Longer texts go to a worker.
    */
   readonly inlineMaxChars: number
-  /** Worker threads in the pool; each counts one request at a time. */
+  /** Number of worker threads in the pool. Each thread counts one request at a time. */
   readonly workers: number
 }
 
 /**
- * The default inline limit. 4096 characters took a median of 0.4 ms on the
- * machine measured above, which leaves room for a CPU twice as slow to stay
- * under 1 ms; 8192 characters took 0.7 ms there.
+ * The default inline limit. Counting 4096 characters took a median of
+ * 0.55–0.65 ms on the machine measured above, and 8192 characters about 1 ms.
  */
 export const DEFAULT_INLINE_MAX_CHARS = 4096
 
@@ -55,8 +55,9 @@ const workerScript = new URL("../dist/TokenCountWorker.js", import.meta.url)
 /** Starts one token-count worker thread; the `NodeWorker` spawner for {@link make}. */
 export const spawnTokenCountWorker = (_id: number): WorkerThreads.Worker => new WorkerThreads.Worker(workerScript)
 
-// Loading o200k_base in a worker takes about 0.3 s on the measured machine;
-// the limit only stops a worker that never reports ready from hanging startup.
+// A worker reports ready after loading its modules and o200k_base, which took
+// 0.8–1.8 s on the measured machine. The limit only keeps a broken worker from
+// hanging startup.
 const WORKER_READY_TIMEOUT = "30 seconds"
 
 const workerFailure = (error: WorkerError | ParseResult.ParseError): TokenCountError =>
@@ -72,7 +73,7 @@ const sumLengths = (texts: ReadonlyArray<string>): number => {
 
 /**
  * Loads both encodings on the calling thread and starts the worker pool in
- * the current scope; closing the scope stops the workers.
+ * the current scope. Closing the scope stops the workers.
  */
 export const make = (
   options: TokenCounterOptions

@@ -17,7 +17,7 @@ const DEFAULT_WORKERS = 1
 export const AnalyzerConfig = Schema.Struct({
   pricing: Schema.optionalWith(
     Schema.Struct({
-      /** Prices by model name, in USD per million tokens; each replaces the shipped entry of that name or adds one. */
+      /** Prices by model name, in USD per million tokens. Each replaces the shipped entry of that name or adds a model. */
       overrides: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelPrice }), {
         default: () => ({})
       })
@@ -26,16 +26,16 @@ export const AnalyzerConfig = Schema.Struct({
   ),
   tokenizer: Schema.optionalWith(
     Schema.Struct({
-      /** Prompts up to this many characters are counted on the event loop; longer ones on a worker thread. */
+      /** Maximum prompt length, in characters, counted on the event loop. Longer prompts are counted on a worker thread. */
       inlineMaxChars: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), {
         default: () => TokenCounter.DEFAULT_INLINE_MAX_CHARS
       }),
-      /** Worker threads that count long prompts. */
+      /** Number of worker threads that count long prompts. */
       workers: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => DEFAULT_WORKERS })
     }),
     { default: () => ({ inlineMaxChars: TokenCounter.DEFAULT_INLINE_MAX_CHARS, workers: DEFAULT_WORKERS }) }
   ),
-  /** Count prompt tokens before each request (`promptTokensEstimate`). */
+  /** Whether to count prompt tokens before each request and record them as `promptTokensEstimate`. */
   estimatePromptTokens: Schema.optionalWith(Schema.Boolean, { default: () => true })
 })
 export type AnalyzerConfig = typeof AnalyzerConfig.Type

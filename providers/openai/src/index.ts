@@ -1,28 +1,29 @@
 /**
  * The OpenAI provider plugin: OpenAI's API, or any OpenAI-compatible server
- * reached by base URL.
+ * reached by base URL, with presets for the common ones.
  */
 import { definePlugin, HttpTransport, makeOpenAICompatibleAdapter, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Layer, Redacted, Schema } from "effect"
+import { presetNames, presets, type Preset } from "./presets.js"
+
+export { presets, type Preset, type PresetName } from "./presets.js"
 
 export const OpenAIProviderConfig = Schema.Struct({
-  /** The API root including the version path. */
-  baseUrl: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^https?:\/\//)), {
-    default: () => "https://api.openai.com/v1"
-  }),
+  /** A known server whose base URL, auth and usage quirks are filled in. */
+  preset: Schema.optionalWith(Schema.Literal(...presetNames), { default: () => "openai" as const }),
+  /** The API root including the version path; defaults to the preset's. */
+  baseUrl: Schema.optional(Schema.String.pipe(Schema.pattern(/^https?:\/\//))),
   /** Sent as `Authorization: Bearer` (or as `api-key` with `authStyle: api-key`). */
   apiKey: Schema.optional(Schema.Redacted(Schema.String)),
-  authStyle: Schema.optionalWith(Schema.Literal("bearer", "api-key", "none"), { default: () => "bearer" as const }),
+  authStyle: Schema.optional(Schema.Literal("bearer", "api-key", "none")),
   organization: Schema.optional(Schema.String),
   project: Schema.optional(Schema.String),
   /** Extra headers sent with every request. */
   headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-  /** Set to false for servers that ignore `stream_options.include_usage`; Fluxen then counts streamed tokens itself. */
-  streamUsage: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Set to false for servers that reject `stream_options.include_usage`; Fluxen then counts streamed tokens itself when no usage arrives. */
+  streamUsage: Schema.optional(Schema.Boolean),
   /** Which of `/v1/completions` and `/v1/responses` the server offers. */
-  passthrough: Schema.optionalWith(Schema.Array(Schema.Literal("completions", "responses")), {
-    default: () => ["completions", "responses"] as const
-  })
+  passthrough: Schema.optional(Schema.Array(Schema.Literal("completions", "responses")))
 })
 export type OpenAIProviderConfig = typeof OpenAIProviderConfig.Type
 
@@ -37,6 +38,7 @@ export default definePlugin({
       Effect.gen(function* () {
         const transport = yield* HttpTransport
         const host = yield* PluginHost
+        const preset: Preset = presets[config.preset]
         const headers: Record<string, string> = { ...config.headers }
         if (config.organization !== undefined) headers["openai-organization"] = config.organization
         if (config.project !== undefined) headers["openai-project"] = config.project
@@ -45,12 +47,13 @@ export default definePlugin({
           provider: makeOpenAICompatibleAdapter(
             {
               provider: host.instanceName,
-              baseUrl: config.baseUrl,
+              baseUrl: config.baseUrl ?? preset.baseUrl,
               apiKey: blankKey ? undefined : config.apiKey,
-              authStyle: config.authStyle,
+              authStyle: config.authStyle ?? preset.authStyle,
               headers,
-              streamUsage: config.streamUsage,
-              passthrough: config.passthrough
+              streamUsage: config.streamUsage ?? preset.streamUsage,
+              passthrough: config.passthrough ?? preset.passthrough,
+              ...(preset.usageQuirks === undefined ? {} : { usageQuirks: preset.usageQuirks })
             },
             transport
           )

@@ -17,22 +17,17 @@ export interface TestGatewayOptions {
   readonly upstreamUrl: string
   /** Where usage goes; default SQLite. */
   readonly database?: "sqlite" | "postgres"
-  /** YAML appended to the generated configuration. It must not repeat a generated top-level key; use `server` and `models` for those sections. */
+  /** YAML appended to the generated configuration. It must not repeat a generated top-level key, so use the options below for those sections. */
   readonly extraYaml?: string
   /** Settings added under `server:`, such as `{ bodyLimit: "1 KiB" }`. */
   readonly server?: Readonly<Record<string, string | number>>
-  /** Model entries added under `models:`, next to the generated ones. */
-  readonly models?: Readonly<Record<string, TestModelEntry>>
+  /** YAML lines added under `providers:`, indented by two spaces (e.g. an Anthropic provider). */
+  readonly providersYaml?: string
+  /** YAML lines added under `models:`, indented by two spaces. */
+  readonly modelsYaml?: string
   /** Replaces the generated `plugins:` section. */
   readonly pluginsYaml?: string
   readonly env?: Record<string, string>
-}
-
-export interface TestModelEntry {
-  readonly provider: string
-  readonly model?: string
-  /** Milliseconds, or text such as "300 millis". */
-  readonly idleTimeout?: number | string
 }
 
 export interface TestGateway {
@@ -67,7 +62,7 @@ const dropSchema = async (schema: string) => {
   }
 }
 
-// Renders entries as YAML lines under a section. JSON is valid YAML, so values need no escaping.
+// Renders settings as YAML lines under a section. JSON is valid YAML, so values need no escaping.
 const sectionLines = (entries: Readonly<Record<string, unknown>> | undefined): string =>
   Object.entries(entries ?? {})
     .map(([key, value]) => `  ${JSON.stringify(key)}: ${JSON.stringify(value)}\n`)
@@ -105,6 +100,7 @@ providers:
     config:
       baseUrl: ${options.upstreamUrl}/v1
       apiKey: sk-test-upstream-key
+${options.providersYaml ?? ""}
 models:
   gpt-4o-mini:
     provider: openai
@@ -119,7 +115,8 @@ models:
     provider: openai
   gpt-4.1:
     provider: openai
-${sectionLines(options.models)}${options.pluginsYaml ?? defaultPlugins}
+${options.modelsYaml ?? ""}
+${options.pluginsYaml ?? defaultPlugins}
 ${options.extraYaml ?? ""}
 `
   const loaded = parseConfig(yaml, { source: "test.yaml", directory, env: options.env ?? {} })

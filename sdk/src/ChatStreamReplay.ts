@@ -1,0 +1,156 @@
+/**
+ * Replays a stored chat completion as a stream of OpenAI chat completion
+ * chunks, so that a cache can answer a streamed request from a completion it
+ * stored earlier, whether that completion arrived as JSON or as a stream.
+ *
+ * Per choice, in choice order, the chunks are: a role chunk (which also
+ * carries the message's extra fields and the choice's logprobs), the
+ * content, the refusal, a legacy `function_call`, each tool call (its id,
+ * type and name first, then its arguments), and a chunk with the finish
+ * reason. A usage-only chunk (`choices: []`) and `[DONE]` end the stream.
+ * Folding the chunks with {@link ChatStreamAssembler} or the OpenAI SDK gives
+ * back the content, refusal, tool calls, finish reasons and usage.
+ *
+ * NOTE: the text is cut into pieces of {@link REPLAY_PIECE_CHARS} characters,
+ * not at the upstream's token boundaries, and logprobs arrive whole in the
+ * role chunk instead of alongside each piece.
+ */
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionChunkToolCall } from "./ChatResponse.js"
+import type { StreamEvent } from "./Provider.js"
+import { usageFromOpenAI, usageToOpenAI, type Usage } from "./Usage.js"
+
+/** Maximum length, in UTF-16 code units, of the text in one replayed chunk. */
+export const REPLAY_PIECE_CHARS = 64
+
+export interface ChatStreamReplayOptions {
+  /**
+   * Whether to end with a usage-only chunk (marked `usageOnly`) when usage is
+   * known. The runtime drops that event for clients that did not set
+   * `stream_options.include_usage`, but still records its usage, so a caller
+   * that wants the usage recorded passes true.
+   */
+  readonly includeUsage: boolean
+  /**
+   * The usage to attach to the usage-only event. Defaults to the
+   * completion's own `usage` field, normalized.
+   */
+  readonly usage?: Usage
+}
+
+type ChunkChoice = ChatCompletionChunk["choices"][number]
+type ChunkDelta = ChunkChoice["delta"]
+
+// Message fields with a delta form of their own. Any other field (such as
+// `annotations`) is copied into the role chunk, because the OpenAI SDK copies
+// unknown delta fields into the message.
+const STREAMED_MESSAGE_FIELDS = new Set(["role", "content", "refusal", "tool_calls", "function_call"])
+
+// Choice fields that are not carried in a chunk choice as they are.
+const CHOICE_FIELDS = new Set(["index", "message", "finish_reason", "logprobs"])
+
+// Completion fields that differ between a completion and its chunks.
+const COMPLETION_FIELDS = new Set(["id", "object", "created", "model", "choices", "usage"])
+
+/**
+ * Splits text into pieces of at most `size` code units, never between the
+ * two halves of a surrogate pair. Returns no pieces for empty text.
+ */
+const splitText = (text: string, size: number): Array<string> => {
+  const pieces: Array<string> = []
+  let start = 0
+  while (start < text.length) {
+    let end = Math.min(start + size, text.length)
+    const last = text.charCodeAt(end - 1)
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end += 1
+    pieces.push(text.slice(start, end))
+    start = end
+  }
+  return pieces
+}
+
+const pickExtraFields = (source: object, known: ReadonlySet<string>): Record<string, unknown> => {
+  const extra: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(source)) {
+    if (!known.has(name) && value !== undefined) extra[name] = value
+  }
+  return extra
+}
+
+const choiceChunks = (choice: ChatCompletion["choices"][number]): Array<ChunkChoice> => {
+  const index = choice.index
+  const message = choice.message
+  const chunks: Array<ChunkChoice> = []
+  const push = (delta: ChunkDelta, extra: Record<string, unknown> = {}) =>
+    chunks.push({ index, delta, finish_reason: null, ...extra })
+
+  // A null content opens with null, so that folding the chunks gives back
+  // null rather than an empty string.
+  const content = typeof message.content === "string" ? message.content : null
+  push(
+    { role: "assistant", content: content === null ? null : "", ...pickExtraFields(message, STREAMED_MESSAGE_FIELDS) },
+    { logprobs: choice.logprobs ?? null, ...pickExtraFields(choice, CHOICE_FIELDS) }
+  )
+
+  for (const piece of splitText(content ?? "", REPLAY_PIECE_CHARS)) push({ content: piece })
+
+  const refusal = typeof message.refusal === "string" ? message.refusal : ""
+  for (const piece of splitText(refusal, REPLAY_PIECE_CHARS)) push({ refusal: piece })
+
+  const functionCall = message.function_call as { name?: unknown; arguments?: unknown } | undefined
+  if (typeof functionCall === "object" && functionCall !== null) {
+    push({ function_call: { name: functionCall.name, arguments: functionCall.arguments } })
+  }
+
+  const toolCalls = message.tool_calls ?? []
+  toolCalls.forEach((call, callIndex) => {
+    const opening: ChatCompletionChunkToolCall = {
+      index: callIndex,
+      id: call.id,
+      type: "function",
+      function: { name: call.function.name, arguments: "" }
+    }
+    push({ tool_calls: [opening] })
+    for (const piece of splitText(call.function.arguments, REPLAY_PIECE_CHARS)) {
+      push({ tool_calls: [{ index: callIndex, function: { arguments: piece } }] })
+    }
+  })
+
+  chunks.push({ index, delta: {}, finish_reason: choice.finish_reason, logprobs: null })
+  return chunks
+}
+
+const toEvent = (chunk: ChatCompletionChunk, usage?: Usage): StreamEvent =>
+  usage === undefined
+    ? { data: JSON.stringify(chunk), json: chunk }
+    : { data: JSON.stringify(chunk), json: chunk, usage, usageOnly: true }
+
+/**
+ * Turns a chat completion into the stream events an OpenAI server would have
+ * sent for it. The events are built lazily as the iterable is consumed.
+ */
+export const chatCompletionToStreamEvents = (
+  completion: ChatCompletion,
+  options: ChatStreamReplayOptions
+): AsyncIterable<StreamEvent> => ({
+  async *[Symbol.asyncIterator]() {
+    const header = {
+      id: completion.id,
+      object: "chat.completion.chunk" as const,
+      created: completion.created,
+      model: completion.model,
+      ...pickExtraFields(completion, COMPLETION_FIELDS)
+    }
+
+    const choices = [...completion.choices].sort((a, b) => a.index - b.index)
+    for (const choice of choices) {
+      for (const chunkChoice of choiceChunks(choice)) yield toEvent({ ...header, choices: [chunkChoice] })
+    }
+
+    const usage = options.usage ?? usageFromOpenAI(completion.usage)
+    if (options.includeUsage && usage !== undefined) {
+      yield toEvent({ ...header, choices: [], usage: completion.usage ?? usageToOpenAI(usage) }, usage)
+    }
+
+    yield { data: "[DONE]", done: true }
+  }
+})
