@@ -4,7 +4,7 @@
  * router, the request pipeline and the control routes.
  */
 import { SqlClient } from "@effect/sql"
-import type { ProviderAdapter } from "@fluxen/sdk"
+import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
 import { Effect } from "effect"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
@@ -37,6 +37,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     const loadOptions = { importer, configSource: loaded.source, configDirectory: loaded.directory }
 
     const adapters = new Map<string, ProviderAdapter>()
+    const pluginRoutes: Array<PluginRoute> = []
     for (const [name, entry] of Object.entries(config.providers)) {
       const plugin = yield* loadPlugin(
         { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] },
@@ -49,6 +50,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
         })
       }
       adapters.set(name, plugin.instance.provider)
+      pluginRoutes.push(...(plugin.instance.routes ?? []))
     }
 
     const hookPlugins: Array<HookPlugin> = []
@@ -58,6 +60,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
         { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["plugins", index] },
         loadOptions
       )
+      pluginRoutes.push(...(plugin.instance.routes ?? []))
       if (plugin.instance.hooks !== undefined) {
         hookPlugins.push({ name, hooks: plugin.instance.hooks, failMode: entry.failMode, timeoutMs: entry.timeout, stats: makeHookStats() })
       }
@@ -79,6 +82,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     })
     const controlApp = makeControlApp({
       router,
+      pluginRoutes,
       usageStore: store,
       isReady: () => ready,
       probeDatabase: sql`select 1`

@@ -1,6 +1,6 @@
 /**
  * Replays a stored chat completion as a stream of OpenAI chat completion
- * chunks, so that a cache can answer a streamed request from a completion it
+ * chunks, so that a cache can serve a streamed request from a completion it
  * stored earlier, whether that completion arrived as JSON or as a stream.
  *
  * Per choice, in choice order, the chunks are: a role chunk (which also

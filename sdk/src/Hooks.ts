@@ -59,7 +59,8 @@ export interface RequestContext {
   readonly headers: RequestHeaders
   /** The canonical body. A `beforeRequest` hook may replace it; the model field is not re-routed. */
   request: CanonicalRequest
-  readonly route: Route
+  /** The first deployment the router picked; replaced when a retry or fallback served the request. */
+  route: Route
   readonly caller: Caller
   readonly record: RecordFields
   /** Headers added to the client's response. */
@@ -85,9 +86,27 @@ export interface Outcome {
 /** What a `beforeRequest` hook decides: go on (possibly after changing `context.request`), or answer now. */
 export type HookDecision = undefined | { readonly respond: ProviderResult }
 
+/** The usage and cost of a finished request, as it is recorded. */
+export interface RecordedUsage {
+  readonly status: Outcome["status"]
+  readonly httpStatus: number
+  /** The provider's usage, or Fluxen's estimate when `estimated` is true; undefined when neither exists. */
+  readonly usage: Usage | undefined
+  readonly estimated: boolean
+  /** Null when the model has no price. */
+  readonly costUsd: number | null
+}
+
 export interface RequestHooks {
   readonly beforeRequest?: (context: RequestContext) => Effect.Effect<HookDecision, GatewayError>
   readonly afterResponse?: (context: RequestContext, outcome: Outcome) => Effect.Effect<void, GatewayError>
+  /**
+   * Runs after every `afterResponse` hook, with the usage and cost about to
+   * be recorded (a budget settles its reservation here, once the analyzer
+   * has priced the request). Runs in configuration order, for the same
+   * plugins as `afterResponse`.
+   */
+  readonly afterUsage?: (context: RequestContext, recorded: RecordedUsage) => Effect.Effect<void, GatewayError>
   /** Set when `afterResponse` needs a stream assembled into one chat completion (a cache does). */
   readonly needsAssembledStream?: boolean
 }

@@ -7,11 +7,13 @@
  * YAML path, then builds `layer(config)` in a scope of its own that closes
  * when Fluxen stops or the plugin is unloaded.
  */
+import type { SqlClient } from "@effect/sql"
 import { Context } from "effect"
 import type { Layer, Schema } from "effect"
 import type { HttpTransport } from "./HttpTransport.js"
 import type { RequestHooks } from "./Hooks.js"
 import type { ProviderAdapter } from "./Provider.js"
+import type { PluginRoute } from "./PluginRoutes.js"
 
 /**
  * The version of this contract. The runtime loads a plugin only if it
@@ -19,10 +21,11 @@ import type { ProviderAdapter } from "./Provider.js"
  */
 export const SDK_API_VERSION = 1
 
-/** What a plugin contributes: a provider adapter, request hooks, or both. */
+/** What a plugin contributes: a provider adapter, request hooks, HTTP routes, or any of them. */
 export interface PluginInstance {
   readonly provider?: ProviderAdapter
   readonly hooks?: RequestHooks
+  readonly routes?: ReadonlyArray<PluginRoute>
 }
 
 /** The service each plugin's layer provides. */
@@ -40,8 +43,13 @@ export interface PluginHostService {
 
 export class PluginHost extends Context.Tag("@fluxen/sdk/PluginHost")<PluginHost, PluginHostService>() {}
 
-/** Services a plugin's layer may require; the host provides all of them. */
-export type PluginServices = PluginHost | HttpTransport
+/**
+ * Services a plugin's layer may require; the host provides all of them.
+ * `SqlClient` is the gateway's own database (SQLite or PostgreSQL, the one
+ * usage records go to); a plugin keeps its tables there under its own
+ * prefix and runs its own migrations.
+ */
+export type PluginServices = PluginHost | HttpTransport | SqlClient.SqlClient
 
 export interface PluginDefinition<Config = unknown> {
   /** The npm package name. */

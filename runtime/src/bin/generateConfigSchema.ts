@@ -5,15 +5,15 @@
  * after changing the configuration schema; a test fails while the committed
  * file is stale.
  *
- * The schema describes the file as written, before `${VAR}` substitution:
- * wherever a value must be a number, a boolean, one of a set of words or a
+ * The schema describes the file as written, before `${VAR}` substitution.
+ * Where a value must be a number, a boolean, one of a set of words or a
  * patterned name, a whole `${VAR}` or `${VAR:-default}` reference is also
  * accepted, so an editor does not flag `port: ${FLUXEN_PORT:-8080}`.
  */
 import { JSONSchema, Schema } from "effect"
 import { realpathSync, writeFileSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { FluxenConfig, LoggingConfig, PluginEntry, ServerConfig, UpstreamConfig, UsageConfig } from "../config/FluxenConfig.js"
+import { FluxenConfig } from "../config/FluxenConfig.js"
 
 type JsonObject = { [key: string]: unknown }
 
@@ -76,19 +76,49 @@ const acceptEnvReferencesBelow = (schema: JsonObject, definitions: JsonObject): 
   return result
 }
 
-/** The defaults a struct fills in for `minimal`, in their encoded form (durations in milliseconds, sizes in bytes). */
-const defaultsOf = <A, I>(schema: Schema.Schema<A, I>, minimal: object): JsonObject => {
-  const encoded = Schema.encodeSync(schema)(Schema.decodeUnknownSync(schema)(minimal)) as JsonObject
-  return Object.fromEntries(Object.entries(encoded).filter(([key]) => !(key in minimal)))
+// A document with one entry of each kind, so that decoding it fills in the
+// defaults of entries (models, deployments, plugins) as well as of sections.
+const sampleDocument = {
+  providers: { sample: { use: "package" } },
+  models: { sample: { provider: "sample", deployments: [{ provider: "sample" }], retry: {} } },
+  plugins: [{ use: "package" }]
 }
 
-const setDefaults = (objectSchema: unknown, defaults: JsonObject): void => {
-  if (!isObject(objectSchema) || !isObject(objectSchema.properties)) {
-    throw new Error("The generated JSON Schema no longer has the expected shape; update generateConfigSchema.ts.")
+const isPlainObject = (value: unknown): value is JsonObject => isObject(value) && Object.getPrototypeOf(value) === Object.prototype
+
+/** Finds the schema of the member `key` of an object schema: a named property, a pattern property or the additional-properties schema. */
+const memberSchema = (objectSchema: JsonObject, key: string, definitions: JsonObject): JsonObject | undefined => {
+  const resolved = resolveReference(objectSchema, definitions)
+  if (isObject(resolved.properties) && isObject(resolved.properties[key])) return resolved.properties[key]
+  if (isObject(resolved.patternProperties)) {
+    for (const [pattern, schema] of Object.entries(resolved.patternProperties)) {
+      if (isObject(schema) && new RegExp(pattern, "u").test(key)) return schema
+    }
   }
-  for (const [key, value] of Object.entries(defaults)) {
-    const property = objectSchema.properties[key]
-    if (isObject(property)) property.default = value
+  return isObject(resolved.additionalProperties) ? resolved.additionalProperties : undefined
+}
+
+/**
+ * Sets `default` on each property that decoding filled in: `decoded` is the
+ * sample decoded and encoded again, and `sample` what was written. A filled-in
+ * section gets defaults on its leaves, not one object default.
+ */
+const setDefaults = (schema: JsonObject, decoded: unknown, sample: unknown, definitions: JsonObject): void => {
+  if (Array.isArray(decoded) && Array.isArray(sample)) {
+    const items = resolveReference(schema, definitions).items
+    if (isObject(items)) decoded.forEach((item, index) => setDefaults(items, item, sample[index], definitions))
+    return
+  }
+  if (!isPlainObject(decoded)) return
+  const written = isPlainObject(sample) ? sample : {}
+  for (const [key, value] of Object.entries(decoded)) {
+    const member = memberSchema(schema, key, definitions)
+    if (member === undefined) continue
+    if (key in written || (isPlainObject(value) && Object.keys(value).length > 0)) {
+      setDefaults(member, value, written[key], definitions)
+    } else {
+      member.default = value
+    }
   }
 }
 
@@ -96,19 +126,16 @@ const setDefaults = (objectSchema: unknown, defaults: JsonObject): void => {
 export const makeConfigJsonSchema = (): JsonObject => {
   const generated = JSON.parse(JSON.stringify(JSONSchema.make(FluxenConfig))) as JsonObject
   const definitions = generated.$defs as JsonObject
-  const root = definitions.FluxenConfig as JsonObject
-  const withReferences = acceptEnvReferencesBelow(root, definitions)
-  const sections = withReferences.properties as JsonObject
+  const root = acceptEnvReferencesBelow(definitions.FluxenConfig as JsonObject, definitions)
 
-  // Defaults go on the property itself, outside any `anyOf` added above, where editors look for them.
-  setDefaults(sections.server, defaultsOf(ServerConfig, {}))
-  setDefaults(sections.usage, defaultsOf(UsageConfig, {}))
-  setDefaults(sections.upstream, defaultsOf(UpstreamConfig, {}))
-  setDefaults(sections.logging, defaultsOf(LoggingConfig, {}))
-  setDefaults((sections.plugins as JsonObject).items, defaultsOf(PluginEntry, { use: "package" }))
-  setDefaults(withReferences, { models: {}, plugins: [] })
+  // Durations and sizes encode to milliseconds and bytes. The defaults go on the
+  // properties themselves, outside any `anyOf` added above, where editors look for them.
+  const defaultsOf = (document: object) => Schema.encodeSync(FluxenConfig)(Schema.decodeUnknownSync(FluxenConfig)(document))
+  const minimalDocument = { providers: {} }
+  setDefaults(root, defaultsOf(minimalDocument), minimalDocument, definitions)
+  setDefaults(root, defaultsOf(sampleDocument), sampleDocument, definitions)
 
-  definitions.FluxenConfig = withReferences
+  definitions.FluxenConfig = root
   definitions[envReferenceName] = envReference
   return {
     $comment: "Generated by `npm run config-schema` from runtime/src/config/FluxenConfig.ts. Do not edit by hand.",

@@ -39,10 +39,40 @@ export const ProviderEntry = Schema.Struct({
   idleTimeout: Schema.optional(DurationMillis)
 })
 
-export const ModelEntry = Schema.Struct({
+export const DeploymentEntry = Schema.Struct({
   provider: Name,
   /** The model name sent upstream; defaults to the public name. */
   model: Schema.optional(Schema.String),
+  /** Share of traffic under the `weighted` strategy, relative to the other deployments. */
+  weight: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 }),
+  idleTimeout: Schema.optional(DurationMillis)
+})
+
+export const RetryConfig = Schema.Struct({
+  /** Further attempts on the same deployment after a retryable failure (429, 5xx, timeout, connection error). */
+  attempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10)), { default: () => 0 }),
+  /** First backoff delay; it doubles per attempt, with full jitter. */
+  initialDelay: Schema.optionalWith(DurationMillis, { default: () => 250 }),
+  /** Longest wait before a retry. A `retry-after` longer than this moves on to the next deployment instead. */
+  maxDelay: Schema.optionalWith(DurationMillis, { default: () => 5_000 })
+})
+
+/**
+ * A public model name. Exactly one of `provider` (one deployment),
+ * `deployments` (several, balanced by `strategy`) or `alias` (another
+ * public name) is set.
+ */
+export const ModelEntry = Schema.Struct({
+  provider: Schema.optional(Name),
+  /** The model name sent upstream with `provider`; defaults to the public name. */
+  model: Schema.optional(Schema.String),
+  deployments: Schema.optional(Schema.Array(DeploymentEntry).pipe(Schema.minItems(1))),
+  /** `weighted` picks by weight, `latency` the lowest recent time to first byte, `ordered` the first healthy one. */
+  strategy: Schema.optionalWith(Schema.Literal("weighted", "latency", "ordered"), { default: () => "weighted" as const }),
+  alias: Schema.optional(Schema.String),
+  /** Public model names tried in order when every deployment of this one failed before the first byte reached the client. */
+  fallbacks: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  retry: Schema.optional(RetryConfig),
   idleTimeout: Schema.optional(DurationMillis)
 })
 
@@ -57,6 +87,20 @@ export const PluginEntry = Schema.Struct({
   config: Schema.optional(Schema.Unknown)
 })
 
+export const RoutingConfig = Schema.Struct({
+  /** Retry policy of models that set none. */
+  retry: Schema.optionalWith(RetryConfig, { default: () => Schema.decodeSync(RetryConfig)({}) }),
+  /** A deployment that fails `failures` times within `window` is skipped for `duration`. */
+  cooldown: Schema.optionalWith(
+    Schema.Struct({
+      failures: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 3 }),
+      window: Schema.optionalWith(DurationMillis, { default: () => 60_000 }),
+      duration: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
+    }),
+    { default: () => ({ failures: 3, window: 60_000, duration: 30_000 }) }
+  )
+})
+
 export const LoggingConfig = Schema.Struct({
   level: Schema.optionalWith(Schema.Literal("debug", "info", "warning", "error"), { default: () => "info" as const }),
   format: Schema.optionalWith(Schema.Literal("logfmt", "json", "pretty"), { default: () => "logfmt" as const })
@@ -66,6 +110,7 @@ export const FluxenConfig = Schema.Struct({
   server: Schema.optionalWith(ServerConfig, { default: () => Schema.decodeSync(ServerConfig)({}) }),
   usage: Schema.optionalWith(UsageConfig, { default: () => Schema.decodeSync(UsageConfig)({}) }),
   upstream: Schema.optionalWith(UpstreamConfig, { default: () => Schema.decodeSync(UpstreamConfig)({}) }),
+  routing: Schema.optionalWith(RoutingConfig, { default: () => Schema.decodeSync(RoutingConfig)({}) }),
   logging: Schema.optionalWith(LoggingConfig, { default: () => Schema.decodeSync(LoggingConfig)({}) }),
   providers: Schema.Record({ key: Name, value: ProviderEntry }),
   models: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelEntry }), { default: () => ({}) }),
@@ -75,3 +120,5 @@ export const FluxenConfig = Schema.Struct({
 export type FluxenConfig = typeof FluxenConfig.Type
 export type PluginEntry = typeof PluginEntry.Type
 export type ProviderEntry = typeof ProviderEntry.Type
+export type ModelEntry = typeof ModelEntry.Type
+export type RetryConfig = typeof RetryConfig.Type

@@ -18,16 +18,59 @@ export interface LoadedConfig {
   readonly source: string
 }
 
-const crossCheck = (config: FluxenConfig): Array<ConfigIssue> => {
+/** Finds aliases that lead back to themselves. */
+const aliasCycles = (config: FluxenConfig): Array<ConfigIssue> => {
   const issues: Array<ConfigIssue> = []
-  for (const [name, model] of Object.entries(config.models)) {
-    if (!(model.provider in config.providers)) {
-      issues.push({
-        path: formatPath(["models", name, "provider"]),
-        message: `Unknown provider '${model.provider}'. Declared providers: ${Object.keys(config.providers).join(", ") || "none"}.`
-      })
+  for (const name of Object.keys(config.models)) {
+    const seen = new Set<string>([name])
+    let current = config.models[name]?.alias
+    while (current !== undefined) {
+      if (seen.has(current)) {
+        issues.push({ path: formatPath(["models", name, "alias"]), message: `The alias chain ${[...seen, current].join(" -> ")} loops.` })
+        break
+      }
+      seen.add(current)
+      current = config.models[current]?.alias
     }
   }
+  return issues
+}
+
+const crossCheck = (config: FluxenConfig): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  const declaredProviders = Object.keys(config.providers).join(", ") || "none"
+  for (const [name, model] of Object.entries(config.models)) {
+    const forms = [model.provider, model.deployments, model.alias].filter((value) => value !== undefined).length
+    if (forms !== 1) {
+      issues.push({
+        path: formatPath(["models", name]),
+        message: "Set exactly one of 'provider', 'deployments' or 'alias'."
+      })
+    }
+    if (model.provider !== undefined && !(model.provider in config.providers)) {
+      issues.push({
+        path: formatPath(["models", name, "provider"]),
+        message: `Unknown provider '${model.provider}'. Declared providers: ${declaredProviders}.`
+      })
+    }
+    model.deployments?.forEach((deployment, index) => {
+      if (!(deployment.provider in config.providers)) {
+        issues.push({
+          path: formatPath(["models", name, "deployments", index, "provider"]),
+          message: `Unknown provider '${deployment.provider}'. Declared providers: ${declaredProviders}.`
+        })
+      }
+    })
+    if (model.alias !== undefined && !(model.alias in config.models)) {
+      issues.push({ path: formatPath(["models", name, "alias"]), message: `Unknown model '${model.alias}'.` })
+    }
+    model.fallbacks.forEach((fallback, index) => {
+      if (!(fallback in config.models)) {
+        issues.push({ path: formatPath(["models", name, "fallbacks", index]), message: `Unknown model '${fallback}'.` })
+      }
+    })
+  }
+  issues.push(...aliasCycles(config))
   const pluginNames = new Set<string>()
   config.plugins.forEach((plugin, index) => {
     const name = plugin.name ?? plugin.use

@@ -3,12 +3,16 @@
  * HttpRouter: health, readiness, the model list and usage totals.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { PluginRoute } from "@fluxen/sdk"
 import { Effect, Either, Schema } from "effect"
+import { mountPluginRoute } from "./pluginRoutes.js"
 import { randomUUID } from "node:crypto"
 import type { ModelRouter } from "../routing/ModelRouter.js"
 import type { UsageStore } from "../usage/UsageStore.js"
 
 export interface ControlDependencies {
+  /** Routes contributed by plugins, mounted beside the built-in ones. */
+  readonly pluginRoutes: ReadonlyArray<PluginRoute>
   readonly router: ModelRouter
   readonly usageStore: UsageStore["Type"]
   /** False while starting or draining for shutdown. */
@@ -86,7 +90,10 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     })
   )
 
-  const router = HttpRouter.empty.pipe(models, usage, health, ready)
+  const router = dependencies.pluginRoutes.reduce(
+    (routes, route) => mountPluginRoute(routes, route),
+    HttpRouter.empty.pipe(models, usage, health, ready)
+  )
 
   return router.pipe(
     Effect.catchTag("RouteNotFound", (error) =>

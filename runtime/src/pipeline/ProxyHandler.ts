@@ -12,13 +12,14 @@
  */
 import {
   InvalidRequestError,
+  ModelNotFoundError,
   isGatewayError,
   PayloadTooLargeError,
   UpstreamProtocolError,
-  type CallContext,
   type CanonicalRequest,
   type GatewayError,
   type ProviderResult,
+  type RecordedUsage,
   type RequestContext
 } from "@fluxen/sdk"
 import { Cause, Effect, Exit, FiberId, Runtime } from "effect"
@@ -26,7 +27,9 @@ import { randomUUID } from "node:crypto"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
 import type { HookChain } from "../plugins/HookChain.js"
-import type { ModelRouter, ResolvedRoute } from "../routing/ModelRouter.js"
+import { callWithRouting } from "../routing/callWithRouting.js"
+import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
+import { orderDeployments } from "../routing/orderDeployments.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import type { EndpointSpec } from "./endpoints.js"
 import { decodeRequest, parseJsonBody } from "./parseRequest.js"
@@ -87,11 +90,18 @@ const toGatewayError = (provider: string) => (cause: unknown): GatewayError =>
     ? cause
     : new UpstreamProtocolError({ provider, message: `Relaying the stream failed: ${String(cause)}` })
 
+const routeOf = (requestedModel: string, deployment: Deployment) => ({
+  requestedModel,
+  provider: deployment.provider,
+  upstreamModel: deployment.upstreamModel
+})
+
 const makeContext = (
   state: RequestState,
   exchange: Exchange,
   request: CanonicalRequest,
-  route: ResolvedRoute
+  requestedModel: string,
+  deployment: Deployment
 ): RequestContext => ({
   requestId: state.requestId,
   endpoint: state.endpoint,
@@ -99,7 +109,7 @@ const makeContext = (
   startedAt: state.startedAt,
   headers: exchange.headers,
   request,
-  route: { requestedModel: route.requestedModel, provider: route.provider, upstreamModel: route.upstreamModel },
+  route: routeOf(requestedModel, deployment),
   caller: { keyId: null, team: null, metadata: {} },
   record: {},
   responseHeaders: {},
@@ -111,12 +121,13 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   const runFork = Runtime.runFork(dependencies.runtime)
 
   const sendError = (exchange: Exchange, state: RequestState, response: ErrorResponse) => {
-    state.httpStatus = response.status
+    // A stream that fails after its headers went out keeps the status the client received.
     if (exchange.headersSent()) {
       exchange.write(errorEventText(response))
       exchange.end()
       return
     }
+    state.httpStatus = response.status
     exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(response.body))
   }
 
@@ -161,9 +172,12 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       const json = (yield* parseJsonBody(bytes)) as { model?: unknown }
       if (typeof json.model === "string") state.requestedModel = json.model
       const request = (yield* decodeRequest(spec.schema, json)) as CanonicalRequest
-      const route = yield* router.resolve(request.model)
+      const plan = yield* router.resolve(request.model)
+      const order = orderDeployments(plan, router.health, Date.now())
+      const first = order[0]
+      if (first === undefined) return yield* new ModelNotFoundError({ model: request.model })
       state.stream = spec.endpoint !== "embeddings" && (request as { stream?: boolean | null }).stream === true
-      const context = makeContext(state, exchange, request, route)
+      const context = makeContext(state, exchange, request, plan.requestedModel, first)
       state.context = context
 
       const decision = yield* hooks.runBefore(context, state.hookProgress)
@@ -172,14 +186,22 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         state.answeredByHook = true
         result = decision.respond
       } else {
-        const call: CallContext = {
-          requestId: state.requestId,
-          upstreamModel: route.upstreamModel,
-          signal,
-          idleTimeoutMs: route.idleTimeoutMs,
-          clientHeaders: exchange.headers
-        }
-        result = yield* spec.invoke(route.adapter, context.request, call, state.stream)
+        const invoke = (deployment: Deployment) =>
+          spec.invoke(
+            deployment.adapter,
+            context.request,
+            {
+              requestId: state.requestId,
+              upstreamModel: deployment.upstreamModel,
+              signal,
+              idleTimeoutMs: deployment.idleTimeoutMs,
+              clientHeaders: exchange.headers
+            },
+            state.stream
+          )
+        const routed = yield* callWithRouting(router, plan, order, invoke, state.requestId)
+        if (routed.deployment !== first) context.route = routeOf(plan.requestedModel, routed.deployment)
+        result = routed.result
       }
       yield* respond(exchange, state, result, signal)
     })
@@ -189,10 +211,26 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       const status = Exit.isInterrupted(exit) ? "cancelled" : state.error === undefined && state.httpStatus < 400 ? "ok" : "error"
       if (status === "cancelled") state.httpStatus = 499
       const outcome = state.outcome(status)
-      const after = state.context === undefined ? Effect.void : hooks.runAfter(state.context, outcome, state.hookProgress.ran)
-      return Effect.map(after, () => {
+      const context = state.context
+      if (context === undefined) {
         dependencies.recordUsage(state.toRecord(outcome, performance.now()))
-      })
+        return Effect.void
+      }
+      const ran = state.hookProgress.ran
+      return hooks.runAfter(context, outcome, ran).pipe(
+        Effect.flatMap(() => {
+          const record = state.toRecord(outcome, performance.now())
+          const recorded: RecordedUsage = {
+            status: record.status,
+            httpStatus: record.httpStatus,
+            usage: outcome.usage ?? context.record.estimatedUsage,
+            estimated: record.usageEstimated,
+            costUsd: record.costUsd
+          }
+          return Effect.as(hooks.runAfterUsage(context, recorded, ran), record)
+        }),
+        Effect.map((record) => dependencies.recordUsage(record))
+      )
     })
 
   /** Handles one request on a proxied route; returns at once, the work runs in a fiber. */

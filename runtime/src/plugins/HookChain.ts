@@ -9,7 +9,15 @@
  * mode `open` the fault is logged and counted and the request goes on;
  * with `closed` the request fails with a `PluginError`.
  */
-import { PluginError, type GatewayError, type HookDecision, type Outcome, type RequestContext, type RequestHooks } from "@fluxen/sdk"
+import {
+  PluginError,
+  type GatewayError,
+  type HookDecision,
+  type Outcome,
+  type RecordedUsage,
+  type RequestContext,
+  type RequestHooks
+} from "@fluxen/sdk"
 import { Cause, Duration, Effect, Fiber, Runtime } from "effect"
 
 export interface HookPlugin {
@@ -30,6 +38,8 @@ export interface HookStats {
 }
 
 export const makeHookStats = (): HookStats => ({ calls: 0, faults: 0, timeouts: 0, totalMs: 0 })
+
+type HookName = "beforeRequest" | "afterResponse" | "afterUsage"
 
 class HookTimeout {
   readonly _tag = "HookTimeout"
@@ -53,7 +63,7 @@ const asyncFiberOf = (cause: Cause.Cause<unknown>): Fiber.RuntimeFiber<unknown, 
 const guard = <A>(
   runtime: Runtime.Runtime<never>,
   plugin: HookPlugin,
-  hookName: "beforeRequest" | "afterResponse",
+  hookName: HookName,
   context: RequestContext,
   run: () => Effect.Effect<A, GatewayError>
 ): Effect.Effect<A | undefined, GatewayError> =>
@@ -62,7 +72,7 @@ const guard = <A>(
 const guardNow = <A>(
   runtime: Runtime.Runtime<never>,
   plugin: HookPlugin,
-  hookName: "beforeRequest" | "afterResponse",
+  hookName: HookName,
   context: RequestContext,
   run: () => Effect.Effect<A, GatewayError>
 ): Effect.Effect<A | undefined, GatewayError> => {
@@ -167,6 +177,26 @@ export class HookChain {
       const guarded = guard(this.runtime, plugin, "afterResponse", context, () => hook(context, outcome)).pipe(
         Effect.catchAll((error) =>
           Effect.logWarning("Plugin afterResponse hook failed").pipe(
+            Effect.annotateLogs({ plugin: plugin.name, "request.id": context.requestId, error: error._tag })
+          )
+        )
+      )
+      effect = Effect.zipRight(effect, guarded)
+    }
+    return effect
+  }
+
+  /** Runs `afterUsage` hooks of the first `ran` plugins in configuration order; failures are logged. */
+  runAfterUsage(context: RequestContext, recorded: RecordedUsage, ran: number): Effect.Effect<void> {
+    let effect: Effect.Effect<void> = Effect.void
+    const count = Math.min(ran, this.plugins.length)
+    for (let index = 0; index < count; index++) {
+      const plugin = this.plugins[index]!
+      const hook = plugin.hooks.afterUsage
+      if (hook === undefined) continue
+      const guarded = guard(this.runtime, plugin, "afterUsage", context, () => hook(context, recorded)).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning("Plugin afterUsage hook failed").pipe(
             Effect.annotateLogs({ plugin: plugin.name, "request.id": context.requestId, error: error._tag })
           )
         )

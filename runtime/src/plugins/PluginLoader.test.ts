@@ -1,11 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
 import { loadPlugin, type ModuleImporter } from "./PluginLoader.js"
 
-const transport = Layer.succeed(HttpTransport, {
-  send: () => Promise.reject(new Error("no upstream calls in this test"))
-})
+const transport = Layer.merge(
+  Layer.succeed(HttpTransport, { send: () => Promise.reject(new Error("no upstream calls in this test")) }),
+  SqliteClient.layer({ filename: ":memory:" })
+)
 
 const events: Array<string> = []
 

@@ -5,6 +5,7 @@
  * Each plugin's scope is a child of the caller's scope, so plugins close in
  * the reverse of their load order.
  */
+import { SqlClient } from "@effect/sql"
 import {
   HttpTransport,
   Plugin,
@@ -113,6 +114,7 @@ export const loadPlugin = (
 ) =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport
+    const sql = yield* SqlClient.SqlClient
     const parentScope = yield* Effect.scope
 
     const definition = yield* importDefinition(options.importer, request.packageName)
@@ -121,6 +123,7 @@ export const loadPlugin = (
 
     const scope = yield* Scope.fork(parentScope, ExecutionStrategy.sequential)
     const hostContext = Context.make(HttpTransport, transport).pipe(
+      Context.add(SqlClient.SqlClient, sql),
       Context.add(PluginHost, {
         instanceName: request.instanceName,
         packageName: request.packageName,

@@ -1,34 +1,51 @@
 /**
- * Maps the model a client names to a provider instance and the upstream
- * model. Configured names win; otherwise `provider/model` addresses any
- * model of a configured provider directly.
+ * Maps the model a client names to a route plan: the deployments that can
+ * serve it (a provider instance and an upstream model each), how to pick
+ * among them, the retry policy and the fallback models. Configured names
+ * win; otherwise `provider/model` addresses any model of a configured
+ * provider directly.
  */
-import { ModelNotFoundError, type ProviderAdapter, type Route } from "@fluxen/sdk"
+import { ModelNotFoundError, type ProviderAdapter } from "@fluxen/sdk"
 import { Either } from "effect"
-import type { FluxenConfig } from "../config/FluxenConfig.js"
+import type { FluxenConfig, ModelEntry, RetryConfig } from "../config/FluxenConfig.js"
+import { DeploymentHealth } from "./DeploymentHealth.js"
 
-export interface ResolvedRoute extends Route {
+export interface Deployment {
+  /** `provider/upstreamModel`, the key of its health state. */
+  readonly id: string
+  readonly provider: string
+  readonly upstreamModel: string
   readonly adapter: ProviderAdapter
   readonly idleTimeoutMs: number
+  readonly weight: number
+}
+
+export interface RoutePlan {
+  readonly requestedModel: string
+  /** The public name the plan was built for, after aliases. */
+  readonly model: string
+  readonly deployments: ReadonlyArray<Deployment>
+  readonly strategy: "weighted" | "latency" | "ordered"
+  readonly retry: RetryConfig
+  readonly fallbacks: ReadonlyArray<string>
 }
 
 export class ModelRouter {
-  private readonly routes = new Map<string, ResolvedRoute>()
+  private readonly plans = new Map<string, RoutePlan>()
+  readonly health: DeploymentHealth
 
   constructor(
     private readonly config: FluxenConfig,
     private readonly adapters: ReadonlyMap<string, ProviderAdapter>
   ) {
-    for (const [name, model] of Object.entries(config.models)) {
-      const adapter = adapters.get(model.provider)
-      if (adapter === undefined) continue
-      this.routes.set(name, {
-        requestedModel: name,
-        provider: model.provider,
-        upstreamModel: model.model ?? name,
-        adapter,
-        idleTimeoutMs: model.idleTimeout ?? this.providerIdleTimeout(model.provider)
-      })
+    this.health = new DeploymentHealth({
+      failures: config.routing.cooldown.failures,
+      windowMs: config.routing.cooldown.window,
+      durationMs: config.routing.cooldown.duration
+    })
+    for (const name of Object.keys(config.models)) {
+      const plan = this.buildPlan(name, name)
+      if (plan !== undefined) this.plans.set(name, plan)
     }
   }
 
@@ -36,29 +53,71 @@ export class ModelRouter {
     return this.config.providers[provider]?.idleTimeout ?? this.config.upstream.idleTimeout
   }
 
-  resolve(model: string): Either.Either<ResolvedRoute, ModelNotFoundError> {
-    const configured = this.routes.get(model)
+  private deployment(provider: string, upstreamModel: string, weight: number, idleTimeout: number | undefined): Deployment | undefined {
+    const adapter = this.adapters.get(provider)
+    if (adapter === undefined) return undefined
+    return {
+      id: `${provider}/${upstreamModel}`,
+      provider,
+      upstreamModel,
+      adapter,
+      idleTimeoutMs: idleTimeout ?? this.providerIdleTimeout(provider),
+      weight
+    }
+  }
+
+  private buildPlan(requestedModel: string, name: string): RoutePlan | undefined {
+    let entry: ModelEntry | undefined = this.config.models[name]
+    let model = name
+    // Aliases were checked for loops when the configuration loaded.
+    while (entry?.alias !== undefined) {
+      model = entry.alias
+      entry = this.config.models[model]
+    }
+    if (entry === undefined) return undefined
+
+    const deployments: Array<Deployment> = []
+    if (entry.provider !== undefined) {
+      const single = this.deployment(entry.provider, entry.model ?? model, 1, entry.idleTimeout)
+      if (single !== undefined) deployments.push(single)
+    }
+    for (const item of entry.deployments ?? []) {
+      const deployment = this.deployment(item.provider, item.model ?? model, item.weight, item.idleTimeout ?? entry.idleTimeout)
+      if (deployment !== undefined) deployments.push(deployment)
+    }
+    return {
+      requestedModel,
+      model,
+      deployments,
+      strategy: entry.strategy,
+      retry: entry.retry ?? this.config.routing.retry,
+      fallbacks: entry.fallbacks
+    }
+  }
+
+  resolve(model: string): Either.Either<RoutePlan, ModelNotFoundError> {
+    const configured = this.plans.get(model)
     if (configured !== undefined) return Either.right(configured)
 
     const slash = model.indexOf("/")
     if (slash > 0 && slash < model.length - 1) {
-      const provider = model.slice(0, slash)
-      const adapter = this.adapters.get(provider)
-      if (adapter !== undefined) {
+      const deployment = this.deployment(model.slice(0, slash), model.slice(slash + 1), 1, undefined)
+      if (deployment !== undefined) {
         return Either.right({
           requestedModel: model,
-          provider,
-          upstreamModel: model.slice(slash + 1),
-          adapter,
-          idleTimeoutMs: this.providerIdleTimeout(provider)
+          model,
+          deployments: [deployment],
+          strategy: "ordered",
+          retry: this.config.routing.retry,
+          fallbacks: []
         })
       }
     }
     return Either.left(new ModelNotFoundError({ model }))
   }
 
-  /** The configured public model names with their providers, for `GET /v1/models`. */
+  /** The configured public model names with their first provider, for `GET /v1/models`. */
   listConfigured(): ReadonlyArray<{ readonly id: string; readonly provider: string }> {
-    return [...this.routes.values()].map((route) => ({ id: route.requestedModel, provider: route.provider }))
+    return [...this.plans.entries()].map(([id, plan]) => ({ id, provider: plan.deployments[0]?.provider ?? "fluxen" }))
   }
 }

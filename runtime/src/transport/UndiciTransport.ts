@@ -3,6 +3,10 @@
  * per upstream origin) shared by every provider. undici's `headersTimeout`
  * and `bodyTimeout` measure silence, not total time, which is the idle
  * timeout Fluxen promises: every received byte restarts the clock.
+ *
+ * NOTE: undici 7 checks both timeouts on a shared timer that ticks about
+ * every 0.5 s, so a silence is detected up to about 1 s after the idle
+ * timeout (a 300 ms timeout fires after 0.5 to 1 s).
  */
 import {
   HttpTransport,

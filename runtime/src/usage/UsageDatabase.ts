@@ -19,7 +19,7 @@ export interface PostgresUsageDatabaseOptions {
    * reads the standard `PGHOST`, `PGUSER`, `PGPASSWORD` and related environment variables.
    */
   readonly url?: Redacted.Redacted<string> | undefined
-  /** Time allowed at start to connect and answer a probe query. Default 5 seconds. */
+  /** Time allowed at start to connect and complete a probe query. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Maximum connections in the pool. Default 10, the `pg` driver's default. */
   readonly maxConnections?: number | undefined
@@ -27,9 +27,9 @@ export interface PostgresUsageDatabaseOptions {
 
 /** Usage database in a local SQLite file. */
 export interface SqliteUsageDatabaseOptions {
-  /** Path of the database file; missing parent directories are created. `:memory:` keeps it in memory. */
+  /** Path of the database file. Missing parent directories are created, and `:memory:` keeps the database in memory. */
   readonly sqlitePath: string
-  /** Time allowed at start to answer a probe query. Default 5 seconds. */
+  /** Time allowed at start to complete a probe query. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
 }
 
@@ -111,6 +111,35 @@ const describeCause = (cause: unknown, secrets: ReadonlyArray<string>): string =
 // Layers
 // ============================================================================
 
+// Creates the missing directories one level at a time. NOTE: Node's own
+// `mkdirSync(path, { recursive: true })` never returns for a path under /proc (seen with Node
+// v20.20.2, where it keeps retrying the parent), which would hang the gateway at start.
+const createDirectories = (directory: string): void => {
+  const missing: Array<string> = []
+  let current = directory
+  while (!NodeFs.existsSync(current)) {
+    missing.push(current)
+    const parent = NodePath.dirname(current)
+    if (parent === current) {
+      break
+    }
+    current = parent
+  }
+  for (const path of missing.reverse()) {
+    try {
+      NodeFs.mkdirSync(path)
+    } catch (error) {
+      // Another process may have created it in the meantime.
+      if (!(error instanceof Error && "code" in error && error.code === "EEXIST" && NodeFs.statSync(path).isDirectory())) {
+        throw error
+      }
+    }
+  }
+  if (!NodeFs.statSync(directory).isDirectory()) {
+    throw new Error(`${directory} exists but is not a directory`)
+  }
+}
+
 const sqliteClientLayer = (
   options: SqliteUsageDatabaseOptions,
   database: string
@@ -119,7 +148,7 @@ const sqliteClientLayer = (
   const createParentDirectory = Effect.try({
     try: () => {
       if (filename !== ":memory:" && !filename.startsWith("file:")) {
-        NodeFs.mkdirSync(NodePath.dirname(NodePath.resolve(filename)), { recursive: true })
+        createDirectories(NodePath.dirname(NodePath.resolve(filename)))
       }
     },
     catch: (cause) =>

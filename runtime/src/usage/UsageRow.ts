@@ -72,7 +72,13 @@ export const invalidUsageRecordReason = (record: UsageRecord): string | undefine
 
 /** Encodes a valid record (see `invalidUsageRecordReason`) as the column values of one row. */
 export const encodeUsageRow = (dialect: UsageDialect, record: UsageRecord): UsageRow => {
-  const flag = (value: boolean): boolean | number => (dialect === "pg" ? value : value ? 1 : 0)
+  // SQLite has no boolean type, and better-sqlite3 binds only numbers, strings, bigints and buffers.
+  const flag = (value: boolean): boolean | number => {
+    if (dialect === "pg") {
+      return value
+    }
+    return value ? 1 : 0
+  }
 
   return {
     request_id: replaceNul(record.requestId),
@@ -82,8 +88,8 @@ export const encodeUsageRow = (dialect: UsageDialect, record: UsageRecord): Usag
     requested_model: replaceNul(record.requestedModel),
     resolved_model: nullableText(record.resolvedModel),
     provider: nullableText(record.provider),
-    endpoint: record.endpoint,
-    status: record.status,
+    endpoint: replaceNul(record.endpoint),
+    status: replaceNul(record.status),
     http_status: record.httpStatus,
     stream: flag(record.stream === true),
     prompt_tokens: nullableCount(record.promptTokens),
@@ -104,7 +110,7 @@ export const encodeUsageRow = (dialect: UsageDialect, record: UsageRecord): Usag
 }
 
 // Decoding accepts what either driver returns: PostgreSQL `bigint` and `numeric` arrive as
-// strings, `timestamptz` as a Date and `jsonb` as a parsed object; SQLite returns numbers for
+// strings, `timestamptz` as a Date and `jsonb` as a parsed object. SQLite returns numbers for
 // integers, booleans and timestamps, and text for JSON.
 
 const decodeNumber = (value: unknown): number => (typeof value === "number" ? value : Number(value))

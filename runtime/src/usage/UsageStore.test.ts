@@ -164,17 +164,17 @@ const anthropicTotal = {
 // r5
 const cancelledTotal = { ...emptyTotal, requests: 1 }
 
-// Compares field by field so that a failure names the group and the field; money sums are
+// Compares field by field so that a failure names the group and the field. Money sums are
 // compared to 12 decimal places because SQLite adds them as doubles.
 const expectTotals = (actual: ReadonlyArray<UsageTotal>, expected: ReadonlyArray<UsageTotal>) => {
   expect(actual.map((total) => total.group)).toEqual(expected.map((total) => total.group))
   actual.forEach((total, index) => {
-    const wanted = expected[index]!
+    const expectedTotal = expected[index]!
     for (const field of Object.keys(emptyTotal) as Array<keyof typeof emptyTotal>) {
       if (field === "costUsd" || field === "costSavedUsd") {
-        expect(total[field], `${total.group}.${field}`).toBeCloseTo(wanted[field], 12)
+        expect(total[field], `${total.group}.${field}`).toBeCloseTo(expectedTotal[field], 12)
       } else {
-        expect(total[field], `${total.group}.${field}`).toBe(wanted[field])
+        expect(total[field], `${total.group}.${field}`).toBe(expectedTotal[field])
       }
     }
   })

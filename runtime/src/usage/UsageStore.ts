@@ -47,7 +47,7 @@ export interface UsageTotal {
   readonly costUsd: number
   /** Requests whose price was unknown (null `costUsd`). */
   readonly unknownCostRequests: number
-  /** Requests with status `error`; cancelled requests are not counted. */
+  /** Requests with status `error`, which excludes cancelled requests. */
   readonly errors: number
   /** Requests served from the cache (`hit` or `semantic-hit`). */
   readonly cacheHits: number
@@ -106,6 +106,13 @@ const decodeTotal = (row: TotalsRow): UsageTotal => ({
   costSavedUsd: Number(row.cost_saved_usd)
 })
 
+const compareGroups = (a: UsageTotal, b: UsageTotal): number => {
+  if (a.group < b.group) {
+    return -1
+  }
+  return a.group > b.group ? 1 : 0
+}
+
 const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
   const chunks: Array<ReadonlyArray<A>> = []
   for (let start = 0; start < items.length; start += size) {
@@ -140,7 +147,7 @@ const make = Effect.gen(function* () {
     }
 
     if (rejected.length > 0) {
-      yield* Effect.logWarning(`Skipped ${rejected.length} invalid usage records; the other records are stored`).pipe(
+      yield* Effect.logWarning(`Skipped ${rejected.length} invalid usage records and stored the others`).pipe(
         Effect.annotateLogs("usage.invalid_records", rejected.slice(0, maxLoggedRequestIds).join("; "))
       )
     }
@@ -193,7 +200,7 @@ const make = Effect.gen(function* () {
 
     // Sorted here because PostgreSQL orders text by the database collation, which can differ
     // from SQLite's byte order (an en_US collation ignores the parentheses of "(none)").
-    return rows.map(decodeTotal).sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0))
+    return rows.map(decodeTotal).sort(compareGroups)
   })
 
   const list = Effect.fn("UsageStore.list")(function* (query: UsageListQuery) {
@@ -224,6 +231,6 @@ export class UsageStore extends Context.Tag("@fluxen/runtime/UsageStore")<
     readonly list: (query: UsageListQuery) => Effect.Effect<ReadonlyArray<UsageRecord>, SqlError>
   }
 >() {
-  /** Store on the `SqlClient` in context; the usage migrations must have run on it. */
+  /** Store on the `SqlClient` in context, whose database must already have the usage migrations applied. */
   static readonly layer: Layer.Layer<UsageStore, never, SqlClient.SqlClient> = Layer.effect(UsageStore, make)
 }

@@ -38,8 +38,8 @@ const createSqliteDatabase: Effect.Effect<UsageDatabaseOptions, never, Scope.Sco
   (directory) => Effect.sync(() => NodeFs.rmSync(directory, { recursive: true, force: true }))
 ).pipe(Effect.map((directory) => ({ sqlitePath: NodePath.join(directory, "data", "usage.db") })))
 
-// A schema per test file keeps test files that run in parallel apart; `search_path` in the
-// connection URL makes the usage tables land in it.
+// A schema per test file keeps test files that run in parallel apart. The `search_path` option
+// in the connection URL makes the usage tables land in that schema.
 const createPostgresDatabase: Effect.Effect<UsageDatabaseOptions, SqlError, Scope.Scope> = Effect.gen(function* () {
   const schema = `fluxen_usage_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`
   const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(testPostgresUrl) }))
@@ -65,7 +65,7 @@ export class TestDatabaseOptions extends Context.Tag("@fluxen/runtime/usage/Test
   UsageDatabaseOptions
 >() {}
 
-/** Creates a test database and opens it with `UsageDatabase.layer`; the database is removed when the layer is released. */
+/** Creates a test database and opens it with `UsageDatabase.layer`. Releasing the layer removes the database. */
 export const layerUsageTestDatabase = (
   database: UsageTestDatabase
 ): Layer.Layer<SqlClient.SqlClient | UsageStore | TestDatabaseOptions, UsageDatabaseError | SqlError> =>
@@ -88,7 +88,7 @@ export const countUsage: Effect.Effect<number, SqlError, SqlClient.SqlClient> = 
   return Number(rows[0]?.count ?? 0)
 })
 
-/** Builds a successful chat request record; `overrides` replaces any field. */
+/** Builds a successful chat request record, with `overrides` replacing any field. */
 export const makeUsageRecord = (overrides: Partial<UsageRecord> = {}): UsageRecord => ({
   requestId: `req_${randomUUID()}`,
   createdAt: new Date("2025-03-01T10:00:00.000Z"),
@@ -122,10 +122,24 @@ export const makeUsageRecord = (overrides: Partial<UsageRecord> = {}): UsageReco
 export interface CapturedLog {
   readonly level: string
   readonly message: string
+  /** `name: message` of the logged error and of each error along its `cause` chain, joined by " <- ". */
   readonly cause: string
 }
 
-/** A logger that stores every line in `logs`; provide `layer` to the effect under test. */
+const describeLoggedCause = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isEmpty(cause)) {
+    return ""
+  }
+  const messages: Array<string> = []
+  let current: unknown = Cause.squash(cause)
+  while (current instanceof Error) {
+    messages.push(`${current.name}: ${current.message}`)
+    current = current.cause
+  }
+  return messages.length === 0 ? String(current) : messages.join(" <- ")
+}
+
+/** Creates a logger that stores every line in `logs`. Provide `layer` to the effect under test. */
 export const captureLogs = (): { readonly logs: Array<CapturedLog>; readonly layer: Layer.Layer<never> } => {
   const logs: Array<CapturedLog> = []
   const logger = Logger.make(({ cause, logLevel, message }) => {
@@ -133,7 +147,7 @@ export const captureLogs = (): { readonly logs: Array<CapturedLog>; readonly lay
     logs.push({
       level: logLevel.label,
       message: parts.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" "),
-      cause: Cause.isEmpty(cause) ? "" : Cause.pretty(cause)
+      cause: describeLoggedCause(cause)
     })
   })
   return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }

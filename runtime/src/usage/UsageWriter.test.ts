@@ -21,7 +21,7 @@ import { UsageWriter, type UsageWriterOptions } from "./UsageWriter.js"
 
 const listRange = { from: new Date("2025-01-01T00:00:00Z"), to: new Date("2026-01-01T00:00:00Z"), limit: 1000 }
 
-// Short delays keep the retry tests fast; the writer's defaults are seconds.
+// Short delays keep the retry tests fast, because the writer's defaults are in seconds.
 const fastRetries: UsageWriterOptions = { retryDelayMs: 10, maxRetryDelayMs: 50 }
 
 /** Builds a writer on `store` in the current scope. */
@@ -136,8 +136,8 @@ for (const database of usageTestDatabases) {
         Effect.gen(function* () {
           const sql = yield* SqlClient.SqlClient
           const store = yield* UsageStore
+          const { layer: logLayer, logs } = captureLogs()
           yield* clearUsage
-          const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50 }, store)
 
           let renamed = true
           yield* sql`ALTER TABLE fluxen_usage RENAME TO fluxen_usage_offline`
@@ -145,22 +145,33 @@ for (const database of usageTestDatabases) {
           yield* Effect.addFinalizer(() =>
             renamed ? sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`.pipe(Effect.orDie) : Effect.void
           )
-          writer.record(makeUsageRecord())
-          writer.record(makeUsageRecord())
-          writer.record(makeUsageRecord())
-          yield* waitUntil(
-            "two inserts have failed",
-            Effect.map(writer.stats, (stats) => stats.failedFlushes >= 2)
-          )
-          expect((yield* writer.stats).queued).toBe(3)
 
-          yield* sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`
-          renamed = false
+          yield* Effect.gen(function* () {
+            const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50 }, store)
+            // No earlier test inserts 6 rows at once, so on SQLite the 6-row INSERT is first
+            // prepared while the table is missing, and that failed prepare is cached.
+            for (let index = 0; index < 6; index++) {
+              writer.record(makeUsageRecord())
+            }
+            yield* waitUntil(
+              "two inserts have failed",
+              Effect.map(writer.stats, (stats) => stats.failedFlushes >= 2)
+            )
+            expect((yield* writer.stats).queued).toBe(6)
 
-          yield* waitUntil("3 records are stored", Effect.map(countUsage, (count) => count === 3), "10 seconds")
-          const stats = yield* writer.stats
-          expect(stats.written).toBe(3)
-          expect(stats.queued).toBe(0)
+            yield* sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`
+            renamed = false
+
+            yield* waitUntil("6 records are stored", Effect.map(countUsage, (count) => count === 6), "10 seconds")
+            const stats = yield* writer.stats
+            expect(stats.written).toBe(6)
+            expect(stats.queued).toBe(0)
+          }).pipe(Effect.provide(logLayer))
+
+          const errors = logs.filter((log) => log.level === "ERROR")
+          expect(errors.length).toBeGreaterThanOrEqual(2)
+          expect(errors[0]!.message).toContain("Inserting 6 usage records failed")
+          expect(errors[0]!.cause).toMatch(/no such table: fluxen_usage|relation "fluxen_usage" does not exist/)
         }))
 
       it.scoped("drops the oldest records beyond maxQueue", () =>
@@ -235,10 +246,10 @@ describe("UsageWriter without a database", () => {
     Effect.gen(function* () {
       const exit = yield* Effect.exit(buildWriter({ batchSize: 10, maxQueue: 5 }, unusedStore))
 
-      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
-      expect(String(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "")).toContain(
-        "maxQueue (5) must be at least batchSize (10)"
-      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      const cause = Exit.isFailure(exit) ? exit.cause : Cause.empty
+      expect(Cause.isDie(cause)).toBe(true)
+      expect(Cause.pretty(cause)).toContain("maxQueue (5) must be at least batchSize (10)")
     }))
 
   it.live("drops a batch whose insert dies and keeps writing", () =>

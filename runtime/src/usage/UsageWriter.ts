@@ -15,15 +15,15 @@ import { UsageStore } from "./UsageStore.js"
 export interface UsageWriterOptions {
   /** Maximum time a record waits in the queue before a flush starts. Default 1000. */
   readonly flushIntervalMs?: number | undefined
-  /** Records per insert; this many queued records start a flush before the interval ends. Default 500. */
+  /** Records per insert. This many queued records start a flush before the interval ends. Default 500. */
   readonly batchSize?: number | undefined
   /**
    * Maximum records waiting in the queue, at least `batchSize`. When it is full, each new record
-   * drops the oldest one. A batch being inserted is held apart, so memory holds at most
-   * `maxQueue + batchSize` records. Default 100,000.
+   * drops the oldest one. A batch being inserted is kept outside the queue, so memory contains at
+   * most `maxQueue + batchSize` records. Default 100,000.
    */
   readonly maxQueue?: number | undefined
-  /** Delay before the first retry of a failed insert; it doubles per failure up to `maxRetryDelayMs`. Default 500. */
+  /** Delay before the first retry of a failed insert, doubled per failure up to `maxRetryDelayMs`. Default 500. */
   readonly retryDelayMs?: number | undefined
   /** Maximum delay between retries of a failed insert. Default 30,000. */
   readonly maxRetryDelayMs?: number | undefined
@@ -41,7 +41,7 @@ export interface UsageWriterStats {
   readonly written: number
   /** Records lost: dropped from a full queue, recorded after shutdown, or left over when shutdown gave up. */
   readonly dropped: number
-  /** Failed insert attempts; each retry of the same batch counts again. */
+  /** Failed insert attempts, counting each retry of the same batch again. */
   readonly failedFlushes: number
 }
 
@@ -179,7 +179,7 @@ const make = (options: UsageWriterOptions) =>
         dropped++
         droppedSinceWarning++
       }
-      // Open the latch once per wake-up; the flusher clears the request when it wakes.
+      // Opens the latch once per wake-up, and the flusher clears the request when it wakes.
       if (!wakeRequested && queue.size >= settings.batchSize) {
         wakeRequested = true
         wake.unsafeOpen()
@@ -199,7 +199,7 @@ const make = (options: UsageWriterOptions) =>
         droppedSinceWarning = 0
         lastDropWarningAt = now
         yield* Effect.logWarning(
-          `Usage writer dropped the ${count} oldest records because the queue was full (maxQueue ${settings.maxQueue}); the database is unavailable or slower than the request rate`
+          `Usage writer dropped the ${count} oldest records because the queue was full (maxQueue ${settings.maxQueue}). The database is unavailable or slower than the request rate.`
         ).pipe(Effect.annotateLogs("usage.dropped_total", dropped))
       })
 
@@ -209,13 +209,16 @@ const make = (options: UsageWriterOptions) =>
       Schedule.jittered
     )
 
+    // NOTE: a batch that the database rejects for a lasting reason that the store's validation
+    // does not catch is retried until shutdown, while newer records queue behind it and the
+    // oldest of them are dropped at maxQueue.
     const insertWithRetry = (batch: ReadonlyArray<UsageRecord>) =>
       store.insertBatch(batch).pipe(
         Effect.tapError((error) =>
           Effect.gen(function* () {
             failedFlushes++
             yield* Effect.logError(
-              `Inserting ${batch.length} usage records failed; keeping them and retrying with backoff`,
+              `Inserting ${batch.length} usage records failed, so the writer keeps them and retries with backoff`,
               Cause.fail(error)
             ).pipe(Effect.annotateLogs("usage.queued", queuedCount()))
             yield* warnAboutDrops(false)
@@ -242,14 +245,14 @@ const make = (options: UsageWriterOptions) =>
         ),
         Effect.catchAllDefect((defect) =>
           Effect.logError(
-            `Inserting ${batch.length} usage records failed with an unexpected error; dropping them`,
+            `Inserting ${batch.length} usage records failed with an unexpected error, so the writer dropped them`,
             Cause.die(defect)
           )
         )
       )
 
     // Writes until the queue is empty. An interrupted batch stays in `inFlight` and goes first
-    // next time; a repeated insert of it is ignored by the store's ON CONFLICT clause.
+    // next time, and the store's ON CONFLICT clause ignores rows that an earlier attempt stored.
     const drain = Effect.gen(function* () {
       yield* warnAboutDrops(false)
       while (true) {
@@ -277,7 +280,11 @@ const make = (options: UsageWriterOptions) =>
       Effect.gen(function* () {
         yield* Fiber.interrupt(loop)
 
-        const finished = yield* flush().pipe(Effect.timeoutOption(Duration.millis(settings.shutdownTimeoutMs)))
+        // Finalizers run uninterruptibly, and the timeout can only stop a flush that may be interrupted.
+        const finished = yield* flush().pipe(
+          Effect.interruptible,
+          Effect.timeoutOption(Duration.millis(settings.shutdownTimeoutMs))
+        )
         closed = true
         if (Option.isNone(finished)) {
           const lost = queuedCount()
@@ -285,7 +292,7 @@ const make = (options: UsageWriterOptions) =>
           queue.clear()
           inFlight = undefined
           yield* Effect.logError(
-            `Usage writer stopped writing after ${settings.shutdownTimeoutMs} ms at shutdown; ${lost} usage records were not written`
+            `Usage writer gave up at shutdown after ${settings.shutdownTimeoutMs} ms, and ${lost} usage records were not written`
           )
         }
 
@@ -295,7 +302,8 @@ const make = (options: UsageWriterOptions) =>
         )
       })
 
-    // acquireRelease runs its acquire step uninterruptibly, and a fiber forked there would inherit that.
+    // acquireRelease runs its acquire step uninterruptibly and a forked fiber inherits that, so
+    // without `interruptible` neither the wait timeout nor the shutdown could interrupt the loop.
     yield* Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(flushLoop)), shutdown)
     yield* Effect.logInfo("Usage writer started").pipe(
       Effect.annotateLogs({
@@ -321,7 +329,8 @@ export class UsageWriter extends Context.Tag("@fluxen/runtime/UsageWriter")<
   {
     /**
      * Queues one record. Synchronous and cheap enough for the request path: it never waits and
-     * never fails. When the queue is full it drops the oldest record.
+     * never fails. When the queue is full it drops the oldest record, and after the writer's scope
+     * has closed it drops the new record. Both count in `stats.dropped`.
      */
     readonly record: (record: UsageRecord) => void
     /**

@@ -10,7 +10,7 @@ export const usageMigrationsTable = "fluxen_usage_migrations"
  * Column types per dialect:
  * - `created_at`: PostgreSQL `timestamptz`, SQLite INTEGER milliseconds since the Unix epoch (UTC).
  * - booleans: PostgreSQL `boolean`, SQLite INTEGER 0 or 1.
- * - costs: PostgreSQL `numeric`, so sums of many small costs stay exact; SQLite REAL.
+ * - costs: PostgreSQL `numeric`, so sums of many small costs stay exact, and SQLite REAL.
  * - `metadata`: PostgreSQL `jsonb`, SQLite JSON text.
  *
  * The enum-like text columns (`endpoint`, `status`, `cache_status`) have no CHECK constraint on

@@ -10,8 +10,11 @@ import { fixturesDir } from "../support/fixtures.js"
 import { startTestGateway, type TestGateway, type TestGatewayOptions } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 
-/** The key the generated configuration sends upstream; it must never reach a client. */
+/** The key the generated configuration sends upstream. It must never reach a client. */
 export const UPSTREAM_API_KEY = "sk-test-upstream-key"
+
+/** The key the test clients send to Fluxen; Fluxen must not pass it upstream. */
+export const CLIENT_API_KEY = "sk-client-key"
 
 /** Plugin section that loads no plugin, for tests that must not depend on the analyzer. */
 export const NO_PLUGINS = "plugins: []"
@@ -49,7 +52,7 @@ export const startHarness = async (options: Omit<TestGatewayOptions, "upstreamUr
  * retried request would take the next reply queued on the upstream.
  */
 export const makeClient = (gateway: TestGateway): OpenAI =>
-  new OpenAI({ baseURL: gateway.baseURL, apiKey: "sk-client-key", maxRetries: 0 })
+  new OpenAI({ baseURL: gateway.baseURL, apiKey: CLIENT_API_KEY, maxRetries: 0 })
 
 /** Reads a fixture file as UTF-8 text. */
 export const fixtureText = (path: string): string => readFileSync(new URL(path, fixturesDir), "utf8")
@@ -78,31 +81,91 @@ export const chatFixtureText = (path: string): string =>
     .map((choice: any) => choice.delta?.content ?? "")
     .join("")
 
-/**
- * Returns the usage records once at least `count` exist. A record is written
- * when its request's fiber ends, which can be after the client saw the end
- * of the response, so this polls until `timeoutMs`.
- */
-export const waitForRecords = async (
-  gateway: TestGateway,
-  count: number,
-  timeoutMs = 5000
-): Promise<ReadonlyArray<UsageRecord>> => {
+/** Sends a JSON body with fetch, for checks on raw status, headers and bytes. */
+export const postJson = (gateway: TestGateway, path: string, body: unknown): Promise<Response> =>
+  fetch(`${gateway.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${CLIENT_API_KEY}` },
+    body: typeof body === "string" ? body : JSON.stringify(body)
+  })
+
+/** Returns the usage record of one request, polling until it is written or `timeoutMs` passes. */
+export const waitForRecord = async (gateway: TestGateway, requestId: string, timeoutMs = 5000): Promise<UsageRecord> => {
   const deadline = performance.now() + timeoutMs
   for (;;) {
-    const records = await gateway.usageRecords()
-    if (records.length >= count) return records
+    const record = (await gateway.usageRecords()).find((candidate) => candidate.requestId === requestId)
+    if (record !== undefined) return record
     if (performance.now() > deadline) {
-      throw new Error(`Expected ${count} usage records within ${timeoutMs} ms, found ${records.length}`)
+      throw new Error(`No usage record with request id ${requestId} was written within ${timeoutMs} ms`)
     }
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
 
-/** Sends a JSON body with fetch, for checks on raw status, headers and bytes. */
-export const postJson = (gateway: TestGateway, path: string, body: unknown): Promise<Response> =>
-  fetch(`${gateway.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: "Bearer sk-client-key" },
-    body: typeof body === "string" ? body : JSON.stringify(body)
-  })
+/** Returns the request ids of the usage records written so far. */
+export const recordIds = async (gateway: TestGateway): Promise<ReadonlySet<string>> =>
+  new Set((await gateway.usageRecords()).map((record) => record.requestId))
+
+/**
+ * Returns the one usage record whose request id is not in `earlier`, polling
+ * until it is written. Fails when a second new record appears, because then
+ * the record of interest is ambiguous.
+ */
+export const waitForNewRecord = async (
+  gateway: TestGateway,
+  earlier: ReadonlySet<string>,
+  timeoutMs = 5000
+): Promise<UsageRecord> => {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const added = (await gateway.usageRecords()).filter((record) => !earlier.has(record.requestId))
+    if (added.length > 1) throw new Error(`Expected one new usage record, found ${added.length}`)
+    if (added.length === 1) return added[0]!
+    if (performance.now() > deadline) throw new Error(`No new usage record was written within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Reads the gateway's request id header, failing when it is absent. */
+export const requestIdOf = (headers: Headers): string => {
+  const id = headers.get("x-fluxen-request-id")
+  if (id === null) throw new Error(`The response has no x-fluxen-request-id header. Its headers are ${JSON.stringify([...headers])}`)
+  return id
+}
+
+/** The body of an error response in OpenAI's shape. */
+export interface OpenAIErrorBody {
+  readonly error: {
+    readonly message: string
+    readonly type: string
+    readonly param: string | null
+    readonly code: string | number | null
+  }
+}
+
+/**
+ * Reads an error response and checks that it is JSON with exactly OpenAI's
+ * keys: `{"error": {"message", "type", "param", "code"}}`. Throws with the
+ * raw text otherwise.
+ */
+export const readOpenAIError = async (response: Response): Promise<OpenAIErrorBody> => {
+  const text = await response.text()
+  const contentType = response.headers.get("content-type") ?? ""
+  if (!contentType.startsWith("application/json")) {
+    throw new Error(`Expected an application/json error body, got content-type ${JSON.stringify(contentType)}: ${text}`)
+  }
+  return parseOpenAIError(text)
+}
+
+/** Parses error JSON text and checks it has exactly OpenAI's error keys. */
+export const parseOpenAIError = (text: string): OpenAIErrorBody => {
+  const body = JSON.parse(text) as Record<string, unknown>
+  const topKeys = Object.keys(body).sort().join(",")
+  if (topKeys !== "error") throw new Error(`Expected only the key "error" at the top level, got ${topKeys}: ${text}`)
+  const error = body.error as Record<string, unknown>
+  const errorKeys = Object.keys(error).sort().join(",")
+  if (errorKeys !== "code,message,param,type") {
+    throw new Error(`Expected error keys code,message,param,type, got ${errorKeys}: ${text}`)
+  }
+  return body as unknown as OpenAIErrorBody
+}

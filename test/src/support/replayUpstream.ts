@@ -18,6 +18,8 @@ export interface RecordedRequest {
   readonly body: string
   /** The body parsed as JSON, or undefined when it is empty or not valid JSON. */
   readonly json: unknown
+  /** `Date.now()` when the body was complete. */
+  readonly receivedAt: number
 }
 
 /**
@@ -67,6 +69,8 @@ export interface ReplayUpstream {
   enqueue(reply: Reply): void
   /** Serves `reply` to every request whose path, without the query string, equals `path`. Routes take precedence over the queue. */
   route(path: string, reply: Reply): void
+  /** Removes the standing reply of `path`. */
+  unroute(path: string): void
   /** Closes the server and destroys all open connections. */
   close(): Promise<void>
   /**
@@ -193,6 +197,9 @@ export const startReplayUpstream = async (): Promise<ReplayUpstream> => {
     route: (path, reply) => {
       routes.set(path, prepareReply(reply))
     },
+    unroute: (path) => {
+      routes.delete(path)
+    },
     close: () => {
       closing ??= (async () => {
         shutdown.abort()
@@ -303,7 +310,7 @@ const recordRequest = (req: IncomingMessage, path: string, body: Buffer): Record
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value
   }
   const text = body.toString("utf8")
-  return { method: req.method ?? "GET", path, headers, body: text, json: parseJson(text) }
+  return { method: req.method ?? "GET", path, headers, body: text, json: parseJson(text), receivedAt: Date.now() }
 }
 
 const parseJson = (text: string): unknown => {

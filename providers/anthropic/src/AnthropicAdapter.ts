@@ -1,0 +1,273 @@
+/**
+ * The provider adapter for Anthropic's Messages API: OpenAI-shaped chat
+ * requests are translated both ways, and Anthropic-shaped `/v1/messages`
+ * requests are forwarded unchanged except for the model.
+ */
+import {
+  InvalidRequestError,
+  isGatewayError,
+  UpstreamProtocolError,
+  type CallContext,
+  type ChatRequest,
+  type CompletionRequest,
+  type EmbeddingsRequest,
+  type HttpTransportService,
+  type JsonResult,
+  type MessagesRequest,
+  type ModelInfo,
+  type PassthroughEndpoint,
+  type ProviderAdapter,
+  type ProviderError,
+  type ProviderResult,
+  type RequestHeaders,
+  type ResponsesRequest,
+  type StreamEvent,
+  type StreamResult,
+  type Usage,
+  type UpstreamResponse
+} from "@fluxen/sdk"
+import { Effect, Redacted } from "effect"
+import { readAnthropicEvents } from "./AnthropicEventStream.js"
+import { pickAnthropicHeaders, readAnthropicError, streamedUpstreamError } from "./errors.js"
+import { fromAnthropicResponse, isMessageResponse } from "./fromAnthropicResponse.js"
+import type { MessagesUsage } from "./MessagesApi.js"
+import { StreamTranslator } from "./StreamTranslator.js"
+import { toAnthropicRequest } from "./toAnthropicRequest.js"
+import { mergeAnthropicUsage, usageFromAnthropic } from "./usage.js"
+import { isRecord } from "./validation.js"
+
+export interface AnthropicAdapterOptions {
+  /** The provider instance name, used in errors and logs. */
+  readonly provider: string
+  /** The API root including the version path, e.g. `https://api.anthropic.com/v1`. */
+  readonly baseUrl: string
+  /** Sent as `x-api-key`. Leave it undefined only behind a proxy that adds its own. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** Sent as `anthropic-version`, e.g. `2023-06-01`. */
+  readonly version: string
+  /** `max_tokens` for chat requests that set no limit, because Anthropic requires one. */
+  readonly defaultMaxTokens: number
+  /** Beta features sent in `anthropic-beta` on every request, together with the client's own `anthropic-beta`. */
+  readonly betas?: ReadonlyArray<string>
+  /** Extra headers sent on every request. */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+const decoder = new TextDecoder()
+
+/** The page size for `GET /v1/models`, the maximum that Anthropic accepts. */
+const MODELS_PAGE_SIZE = 1000
+const LIST_MODELS_IDLE_TIMEOUT_MS = 30_000
+
+export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport: HttpTransportService): ProviderAdapter => {
+  const provider = options.provider
+  const baseUrl = options.baseUrl.replace(/\/+$/, "")
+  const configuredBetas = options.betas ?? []
+
+  const baseHeaders: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json",
+    "anthropic-version": options.version,
+    ...options.headers
+  }
+  if (options.apiKey !== undefined) baseHeaders["x-api-key"] = Redacted.value(options.apiKey)
+
+  // The configured betas come first, then the client's, each once.
+  const headersFor = (clientHeaders: RequestHeaders | undefined, stream: boolean): Record<string, string> => {
+    const headers: Record<string, string> = stream ? { ...baseHeaders, accept: "text/event-stream" } : { ...baseHeaders }
+    const clientBetas = (clientHeaders?.get("anthropic-beta") ?? "").split(",")
+    const betas = [...new Set([...configuredBetas, ...clientBetas].map((beta) => beta.trim()).filter((beta) => beta !== ""))]
+    if (betas.length > 0) headers["anthropic-beta"] = betas.join(",")
+    return headers
+  }
+
+  const toProviderError = (cause: unknown): ProviderError => {
+    if (isGatewayError(cause)) return cause as ProviderError
+    return new UpstreamProtocolError({ provider, message: `Reading the upstream response failed: ${String(cause)}` })
+  }
+
+  const postMessages = async (body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
+    const response = await transport.send({
+      provider,
+      method: "POST",
+      url: `${baseUrl}/messages`,
+      headers: headersFor(context.clientHeaders, stream),
+      body: JSON.stringify(body),
+      signal: context.signal,
+      idleTimeoutMs: context.idleTimeoutMs
+    })
+    if (response.status >= 400) throw await readAnthropicError(provider, response)
+    return response
+  }
+
+  const readJsonBody = async (response: UpstreamResponse): Promise<{ readonly bytes: Uint8Array; readonly json: unknown }> => {
+    const bytes = await response.bytes()
+    try {
+      return { bytes, json: JSON.parse(decoder.decode(bytes)) }
+    } catch {
+      throw new UpstreamProtocolError({ provider, message: "The upstream sent a response body that is not valid JSON." })
+    }
+  }
+
+  const readMessage = async (response: UpstreamResponse) => {
+    const { bytes, json } = await readJsonBody(response)
+    if (!isMessageResponse(json)) {
+      throw new UpstreamProtocolError({ provider, message: "The upstream sent a response that is not an Anthropic message." })
+    }
+    return { bytes, message: json }
+  }
+
+  // ---------------------------------------------------------------------------
+  // OpenAI-shaped chat
+  // ---------------------------------------------------------------------------
+
+  const chat = (request: ChatRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
+    Effect.flatMap(
+      toAnthropicRequest(request, { model: context.upstreamModel, defaultMaxTokens: options.defaultMaxTokens, stream: false }),
+      (body) =>
+        Effect.tryPromise({
+          try: async (): Promise<JsonResult> => {
+            const response = await postMessages(body, context, false)
+            const { message } = await readMessage(response)
+            return {
+              _tag: "Json",
+              status: response.status,
+              headers: pickAnthropicHeaders(response.headers),
+              body: fromAnthropicResponse(message),
+              usage: usageFromAnthropic(message.usage)
+            }
+          },
+          catch: toProviderError
+        })
+    )
+
+  async function* translateEvents(response: UpstreamResponse): AsyncGenerator<StreamEvent> {
+    const translator = new StreamTranslator({ provider })
+    for await (const { payload } of readAnthropicEvents(provider, response)) {
+      yield* translator.push(payload)
+      if (translator.failure !== undefined) throw translator.failure
+    }
+  }
+
+  const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
+    Effect.flatMap(
+      toAnthropicRequest(request, { model: context.upstreamModel, defaultMaxTokens: options.defaultMaxTokens, stream: true }),
+      (body) =>
+        Effect.tryPromise({
+          try: async (): Promise<StreamResult> => {
+            const response = await postMessages(body, context, true)
+            return {
+              _tag: "Stream",
+              status: response.status,
+              headers: pickAnthropicHeaders(response.headers),
+              events: translateEvents(response)
+            }
+          },
+          catch: toProviderError
+        })
+    )
+
+  const embeddings = (_request: EmbeddingsRequest, _context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
+    Effect.fail(
+      new InvalidRequestError({
+        message: `Anthropic has no embeddings API, so the provider '${provider}' cannot serve /v1/embeddings.`,
+        code: "unsupported_endpoint"
+      })
+    )
+
+  // ---------------------------------------------------------------------------
+  // Models
+  // ---------------------------------------------------------------------------
+
+  const listModels = (context: { readonly signal: AbortSignal }): Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =>
+    Effect.tryPromise({
+      try: async () => {
+        const models: Array<ModelInfo> = []
+        let afterId: string | undefined
+        // Anthropic pages with `has_more` and `last_id`, so the loop follows the cursor until the last page.
+        for (;;) {
+          const query = new URLSearchParams({ limit: String(MODELS_PAGE_SIZE) })
+          if (afterId !== undefined) query.set("after_id", afterId)
+          const response = await transport.send({
+            provider,
+            method: "GET",
+            url: `${baseUrl}/models?${query}`,
+            headers: headersFor(undefined, false),
+            signal: context.signal,
+            idleTimeoutMs: LIST_MODELS_IDLE_TIMEOUT_MS
+          })
+          if (response.status >= 400) throw await readAnthropicError(provider, response)
+          const { json } = await readJsonBody(response)
+          const page = isRecord(json) ? json : {}
+          const data = Array.isArray(page.data) ? page.data : []
+          for (const model of data) {
+            if (isRecord(model) && typeof model.id === "string") models.push({ id: model.id, ownedBy: "anthropic" })
+          }
+          if (page.has_more !== true || typeof page.last_id !== "string" || page.last_id === afterId) return models
+          afterId = page.last_id
+        }
+      },
+      catch: toProviderError
+    })
+
+  // ---------------------------------------------------------------------------
+  // Native Messages passthrough
+  // ---------------------------------------------------------------------------
+
+  async function* passthroughEvents(response: UpstreamResponse): AsyncGenerator<StreamEvent> {
+    let rawUsage: MessagesUsage = {}
+    let usage: Usage | undefined
+    let started = false
+    for await (const { event, data, payload } of readAnthropicEvents(provider, response)) {
+      if (payload.type === "message_start" || payload.type === "message_delta") {
+        const update = payload.type === "message_start" ? payload.message?.usage : payload.usage
+        rawUsage = mergeAnthropicUsage(rawUsage, isRecord(update) ? update : undefined)
+        usage = usageFromAnthropic(rawUsage)
+      }
+      // An error before any other event is only thrown, so the host can still respond with an HTTP error status.
+      if (payload.type === "error" && !started) throw streamedUpstreamError(provider, payload.error)
+      started = true
+      const base = event === undefined ? { data, json: payload } : { event, data, json: payload }
+      yield usage === undefined ? base : { ...base, usage }
+      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error)
+    }
+  }
+
+  const forwardMessages = (request: MessagesRequest, context: CallContext): Effect.Effect<ProviderResult, ProviderError> =>
+    Effect.tryPromise({
+      try: async (): Promise<ProviderResult> => {
+        const body = { ...request, model: context.upstreamModel }
+        if (request.stream === true) {
+          const response = await postMessages(body, context, true)
+          return { _tag: "Stream", status: response.status, headers: pickAnthropicHeaders(response.headers), events: passthroughEvents(response) }
+        }
+        const response = await postMessages(body, context, false)
+        const { bytes, message } = await readMessage(response)
+        return {
+          _tag: "Json",
+          status: response.status,
+          headers: pickAnthropicHeaders(response.headers),
+          body: message,
+          bytes,
+          usage: usageFromAnthropic(message.usage)
+        }
+      },
+      catch: toProviderError
+    })
+
+  const passthrough = (
+    endpoint: PassthroughEndpoint,
+    request: CompletionRequest | ResponsesRequest | MessagesRequest,
+    context: CallContext
+  ): Effect.Effect<ProviderResult, ProviderError> =>
+    endpoint === "messages"
+      ? forwardMessages(request as MessagesRequest, context)
+      : Effect.fail(
+          new InvalidRequestError({
+            message: `The provider '${provider}' (Anthropic) does not serve /v1/${endpoint}. Use /v1/chat/completions or /v1/messages.`,
+            code: "unsupported_endpoint"
+          })
+        )
+
+  return { chat, chatStream, embeddings, listModels, passthrough }
+}

@@ -1,0 +1,89 @@
+/**
+ * Anthropic error bodies and streamed `error` events as `UpstreamHttpError`.
+ *
+ * Anthropic's errors look like `{"type":"error","error":{"type","message"}}`.
+ * Only `error.type` and `error.message` are kept, so nothing else the
+ * upstream sent reaches the client. The type becomes the OpenAI `type`, and
+ * `code` stays null because Anthropic has no separate error code.
+ */
+import { pickRateLimitHeaders, UpstreamHttpError, upstreamErrorFromBody, type UpstreamResponse } from "@fluxen/sdk"
+import type { ErrorObject } from "./MessagesApi.js"
+
+const anthropicRateLimitHeader = /^anthropic-ratelimit-/
+
+/**
+ * Picks the headers a client needs to back off: `retry-after`,
+ * `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*`.
+ */
+export const pickAnthropicHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const picked = pickRateLimitHeaders(headers)
+  for (const name in headers) {
+    if (anthropicRateLimitHeader.test(name)) picked[name] = headers[name]!
+  }
+  return picked
+}
+
+/**
+ * HTTP status of each Anthropic error type, from Anthropic's error
+ * reference. A streamed `error` event has no status of its own, so it gets
+ * the one its type would have had as an HTTP error.
+ */
+export const statusByErrorType: Readonly<Record<string, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529
+}
+
+/** Maps an Anthropic error response body. A body of another shape gets a generic message naming the status. */
+export const upstreamErrorFromAnthropic = (
+  provider: string,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  bodyText: string
+): UpstreamHttpError => {
+  const mapped = upstreamErrorFromBody(provider, status, headers, bodyText)
+  return new UpstreamHttpError({
+    provider,
+    status,
+    error: { ...mapped.error, code: null },
+    headers: pickAnthropicHeaders(headers)
+  })
+}
+
+/** Reads the rest of an error response and maps it. */
+export const readAnthropicError = async (provider: string, response: UpstreamResponse): Promise<UpstreamHttpError> => {
+  const bytes = await response.bytes()
+  return upstreamErrorFromAnthropic(provider, response.status, response.headers, new TextDecoder().decode(bytes))
+}
+
+/**
+ * Maps an `error` event that arrived after the stream started. It becomes
+ * an `UpstreamHttpError`, not an `UpstreamProtocolError`, because Anthropic
+ * sends the same error objects mid-stream as in HTTP error responses
+ * (`overloaded_error` is the usual one). The usage record then keeps the
+ * status and type that show whether a retry may help. A type missing from
+ * `statusByErrorType` gets 500.
+ */
+export const streamedUpstreamError = (provider: string, error: Partial<ErrorObject> | undefined): UpstreamHttpError => {
+  const type = typeof error?.type === "string" ? error.type : "api_error"
+  const message =
+    typeof error?.message === "string" ? error.message : "The upstream reported an error in the middle of the stream."
+  return new UpstreamHttpError({
+    provider,
+    status: statusByErrorType[type] ?? 500,
+    error: { message, type, param: null, code: null },
+    headers: {}
+  })
+}
+
+/** The OpenAI error envelope for an error, as written into a chat stream so that OpenAI clients raise it. */
+export const toOpenAIErrorPayload = (error: UpstreamHttpError) => ({
+  error: { message: error.error.message, type: error.error.type, param: error.error.param, code: error.error.code }
+})

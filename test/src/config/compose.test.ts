@@ -1,0 +1,302 @@
+import { parseConfig } from "@fluxen/runtime"
+import { Duration, Either, Redacted } from "effect"
+import { spawn, type ChildProcess } from "node:child_process"
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs"
+import { createServer, type AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import * as Path from "node:path"
+import { describe, expect, it } from "vitest"
+import { parse } from "yaml"
+import {
+  parseDockerfile,
+  readComposeFile,
+  readDockerignore,
+  readRepositoryFile,
+  repositoryRoot,
+  substituteComposeValue,
+  workspaceDirectories,
+  type DockerInstruction
+} from "./deploymentFiles.js"
+
+type JsonObject = Record<string, any>
+
+const exampleConfigText = readRepositoryFile("config/fluxen.yaml")
+const exampleConfig = parse(exampleConfigText) as JsonObject
+const compose = readComposeFile()
+const dockerfile = parseDockerfile(readRepositoryFile("Dockerfile"))
+const finalStage = Math.max(...dockerfile.map((instruction) => instruction.stage))
+
+const instructionsOf = (keyword: string, stage?: number): Array<DockerInstruction> =>
+  dockerfile.filter((instruction) => instruction.keyword === keyword && (stage === undefined || instruction.stage === stage))
+
+const lastArgument = (keyword: string, stage: number): string => {
+  const found = instructionsOf(keyword, stage)
+  expect(found.length, `${keyword} instructions in Dockerfile stage ${stage}`).toBeGreaterThan(0)
+  return found[found.length - 1]!.argument
+}
+
+/** Parses the image's command into an argument list. The exec (JSON) form is required so that signals reach node. */
+const containerCommand = (): Array<string> => {
+  const argument = lastArgument("CMD", finalStage)
+  expect(argument.startsWith("["), "Dockerfile CMD uses the exec form").toBe(true)
+  return JSON.parse(argument) as Array<string>
+}
+
+const containerConfigPath = (): string => {
+  const command = containerCommand()
+  const index = command.indexOf("--config")
+  expect(index, "Dockerfile CMD passes --config").toBeGreaterThan(-1)
+  return command[index + 1]!
+}
+
+/** `KEY=value` pairs of the final stage's ENV instructions. */
+const imageEnvironment = (): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const { argument } of instructionsOf("ENV", finalStage)) {
+    for (const match of argument.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)/g)) {
+      env[match[1]!] = match[2]!.replace(/^"|"$/g, "")
+    }
+  }
+  return env
+}
+
+const fluxenService = () => {
+  const service = compose.services.fluxen
+  expect(service, "docker-compose.yml has a fluxen service").toBeDefined()
+  expect(service!.environment, "the fluxen service's environment is a mapping").toBeTypeOf("object")
+  return service!
+}
+
+/** Builds the fluxen service's environment after Compose's substitution, with the host environment empty. */
+const containerEnvironment = (): Record<string, string> => {
+  const env: Record<string, string> = { ...imageEnvironment() }
+  for (const [name, value] of Object.entries(fluxenService().environment!)) env[name] = substituteComposeValue(String(value), {})
+  return env
+}
+
+/** Loads config/fluxen.yaml with the environment the fluxen container gets. */
+const loadContainerConfig = () => {
+  const loaded = parseConfig(exampleConfigText, {
+    source: "config/fluxen.yaml",
+    directory: Path.join(repositoryRoot, "config"),
+    env: containerEnvironment()
+  })
+  if (Either.isLeft(loaded)) throw new Error(loaded.left.message)
+  return loaded.right.config
+}
+
+const defaultPortOfExampleConfig = (): number => {
+  const match = /^\$\{FLUXEN_PORT:-(\d+)\}$/.exec(String(exampleConfig.server.port))
+  expect(match, "server.port in config/fluxen.yaml is ${FLUXEN_PORT:-N}").not.toBeNull()
+  return Number(match![1])
+}
+
+const variablesReadByExampleConfig = (): Set<string> =>
+  new Set([...exampleConfigText.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((match) => match[1]!))
+
+describe("docker-compose.yml", () => {
+  it("sets the variables the gateway needs", () => {
+    const read = variablesReadByExampleConfig()
+    const environment = fluxenService().environment!
+    for (const name of ["DATABASE_URL", "FLUXEN_HOST", "OPENAI_API_KEY"]) {
+      expect(read.has(name), `config/fluxen.yaml reads ${name}`).toBe(true)
+      expect(Object.keys(environment), `the fluxen service sets ${name}`).toContain(name)
+    }
+    expect(environment.FLUXEN_HOST, "the gateway listens on all container interfaces").toBe("0.0.0.0")
+    expect(environment.OPENAI_API_KEY, "the API key comes from the host environment").toMatch(/^\$\{OPENAI_API_KEY(:-[^}]*)?\}$/)
+  })
+
+  it("publishes the configured port", () => {
+    const defaultPort = defaultPortOfExampleConfig()
+    const config = loadContainerConfig()
+    expect(config.server.port, "port the container listens on").toBe(defaultPort)
+    expect(config.server.host).toBe("0.0.0.0")
+
+    const ports = fluxenService().ports ?? []
+    expect(ports.length, "the fluxen service publishes a port").toBeGreaterThan(0)
+    const [published, target] = String(ports[0]).split(":")
+    expect(Number(target), "container side of the published port").toBe(defaultPort)
+    expect(Number(published), "host side of the published port").toBe(defaultPort)
+
+    const exposed = instructionsOf("EXPOSE", finalStage).flatMap((instruction) => instruction.argument.split(/\s+/))
+    expect(exposed, "Dockerfile EXPOSE").toContain(String(defaultPort))
+  })
+
+  it("points DATABASE_URL at the postgres service", () => {
+    const postgres = compose.services.postgres
+    expect(postgres, "docker-compose.yml has a postgres service").toBeDefined()
+    const config = loadContainerConfig()
+    expect(config.usage.databaseUrl, "usage.databaseUrl in the container").toBeDefined()
+
+    const url = new URL(Redacted.value(config.usage.databaseUrl!))
+    const postgresEnv = postgres!.environment ?? {}
+    expect(url.protocol).toBe("postgres:")
+    expect(url.hostname, "database host is the service name").toBe("postgres")
+    expect(url.port || "5432", "database port").toBe("5432")
+    expect(decodeURIComponent(url.username)).toBe(postgresEnv.POSTGRES_USER)
+    expect(decodeURIComponent(url.password)).toBe(postgresEnv.POSTGRES_PASSWORD)
+    expect(url.pathname.slice(1), "database name").toBe(postgresEnv.POSTGRES_DB)
+  })
+
+  it("points REDIS_URL at the redis service", () => {
+    expect(compose.services.redis, "docker-compose.yml has a redis service").toBeDefined()
+    const url = new URL(fluxenService().environment!.REDIS_URL!)
+    expect(url.protocol).toBe("redis:")
+    expect(url.hostname, "redis host is the service name").toBe("redis")
+    expect(url.port || "6379").toBe("6379")
+  })
+
+  it("starts fluxen after healthy dependencies", () => {
+    const dependsOn = fluxenService().depends_on ?? {}
+    for (const name of ["postgres", "redis"]) {
+      expect(dependsOn[name]?.condition, `fluxen waits for ${name}`).toBe("service_healthy")
+      expect(compose.services[name]?.healthcheck?.test, `${name} has a healthcheck`).toBeDefined()
+    }
+  })
+
+  it("allows the shutdown drain before SIGKILL", () => {
+    const config = loadContainerConfig()
+    const grace = fluxenService().stop_grace_period
+    expect(grace, "stop_grace_period of the fluxen service").toBeDefined()
+    const graceMillis = Duration.toMillis(Duration.decode(grace!.replace(/^(\d+)s$/, "$1 seconds") as Duration.DurationInput))
+    expect(graceMillis, "stop_grace_period exceeds server.shutdownTimeout").toBeGreaterThan(config.server.shutdownTimeout)
+  })
+})
+
+describe("Dockerfile", () => {
+  it("runs a config file that exists and is valid", () => {
+    const command = containerCommand()
+    expect(command.slice(0, 3)).toEqual(["node", "runtime/dist/bin/fluxen.js", "start"])
+    expect(existsSync(Path.join(repositoryRoot, containerConfigPath())), `${containerConfigPath()} exists`).toBe(true)
+    expect(loadContainerConfig().providers).toBeDefined()
+  })
+
+  it("runs as a non-root user", () => {
+    const user = lastArgument("USER", finalStage)
+    expect(["root", "0"]).not.toContain(user.split(":")[0])
+  })
+
+  it("keeps the SQLite file in the volume", () => {
+    const workdir = lastArgument("WORKDIR", finalStage)
+    const volumes = instructionsOf("VOLUME", finalStage).map((instruction) => instruction.argument)
+    const config = loadContainerConfig()
+    const sqliteFile = Path.posix.resolve(workdir, Path.posix.dirname(containerConfigPath()), config.usage.sqlitePath)
+    expect(volumes, "VOLUME of the directory holding the SQLite file").toContain(Path.posix.dirname(sqliteFile))
+  })
+
+  it("builds from a context with every workspace's sources", () => {
+    const isIgnored = readDockerignore()
+    const needed = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.base.json", containerConfigPath(), "config/pricing.json"]
+    for (const directory of workspaceDirectories()) {
+      needed.push(`${directory}/package.json`)
+      if (existsSync(Path.join(repositoryRoot, directory, "tsconfig.json"))) needed.push(`${directory}/tsconfig.json`)
+      if (existsSync(Path.join(repositoryRoot, directory, "src"))) needed.push(`${directory}/src/index.ts`)
+    }
+    for (const path of needed) expect(isIgnored(path), `.dockerignore leaves out ${path}`).toBe(false)
+  })
+
+  it("leaves host builds out of the context", () => {
+    const isIgnored = readDockerignore()
+    const hostOnly = ["node_modules/effect/package.json", "runtime/dist/index.js", "sdk/node_modules/x", "runtime/dist/.tsbuildinfo", "data/fluxen.db", ".git/HEAD"]
+    for (const path of hostOnly) expect(isIgnored(path), `.dockerignore leaves out ${path}`).toBe(true)
+  })
+
+  it("installs, builds and prunes in the build stage", () => {
+    const buildCommands = instructionsOf("RUN", 0).map((instruction) => instruction.argument).join(" && ")
+    expect(buildCommands).toContain("npm ci")
+    expect(buildCommands).toContain("npm run build")
+    expect(buildCommands).toContain("npm prune --omit=dev")
+    const finalCopies = instructionsOf("COPY", finalStage).map((instruction) => instruction.argument)
+    expect(finalCopies, "the final stage copies the built /app").toContain("--from=build /app /app")
+  })
+})
+
+// ---- The container's command, run natively
+
+const freeLoopbackPort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitForExit = (child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | "timeout"> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode })
+    const timer = setTimeout(() => resolve("timeout"), timeoutMs)
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal })
+    })
+  })
+
+/** Polls `url` until it returns 200. Fails with the process output when the process exits or time runs out. */
+const waitForOk = async (url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`The gateway exited with code ${child.exitCode} before ${url} answered:\n${output()}`)
+    try {
+      const response = await fetch(url)
+      if (response.status === 200) return
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms:\n${output()}`)
+}
+
+describe("container command", () => {
+  it("serves and shuts down on SIGTERM", { timeout: 60_000 }, async () => {
+    // A stand-in for the image's /app: the built runtime and dependencies, and a copy of config/,
+    // so that the SQLite file (sqlitePath ../data/fluxen.db) lands in this directory's data/.
+    const appDirectory = mkdtempSync(Path.join(tmpdir(), "fluxen-container-"))
+    symlinkSync(Path.join(repositoryRoot, "runtime"), Path.join(appDirectory, "runtime"))
+    symlinkSync(Path.join(repositoryRoot, "node_modules"), Path.join(appDirectory, "node_modules"))
+    cpSync(Path.join(repositoryRoot, "config"), Path.join(appDirectory, "config"), { recursive: true })
+
+    const port = await freeLoopbackPort()
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !/^(FLUXEN_|OPENAI_|DATABASE_URL$)/.test(name))
+    )
+    const env = {
+      ...inherited,
+      ...imageEnvironment(),
+      // Loopback instead of the image's 0.0.0.0, and an upstream that is never called here.
+      FLUXEN_HOST: "127.0.0.1",
+      FLUXEN_PORT: String(port),
+      DATABASE_URL: "",
+      OPENAI_API_KEY: "",
+      OPENAI_BASE_URL: "http://127.0.0.1:9/v1"
+    }
+    const [program, ...args] = containerCommand()
+    expect(program).toBe("node")
+
+    let output = ""
+    const child = spawn(process.execPath, args, { cwd: appDirectory, env, stdio: ["ignore", "pipe", "pipe"] })
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    const base = `http://127.0.0.1:${port}`
+
+    try {
+      await waitForOk(`${base}/healthz`, child, () => output, 30_000)
+
+      const ready = await fetch(`${base}/readyz`)
+      expect(ready.status, "/readyz").toBe(200)
+
+      const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: Array<{ id: string }> }
+      expect(models.data.map((model) => model.id).sort()).toEqual(Object.keys(exampleConfig.models).sort())
+
+      child.kill("SIGTERM")
+      const exit = await waitForExit(child, 15_000)
+      expect(exit, `exit after SIGTERM; output:\n${output}`).toEqual({ code: 0, signal: null })
+      expect(existsSync(Path.join(appDirectory, "data", "fluxen.db")), "SQLite file in <app>/data").toBe(true)
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      rmSync(appDirectory, { recursive: true, force: true })
+    }
+  })
+})
