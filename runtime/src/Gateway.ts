@@ -8,6 +8,7 @@ import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
 import { Effect } from "effect"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
+import { RequestMetrics } from "./metrics/RequestMetrics.js"
 import type { Exchange } from "./http/Exchange.js"
 import type { EndpointSpec } from "./pipeline/endpoints.js"
 import { InflightRequests, makeProxyHandler } from "./pipeline/ProxyHandler.js"
@@ -15,6 +16,7 @@ import { HookChain, makeHookStats, type HookPlugin } from "./plugins/HookChain.j
 import { loadPlugin, type ModuleImporter } from "./plugins/PluginLoader.js"
 import { PluginLoadError } from "./plugins/PluginLoadError.js"
 import { ModelRouter } from "./routing/ModelRouter.js"
+import type { UsageRecord } from "./usage/UsageRecord.js"
 import { UsageStore } from "./usage/UsageStore.js"
 import { UsageWriter } from "./usage/UsageWriter.js"
 
@@ -72,10 +74,17 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     const inflight = new InflightRequests()
     let ready = true
 
+    // Each finished request updates the Prometheus counters, then queues its usage record.
+    const requestMetrics = new RequestMetrics()
+    const recordUsage = (record: UsageRecord): void => {
+      requestMetrics.observe(record)
+      writer.record(record)
+    }
+
     const proxy = makeProxyHandler({
       router,
       hooks,
-      recordUsage: writer.record,
+      recordUsage,
       bodyLimitBytes: config.server.bodyLimit,
       runtime,
       inflight
@@ -85,7 +94,9 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
       pluginRoutes,
       usageStore: store,
       isReady: () => ready,
-      probeDatabase: sql`select 1`
+      probeDatabase: sql`select 1`,
+      metrics: { requests: requestMetrics, hookPlugins, inflight, usageWriterStats: writer.stats },
+      adminKey: config.admin?.key
     })
     const gateway: Gateway = {
       proxy,

@@ -3,11 +3,12 @@
  * chunks, so that a cache can serve a streamed request from a completion it
  * stored earlier, whether that completion arrived as JSON or as a stream.
  *
- * Per choice, in choice order, the chunks are: a role chunk (which also
- * carries the message's extra fields and the choice's logprobs), the
- * content, the refusal, a legacy `function_call`, each tool call (its id,
- * type and name first, then its arguments), and a chunk with the finish
- * reason. A usage-only chunk (`choices: []`) and `[DONE]` end the stream.
+ * Each choice, in index order, becomes a run of chunks. A role chunk comes
+ * first, and it also carries the message's extra fields and the choice's
+ * logprobs. The content, the refusal and a legacy `function_call` follow.
+ * Then each tool call comes with its id, type and name, followed by its
+ * arguments. A chunk with the finish reason closes the choice. A usage-only
+ * chunk (`choices: []`) and `[DONE]` end the stream.
  * Folding the chunks with {@link ChatStreamAssembler} or the OpenAI SDK gives
  * back the content, refusal, tool calls, finish reasons and usage.
  *
@@ -45,15 +46,18 @@ type ChunkDelta = ChunkChoice["delta"]
 // unknown delta fields into the message.
 const STREAMED_MESSAGE_FIELDS = new Set(["role", "content", "refusal", "tool_calls", "function_call"])
 
-// Choice fields that are not carried in a chunk choice as they are.
+// Choice fields that the replay handles itself. Any other choice field is
+// copied into the choice of the role chunk.
 const CHOICE_FIELDS = new Set(["index", "message", "finish_reason", "logprobs"])
 
-// Completion fields that differ between a completion and its chunks.
+// Completion fields that the replay sets per chunk. Any other field (such as
+// `system_fingerprint`) is copied into every chunk.
 const COMPLETION_FIELDS = new Set(["id", "object", "created", "model", "choices", "usage"])
 
 /**
- * Splits text into pieces of at most `size` code units, never between the
- * two halves of a surrogate pair. Returns no pieces for empty text.
+ * Splits text into pieces of `size` code units. A piece that would end
+ * between the two halves of a surrogate pair takes the second half too, so
+ * it is one unit longer. Returns no pieces for empty text.
  */
 const splitText = (text: string, size: number): Array<string> => {
   const pieces: Array<string> = []

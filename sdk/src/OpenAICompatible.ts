@@ -69,7 +69,7 @@ export const makeOpenAICompatibleAdapter = (
   const baseUrl = options.baseUrl.replace(/\/+$/, "")
   const authStyle = options.authStyle ?? "bearer"
   const streamUsage = options.streamUsage ?? true
-  const passthroughEndpoints = new Set(options.passthrough ?? ["completions", "responses"])
+  const passthroughEndpoints = new Set<PassthroughEndpoint>(options.passthrough ?? ["completions", "responses"])
 
   const baseHeaders: Record<string, string> = {
     "content-type": "application/json",
@@ -223,7 +223,7 @@ export const makeOpenAICompatibleAdapter = (
     })
 
   return passthroughEndpoints.size > 0
-    ? { chat, chatStream, embeddings, listModels, passthrough: (endpoint, request, context) =>
+    ? { chat, chatStream, embeddings, listModels, passthroughEndpoints: [...passthroughEndpoints], passthrough: (endpoint, request, context) =>
         passthroughEndpoints.has(endpoint)
           ? passthrough(endpoint, request, context)
           : Effect.fail(

@@ -93,6 +93,8 @@ export interface ProviderAdapter {
   readonly chatStream: (request: ChatRequest, context: CallContext) => Effect.Effect<StreamResult, ProviderError>
   readonly embeddings: (request: EmbeddingsRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
   readonly listModels?: (context: { readonly signal: AbortSignal }) => Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
+  /** The endpoints `passthrough` serves; the others are translated to and from chat by the host. */
+  readonly passthroughEndpoints?: ReadonlyArray<PassthroughEndpoint>
   /** Forwards a body in the upstream's own format; absent when the upstream has none of these APIs. */
   readonly passthrough?: (
     endpoint: PassthroughEndpoint,

@@ -269,5 +269,5 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
           })
         )
 
-  return { chat, chatStream, embeddings, listModels, passthrough }
+  return { chat, chatStream, embeddings, listModels, passthroughEndpoints: ["messages"], passthrough }
 }

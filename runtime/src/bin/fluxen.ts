@@ -6,7 +6,7 @@
  *   fluxen check-config [FILE]
  */
 import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer } from "effect"
+import { Console, Effect, Layer, Runtime } from "effect"
 import { loadConfigFile } from "../config/loadConfig.js"
 import { layerLogging } from "../logging.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
@@ -71,10 +71,20 @@ const checkConfig = loadConfigFile(args.config, process.env).pipe(
 const start = Effect.gen(function* () {
   const loaded = yield* loadConfigFile(args.config, process.env)
   yield* Effect.scoped(
-    Effect.zipRight(
-      startNodeGateway(loaded, { ...(args.port === undefined ? {} : { port: args.port }), ...(args.host === undefined ? {} : { host: args.host }) }),
-      Effect.never
-    )
+    Effect.gen(function* () {
+      const running = yield* startNodeGateway(loaded, {
+        ...(args.port === undefined ? {} : { port: args.port }),
+        ...(args.host === undefined ? {} : { host: args.host })
+      })
+      const runtime = yield* Effect.runtime<never>()
+      const reload = running.reload(loadConfigFile(args.config, process.env).pipe(Effect.provide(NodeFileSystem.layer)))
+      const onHangup = () => {
+        Runtime.runFork(runtime)(Effect.zipRight(Effect.logInfo("SIGHUP received; reloading the configuration"), reload))
+      }
+      process.on("SIGHUP", onHangup)
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.off("SIGHUP", onHangup)))
+      return yield* Effect.never
+    })
   ).pipe(Effect.provide(layerLogging(loaded.config.logging)))
 }).pipe(
   Effect.catchTag("ConfigError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))),

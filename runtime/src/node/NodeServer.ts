@@ -6,7 +6,7 @@
  * remaining connections are closed.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Runtime } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Gateway } from "../Gateway.js"
@@ -31,15 +31,27 @@ const pathOf = (url: string | undefined): string => {
   return query === -1 ? url : url.slice(0, query)
 }
 
-export const serveNode = (gateway: Gateway, options: NodeServerOptions) =>
+/** Serves whichever gateway `current()` returns, so that a reload can swap it. */
+export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
   Effect.gen(function* () {
-    const controlHandler = yield* NodeHttpServer.makeHandler(gateway.controlApp)
+    const controlHandlers = new WeakMap<Gateway, (request: Http.IncomingMessage, response: Http.ServerResponse) => void>()
+    const controlHandlerOf = (gateway: Gateway) =>
+      Effect.gen(function* () {
+        const existing = controlHandlers.get(gateway)
+        if (existing !== undefined) return existing
+        const handler = yield* NodeHttpServer.makeHandler(gateway.controlApp)
+        controlHandlers.set(gateway, handler)
+        return handler
+      })
+    const runtime = yield* Effect.runtime<never>()
     const server = Http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 })
 
     server.on("request", (request, response) => {
+      const gateway = current()
       const spec = request.method === "POST" ? proxyEndpoints.get(pathOf(request.url)) : undefined
-      if (spec === undefined) return controlHandler(request, response)
-      gateway.proxy(makeNodeExchange(request, response), spec)
+      if (spec !== undefined) return gateway.proxy(makeNodeExchange(request, response), spec)
+      const handler = controlHandlers.get(gateway) ?? Runtime.runSync(runtime)(controlHandlerOf(gateway))
+      handler(request, response)
     })
 
     const address = yield* Effect.acquireRelease(
@@ -53,6 +65,7 @@ export const serveNode = (gateway: Gateway, options: NodeServerOptions) =>
       }),
       () =>
         Effect.gen(function* () {
+          const gateway = current()
           gateway.setReady(false)
           server.close()
           server.closeIdleConnections()

@@ -1,67 +1,48 @@
 /**
- * Starting a complete Fluxen on Node from a loaded configuration: the usage
- * database and its writer, the upstream transport, the plugins and the HTTP
- * server, all in the caller's scope. Closing that scope shuts down in the
- * reverse order: the server drains, plugins close, buffered usage is
- * written, the database closes.
+ * Starting a complete Fluxen on Node: the gateway with an undici transport
+ * and better-sqlite3, behind a node:http server, all in the caller's
+ * scope. Closing that scope drains the server first, then closes the rest.
  */
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Effect } from "effect"
 import type { LoadedConfig } from "../config/loadConfig.js"
-import { makeGateway, type Gateway } from "../Gateway.js"
+import { buildGateway, type BuiltGateway } from "../buildGateway.js"
+import { reloadGateway, type GatewaySlot } from "../reloadGateway.js"
 import { layerUndiciTransport } from "../transport/UndiciTransport.js"
-import { UsageDatabase } from "../usage/UsageDatabase.js"
-import { UsageStore } from "../usage/UsageStore.js"
-import { UsageWriter } from "../usage/UsageWriter.js"
-import * as Path from "node:path"
 import { makeNodeImporter } from "./nodeImporter.js"
 import { serveNode, type ListeningServer } from "./NodeServer.js"
 
-export interface RunningGateway extends ListeningServer {
-  readonly gateway: Gateway
-  /** The usage store and writer, for tools and tests that read usage back. */
-  readonly services: Context.Context<UsageStore | UsageWriter>
-  /** Writes buffered usage records now. */
-  readonly flushUsage: Effect.Effect<void>
+export interface RunningGateway extends ListeningServer, BuiltGateway {
+  /** Loads a new configuration and swaps the gateway; returns false when it kept the running one. */
+  readonly reload: (load: Effect.Effect<LoadedConfig, { readonly message: string }>) => Effect.Effect<boolean>
 }
 
 export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly port?: number; readonly host?: string } = {}) =>
   Effect.gen(function* () {
     const { config } = loaded
-    const databaseUrl =
-      config.usage.databaseUrl !== undefined && Redacted.value(config.usage.databaseUrl).trim() !== ""
-        ? config.usage.databaseUrl
-        : undefined
-    const storage = UsageDatabase.layer(
-      databaseUrl !== undefined
-        ? { url: databaseUrl }
-        : { sqlitePath: Path.resolve(loaded.directory, config.usage.sqlitePath) }
-    )
-    const usage = UsageWriter.layer({ flushIntervalMs: config.usage.flushInterval, batchSize: config.usage.batchSize }).pipe(
-      Layer.provideMerge(storage)
-    )
-    const transport = layerUndiciTransport({
-      connectionsPerOrigin: config.upstream.connectionsPerOrigin,
-      keepAliveMs: config.upstream.keepAlive,
-      connectTimeoutMs: config.upstream.connectTimeout
+    const built = yield* buildGateway(loaded, {
+      transport: layerUndiciTransport({
+        connectionsPerOrigin: config.upstream.connectionsPerOrigin,
+        keepAliveMs: config.upstream.keepAlive,
+        connectTimeoutMs: config.upstream.connectTimeout
+      }),
+      importer: makeNodeImporter([loaded.directory, process.cwd()])
     })
-    const services = yield* Layer.build(Layer.merge(usage, transport))
-
-    const importer = makeNodeImporter([loaded.directory, process.cwd()])
-    const gateway = yield* Effect.provide(makeGateway(loaded, importer), services)
-    const writer = yield* Effect.provide(UsageWriter, services)
-    const server = yield* serveNode(gateway, {
+    const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, config: loaded }
+    const server = yield* serveNode(() => slot.current, {
       host: overrides.host ?? config.server.host,
       port: overrides.port ?? config.server.port,
       shutdownTimeoutMs: config.server.shutdownTimeout
     })
     yield* Effect.logInfo("Fluxen is listening").pipe(
-      Effect.annotateLogs({ url: server.url, providers: Object.keys(config.providers).join(","), storage: databaseUrl ? "postgresql" : "sqlite" })
+      Effect.annotateLogs({ url: server.url, providers: Object.keys(config.providers).join(","), storage: built.storage })
     )
     const running: RunningGateway = {
       ...server,
-      gateway,
-      flushUsage: writer.flush(),
-      services: Context.pick(UsageStore, UsageWriter)(services)
+      ...built,
+      get gateway() {
+        return slot.current
+      },
+      reload: (load) => reloadGateway(slot, built, load)
     }
     return running
   })

@@ -24,6 +24,7 @@ import {
 } from "@fluxen/sdk"
 import { Cause, Effect, Exit, FiberId, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
+import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropicErrorResponse.js"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
 import type { HookChain } from "../plugins/HookChain.js"
@@ -120,15 +121,17 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   const { router, hooks, bodyLimitBytes } = dependencies
   const runFork = Runtime.runFork(dependencies.runtime)
 
-  const sendError = (exchange: Exchange, state: RequestState, response: ErrorResponse) => {
+  const sendError = (exchange: Exchange, state: RequestState, spec: EndpointSpec, response: ErrorResponse) => {
+    const anthropic = spec.errorShape === "anthropic"
     // A stream that fails after its headers went out keeps the status the client received.
     if (exchange.headersSent()) {
-      exchange.write(errorEventText(response))
+      exchange.write(anthropic ? anthropicErrorEventText(response) : errorEventText(response))
       exchange.end()
       return
     }
     state.httpStatus = response.status
-    exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(response.body))
+    const body = anthropic ? toAnthropicErrorBody(response) : response.body
+    exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(body))
   }
 
   const respond = (
@@ -189,6 +192,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         const invoke = (deployment: Deployment) =>
           spec.invoke(
             deployment.adapter,
+            deployment.provider,
             context.request,
             {
               requestId: state.requestId,
@@ -242,7 +246,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       Effect.catchAll((error) =>
         Effect.sync(() => {
           state.error = error
-          sendError(exchange, state, errorResponse(error))
+          sendError(exchange, state, spec, errorResponse(error))
         })
       ),
       Effect.catchAllCause((cause) =>
@@ -250,7 +254,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           ? Effect.failCause(cause)
           : Effect.zipRight(
               Effect.logError("Request failed unexpectedly", cause).pipe(Effect.annotateLogs("request.id", state.requestId)),
-              Effect.sync(() => sendError(exchange, state, internalErrorResponse(state.requestId)))
+              Effect.sync(() => sendError(exchange, state, spec, internalErrorResponse(state.requestId)))
             )
       ),
       Effect.onExit((exit) => finish(state, exit)),

@@ -7,30 +7,36 @@ import {
   CompletionRequest,
   EmbeddingsRequest,
   InvalidRequestError,
+  MessagesRequest,
   ResponsesRequest,
   type CallContext,
   type CanonicalRequest,
   type Endpoint,
+  type GatewayError,
   type ProviderAdapter,
   type ProviderError,
   type ProviderResult
 } from "@fluxen/sdk"
 import { Effect, type Schema } from "effect"
+import { invokeMessages } from "../ingress/anthropicMessages.js"
 
 export interface EndpointSpec {
   readonly endpoint: Endpoint
   readonly schema: Schema.Schema<any, any>
   readonly invoke: (
     adapter: ProviderAdapter,
+    provider: string,
     request: CanonicalRequest,
     context: CallContext,
     stream: boolean
-  ) => Effect.Effect<ProviderResult, ProviderError>
+  ) => Effect.Effect<ProviderResult, GatewayError>
+  /** The error body shape of this route's API. */
+  readonly errorShape: "openai" | "anthropic"
 }
 
 const passthrough =
   (endpoint: "completions" | "responses"): EndpointSpec["invoke"] =>
-  (adapter, request, context) =>
+  (adapter, _provider, request, context) =>
     adapter.passthrough === undefined
       ? Effect.fail(
           new InvalidRequestError({
@@ -46,14 +52,29 @@ export const proxyEndpoints: ReadonlyMap<string, EndpointSpec> = new Map<string,
     {
       endpoint: "chat",
       schema: ChatRequest,
-      invoke: (adapter, request, context, stream) =>
+      errorShape: "openai",
+      invoke: (adapter, _provider, request, context, stream) =>
         stream ? adapter.chatStream(request as ChatRequest, context) : adapter.chat(request as ChatRequest, context)
     }
   ],
-  ["/v1/completions", { endpoint: "completions", schema: CompletionRequest, invoke: passthrough("completions") }],
-  ["/v1/responses", { endpoint: "responses", schema: ResponsesRequest, invoke: passthrough("responses") }],
+  ["/v1/completions", { endpoint: "completions", schema: CompletionRequest, errorShape: "openai", invoke: passthrough("completions") }],
+  ["/v1/responses", { endpoint: "responses", schema: ResponsesRequest, errorShape: "openai", invoke: passthrough("responses") }],
   [
     "/v1/embeddings",
-    { endpoint: "embeddings", schema: EmbeddingsRequest, invoke: (adapter, request, context) => adapter.embeddings(request as EmbeddingsRequest, context) }
+    {
+      endpoint: "embeddings",
+      schema: EmbeddingsRequest,
+      errorShape: "openai",
+      invoke: (adapter, _provider, request, context) => adapter.embeddings(request as EmbeddingsRequest, context)
+    }
+  ],
+  [
+    "/v1/messages",
+    {
+      endpoint: "messages",
+      schema: MessagesRequest,
+      errorShape: "anthropic",
+      invoke: (adapter, provider, request, context, stream) => invokeMessages(adapter, provider, request as MessagesRequest, context, stream)
+    }
   ]
 ])

@@ -4,7 +4,7 @@
  * Everything here happens before the first byte reaches the client; once a
  * provider answered, its result is final.
  */
-import type { GatewayError, ProviderError, ProviderResult } from "@fluxen/sdk"
+import type { GatewayError, ProviderResult } from "@fluxen/sdk"
 import { Effect } from "effect"
 import type { Deployment, ModelRouter, RoutePlan } from "./ModelRouter.js"
 import { orderDeployments } from "./orderDeployments.js"
@@ -21,7 +21,7 @@ export const callWithRouting = (
   router: ModelRouter,
   plan: RoutePlan,
   firstOrder: ReadonlyArray<Deployment>,
-  invoke: (deployment: Deployment) => Effect.Effect<ProviderResult, ProviderError>,
+  invoke: (deployment: Deployment) => Effect.Effect<ProviderResult, GatewayError>,
   requestId: string
 ): Effect.Effect<RoutedResult, GatewayError> =>
   Effect.gen(function* () {

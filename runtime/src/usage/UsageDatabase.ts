@@ -1,6 +1,5 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -25,10 +24,28 @@ export interface PostgresUsageDatabaseOptions {
   readonly maxConnections?: number | undefined
 }
 
+/** Builds the SQLite client for a file; each JavaScript runtime has its own SQLite binding. */
+export type SqliteDriver = (options: { readonly filename: string; readonly prepareCacheTtl: Duration.Duration }) => Layer.Layer<SqlClient.SqlClient, unknown>
+
+/**
+ * The Node driver, better-sqlite3 through `@effect/sql-sqlite-node`. It is
+ * imported on first use, because better-sqlite3 is a V8 addon that other
+ * runtimes (Deno) cannot load.
+ */
+export const nodeSqliteDriver: SqliteDriver = ({ filename, prepareCacheTtl }) =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient")),
+      (SqliteClient) => SqliteClient.layer({ filename, prepareCacheTTL: prepareCacheTtl })
+    )
+  )
+
 /** Usage database in a local SQLite file. */
 export interface SqliteUsageDatabaseOptions {
   /** Path of the database file. Missing parent directories are created, and `:memory:` keeps the database in memory. */
   readonly sqlitePath: string
+  /** The SQLite binding; better-sqlite3 on Node by default. */
+  readonly driver?: SqliteDriver | undefined
   /** Time allowed at start to complete a probe query. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
 }
@@ -161,7 +178,8 @@ const sqliteClientLayer = (
 
   // Opening a file that is not a SQLite database, or one in an unwritable place, throws while
   // the client is built, which reaches this point as a defect.
-  const client = SqliteClient.layer({ filename, prepareCacheTTL: sqlitePrepareCacheTtl }).pipe(
+  const driver = options.driver ?? nodeSqliteDriver
+  const client = driver({ filename, prepareCacheTtl: sqlitePrepareCacheTtl }).pipe(
     Layer.catchAllCause((cause) =>
       Layer.fail(
         new UsageDatabaseError({

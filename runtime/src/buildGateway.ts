@@ -1,0 +1,72 @@
+/**
+ * Building a complete gateway from a loaded configuration, the same on
+ * every JavaScript runtime: the usage database and its writer, the
+ * upstream transport the entry point chose, and the plugins. Everything
+ * lives in the caller's scope and closes in reverse order: plugins first,
+ * then the writer (which writes what it still holds), then the database.
+ */
+import type { HttpTransport } from "@fluxen/sdk"
+import { Context, Effect, ExecutionStrategy, Layer, Redacted, Scope } from "effect"
+import * as Path from "node:path"
+import type { LoadedConfig } from "./config/loadConfig.js"
+import { makeGateway, type Gateway } from "./Gateway.js"
+import type { ModuleImporter } from "./plugins/PluginLoader.js"
+import { UsageDatabase, type SqliteDriver } from "./usage/UsageDatabase.js"
+import { UsageStore } from "./usage/UsageStore.js"
+import { UsageWriter } from "./usage/UsageWriter.js"
+
+export interface BuildOptions {
+  readonly transport: Layer.Layer<HttpTransport>
+  readonly importer: ModuleImporter
+  /** The SQLite binding for the embedded usage database; better-sqlite3 when absent. */
+  readonly sqliteDriver?: SqliteDriver
+}
+
+export interface BuiltGateway {
+  /** The gateway serving requests now; a reload replaces it. */
+  readonly gateway: Gateway
+  /** The usage store and writer, for tools and tests that read usage back. */
+  readonly services: Context.Context<UsageStore | UsageWriter>
+  /** The scope of `gateway`'s plugins; closing it closes them. */
+  readonly gatewayScope: Scope.CloseableScope
+  /** Builds another gateway on the same services, in the caller's scope (for reloads). */
+  readonly makeGateway: (loaded: LoadedConfig) => Effect.Effect<Gateway, unknown, Scope.Scope>
+  /** Writes buffered usage records now. */
+  readonly flushUsage: Effect.Effect<void>
+  /** "postgresql" or "sqlite". */
+  readonly storage: string
+}
+
+/**
+ * Builds the services that outlive configuration reloads (usage database,
+ * writer, transport) and a first gateway in a scope of its own.
+ */
+export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
+  Effect.gen(function* () {
+    const { config } = loaded
+    const databaseUrl =
+      config.usage.databaseUrl !== undefined && Redacted.value(config.usage.databaseUrl).trim() !== ""
+        ? config.usage.databaseUrl
+        : undefined
+    const storage = UsageDatabase.layer(
+      databaseUrl !== undefined
+        ? { url: databaseUrl }
+        : { sqlitePath: Path.resolve(loaded.directory, config.usage.sqlitePath), driver: options.sqliteDriver }
+    )
+    const usage = UsageWriter.layer({ flushIntervalMs: config.usage.flushInterval, batchSize: config.usage.batchSize }).pipe(
+      Layer.provideMerge(storage)
+    )
+    const services = yield* Layer.build(Layer.merge(usage, options.transport))
+    const gatewayScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const gateway = yield* Effect.provide(makeGateway(loaded, options.importer), services).pipe(Scope.extend(gatewayScope))
+    const writer = Context.get(services, UsageWriter)
+    const built: BuiltGateway = {
+      gateway,
+      gatewayScope,
+      makeGateway: (next: LoadedConfig) => Effect.provide(makeGateway(next, options.importer), services),
+      services: Context.pick(UsageStore, UsageWriter)(services),
+      flushUsage: writer.flush(),
+      storage: databaseUrl === undefined ? "sqlite" : "postgresql"
+    }
+    return built
+  })

@@ -1,0 +1,7 @@
+export * from "./FetchTransport.js"
+export * from "./HookConformance.js"
+export * from "./PluginHarness.js"
+export * from "./ProviderConformance.js"
+export * from "./Recording.js"
+export * from "./ReplayUpstream.js"
+export * from "./TestApi.js"

@@ -1,0 +1,136 @@
+import Database from "better-sqlite3"
+import { spawn, type ChildProcess } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import OpenAI from "openai"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+
+const repository = fileURLToPath(new URL("../../../", import.meta.url))
+const cli = Path.join(repository, "runtime", "dist", "bin", "fluxen.js")
+
+const freePort = async (): Promise<number> => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+const configText = (port: number, upstreamUrl: string, extraModels = "") => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 10 seconds }
+usage: { sqlitePath: ./usage.db, flushInterval: 50 }
+logging: { level: info }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+    config: { baseUrl: "${upstreamUrl}/v1", apiKey: "sk-test-upstream-key" }
+models:
+  gpt-4o-mini: { provider: openai, model: gpt-4o-mini-2024-07-18 }
+${extraModels}
+plugins: []
+`
+
+const modelIds = async (url: string): Promise<Array<string>> => {
+  const body = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> }
+  return body.data.map((model) => model.id).sort()
+}
+
+const waitFor = async (check: () => Promise<boolean>, what: string, output: () => string) => {
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`Timed out waiting for ${what}:\n${output()}`)
+}
+
+describe("process lifecycle", () => {
+  let upstream: ReplayUpstream
+  let child: ChildProcess
+  let directory: string
+  let configPath: string
+  let url: string
+  let port: number
+  let output = ""
+
+  beforeEach(async () => {
+    upstream = await startReplayUpstream()
+    directory = mkdtempSync(Path.join(tmpdir(), "fluxen-lifecycle-"))
+    configPath = Path.join(directory, "fluxen.yaml")
+    port = await freePort()
+    url = `http://127.0.0.1:${port}`
+    writeFileSync(configPath, configText(port, upstream.url))
+    output = ""
+    child = spawn(process.execPath, [cli, "start", "--config", configPath], { cwd: directory, stdio: ["ignore", "pipe", "pipe"] })
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the gateway to start", () => output)
+  })
+
+  afterEach(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    await upstream.close()
+    rmSync(directory, { recursive: true, force: true })
+  })
+
+  const slowStream = (client: OpenAI) => {
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 60 })
+    return (async () => {
+      const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+      let text = ""
+      let finish: string | null = null
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? ""
+        finish = chunk.choices[0]?.finish_reason ?? finish
+      }
+      return { text, finish }
+    })()
+  }
+
+  it("reloads on SIGHUP without dropping a stream", async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    const inFlight = slowStream(client)
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    writeFileSync(configPath, configText(port, upstream.url, "  gpt-4.1-nano: { provider: openai }"))
+    child.kill("SIGHUP")
+    await waitFor(async () => (await modelIds(url)).includes("gpt-4.1-nano"), "the reloaded model list", () => output)
+
+    const { text, finish } = await inFlight
+    expect(text.length).toBeGreaterThan(0)
+    expect(finish).toBe("stop")
+    expect(await modelIds(url)).toEqual(["gpt-4.1-nano", "gpt-4o-mini"])
+  })
+
+  it("keeps the running configuration when the new one is invalid", async () => {
+    writeFileSync(configPath, configText(port, upstream.url, "  broken: { provider: nowhere }"))
+    child.kill("SIGHUP")
+    await waitFor(async () => output.includes("Configuration reload failed"), "the reload failure log", () => output)
+    expect(output).toContain("models.broken.provider")
+    expect(await modelIds(url)).toEqual(["gpt-4o-mini"])
+    expect(child.exitCode).toBeNull()
+  })
+
+  it("finishes an in-flight stream on SIGTERM and writes its usage", async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    const inFlight = slowStream(client)
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    child.kill("SIGTERM")
+    const { finish } = await inFlight
+    expect(finish).toBe("stop")
+    expect(await exited).toBe(0)
+
+    const database = new Database(Path.join(directory, "usage.db"), { readonly: true })
+    try {
+      const rows = database.prepare("select status, prompt_tokens, completion_tokens from fluxen_usage").all()
+      expect(rows).toEqual([{ status: "ok", prompt_tokens: 78, completion_tokens: 9 }])
+    } finally {
+      database.close()
+    }
+  })
+})
