@@ -57,7 +57,10 @@ export interface RequestContext {
   /** When the request arrived, in epoch milliseconds. */
   readonly startedAt: number
   readonly headers: RequestHeaders
-  /** The canonical body. A `beforeRequest` hook may replace it; the model field is not re-routed. */
+  /**
+   * The canonical body. A `beforeRequest` hook may replace it; a changed
+   * `model` routes the request to that model once all hooks ran.
+   */
   request: CanonicalRequest
   /** The first deployment the router picked; replaced when a retry or fallback served the request. */
   route: Route

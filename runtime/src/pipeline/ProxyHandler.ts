@@ -175,9 +175,9 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       const json = (yield* parseJsonBody(bytes)) as { model?: unknown }
       if (typeof json.model === "string") state.requestedModel = json.model
       const request = (yield* decodeRequest(spec.schema, json)) as CanonicalRequest
-      const plan = yield* router.resolve(request.model)
-      const order = orderDeployments(plan, router.health, Date.now())
-      const first = order[0]
+      let plan = yield* router.resolve(request.model)
+      let order = orderDeployments(plan, router.health, Date.now())
+      let first = order[0]
       if (first === undefined) return yield* new ModelNotFoundError({ model: request.model })
       state.stream = spec.endpoint !== "embeddings" && (request as { stream?: boolean | null }).stream === true
       const context = makeContext(state, exchange, request, plan.requestedModel, first)
@@ -189,6 +189,15 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         state.answeredByHook = true
         result = decision.respond
       } else {
+        // A hook that changed the model (a routing rule) re-routes the request.
+        const model = (context.request as { model: string }).model
+        if (model !== request.model) {
+          plan = yield* router.resolve(model)
+          order = orderDeployments(plan, router.health, Date.now())
+          first = order[0]
+          if (first === undefined) return yield* new ModelNotFoundError({ model })
+          context.route = routeOf(request.model, first)
+        }
         const invoke = (deployment: Deployment) =>
           spec.invoke(
             deployment.adapter,
@@ -204,7 +213,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
             state.stream
           )
         const routed = yield* callWithRouting(router, plan, order, invoke, state.requestId)
-        if (routed.deployment !== first) context.route = routeOf(plan.requestedModel, routed.deployment)
+        if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
         result = routed.result
       }
       yield* respond(exchange, state, result, signal)

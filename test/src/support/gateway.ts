@@ -4,7 +4,7 @@
  * file or a fresh PostgreSQL schema.
  */
 import { parseConfig, startNodeGateway, UsageStore, type RunningGateway, type UsageRecord } from "@fluxen/runtime"
-import { Effect, Either, Exit, Layer, Logger, LogLevel, Scope } from "effect"
+import { Cause, Effect, Either, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
@@ -124,9 +124,14 @@ ${options.extraYaml ?? ""}
 
   const logging = Layer.merge(Logger.minimumLogLevel(LogLevel.Warning), Layer.empty)
   const scope = Effect.runSync(Scope.make())
-  const running = await Effect.runPromise(
-    Scope.extend(startNodeGateway(loaded.right), scope).pipe(Effect.provide(logging))
-  )
+  const started = await Effect.runPromiseExit(Scope.extend(startNodeGateway(loaded.right), scope).pipe(Effect.provide(logging)))
+  if (Exit.isFailure(started)) {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    rmSync(directory, { recursive: true, force: true })
+    if (schema !== undefined) await dropSchema(schema)
+    throw new Error(Cause.pretty(started.cause))
+  }
+  const running = started.value
 
   const usageRecords = async () => {
     await Effect.runPromise(running.flushUsage)
