@@ -7,7 +7,7 @@
  */
 import { Effect, Redacted } from "effect"
 import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
-import { InvalidRequestError, isGatewayError, UpstreamProtocolError, type ProviderError } from "./Errors.js"
+import { InvalidRequestError, isGatewayError, UpstreamProtocolError, UpstreamUnreachableError, type ProviderError } from "./Errors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
 import type {
   CallContext,
@@ -20,7 +20,7 @@ import type {
   StreamResult
 } from "./Provider.js"
 import { SseParser } from "./Sse.js"
-import { pickRateLimitHeaders, readUpstreamError } from "./UpstreamErrors.js"
+import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
@@ -123,13 +123,21 @@ export const makeOpenAICompatibleAdapter = (
     }
   }
 
+  /**
+   * Reads an OpenAI-style stream. An in-band `{"error": ...}` event fails
+   * the stream (the host tells the client), and so does a chat or
+   * completions stream that ends with neither `[DONE]` nor a finish reason,
+   * because that is a cut connection, not a finished answer.
+   */
   async function* readEvents(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamEvent> {
     const parser = new SseParser()
     let finished = false
+    let sawEnd = false
     try {
       for await (const bytes of response.body) {
         for (const event of parser.push(bytes)) {
           if (event.data === "[DONE]") {
+            sawEnd = true
             yield { data: event.data, done: true }
             continue
           }
@@ -139,6 +147,10 @@ export const makeOpenAICompatibleAdapter = (
           } catch {
             throw new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
           }
+          if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
+            throw upstreamErrorFromBody(provider, 500, response.headers, event.data)
+          }
+          if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) sawEnd = true
           const usage = readUsageFrom(endpoint, json, options.usageQuirks)
           const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
           yield event.event === undefined
@@ -148,6 +160,9 @@ export const makeOpenAICompatibleAdapter = (
       }
       parser.end()
       finished = true
+      if (!sawEnd && endpoint !== "responses") {
+        throw new UpstreamUnreachableError({ provider, reason: "the stream ended before the answer was complete" })
+      }
     } finally {
       // Stopping early (client gone, error) must close the upstream connection.
       if (!finished) response.discard()

@@ -36,7 +36,7 @@ const hasFinishReason = (chunk: ChatCompletionChunk): boolean =>
  * Encodes a chat stream as Anthropic events. A stream that reports an error
  * event, or that ends with neither `[DONE]` nor a finish reason, fails
  * instead of ending with `message_stop`, so the client never takes a cut-off
- * answer for a whole one.
+ * response for a complete one.
  */
 async function* encodeChatStream(events: AsyncIterable<StreamEvent>, provider: string, model: string): AsyncGenerator<StreamEvent> {
   const encoder = new AnthropicStreamEncoder({ provider, model })

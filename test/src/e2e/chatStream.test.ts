@@ -210,3 +210,46 @@ describe("chat stream without upstream usage", () => {
     expect(record.usageEstimated).toBe(false)
   })
 })
+
+describe("chat streams cut short", () => {
+  let harness: Harness
+  beforeAll(async () => {
+    harness = await startHarness({ pluginsYaml: NO_PLUGINS })
+  })
+  afterAll(async () => {
+    await harness?.close()
+  })
+
+  it("records an error for a stream without [DONE] or a finish reason", async () => {
+    const events = fixtureText("openai/chat-completions/text-stream-usage.sse").split("\n\n").slice(0, 4)
+    harness.upstream.enqueue({ body: [...events, ""].join("\n\n"), headers: { "content-type": "text/event-stream" } })
+    const stream = await harness.client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+    const failure = await (async () => {
+      for await (const chunk of stream) void chunk
+    })().then(
+      () => "completed",
+      (error: unknown) => (error as Error).message
+    )
+    expect(failure).not.toBe("completed")
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.status).toBe("error")
+    expect(record.errorType).toBe("UpstreamUnreachableError")
+  })
+
+  it("records an error for an in-band error event", async () => {
+    const first = fixtureText("openai/chat-completions/text-stream-usage.sse").split("\n\n").slice(0, 2)
+    const inBand = `data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`
+    harness.upstream.enqueue({ body: [...first, inBand, ""].join("\n\n"), headers: { "content-type": "text/event-stream" } })
+    const stream = await harness.client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+    const failure = await (async () => {
+      for await (const chunk of stream) void chunk
+    })().then(
+      () => "completed",
+      (error: unknown) => (error as Error).message
+    )
+    expect(failure).toContain("The server had an error")
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.status).toBe("error")
+    expect(record.errorType).toBe("UpstreamHttpError")
+  })
+})
