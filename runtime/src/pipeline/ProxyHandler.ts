@@ -125,7 +125,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     const anthropic = spec.errorShape === "anthropic"
     // A stream that fails after its headers went out keeps the status the client received.
     if (exchange.headersSent()) {
-      exchange.write(anthropic ? anthropicErrorEventText(response) : errorEventText(response))
+      if (state.progress?.errorEventSent !== true) exchange.write(anthropic ? anthropicErrorEventText(response) : errorEventText(response))
       exchange.end()
       return
     }

@@ -15,6 +15,8 @@ export interface StreamProgress {
   assembler: ChatStreamAssembler | undefined
   /** True when the upstream ended the stream normally. */
   completed: boolean
+  /** True once an error event reached the client, so that the host does not send a second one. */
+  errorEventSent: boolean
 }
 
 export const makeStreamProgress = (assemble: boolean): StreamProgress => ({
@@ -22,7 +24,8 @@ export const makeStreamProgress = (assemble: boolean): StreamProgress => ({
   usage: undefined,
   textParts: [],
   assembler: assemble ? new ChatStreamAssembler() : undefined,
-  completed: false
+  completed: false,
+  errorEventSent: false
 })
 
 const collectText = (endpoint: Endpoint, json: any, parts: Array<string>): void => {
@@ -70,6 +73,7 @@ export const relayStream = async (
       }
       if (event.usageOnly === true && !options.includeUsage) continue
 
+      if (event.event === "error" || (event.json as { error?: unknown } | undefined)?.error !== undefined) progress.errorEventSent = true
       const pending = exchange.write(formatSseEvent(event))
       if (pending !== undefined) await pending
     }

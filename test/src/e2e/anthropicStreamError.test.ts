@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startTestGateway, type TestGateway } from "../support/gateway.js"
+import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+
+// No licensed recording has an Anthropic error event after the stream started,
+// so this stream is written by hand in Anthropic's documented event format.
+const streamWithError = [
+  `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}`,
+  `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+  `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}`,
+  `event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`,
+  ""
+].join("\n\n")
+
+describe("Anthropic error after the stream started", () => {
+  let upstream: ReplayUpstream
+  let gateway: TestGateway
+
+  beforeAll(async () => {
+    upstream = await startReplayUpstream()
+    gateway = await startTestGateway({
+      upstreamUrl: upstream.url,
+      pluginsYaml: "plugins: []",
+      providersYaml: `  anthropic:\n    use: "@fluxen/provider-anthropic"\n    config:\n      baseUrl: ${upstream.url}/v1\n      apiKey: sk-ant-test\n`,
+      modelsYaml: `  claude-sonnet-4-5:\n    provider: anthropic\n`
+    })
+  })
+
+  afterAll(async () => {
+    await gateway?.close()
+    await upstream?.close()
+  })
+
+  const send = async (path: string, body: unknown) => {
+    upstream.enqueue({ body: streamWithError, headers: { "content-type": "text/event-stream" } })
+    const response = await fetch(`${gateway.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body)
+    })
+    return response.text()
+  }
+
+  it("sends one error event on the chat route", async () => {
+    const text = await send("/v1/chat/completions", { model: "claude-sonnet-4-5", stream: true, messages: [{ role: "user", content: "hi" }] })
+    expect(text.match(/"error":\{/g)).toHaveLength(1)
+    expect(text).toContain("Overloaded")
+    const record = (await gateway.usageRecords()).at(-1)!
+    expect(record.status).toBe("error")
+  })
+
+  it("sends one error event on the messages route", async () => {
+    const text = await send("/v1/messages", { model: "claude-sonnet-4-5", stream: true, max_tokens: 100, messages: [{ role: "user", content: "hi" }] })
+    expect(text.match(/event: error/g)).toHaveLength(1)
+    const record = (await gateway.usageRecords()).at(-1)!
+    expect(record.status).toBe("error")
+  })
+})
