@@ -8,7 +8,7 @@ import { Schema } from "effect"
 const Extra = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 /** One element of a message's `content` array; only `type` is checked here. */
-export const ContentPart = Schema.Struct({ type: Schema.String }, Extra)
+export const ContentPart = Schema.Struct({ type: Schema.String }, Extra).annotations({ identifier: "ContentPart" })
 export type ContentPart = typeof ContentPart.Type
 
 export const MessageContent = Schema.Union(Schema.String, Schema.Array(ContentPart), Schema.Null)
@@ -20,7 +20,7 @@ export const ToolCall = Schema.Struct(
     function: Schema.Struct({ name: Schema.String, arguments: Schema.String }, Extra)
   },
   Extra
-)
+).annotations({ identifier: "ToolCall" })
 export type ToolCall = typeof ToolCall.Type
 
 export const ChatMessage = Schema.Struct(
@@ -32,7 +32,7 @@ export const ChatMessage = Schema.Struct(
     tool_call_id: Schema.optional(Schema.String)
   },
   Extra
-)
+).annotations({ identifier: "ChatMessage" })
 export type ChatMessage = typeof ChatMessage.Type
 
 export const FunctionTool = Schema.Struct(
@@ -51,7 +51,7 @@ export const FunctionTool = Schema.Struct(
     )
   },
   Extra
-)
+).annotations({ identifier: "Tool" })
 
 export const ToolChoice = Schema.Union(
   Schema.Literal("none", "auto", "required"),

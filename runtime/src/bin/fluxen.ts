@@ -94,7 +94,7 @@ const start = Effect.gen(function* () {
 if (args.command === "check-config") {
   NodeRuntime.runMain(checkConfig.pipe(Effect.provide(NodeFileSystem.layer)), { disableErrorReporting: true })
 } else if (args.command === "start") {
-  NodeRuntime.runMain(start.pipe(Effect.provide(Layer.merge(NodeFileSystem.layer, Layer.empty))))
+  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), { disablePrettyLogger: true })
 } else {
   console.error(`Unknown command: ${args.command}\n\n${usage}`)
   process.exit(2)

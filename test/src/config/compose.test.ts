@@ -1,6 +1,6 @@
 import { parseConfig } from "@fluxen/runtime"
 import { Duration, Either, Redacted } from "effect"
-import { spawn, type ChildProcess } from "node:child_process"
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs"
 import { createServer, type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -40,6 +40,14 @@ const containerCommand = (): Array<string> => {
   const argument = lastArgument("CMD", finalStage)
   expect(argument.startsWith("["), "Dockerfile CMD uses the exec form").toBe(true)
   return JSON.parse(argument) as Array<string>
+}
+
+/** Parses the HEALTHCHECK command of the final stage into an argument list. */
+const healthcheckCommand = (): Array<string> => {
+  const argument = lastArgument("HEALTHCHECK", finalStage)
+  const commandStart = argument.indexOf("CMD [")
+  expect(commandStart, "HEALTHCHECK uses the exec form").toBeGreaterThan(-1)
+  return JSON.parse(argument.slice(commandStart + "CMD ".length)) as Array<string>
 }
 
 const containerConfigPath = (): string => {
@@ -289,6 +297,11 @@ describe("container command", () => {
 
       const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: Array<{ id: string }> }
       expect(models.data.map((model) => model.id).sort()).toEqual(Object.keys(exampleConfig.models).sort())
+
+      // The image's HEALTHCHECK command, run as Docker would inside the container; it throws on a non-zero exit.
+      const [healthProgram, ...healthArgs] = healthcheckCommand()
+      expect(healthProgram).toBe("node")
+      execFileSync(process.execPath, healthArgs, { env, timeout: 10_000 })
 
       child.kill("SIGTERM")
       const exit = await waitForExit(child, 15_000)
