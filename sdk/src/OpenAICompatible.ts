@@ -82,6 +82,7 @@ export const makeOpenAICompatibleAdapter = (
     baseHeaders["api-key"] = Redacted.value(options.apiKey)
   }
   const streamHeaders = { ...baseHeaders, accept: "text/event-stream" }
+  const secrets = options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]
 
   const toProviderError = (cause: unknown): ProviderError => {
     if (isGatewayError(cause)) return cause as ProviderError
@@ -101,7 +102,7 @@ export const makeOpenAICompatibleAdapter = (
       signal: context.signal,
       idleTimeoutMs: context.idleTimeoutMs
     })
-    if (response.status >= 400) throw await readUpstreamError(provider, response)
+    if (response.status >= 400) throw await readUpstreamError(provider, response, secrets)
     return response
   }
 
@@ -148,7 +149,7 @@ export const makeOpenAICompatibleAdapter = (
             throw new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
           }
           if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
-            throw upstreamErrorFromBody(provider, 500, response.headers, event.data)
+            throw upstreamErrorFromBody(provider, 500, response.headers, event.data, secrets)
           }
           if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) sawEnd = true
           const usage = readUsageFrom(endpoint, json, options.usageQuirks)
@@ -210,7 +211,7 @@ export const makeOpenAICompatibleAdapter = (
           signal: context.signal,
           idleTimeoutMs: 30_000
         })
-        if (response.status >= 400) throw await readUpstreamError(provider, response)
+        if (response.status >= 400) throw await readUpstreamError(provider, response, secrets)
         const body = JSON.parse(decoder.decode(await response.bytes())) as { data?: Array<{ id?: unknown; owned_by?: unknown }> }
         return (body.data ?? []).flatMap((model) =>
           typeof model.id === "string" ? [{ id: model.id, ownedBy: typeof model.owned_by === "string" ? model.owned_by : provider }] : []

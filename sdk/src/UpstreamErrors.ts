@@ -37,7 +37,8 @@ export const upstreamErrorFromBody = (
   provider: string,
   status: number,
   headers: Readonly<Record<string, string>>,
-  bodyText: string
+  bodyText: string,
+  secrets: ReadonlyArray<string> = []
 ): UpstreamHttpError => {
   let parsed: unknown
   try {
@@ -48,7 +49,7 @@ export const upstreamErrorFromBody = (
   const envelope = Array.isArray(parsed) ? parsed[0] : parsed
   const error = typeof envelope === "object" && envelope !== null ? (envelope as { error?: unknown }).error : undefined
   const fields = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : undefined
-  const message = stringOrNull(fields?.message) ?? stringOrNull(error) ?? `The upstream returned HTTP ${status}.`
+  const message = redact(stringOrNull(fields?.message) ?? stringOrNull(error) ?? `The upstream returned HTTP ${status}.`, secrets)
   const code = fields?.code
   return new UpstreamHttpError({
     provider,
@@ -63,8 +64,16 @@ export const upstreamErrorFromBody = (
   })
 }
 
-/** Reads the rest of an error response and maps it. */
-export const readUpstreamError = async (provider: string, response: UpstreamResponse): Promise<UpstreamHttpError> => {
+/** Replaces every occurrence of a secret (an API key the upstream quoted back) with `[redacted]`. */
+export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
+  secrets.reduce((result, secret) => (secret.length >= 4 ? result.split(secret).join("[redacted]") : result), text)
+
+/** Reads the rest of an error response and maps it, removing `secrets` from the message. */
+export const readUpstreamError = async (
+  provider: string,
+  response: UpstreamResponse,
+  secrets: ReadonlyArray<string> = []
+): Promise<UpstreamHttpError> => {
   const bytes = await response.bytes()
-  return upstreamErrorFromBody(provider, response.status, response.headers, new TextDecoder().decode(bytes))
+  return upstreamErrorFromBody(provider, response.status, response.headers, new TextDecoder().decode(bytes), secrets)
 }

@@ -1,7 +1,8 @@
 /**
  * The hook conformance suite: checks that a hook plugin's `beforeRequest`,
- * `afterResponse` and `afterUsage` accept every context the host may pass,
- * never throw, and keep to the plugin's timeout the way the host enforces it.
+ * `afterResponse` and `afterUsage` accept the kinds of context the host
+ * passes (a set of sample requests and outcomes), do not throw, finish within
+ * the plugin's timeout, and stop when interrupted, as the host requires.
  */
 import { Cause, Duration, Effect, Either, Exit, Fiber, Option, Schema } from "effect"
 import { ChatRequest, EmbeddingsRequest } from "../ChatRequest.js"

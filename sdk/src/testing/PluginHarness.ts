@@ -21,7 +21,7 @@ export interface BuildPluginOptions {
   /**
    * The gateway database, for plugins that keep tables in it (for example
    * `SqliteClient.layer({ filename: ":memory:" })` from `@effect/sql-sqlite-node`).
-   * Without it, a plugin that asks for `SqlClient` fails to build.
+   * Without it, a plugin that requires `SqlClient` fails to build.
    */
   readonly sqlLayer?: Layer.Layer<SqlClient.SqlClient, unknown>
 }
@@ -35,10 +35,10 @@ export interface BuiltPlugin<Config> {
 }
 
 /**
- * Builds a plugin from its definition and its YAML `config` section, with the
- * checks the host makes first: the SDK API version must be this SDK's, and
- * the config must decode with `configSchema` (excess properties are errors,
- * as in the host). Rejects with an `Error` naming what failed.
+ * Builds a plugin from its definition and its YAML `config` section, after
+ * the checks the host makes first. The SDK API version must be this SDK's, and
+ * the config must decode with `configSchema`, where excess properties are
+ * errors as in the host. Rejects with an `Error` naming what failed.
  */
 export const buildPlugin = async <Config>(
   definition: PluginDefinition<Config>,

@@ -25,13 +25,13 @@ export interface ErrorCase {
 }
 
 export interface ProviderRecordings {
-  /** The answer to a plain, non-streamed chat. */
+  /** The response to a plain, non-streamed chat. */
   readonly chat: Recording
-  /** The answer to a streamed chat, as an event stream. */
+  /** The response to a streamed chat, as an event stream. */
   readonly stream: Recording
-  /** The answer to a non-streamed chat in which the model calls a tool. */
+  /** The response to a non-streamed chat in which the model calls a tool. */
   readonly toolCall: Recording
-  /** The answer to a streamed chat in which the model calls a tool; optional. */
+  /** The response to a streamed chat in which the model calls a tool; optional. */
   readonly streamedToolCall?: Recording
   /** At least one error response. */
   readonly errors: ReadonlyArray<ErrorCase>
@@ -226,7 +226,9 @@ const checkToolCalls = (expect: Expect, message: { readonly tool_calls?: Readonl
     } catch {
       throw new Error(`${where}: tool_calls[${index}].function.arguments is not valid JSON: ${String(call.function?.arguments)}`)
     }
-    expect(typeof parsed === "object" && parsed !== null && !Array.isArray(parsed), `${where}: tool_calls[${index}] arguments are a JSON object`).toBe(true)
+    expect(typeof parsed, `${where}: tool_calls[${index}] arguments are a JSON object`).toBe("object")
+    expect(parsed, `${where}: tool_calls[${index}] arguments are not null`).not.toBe(null)
+    expect(Array.isArray(parsed), `${where}: tool_calls[${index}] arguments are not an array`).toBe(false)
   }
 }
 

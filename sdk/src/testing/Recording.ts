@@ -18,7 +18,7 @@ export interface Recording {
 }
 
 /**
- * How the replay server cuts a body into writes. `whole` sends it in one
+ * The way the replay server cuts a body into writes. `whole` sends it in one
  * write, `per-event` sends one SSE event per write (the whole body when it is
  * not an event stream), and `{ bytes: n }` sends slices of `n` bytes, which
  * splits events, lines and UTF-8 sequences at arbitrary points.
@@ -39,7 +39,7 @@ const errorStatusPattern = /^error-(\d{3})\b/
  * Reads a recording from a file. `.sse` files are served as
  * `text/event-stream`, anything else as `application/json`. A file named
  * `error-<status>-...` is served with that status, any other with 200,
- * unless `options.status` says otherwise.
+ * unless `options.status` is set.
  */
 export const readRecording = (path: string | URL, options: ReadRecordingOptions = {}): Recording => {
   const name = basename(typeof path === "string" ? path : path.pathname)

@@ -1,7 +1,7 @@
 /**
  * A local HTTP server that plays the upstream provider in a plugin's tests.
- * It serves recordings in the order they were queued, cut into writes the
- * way a test asks, and keeps every request it received, so a test can check
+ * It serves recordings in the order they were queued, cut into the writes a
+ * test requests, and keeps every request it received. A test can then check
  * what the plugin sent and whether the plugin closed the connection.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -36,7 +36,7 @@ export interface ReplayReply {
   readonly hangAfterWrites?: number
 }
 
-/** How the exchange of one request ended. */
+/** The way the exchange of one request ended. */
 export type ExchangeEnd = "finished" | "client-closed" | "server-closed"
 
 export interface ReplayUpstream {
@@ -107,7 +107,7 @@ export const startReplayUpstream = async (): Promise<ReplayUpstream> => {
     try {
       for await (const chunk of req) chunks.push(chunk as Buffer)
     } catch {
-      // The client went away before sending its whole body: nothing to record or answer.
+      // The client went away before sending its whole body, so there is nothing to record or reply to.
       return
     }
 
@@ -273,8 +273,8 @@ const prepareReply = (reply: ReplayReply): PreparedReply => {
 
   const body = recordingBytes(recording)
   const eventStream = isEventStream(contentType)
-  // Streams go out chunked, as upstreams send them; other bodies with their length,
-  // unless the reply hangs, where a length would promise bytes that never come.
+  // Streams go out chunked, as upstreams send them. Other bodies carry their length,
+  // unless the reply hangs, because a length would then promise bytes that never come.
   if (!eventStream && hangAfterWrites === undefined && headers["content-length"] === undefined) {
     headers["content-length"] = body.length
   }
