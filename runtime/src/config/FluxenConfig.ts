@@ -106,6 +106,19 @@ export const LoggingConfig = Schema.Struct({
   format: Schema.optionalWith(Schema.Literal("logfmt", "json", "pretty"), { default: () => "logfmt" as const })
 })
 
+// The messages are fixed, because the default ones would repeat the secret.
+export const AdminConfig = Schema.Struct({
+  /**
+   * The secret that opens the dashboard and its data route, sent as
+   * `Authorization: Bearer <key>` or `?key=`. Without it the dashboard responds with 401.
+   */
+  key: Schema.Redacted(
+    Schema.String.annotations({ message: () => "must be a string" }).pipe(
+      Schema.minLength(16, { message: () => "must be at least 16 characters long" })
+    )
+  )
+}).annotations({ message: () => "must be a mapping such as { key: ${FLUXEN_ADMIN_KEY} }" })
+
 export const FluxenConfig = Schema.Struct({
   server: Schema.optionalWith(ServerConfig, { default: () => Schema.decodeSync(ServerConfig)({}) }),
   usage: Schema.optionalWith(UsageConfig, { default: () => Schema.decodeSync(UsageConfig)({}) }),
@@ -114,7 +127,8 @@ export const FluxenConfig = Schema.Struct({
   logging: Schema.optionalWith(LoggingConfig, { default: () => Schema.decodeSync(LoggingConfig)({}) }),
   providers: Schema.Record({ key: Name, value: ProviderEntry }),
   models: Schema.optionalWith(Schema.Record({ key: Schema.String, value: ModelEntry }), { default: () => ({}) }),
-  plugins: Schema.optionalWith(Schema.Array(PluginEntry), { default: () => [] })
+  plugins: Schema.optionalWith(Schema.Array(PluginEntry), { default: () => [] }),
+  admin: Schema.optionalWith(AdminConfig, { exact: true })
 }).annotations({ identifier: "FluxenConfig", title: "fluxen.yaml" })
 
 export type FluxenConfig = typeof FluxenConfig.Type

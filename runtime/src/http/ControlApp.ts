@@ -1,10 +1,13 @@
 /**
  * The routes that are not on the proxy's hot path, served by Effect's
- * HttpRouter: health, readiness, the model list and usage totals.
+ * HttpRouter: health, readiness, the model list, usage totals, Prometheus
+ * metrics and the dashboard.
  */
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { PluginRoute } from "@fluxen/sdk"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Schema, type Redacted } from "effect"
+import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
+import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
 import { randomUUID } from "node:crypto"
 import type { ModelRouter } from "../routing/ModelRouter.js"
@@ -19,6 +22,10 @@ export interface ControlDependencies {
   readonly isReady: () => boolean
   /** Checks the usage database; fails when it does not answer. */
   readonly probeDatabase: Effect.Effect<void, unknown>
+  /** Sources of the counters and gauges that `GET /metrics` reports. */
+  readonly metrics: MetricsSources
+  /** The `admin.key` that opens the dashboard. Without it the dashboard responds with 401. */
+  readonly adminKey: Redacted.Redacted<string> | undefined
 }
 
 const openAIError = (status: number, message: string, code: string, param: string | null = null) =>
@@ -92,7 +99,14 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
 
   const router = dependencies.pluginRoutes.reduce(
     (routes, route) => mountPluginRoute(routes, route),
-    HttpRouter.empty.pipe(models, usage, health, ready)
+    HttpRouter.empty.pipe(
+      models,
+      usage,
+      health,
+      ready,
+      metricsRoute(dependencies.metrics),
+      dashboardRoutes({ usageStore: dependencies.usageStore, adminKey: dependencies.adminKey, pluginRoutes: dependencies.pluginRoutes })
+    )
   )
 
   return router.pipe(

@@ -1,0 +1,147 @@
+/**
+ * The dashboard's routes: the page (`GET /dashboard`), its data
+ * (`GET /v1/fluxen/dashboard-data`), both behind the admin key, and the
+ * static scripts and styles it loads (`GET /dashboard/assets/:name`), which
+ * contain no data and need no key.
+ */
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import type { PluginRoute } from "@fluxen/sdk"
+import { Effect, Either, Schema, type Redacted } from "effect"
+import { readFile } from "node:fs/promises"
+import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
+import type { UsageStore } from "../usage/UsageStore.js"
+import { adminKeyRejectionMessage, makeAdminKeyCheck } from "./adminKey.js"
+import { findPluginRoutePaths, readDashboardData } from "./DashboardData.js"
+import { dashboardHtml } from "./dashboardPage.js"
+import { dashboardCss } from "./dashboardStyles.js"
+
+export interface DashboardOptions {
+  readonly usageStore: UsageStore["Type"]
+  /** The configured `admin.key`; without it every guarded route responds with 401. */
+  readonly adminKey: Redacted.Redacted<string> | undefined
+  /** The plugins' routes, searched for the forecast, recommendations and budgets the page shows. */
+  readonly pluginRoutes: ReadonlyArray<PluginRoute>
+}
+
+const DataQuery = Schema.Struct({
+  days: Schema.optionalWith(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 366)), { default: () => 30 })
+})
+
+const topCount = 10
+const latencyRecordLimit = 20_000
+
+const javascript = "text/javascript; charset=utf-8"
+const stylesheet = "text/css; charset=utf-8"
+
+// Scripts may come only from this server, and the page may fetch only this server.
+const contentSecurityPolicy =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+interface Asset {
+  readonly contentType: string
+  readonly load: () => Promise<string>
+}
+
+const fileAsset = (path: string, contentType: string): Asset => ({ contentType, load: () => readFile(path, "utf8") })
+
+const require = createRequire(import.meta.url)
+
+/** The browser modules compiled from `./browser/*.ts`; `main.js` imports the others. */
+const browserModules = ["main.js", "charts.js", "dom.js", "format.js", "panels.js", "pluginPanels.js"]
+
+/** Every file under `/dashboard/assets/`, by name. Only these names are served, so no path reaches the file system from a request. */
+const assets: ReadonlyMap<string, Asset> = new Map([
+  ["uPlot.iife.min.js", fileAsset(require.resolve("uplot/dist/uPlot.iife.min.js"), javascript)],
+  ["uPlot.min.css", fileAsset(require.resolve("uplot/dist/uPlot.min.css"), stylesheet)],
+  ["dashboard.css", { contentType: stylesheet, load: () => Promise.resolve(dashboardCss) }],
+  ...browserModules.map((name): [string, Asset] => [name, fileAsset(fileURLToPath(new URL(`./browser/${name}`, import.meta.url)), javascript)])
+])
+
+const errorJson = (status: number, message: string, code: string, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(
+    { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code } },
+    { status, headers: { "cache-control": "no-store", ...headers } }
+  )
+
+/** Adds the dashboard's routes to a router. */
+export const dashboardRoutes = (options: DashboardOptions) => {
+  const checkAdminKey = makeAdminKeyCheck(options.adminKey)
+  const pluginRoutePaths = findPluginRoutePaths(options.pluginRoutes)
+  // Assets do not change while the process runs, so each is read from disk once.
+  const loadedAssets = new Map<string, Promise<string>>()
+
+  /** Runs `handle` when the request carries the admin key, and responds with 401 otherwise. */
+  const guarded = <E, R>(handle: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const rejection = checkAdminKey(request)
+      return rejection === undefined
+        ? handle
+        : Effect.succeed(errorJson(401, adminKeyRejectionMessage[rejection], "invalid_admin_key", { "www-authenticate": "Bearer" }))
+    })
+
+  const page = HttpRouter.get(
+    "/dashboard",
+    guarded(
+      Effect.succeed(
+        HttpServerResponse.text(dashboardHtml, {
+          contentType: "text/html; charset=utf-8",
+          headers: {
+            "cache-control": "no-store",
+            "content-security-policy": contentSecurityPolicy,
+            "referrer-policy": "no-referrer",
+            "x-content-type-options": "nosniff"
+          }
+        })
+      )
+    )
+  )
+
+  const data = HttpRouter.get(
+    "/v1/fluxen/dashboard-data",
+    guarded(
+      Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
+        const query = Schema.decodeUnknownEither(DataQuery)(params)
+        if (Either.isLeft(query)) {
+          return errorJson(400, "Invalid dashboard query: 'days' takes a whole number from 1 to 366.", "invalid_value")
+        }
+        const result = yield* readDashboardData(options.usageStore, pluginRoutePaths, {
+          now: new Date(),
+          days: query.right.days,
+          topCount,
+          latencyRecordLimit
+        })
+        return HttpServerResponse.unsafeJson(result, { headers: { "cache-control": "no-store" } })
+      })
+    )
+  )
+
+  const asset = HttpRouter.get(
+    "/dashboard/assets/:name",
+    Effect.gen(function* () {
+      const { name } = yield* HttpRouter.params
+      const entry = name === undefined ? undefined : assets.get(name)
+      if (name === undefined || entry === undefined) {
+        return errorJson(404, `The dashboard has no asset named '${String(name)}'.`, "not_found")
+      }
+      let loading = loadedAssets.get(name)
+      if (loading === undefined) {
+        // A failed read is forgotten, so the next request tries the file again.
+        loading = entry.load().catch((error: unknown) => {
+          loadedAssets.delete(name)
+          throw error
+        })
+        loadedAssets.set(name, loading)
+      }
+      const body = yield* Effect.tryPromise(() => loading)
+      return HttpServerResponse.text(body, {
+        contentType: entry.contentType,
+        headers: { "cache-control": "no-cache", "x-content-type-options": "nosniff" }
+      })
+    })
+  )
+
+  return <E, R>(router: HttpRouter.HttpRouter<E, R>) => router.pipe(page, data, asset)
+}

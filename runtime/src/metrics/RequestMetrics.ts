@@ -1,0 +1,182 @@
+/**
+ * Counters of finished requests, updated from each usage record as it is
+ * handed to the usage writer. `observe` runs on the request path, so it does
+ * a few map lookups and additions and runs no Effect.
+ */
+import { nullGroupLabel } from "../usage/UsageStore.js"
+import type { UsageRecord } from "../usage/UsageRecord.js"
+import { Histogram } from "./Histogram.js"
+import { renderLabels, type ExpositionWriter } from "./PrometheusText.js"
+
+export interface RequestMetricsOptions {
+  /**
+   * Distinct `model` label values kept before further models are counted
+   * under `other`. Clients choose the requested model name of a request
+   * that fails before routing, so without a cap they choose the number of
+   * series. Default 500.
+   */
+  readonly maxModels?: number
+  /** Model names longer than this many characters are counted under `other`. Default 200. */
+  readonly maxModelLength?: number
+}
+
+/** Label value of the models past the cap. */
+export const otherModelLabel = "other"
+
+/** `error` label values of the upstream failures, keyed by the error tag recorded in `errorType`. */
+const upstreamErrorLabels: Readonly<Record<string, string>> = {
+  UpstreamHttpError: "http_status",
+  UpstreamUnreachableError: "unreachable",
+  UpstreamTimeoutError: "timeout",
+  UpstreamProtocolError: "invalid_response"
+}
+
+/** The token kinds of `fluxen_tokens_total`, in the order of `ModelSeries.tokens`. */
+const tokenKinds = ["prompt", "completion", "cached", "cache_write", "reasoning"] as const
+
+interface Counted {
+  readonly labels: string
+  value: number
+}
+
+/** Everything counted for one `{provider, model}` pair. */
+class ModelSeries {
+  /** Requests keyed by endpoint and status. */
+  readonly requests = new Map<string, Counted>()
+  /** Token sums in the order of `tokenKinds`. */
+  readonly tokens = [0, 0, 0, 0, 0]
+  costUsd = 0
+  readonly upstreamErrors = new Map<string, Counted>()
+  readonly firstByteSeconds = new Histogram()
+  readonly durationSeconds = new Histogram()
+
+  constructor(
+    readonly provider: string,
+    readonly model: string,
+    /** The rendered `provider="…",model="…"` pair. */
+    readonly labels: string
+  ) {}
+}
+
+const increment = (counters: Map<string, Counted>, key: string, labels: () => string): void => {
+  const counted = counters.get(key)
+  if (counted === undefined) {
+    counters.set(key, { labels: labels(), value: 1 })
+  } else {
+    counted.value++
+  }
+}
+
+export class RequestMetrics {
+  private readonly maxModels: number
+  private readonly maxModelLength: number
+  private readonly series = new Map<string, ModelSeries>()
+  private readonly modelLabels = new Set<string>()
+  private readonly cacheHits = { exact: 0, semantic: 0 }
+  private costSavedUsd = 0
+
+  constructor(options: RequestMetricsOptions = {}) {
+    this.maxModels = options.maxModels ?? 500
+    this.maxModelLength = options.maxModelLength ?? 200
+  }
+
+  /** Counts one finished request. */
+  observe(record: UsageRecord): void {
+    const series = this.seriesOf(record.provider ?? nullGroupLabel, this.modelLabelOf(record))
+
+    increment(series.requests, `${record.endpoint} ${record.status}`, () =>
+      renderLabels({ provider: series.provider, model: series.model, endpoint: record.endpoint, status: record.status })
+    )
+
+    const tokens = series.tokens
+    tokens[0]! += record.promptTokens ?? 0
+    tokens[1]! += record.completionTokens ?? 0
+    tokens[2]! += record.cachedInputTokens ?? 0
+    tokens[3]! += record.cacheWriteTokens ?? 0
+    tokens[4]! += record.reasoningTokens ?? 0
+    if (record.costUsd !== null) series.costUsd += record.costUsd
+
+    const cacheHit = record.cacheStatus === "hit" || record.cacheStatus === "semantic-hit"
+    if (record.cacheStatus === "hit") this.cacheHits.exact++
+    if (record.cacheStatus === "semantic-hit") this.cacheHits.semantic++
+    if (record.costSavedUsd !== null) this.costSavedUsd += record.costSavedUsd
+
+    const upstreamError = record.errorType === null ? undefined : upstreamErrorLabels[record.errorType]
+    if (upstreamError !== undefined) {
+      increment(series.upstreamErrors, upstreamError, () =>
+        renderLabels({ provider: series.provider, model: series.model, error: upstreamError })
+      )
+    }
+
+    // A cache hit's first byte came from the gateway, not from the provider.
+    if (record.firstByteMs !== null && !cacheHit) series.firstByteSeconds.observe(record.firstByteMs / 1000)
+    series.durationSeconds.observe(record.totalMs / 1000)
+  }
+
+  /** Writes the request, token, cost, cache, upstream error and latency families. */
+  write(writer: ExpositionWriter): void {
+    const all = [...this.series.values()]
+
+    writer.family("fluxen_requests_total", "counter", "Finished proxied requests by outcome: ok, error, or cancelled by the client.")
+    for (const series of all) {
+      for (const counted of series.requests.values()) writer.sample("fluxen_requests_total", counted.labels, counted.value)
+    }
+
+    writer.family("fluxen_tokens_total", "counter", "Tokens in the usage records, as reported by the provider or estimated by Fluxen.")
+    for (const series of all) {
+      tokenKinds.forEach((kind, index) => {
+        writer.sample("fluxen_tokens_total", `${series.labels},kind="${kind}"`, series.tokens[index]!)
+      })
+    }
+
+    writer.family("fluxen_cost_usd_total", "counter", "Cost of the requests in US dollars; requests without a known price add nothing.")
+    for (const series of all) writer.sample("fluxen_cost_usd_total", series.labels, series.costUsd)
+
+    writer.family("fluxen_cache_hits_total", "counter", "Requests served from the response cache, by exact or semantic match.")
+    writer.sample("fluxen_cache_hits_total", 'kind="exact"', this.cacheHits.exact)
+    writer.sample("fluxen_cache_hits_total", 'kind="semantic"', this.cacheHits.semantic)
+
+    writer.family("fluxen_cost_saved_usd_total", "counter", "Upstream cost in US dollars avoided by serving responses from the cache.")
+    writer.sample("fluxen_cost_saved_usd_total", "", this.costSavedUsd)
+
+    writer.family(
+      "fluxen_upstream_errors_total",
+      "counter",
+      "Requests that failed on the provider: http_status, unreachable, timeout or invalid_response. Retried attempts that later succeeded are not counted."
+    )
+    for (const series of all) {
+      for (const counted of series.upstreamErrors.values()) writer.sample("fluxen_upstream_errors_total", counted.labels, counted.value)
+    }
+
+    writer.family(
+      "fluxen_upstream_first_byte_seconds",
+      "histogram",
+      "Seconds from request arrival to the first response byte, for responses from the provider (cache hits excluded)."
+    )
+    for (const series of all) {
+      if (series.firstByteSeconds.count > 0) series.firstByteSeconds.write(writer, "fluxen_upstream_first_byte_seconds", series.labels)
+    }
+
+    writer.family("fluxen_request_duration_seconds", "histogram", "Seconds from request arrival to the end of the response.")
+    for (const series of all) series.durationSeconds.write(writer, "fluxen_request_duration_seconds", series.labels)
+  }
+
+  private modelLabelOf(record: UsageRecord): string {
+    const model = record.resolvedModel ?? record.requestedModel
+    if (model === "") return nullGroupLabel
+    if (this.modelLabels.has(model)) return model
+    if (model.length > this.maxModelLength || this.modelLabels.size >= this.maxModels) return otherModelLabel
+    this.modelLabels.add(model)
+    return model
+  }
+
+  private seriesOf(provider: string, model: string): ModelSeries {
+    const key = `${provider}\u0000${model}`
+    let series = this.series.get(key)
+    if (series === undefined) {
+      series = new ModelSeries(provider, model, renderLabels({ provider, model }))
+      this.series.set(key, series)
+    }
+    return series
+  }
+}

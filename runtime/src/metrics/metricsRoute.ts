@@ -1,0 +1,72 @@
+/** `GET /metrics`: the gateway's counters in the Prometheus text format. */
+import { HttpRouter, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import type { HookPlugin } from "../plugins/HookChain.js"
+import type { UsageWriterStats } from "../usage/UsageWriter.js"
+import { ExpositionWriter, prometheusContentType, renderLabels } from "./PrometheusText.js"
+import type { RequestMetrics } from "./RequestMetrics.js"
+
+/** Sources of a scrape: the request counters and the live state of the plugins, the pipeline and the usage writer. */
+export interface MetricsSources {
+  readonly requests: RequestMetrics
+  readonly hookPlugins: ReadonlyArray<HookPlugin>
+  readonly inflight: { readonly size: number }
+  readonly usageWriterStats: Effect.Effect<UsageWriterStats>
+}
+
+const writeHookStats = (writer: ExpositionWriter, plugins: ReadonlyArray<HookPlugin>): void => {
+  const labelsOf = plugins.map((plugin) => renderLabels({ plugin: plugin.name }))
+
+  writer.family("fluxen_plugin_hook_calls_total", "counter", "Hook calls per plugin, across beforeRequest, afterResponse and afterUsage.")
+  plugins.forEach((plugin, index) => writer.sample("fluxen_plugin_hook_calls_total", labelsOf[index]!, plugin.stats.calls))
+
+  writer.family("fluxen_plugin_hook_faults_total", "counter", "Hook calls that threw, died or timed out, per plugin; timeouts included.")
+  plugins.forEach((plugin, index) => writer.sample("fluxen_plugin_hook_faults_total", labelsOf[index]!, plugin.stats.faults))
+
+  writer.family("fluxen_plugin_hook_timeouts_total", "counter", "Hook calls that exceeded the plugin's timeout, per plugin.")
+  plugins.forEach((plugin, index) => writer.sample("fluxen_plugin_hook_timeouts_total", labelsOf[index]!, plugin.stats.timeouts))
+
+  writer.family("fluxen_plugin_hook_seconds_total", "counter", "Seconds spent in each plugin's hooks.")
+  plugins.forEach((plugin, index) => writer.sample("fluxen_plugin_hook_seconds_total", labelsOf[index]!, plugin.stats.totalMs / 1000))
+}
+
+const writeUsageWriterStats = (writer: ExpositionWriter, stats: UsageWriterStats): void => {
+  writer.family("fluxen_usage_queue_records", "gauge", "Usage records waiting to be written to the database, including a batch being inserted.")
+  writer.sample("fluxen_usage_queue_records", "", stats.queued)
+
+  writer.family("fluxen_usage_written_records_total", "counter", "Usage records handed to the database in successful inserts.")
+  writer.sample("fluxen_usage_written_records_total", "", stats.written)
+
+  writer.family("fluxen_usage_dropped_records_total", "counter", "Usage records lost because the queue was full or shutdown gave up on them.")
+  writer.sample("fluxen_usage_dropped_records_total", "", stats.dropped)
+
+  writer.family("fluxen_usage_failed_flushes_total", "counter", "Failed insert attempts of the usage writer, each retry counted.")
+  writer.sample("fluxen_usage_failed_flushes_total", "", stats.failedFlushes)
+}
+
+/** Renders one scrape. */
+export const renderMetrics = (sources: MetricsSources): Effect.Effect<string> =>
+  Effect.map(sources.usageWriterStats, (stats) => {
+    const writer = new ExpositionWriter()
+    sources.requests.write(writer)
+    writeHookStats(writer, sources.hookPlugins)
+
+    writer.family("fluxen_inflight_requests", "gauge", "Proxied requests being handled now.")
+    writer.sample("fluxen_inflight_requests", "", sources.inflight.size)
+
+    writeUsageWriterStats(writer, stats)
+    return writer.toString()
+  })
+
+/**
+ * Adds `GET /metrics` to a router. The route is not authenticated, as
+ * Prometheus scrapes usually are not: it shows provider, model and plugin
+ * names and counts, never keys, teams or prompt text.
+ */
+export const metricsRoute = (sources: MetricsSources) =>
+  HttpRouter.get(
+    "/metrics",
+    Effect.map(renderMetrics(sources), (body) =>
+      HttpServerResponse.text(body, { contentType: prometheusContentType, headers: { "cache-control": "no-store" } })
+    )
+  )
