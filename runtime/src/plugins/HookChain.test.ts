@@ -148,3 +148,14 @@ describe("HookChain", () => {
 })
 
 const hooks = (single: HookPlugin) => chain([single])
+
+describe("HookChain in a finalizer", () => {
+  it.live("times out a slow after hook even where interruption is off", () =>
+    Effect.gen(function* () {
+      const slow = plugin("slow-after", { afterResponse: () => Effect.sleep("3 seconds") }, { timeoutMs: 50 })
+      const started = Date.now()
+      yield* Effect.uninterruptible(chain([slow]).runAfter(context(), outcome, 1).pipe(Effect.provide(silent)))
+      expect(slow.stats.timeouts).toBe(1)
+      expect(Date.now() - started).toBeLessThan(1_500)
+    }))
+})

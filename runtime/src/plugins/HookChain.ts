@@ -88,7 +88,8 @@ const guardNow = <A>(
   const outcome: Effect.Effect<A, GatewayError> =
     fiber === undefined
       ? Effect.failCause(exit.cause)
-      : Fiber.join(fiber).pipe(
+      : // Interruptible even inside a finalizer (after hooks run in one), so that the timeout can stop the wait.
+        Effect.interruptible(Fiber.join(fiber)).pipe(
           Effect.timeoutFailCause({
             duration: Duration.millis(plugin.timeoutMs),
             onTimeout: () => Cause.die(new HookTimeout(plugin.timeoutMs))
