@@ -14,7 +14,15 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
   }
 }
 
-/** Turns a schema decoding failure into issues whose paths start at `prefix`. */
+/**
+ * Replaces the offending string value in a message with its length, because a
+ * bad value may be a secret (an API key given where the schema expected
+ * something else) and configuration errors reach logs and terminals.
+ */
+const hideStrings = (message: string): string =>
+  message.replace(/actual "(?:[^"\\]|\\.)*"/g, (quoted) => `actual a string of ${quoted.length - 9} characters`)
+
+/** Turns a schema decoding failure into issues whose paths start at `prefix`; string values are not repeated. */
 export const issuesFromParseError = (
   formatted: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>,
   prefix: ReadonlyArray<string | number>,
@@ -22,5 +30,5 @@ export const issuesFromParseError = (
 ): Array<ConfigIssue> =>
   formatted.map((issue) => ({
     path: formatPath([...prefix, ...issue.path.map((key) => (typeof key === "number" ? key : String(key)))]),
-    message: issue.message
+    message: hideStrings(issue.message).replace(/^Expected undefined, actual .*$/, "Unexpected value")
   }))

@@ -106,3 +106,16 @@ plugins:
     expect(message).toContain("plugins[1].name")
   })
 })
+
+describe("config error messages", () => {
+  it("never repeat a string value", () => {
+    const message = Either.getOrThrow(Either.flip(parse(`${minimal}
+plugins:
+  - use: "@fluxen/analyzer"
+    failMode: sk-secret-value-1234
+`))).message
+    expect(message).toContain("plugins[0].failMode")
+    expect(message).toContain('"open"')
+    expect(message).not.toContain("sk-secret-value-1234")
+  })
+})
