@@ -1,0 +1,73 @@
+/**
+ * The request headers by which a client steers the cache:
+ *
+ * - `cache-control: no-cache`: skip the lookup but store the fresh response.
+ * - `cache-control: no-store`: neither look up nor store.
+ * - `x-fluxen-cache-ttl: <seconds>`: keep the response this long (capped by `maxTtl`).
+ * - `x-fluxen-cache-namespace: <name>`: look up and store in a namespace of
+ *   the caller's own, inside the caller's scope.
+ */
+import { InvalidRequestError, type RequestHeaders } from "@fluxen/sdk"
+import { Either } from "effect"
+import { NAMESPACE_PATTERN } from "./CacheConfig.js"
+
+export const TTL_HEADER = "x-fluxen-cache-ttl"
+export const NAMESPACE_HEADER = "x-fluxen-cache-namespace"
+
+/** The longest TTL a header may request before capping, in seconds (10 years), so that milliseconds stay exact. */
+const MAX_TTL_HEADER_SECONDS = 315_360_000
+
+export interface CacheDirectives {
+  /** Whether to look for a stored response. */
+  readonly lookup: boolean
+  /** Whether to store the upstream's response. */
+  readonly store: boolean
+  /** The TTL the client requested, in milliseconds, before capping by `maxTtl`. */
+  readonly ttlMs: number | undefined
+  /** The namespace the client requested. */
+  readonly namespace: string | undefined
+}
+
+/** Returns the lowercase directive names of a `Cache-Control` value, without their arguments. */
+const cacheControlDirectives = (value: string | undefined): ReadonlySet<string> => {
+  const names = new Set<string>()
+  if (value === undefined) return names
+  for (const part of value.split(",")) {
+    const name = part.split("=", 1)[0]!.trim().toLowerCase()
+    if (name !== "") names.add(name)
+  }
+  return names
+}
+
+const invalidHeader = (header: string, expected: string, value: string) =>
+  new InvalidRequestError({
+    message: `The ${header} header is invalid: expected ${expected}, got ${JSON.stringify(value)}.`,
+    param: header,
+    code: "invalid_header"
+  })
+
+/** Reads the cache directives of a request; fails with a 400 naming the header when a value is invalid. */
+export const readCacheDirectives = (headers: RequestHeaders): Either.Either<CacheDirectives, InvalidRequestError> => {
+  const cacheControl = cacheControlDirectives(headers.get("cache-control"))
+  const noStore = cacheControl.has("no-store")
+  const noCache = cacheControl.has("no-cache")
+
+  let ttlMs: number | undefined
+  const ttlText = headers.get(TTL_HEADER)
+  if (ttlText !== undefined) {
+    const seconds = /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText) : Number.NaN
+    if (!(seconds >= 1 && seconds <= MAX_TTL_HEADER_SECONDS)) {
+      return Either.left(invalidHeader(TTL_HEADER, `a whole number of seconds from 1 to ${MAX_TTL_HEADER_SECONDS}`, ttlText))
+    }
+    ttlMs = seconds * 1_000
+  }
+
+  const namespace = headers.get(NAMESPACE_HEADER)?.trim()
+  if (namespace !== undefined && !NAMESPACE_PATTERN.test(namespace)) {
+    return Either.left(
+      invalidHeader(NAMESPACE_HEADER, "1 to 128 characters from letters, digits and . _ : @ / -", namespace)
+    )
+  }
+
+  return Either.right({ lookup: !noStore && !noCache, store: !noStore, ttlMs, namespace })
+}

@@ -1,0 +1,60 @@
+/** The cache entry and the contract of the stores that keep entries. */
+import type { Effect } from "effect"
+import { Either, Schema } from "effect"
+
+const UsageSchema = Schema.Struct({
+  promptTokens: Schema.Number,
+  completionTokens: Schema.Number,
+  cachedInputTokens: Schema.Number,
+  cacheWriteTokens: Schema.Number,
+  reasoningTokens: Schema.Number
+})
+
+/** One stored response. */
+export const CacheEntry = Schema.Struct({
+  /** Time of storing, in epoch milliseconds; the `age` header is counted from it. */
+  storedAt: Schema.Number,
+  /** The response body as JSON text: a chat completion or an embeddings response. */
+  body: Schema.String,
+  /** The provider's usage for the original call, so that a hit can be priced as a saving. */
+  usage: Schema.optional(UsageSchema)
+})
+export type CacheEntry = typeof CacheEntry.Type
+
+/** A lookup or a store that did not complete. The cache treats every one as a miss. */
+export class CacheStoreError extends Schema.TaggedError<CacheStoreError>()("CacheStoreError", {
+  operation: Schema.Literal("get", "set"),
+  reason: Schema.Literal("timeout", "unavailable", "failed", "invalid-entry"),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+export interface CacheStore {
+  /** A name for logs and stats: `memory` or `redis`. */
+  readonly kind: "memory" | "redis"
+  /** Returns the live entry stored under `key`, or undefined. */
+  readonly get: (key: string) => Effect.Effect<CacheEntry | undefined, CacheStoreError>
+  /** Stores `entry` under `key` for `ttlMs` milliseconds, replacing any entry there. */
+  readonly set: (key: string, entry: CacheEntry, ttlMs: number) => Effect.Effect<void, CacheStoreError>
+}
+
+const decodeEntryJson = Schema.decodeUnknownEither(Schema.parseJson(CacheEntry))
+
+/** Serializes an entry for a store that keeps text (Redis). */
+export const encodeEntry = (entry: CacheEntry): string => JSON.stringify(entry)
+
+/**
+ * Parses an entry written by {@link encodeEntry}; fails with reason
+ * `invalid-entry` on anything else. The error leaves out the parse details,
+ * because they may quote the stored completion text.
+ */
+export const decodeEntry = (text: string): Either.Either<CacheEntry, CacheStoreError> =>
+  Either.mapLeft(
+    decodeEntryJson(text),
+    () =>
+      new CacheStoreError({
+        operation: "get",
+        reason: "invalid-entry",
+        message: "The stored value is not valid JSON of a cache entry (storedAt, body, usage)."
+      })
+  )

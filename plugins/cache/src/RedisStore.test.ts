@@ -1,0 +1,208 @@
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Redacted, Schedule, Scope } from "effect"
+import { Redis } from "ioredis"
+import { makeCacheHooks } from "./CacheHooks.js"
+import type { CacheEntry } from "./CacheStore.js"
+import { makeRedisStore, type RedisStoreOptions } from "./RedisStore.js"
+import { chatRequest, makeContext, okOutcome } from "./testing/fixtures.js"
+import { deleteKeys, freePort, sharedRedisUrl, startRedisServer, uniqueKeyPrefix, type RedisServer } from "./testing/redisServer.js"
+
+const COMMAND_TIMEOUT_MS = 200
+// Room for scheduling on a loaded machine; the failures themselves take far less.
+const FAIL_OPEN_WINDOW = Duration.seconds(1)
+
+const entry: CacheEntry = {
+  storedAt: 1_770_000_000_000,
+  body: JSON.stringify({ id: "chatcmpl-1", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "Hi" } }] }),
+  usage: { promptTokens: 5, completionTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
+}
+
+const usedPrefixes: Array<string> = []
+
+const storeOptions = (url: string, label: string): RedisStoreOptions => {
+  const keyPrefix = uniqueKeyPrefix(label)
+  usedPrefixes.push(keyPrefix)
+  return { url: Redacted.make(url), keyPrefix, connectTimeoutMs: 1_000, commandTimeoutMs: COMMAND_TIMEOUT_MS }
+}
+
+/** Polls `effect` until it succeeds, for up to `timeoutMs`. */
+const eventually = <A, E>(effect: Effect.Effect<A, E>, timeoutMs: number) =>
+  effect.pipe(Effect.retry(Schedule.spaced("100 millis")), Effect.timeout(Duration.millis(timeoutMs)))
+
+const withServer = <A, E>(body: (server: RedisServer) => Effect.Effect<A, E, Scope.Scope>) =>
+  Effect.gen(function* () {
+    const port = yield* Effect.promise(freePort)
+    const server = yield* Effect.acquireRelease(
+      Effect.promise(() => startRedisServer(port)),
+      (started) => Effect.promise(() => started.stop())
+    )
+    return yield* body(server)
+  }).pipe(Effect.scoped)
+
+afterAll(async () => {
+  for (const prefix of usedPrefixes) await deleteKeys(sharedRedisUrl, prefix)
+})
+
+describe("RedisStore on the shared Redis", () => {
+  it.live("stores and returns an entry", () =>
+    Effect.gen(function* () {
+      const store = yield* makeRedisStore(storeOptions(sharedRedisUrl, "roundtrip"))
+
+      yield* store.set("k1", entry, 60_000)
+
+      expect(yield* store.get("k1")).toEqual(entry)
+      expect(yield* store.get("absent")).toBeUndefined()
+      expect(store.stats()).toMatchObject({ status: "ready", commandFailures: 0 })
+    }).pipe(Effect.scoped))
+
+  it.live("writes JSON under the prefix with a TTL", () =>
+    Effect.gen(function* () {
+      const options = storeOptions(sharedRedisUrl, "layout")
+      const store = yield* makeRedisStore(options)
+      const raw = new Redis(sharedRedisUrl)
+      yield* Effect.addFinalizer(() => Effect.sync(() => raw.disconnect()))
+
+      yield* store.set("k1", entry, 60_000)
+
+      const stored = yield* Effect.promise(() => raw.get(`${options.keyPrefix}k1`))
+      const ttl = yield* Effect.promise(() => raw.pttl(`${options.keyPrefix}k1`))
+      expect(JSON.parse(stored ?? "null")).toEqual(entry)
+      expect(ttl).toBeGreaterThan(55_000)
+      expect(ttl).toBeLessThanOrEqual(60_000)
+    }).pipe(Effect.scoped))
+
+  it.live("expires an entry after its TTL", () =>
+    Effect.gen(function* () {
+      const store = yield* makeRedisStore(storeOptions(sharedRedisUrl, "expiry"))
+
+      yield* store.set("k1", entry, 50)
+      yield* Effect.sleep("150 millis")
+
+      expect(yield* store.get("k1")).toBeUndefined()
+    }).pipe(Effect.scoped))
+
+  it.live("reports a value that is not an entry", () =>
+    Effect.gen(function* () {
+      const options = storeOptions(sharedRedisUrl, "invalid")
+      const store = yield* makeRedisStore(options)
+      const raw = new Redis(sharedRedisUrl)
+      yield* Effect.addFinalizer(() => Effect.sync(() => raw.disconnect()))
+      yield* Effect.promise(() => raw.set(`${options.keyPrefix}k1`, "{\"body\":42}", "PX", 60_000))
+
+      const result = yield* Effect.exit(store.get("k1"))
+
+      expect(result).toMatchObject({ _tag: "Failure" })
+      const error = Exit.isFailure(result) ? result.cause.toJSON() : undefined
+      expect(JSON.stringify(error)).toContain("invalid-entry")
+      expect(store.stats().commandFailures).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.live("quits the connection when its scope closes", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const store = yield* Scope.extend(makeRedisStore(storeOptions(sharedRedisUrl, "close")), scope)
+      expect(store.stats().status).toBe("ready")
+
+      yield* Scope.close(scope, Exit.void)
+
+      expect(store.stats().status).toBe("end")
+    }))
+})
+
+describe("RedisStore with its own redis-server", () => {
+  it.live("fails open while Redis is down and recovers by itself", () =>
+    withServer((server) =>
+      Effect.gen(function* () {
+        const store = yield* makeRedisStore(storeOptions(server.url, "restart"))
+        const cache = makeCacheHooks({
+          pluginName: "cache",
+          store,
+          ttlMs: 60_000,
+          maxTtlMs: 60_000,
+          namespace: undefined,
+          maxEntryBytes: 1_048_576
+        })
+        const beforeRequest = cache.hooks.beforeRequest!
+        const afterResponse = cache.hooks.afterResponse!
+        const completion = JSON.parse(entry.body)
+
+        const warm = makeContext({ request: chatRequest("warm") })
+        yield* beforeRequest(warm)
+        yield* afterResponse(warm, okOutcome(completion, entry.usage))
+        expect(yield* beforeRequest(makeContext({ request: chatRequest("warm") }))).toBeDefined()
+
+        yield* Effect.promise(() => server.stop())
+
+        // Fifty requests while Redis is down: every one is served as a miss, at once.
+        const contexts = Array.from({ length: 50 }, () => makeContext({ request: chatRequest("warm") }))
+        const decisions = yield* Effect.all(contexts.map((context) => beforeRequest(context)), { concurrency: "unbounded" }).pipe(
+          Effect.timeout(FAIL_OPEN_WINDOW)
+        )
+        expect(decisions).toHaveLength(50)
+        expect(decisions.every((decision) => decision === undefined)).toBe(true)
+        expect(contexts.every((context) => context.record.cacheStatus === "miss")).toBe(true)
+        for (const context of contexts) yield* afterResponse(context, okOutcome(completion, entry.usage))
+        expect(cache.stats().lookupFailures).toBe(50)
+        expect(cache.stats().storeFailures).toBe(50)
+        expect(store.stats().commandFailures).toBe(100)
+        expect(store.stats().disconnects).toBe(1)
+        expect(store.stats().status).not.toBe("ready")
+
+        const restarted = yield* Effect.promise(() => startRedisServer(server.port))
+        yield* Effect.addFinalizer(() => Effect.promise(() => restarted.stop()))
+
+        // The private server keeps nothing across restarts, so the entry is stored anew.
+        yield* eventually(store.set("after-restart", entry, 60_000), 10_000)
+        expect(yield* store.get("after-restart")).toEqual(entry)
+        expect(store.stats().status).toBe("ready")
+        const again = makeContext({ request: chatRequest("warm") })
+        yield* beforeRequest(again)
+        yield* afterResponse(again, okOutcome(completion, entry.usage))
+        expect(yield* beforeRequest(makeContext({ request: chatRequest("warm") }))).toBeDefined()
+      })
+    ))
+
+  it.live("times out lookups on a stalled Redis", () =>
+    withServer((server) =>
+      Effect.gen(function* () {
+        const store = yield* makeRedisStore(storeOptions(server.url, "stall"))
+        yield* store.set("k1", entry, 60_000)
+        server.process.kill("SIGSTOP")
+        yield* Effect.addFinalizer(() => Effect.sync(() => server.process.kill("SIGCONT")))
+
+        const started = Date.now()
+        const results = yield* Effect.all(
+          Array.from({ length: 20 }, () => Effect.either(store.get("k1"))),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.timeout(FAIL_OPEN_WINDOW))
+        const elapsedMs = Date.now() - started
+
+        expect(results).toHaveLength(20)
+        for (const result of results) expect(result).toMatchObject({ _tag: "Left", left: { reason: "timeout" } })
+        expect(elapsedMs).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20)
+        expect(store.stats().commandFailures).toBe(20)
+
+        server.process.kill("SIGCONT")
+        expect(yield* eventually(store.get("k1"), 5_000)).toEqual(entry)
+      })
+    ))
+
+  it.live("starts without Redis and connects when it appears", () =>
+    Effect.gen(function* () {
+      const port = yield* Effect.promise(freePort)
+      const options = { ...storeOptions(`redis://127.0.0.1:${port}`, "late"), connectTimeoutMs: 300 }
+
+      const store = yield* makeRedisStore(options)
+
+      const missing = yield* Effect.either(store.get("k1"))
+      expect(missing).toMatchObject({ _tag: "Left", left: { reason: "unavailable" } })
+
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => startRedisServer(port)),
+        (started) => Effect.promise(() => started.stop())
+      )
+      yield* eventually(store.set("k1", entry, 60_000), 10_000)
+      expect(yield* store.get("k1")).toEqual(entry)
+      expect(server.port).toBe(port)
+    }).pipe(Effect.scoped))
+})

@@ -1,0 +1,84 @@
+/** The `semantic` section of the cache plugin's configuration. */
+import { Schema } from "effect"
+import { DurationMillis } from "../Units.js"
+import { DEFAULT_LEXICAL_DIMENSIONS } from "./LexicalEmbedder.js"
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const PositiveDuration = DurationMillis.pipe(Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero"))
+
+export const DEFAULT_THRESHOLD = 0.92
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 1_000
+export const DEFAULT_MAX_ENTRIES = 100_000
+export const DEFAULT_POLL_INTERVAL_MS = 500
+export const DEFAULT_MAX_TOKENS = 256
+export const DEFAULT_ONNX_WORKERS = 2
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000
+
+export const LexicalEmbedderConfig = Schema.Struct({
+  type: Schema.Literal("lexical"),
+  /** Length of the hashed vectors. */
+  dimensions: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_LEXICAL_DIMENSIONS })
+})
+
+export const OnnxEmbedderConfig = Schema.Struct({
+  type: Schema.Literal("onnx"),
+  /**
+   * A directory with `model.onnx` (or `onnx/model.onnx`) and `tokenizer.json`
+   * of a BERT-style sentence-embedding model; relative to the configuration
+   * file's directory.
+   */
+  modelDirectory: Schema.String.pipe(Schema.minLength(1)),
+  /** Maximum input length in tokens, `[CLS]` and `[SEP]` included; longer user turns are cut. */
+  maxTokens: Schema.optionalWith(Schema.Int.pipe(Schema.greaterThanOrEqualTo(3)), { default: () => DEFAULT_MAX_TOKENS }),
+  /** Worker threads that run the model; each runs one inference at a time. */
+  workers: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_ONNX_WORKERS }),
+  /** Threads onnxruntime may use inside one inference. */
+  threadsPerWorker: Schema.optionalWith(PositiveInt, { default: () => 1 })
+})
+
+export const ProviderEmbedderConfig = Schema.Struct({
+  type: Schema.Literal("provider"),
+  /** An OpenAI-compatible API base URL, normally this gateway's own, such as `http://127.0.0.1:8080/v1`. */
+  baseUrl: Schema.String.pipe(Schema.pattern(/^https?:\/\//)),
+  /** The embeddings model to request. */
+  model: Schema.String.pipe(Schema.minLength(1)),
+  /** Sent as a bearer token; needed when the gateway authenticates callers. */
+  apiKey: Schema.optional(Schema.Redacted(Schema.String)),
+  /** Requested vector length, for models that accept `dimensions`. */
+  dimensions: Schema.optional(PositiveInt),
+  /** Maximum silence while waiting for the embeddings response. */
+  timeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_PROVIDER_TIMEOUT_MS })
+})
+
+export const EmbedderConfig = Schema.Union(LexicalEmbedderConfig, OnnxEmbedderConfig, ProviderEmbedderConfig)
+export type EmbedderConfig = typeof EmbedderConfig.Type
+
+export const IndexConfig = Schema.Struct({
+  /** `memory`: each instance indexes its own responses. `redis`: instances share vectors through a Redis stream (needs `store: redis`). */
+  store: Schema.optionalWith(Schema.Literal("memory", "redis"), { default: () => "memory" as const }),
+  /** Upper bound of the indexed vectors; the oldest go first. */
+  maxEntries: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_MAX_ENTRIES }),
+  /** Lifetime of a vector; by default it lives as long as the response it points to, and never longer. */
+  ttl: Schema.optional(PositiveDuration),
+  /** With `store: redis`, the pause between two reads of the shared stream that found nothing new. */
+  pollInterval: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_POLL_INTERVAL_MS })
+})
+export type IndexConfig = typeof IndexConfig.Type
+
+export const SemanticConfig = Schema.Struct({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** The lowest cosine similarity between two latest user turns that counts as a hit. */
+  threshold: Schema.optionalWith(
+    Schema.Number.pipe(Schema.filter((value) => (value > 0 && value <= 1) || "Expected a similarity above 0 and at most 1")),
+    { default: () => DEFAULT_THRESHOLD }
+  ),
+  /** Time allowed to embed the user turn before a request goes on without a semantic lookup. */
+  lookupTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_LOOKUP_TIMEOUT_MS }),
+  embedder: Schema.optionalWith(EmbedderConfig, {
+    default: () => ({ type: "lexical" as const, dimensions: DEFAULT_LEXICAL_DIMENSIONS })
+  }),
+  index: Schema.optionalWith(IndexConfig, {
+    default: () => ({ store: "memory" as const, maxEntries: DEFAULT_MAX_ENTRIES, pollInterval: DEFAULT_POLL_INTERVAL_MS })
+  })
+})
+export type SemanticConfig = typeof SemanticConfig.Type
