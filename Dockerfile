@@ -13,6 +13,9 @@ WORKDIR /app
 # The whole context (see .dockerignore), because npm ci needs the manifest of
 # every workspace and the workspaces change more often than this file.
 COPY . .
+# onnxruntime-node's install script would download CUDA libraries the image does not use;
+# its CPU binaries ship inside the npm package.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
 # tsc -b compiles the test workspace too; its files are removed once the build is done.
 RUN npm run build \

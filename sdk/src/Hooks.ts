@@ -46,6 +46,8 @@ export interface RecordFields {
   priceVersion?: string | null
   cacheStatus?: "hit" | "miss" | "semantic-hit" | "bypass"
   costSavedUsd?: number | null
+  /** Cosine similarity behind a semantic cache hit. */
+  cacheSimilarity?: number
   /** Usage the host should record when the provider reported none. */
   estimatedUsage?: Usage
 }

@@ -288,6 +288,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       const similarity = Math.min(1, found.match.similarity)
       context.responseHeaders[SIMILARITY_HEADER] = similarity.toFixed(4)
       context.attributes.set(SIMILARITY_ATTRIBUTE, similarity)
+      context.record.cacheSimilarity = similarity
       return served
     })
 

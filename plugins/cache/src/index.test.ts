@@ -108,7 +108,7 @@ describe("plugin definition", () => {
     expect(decoded.right.semantic).toEqual({
       enabled: true,
       threshold: 0.92,
-      lookupTimeout: 1_000,
+      embedTimeout: 1_000,
       embedder: { type: "lexical", dimensions: 512 },
       index: { store: "memory", maxEntries: 100_000, pollInterval: 500 }
     })

@@ -26,6 +26,7 @@ const baseRecord: UsageRecord = {
   priceVersion: null,
   cacheStatus: null,
   costSavedUsd: null,
+  cacheSimilarity: null,
   firstByteMs: 40,
   totalMs: 120,
   errorType: null,

@@ -75,6 +75,7 @@ export class RequestState {
       priceVersion: fields?.priceVersion ?? null,
       cacheStatus: fields?.cacheStatus ?? null,
       costSavedUsd: fields?.costSavedUsd ?? null,
+      cacheSimilarity: fields?.cacheSimilarity ?? null,
       firstByteMs: firstByteAt === undefined ? null : Math.round((firstByteAt - this.startedTick) * 100) / 100,
       totalMs: Math.round((endedTick - this.startedTick) * 100) / 100,
       errorType: outcome.error?._tag ?? null,

@@ -45,6 +45,8 @@ export interface UsageRecord {
   readonly cacheStatus: UsageCacheStatus | null
   /** Upstream cost avoided by serving the response from the cache. */
   readonly costSavedUsd: number | null
+  /** Cosine similarity of the cached question a semantic cache hit answered from. */
+  readonly cacheSimilarity: number | null
   /** Milliseconds from request start to the first response byte sent to the client. */
   readonly firstByteMs: number | null
   /** Milliseconds from request start to the end of the response. */
@@ -80,6 +82,7 @@ export const UsageRecordSchema = Schema.Struct({
   priceVersion: Schema.NullOr(Schema.String),
   cacheStatus: Schema.NullOr(Schema.Literal("hit", "miss", "semantic-hit", "bypass")),
   costSavedUsd: Schema.NullOr(Schema.Number),
+  cacheSimilarity: Schema.NullOr(Schema.Number),
   firstByteMs: Schema.NullOr(Schema.Number),
   totalMs: Schema.Number,
   errorType: Schema.NullOr(Schema.String),

@@ -10,7 +10,7 @@ export type UsageColumnValue = string | number | boolean | Date | null
 export type UsageRow = Record<string, UsageColumnValue>
 
 /** Number of columns in `fluxen_usage`, used to keep INSERT statements under parameter limits. */
-export const usageColumnCount = 25
+export const usageColumnCount = 26
 
 // PostgreSQL rejects the NUL character in text and jsonb values, so one client-sent model name
 // containing it would fail every retry of its batch. Both dialects store U+FFFD instead, so they
@@ -102,6 +102,7 @@ export const encodeUsageRow = (dialect: UsageDialect, record: UsageRecord): Usag
     price_version: nullableText(record.priceVersion),
     cache_status: nullableText(record.cacheStatus),
     cost_saved_usd: nullableAmount(record.costSavedUsd),
+    cache_similarity: nullableAmount(record.cacheSimilarity ?? null),
     first_byte_ms: nullableCount(record.firstByteMs),
     total_ms: Math.round(record.totalMs),
     error_type: nullableText(record.errorType),
@@ -155,6 +156,7 @@ export const decodeUsageRow = (row: Readonly<Record<string, unknown>>): UsageRec
   priceVersion: decodeNullableText(row.price_version),
   cacheStatus: decodeNullableText(row.cache_status) as UsageCacheStatus | null,
   costSavedUsd: decodeNullableNumber(row.cost_saved_usd),
+  cacheSimilarity: decodeNullableNumber(row.cache_similarity),
   firstByteMs: decodeNullableNumber(row.first_byte_ms),
   totalMs: decodeNumber(row.total_ms),
   errorType: decodeNullableText(row.error_type),

@@ -195,7 +195,10 @@ for (const database of usageTestDatabases) {
 
         expect(applied).toEqual([])
         const migrations = yield* sql`SELECT migration_id, name FROM fluxen_usage_migrations`
-        expect(migrations).toEqual([{ migration_id: 1, name: "create_usage_table" }])
+        expect(migrations).toEqual([
+          { migration_id: 1, name: "create_usage_table" },
+          { migration_id: 2, name: "add_cache_similarity" }
+        ])
         expect(yield* countUsage).toBe(1)
       }))
 

@@ -111,6 +111,7 @@ export const makeUsageRecord = (overrides: Partial<UsageRecord> = {}): UsageReco
   priceVersion: "2025-03-01",
   cacheStatus: "miss",
   costSavedUsd: null,
+  cacheSimilarity: null,
   firstByteMs: 120,
   totalMs: 450,
   errorType: null,

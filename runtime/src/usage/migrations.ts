@@ -88,8 +88,17 @@ const createUsageTable = Effect.gen(function* () {
  * Usage migrations keyed `<id>_<name>`. Applied migrations never change, so a schema change gets
  * a new entry with the next id.
  */
+const addCacheSimilarity = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => sql`ALTER TABLE fluxen_usage ADD COLUMN cache_similarity double precision`,
+    orElse: () => sql`ALTER TABLE fluxen_usage ADD COLUMN cache_similarity REAL`
+  })
+})
+
 export const usageMigrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
-  "1_create_usage_table": createUsageTable
+  "1_create_usage_table": createUsageTable,
+  "2_add_cache_similarity": addCacheSimilarity
 }
 
 /**

@@ -83,6 +83,7 @@ const makeRecords = (now: number): Array<UsageRecord> => {
       priceVersion: "test",
       cacheStatus: spec.cacheHit ? "hit" : "miss",
       costSavedUsd: spec.cacheHit ? 0.1 : null,
+      cacheSimilarity: null,
       firstByteMs: ok ? totalMs / 4 : null,
       totalMs,
       errorType: ok ? null : "UpstreamUnreachableError",

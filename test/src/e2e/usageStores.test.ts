@@ -109,6 +109,7 @@ describe.each(["sqlite", "postgres"] as const)("usage in %s", (database) => {
       priceVersion: null,
       cacheStatus: null,
       costSavedUsd: null,
+      cacheSimilarity: null,
       errorType: null,
       metadata: null
     })

@@ -64,7 +64,7 @@ export const DEFAULT_EF_CONSTRUCTION = 64
 export const DEFAULT_EF_SEARCH = 128
 /**
  * Below this many vectors a scan is about as fast as the graph. A scan of
- * 10,000 384-dimension vectors took 0.7 ms and a graph search 0.5 ms; at
+ * 10,000 384-dimension vectors took 0.7 ms and a graph search 0.5 ms. At
  * 100,000 the scan took 7.6 ms and the graph 1.7 ms (`bench/README.md`).
  */
 export const DEFAULT_EXACT_SEARCH_LIMIT = 10_000

@@ -23,7 +23,7 @@ const conversation = (question: string, earlier: ChatRequest["messages"] = [], e
   ...extra
 })
 
-/** A memory store whose lookups fail while `failing.get` is true, as a Redis store does while Redis is down. */
+/** Makes a memory store whose lookups fail while `failing.get` is true, as a Redis store's do while Redis is down. */
 const makeFlakyStore = () => {
   const inner = makeMemoryStore({ maxBytes: 16 * 1_048_576 })
   const failing = { get: false }
@@ -44,7 +44,7 @@ const makeCache = (overrides: Partial<SemanticCacheOptions> = {}, store: CacheSt
     index,
     log: undefined,
     threshold: 0.92,
-    lookupTimeoutMs: 1_000,
+    embedTimeoutMs: 1_000,
     indexTtlMs: undefined,
     ...overrides
   })
@@ -56,7 +56,7 @@ const makeCache = (overrides: Partial<SemanticCacheOptions> = {}, store: CacheSt
 
 type Cache = ReturnType<typeof makeCache>
 
-/** Sends a request through the hooks. On a miss, the recorded completion stands in for the upstream's response. */
+/** Sends a request through the hooks. On a miss, the recorded completion plays the upstream's response. */
 const send = (cache: Cache, options: ContextOptions) =>
   Effect.gen(function* () {
     const context = makeContext(options)
@@ -280,12 +280,13 @@ describe("semantic cache hooks", () => {
   it.live("goes on uncached when embedding is slow", () =>
     Effect.gen(function* () {
       const slow: Embedder = { kind: "onnx", id: "slow", embed: (texts) => Effect.as(Effect.sleep("200 millis"), texts.map(() => new Float32Array([1]))) }
-      const cache = makeCache({ embedder: slow, lookupTimeoutMs: 20 })
+      const cache = makeCache({ embedder: slow, embedTimeoutMs: 20 })
 
       const { context } = yield* send(cache, { request: conversation("How do I rotate an API key?") })
 
       expect(statusOf(context)).toBe("miss")
-      expect(cache.semantic.stats()).toMatchObject({ embeddingTimeouts: 1, indexed: 1 })
+      // Once at the lookup and once when the response is stored.
+      expect(cache.semantic.stats()).toMatchObject({ embeddingTimeouts: 2, indexed: 0 })
     }))
 })
 

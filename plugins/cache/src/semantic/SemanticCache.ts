@@ -48,8 +48,12 @@ export interface SemanticCacheOptions {
   readonly log: RedisVectorLog | undefined
   /** The lowest similarity that counts as a hit. */
   readonly threshold: number
-  /** Time allowed to embed the user turn during a lookup, in milliseconds. */
-  readonly lookupTimeoutMs: number
+  /**
+   * Time allowed to embed a user turn, in milliseconds, both at lookup and
+   * when indexing a response. It keeps the cache's hooks within the host's
+   * hook timeout.
+   */
+  readonly embedTimeoutMs: number
   /** Upper bound of a vector's lifetime, in milliseconds; undefined lets it live as long as its response. */
   readonly indexTtlMs: number | undefined
   readonly warningIntervalMs?: number
@@ -75,7 +79,7 @@ export interface SemanticStats {
   readonly matches: number
   /** Embeddings that failed; their requests went on without a semantic lookup or were not indexed. */
   readonly embeddingFailures: number
-  /** Lookups whose embedding took longer than `lookupTimeout`. */
+  /** Embeddings that took longer than `embedTimeout`. */
   readonly embeddingTimeouts: number
   /** Matches whose response was no longer in the store; their vectors were removed. */
   readonly staleMatches: number
@@ -145,18 +149,15 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
   const counters = { lookups: 0, matches: 0, embeddingFailures: 0, embeddingTimeouts: 0, staleMatches: 0, indexed: 0, shareFailures: 0 }
   const annotations = { plugin: options.pluginName, "cache.embedder": embedder.kind }
 
-  /** Embeds one text; returns undefined when embedding fails or, when `timeoutMs` is set, takes longer. */
-  const embedOne = (text: string, timeoutMs: number | undefined): Effect.Effect<Float32Array | undefined> => {
-    const embedded = embedder.embed([text]).pipe(Effect.map((vectors) => vectors[0]))
-    const bounded =
-      timeoutMs === undefined
-        ? embedded
-        : Effect.timeoutFail(embedded, {
-            duration: timeoutMs,
-            onTimeout: () =>
-              new EmbeddingError({ embedder: embedder.kind, reason: "timeout", message: `Embedding took longer than ${timeoutMs} ms.` })
-          })
-    return bounded.pipe(
+  /** Embeds one text; returns undefined when embedding fails or takes longer than `embedTimeoutMs`. */
+  const embedOne = (text: string): Effect.Effect<Float32Array | undefined> =>
+    embedder.embed([text]).pipe(
+      Effect.map((vectors) => vectors[0]),
+      Effect.timeoutFail({
+        duration: options.embedTimeoutMs,
+        onTimeout: () =>
+          new EmbeddingError({ embedder: embedder.kind, reason: "timeout", message: `Embedding took longer than ${options.embedTimeoutMs} ms.` })
+      }),
       Effect.catchAll((error) => {
         if (error.reason === "timeout") counters.embeddingTimeouts++
         else counters.embeddingFailures++
@@ -170,7 +171,6 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
         )
       })
     )
-  }
 
   const queryOf = (context: RequestContext, namespace: string): SemanticQuery | undefined => {
     if (context.endpoint !== "chat") return undefined
@@ -192,7 +192,7 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
   const lookup = (query: SemanticQuery): Effect.Effect<SemanticLookup> =>
     Effect.gen(function* () {
       counters.lookups++
-      const vector = yield* embedOne(query.text, options.lookupTimeoutMs)
+      const vector = yield* embedOne(query.text)
       if (vector === undefined) return { match: undefined, vector }
 
       const now = yield* Clock.currentTimeMillis
@@ -204,7 +204,7 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
 
   const remember = (query: SemanticQuery, known: Float32Array | undefined, key: string, ttlMs: number): Effect.Effect<void> =>
     Effect.gen(function* () {
-      const vector = known ?? (yield* embedOne(query.text, undefined))
+      const vector = known ?? (yield* embedOne(query.text))
       if (vector === undefined) return
 
       const now = yield* Clock.currentTimeMillis

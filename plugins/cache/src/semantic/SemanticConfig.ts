@@ -7,7 +7,7 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 const PositiveDuration = DurationMillis.pipe(Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero"))
 
 export const DEFAULT_THRESHOLD = 0.92
-export const DEFAULT_LOOKUP_TIMEOUT_MS = 1_000
+export const DEFAULT_EMBED_TIMEOUT_MS = 1_000
 export const DEFAULT_MAX_ENTRIES = 100_000
 export const DEFAULT_POLL_INTERVAL_MS = 500
 export const DEFAULT_MAX_TOKENS = 256
@@ -72,8 +72,12 @@ export const SemanticConfig = Schema.Struct({
     Schema.Number.pipe(Schema.filter((value) => (value > 0 && value <= 1) || "Expected a similarity above 0 and at most 1")),
     { default: () => DEFAULT_THRESHOLD }
   ),
-  /** Time allowed to embed the user turn before a request goes on without a semantic lookup. */
-  lookupTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_LOOKUP_TIMEOUT_MS }),
+  /**
+   * Time allowed to embed a user turn, at lookup and when indexing the
+   * response; a slower embedding leaves the request without the semantic
+   * cache. Keep it below the plugin's hook `timeout`.
+   */
+  embedTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_EMBED_TIMEOUT_MS }),
   embedder: Schema.optionalWith(EmbedderConfig, {
     default: () => ({ type: "lexical" as const, dimensions: DEFAULT_LEXICAL_DIMENSIONS })
   }),

@@ -110,7 +110,7 @@ export const startSemanticCache = (options: StartSemanticCacheOptions): Effect.E
       index,
       log,
       threshold: config.threshold,
-      lookupTimeoutMs: config.lookupTimeout,
+      embedTimeoutMs: config.embedTimeout,
       indexTtlMs: config.index.ttl
     })
   })
