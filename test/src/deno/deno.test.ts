@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
-const deno = Path.join(repository, "node_modules", ".bin", "deno")
+// The package's own binary: `.bin/deno` may be a Node wrapper that does not forward signals.
+const deno = Path.join(repository, "node_modules", "deno", "deno")
 const entry = Path.join(repository, "runtime", "dist", "deno", "main.js")
 
 const freePort = async (): Promise<number> => {
