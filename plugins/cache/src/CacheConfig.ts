@@ -1,9 +1,9 @@
 /** The cache plugin's section of `fluxen.yaml`. */
 import { Schema } from "effect"
-import { ByteSize, DurationMillis } from "./Units.js"
+import { ByteSize, DurationMillis } from "@fluxen/sdk"
 import { SemanticConfig } from "./semantic/SemanticConfig.js"
 
-export { ByteSize, DurationMillis } from "./Units.js"
+export { ByteSize, DurationMillis } from "@fluxen/sdk"
 
 const PositiveDuration = DurationMillis.pipe(
   Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero")

@@ -4,25 +4,12 @@
  * with its YAML path.
  */
 import { ModelPrice } from "@fluxen/analyzer"
-import { Duration, Option, ParseResult, Schema } from "effect"
+import { DurationMillis } from "@fluxen/sdk"
+import { Schema } from "effect"
 import { BudgetPeriod } from "./periods.js"
 import { SpendScopeText } from "./SpendScope.js"
 
-// NOTE: the runtime's duration notation (runtime/src/config/Units.ts) is not
-// exported through the SDK, so this schema accepts the same notation itself.
-/** A duration written as milliseconds (`1500`) or as text (`"15 minutes"`), decoded to milliseconds. */
-export const DurationMillis = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.Number, {
-  strict: true,
-  decode: (input, _, ast) =>
-    Option.match(Duration.decodeUnknown(input), {
-      onNone: () =>
-        ParseResult.fail(
-          new ParseResult.Type(ast, input, `Expected a duration such as 1500 (milliseconds) or "15 minutes", got ${JSON.stringify(input)}`)
-        ),
-      onSome: (duration) => ParseResult.succeed(Duration.toMillis(duration))
-    }),
-  encode: (millis) => ParseResult.succeed(millis)
-}).annotations({ identifier: "Duration", description: "milliseconds, or text such as \"15 minutes\"" })
+export { DurationMillis }
 
 const PositiveDuration = DurationMillis.pipe(Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero"))
 

@@ -1,6 +1,6 @@
 /** The `semantic` section of the cache plugin's configuration. */
 import { Schema } from "effect"
-import { DurationMillis } from "../Units.js"
+import { DurationMillis } from "@fluxen/sdk"
 import { DEFAULT_LEXICAL_DIMENSIONS } from "./LexicalEmbedder.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
