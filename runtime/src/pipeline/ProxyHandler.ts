@@ -183,21 +183,22 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       const context = makeContext(state, exchange, request, plan.requestedModel, first)
       state.context = context
 
-      const decision = yield* hooks.runBefore(context, state.hookProgress)
+      // A hook that changes the model (a routing rule) re-routes the request before the next hook runs.
+      const reroute = (model: string) =>
+        Effect.gen(function* () {
+          plan = yield* router.resolve(model)
+          order = orderDeployments(plan, router.health, Date.now())
+          const next = order[0]
+          if (next === undefined) return yield* new ModelNotFoundError({ model })
+          first = next
+          context.route = routeOf(request.model, next)
+        })
+      const decision = yield* hooks.runBefore(context, state.hookProgress, reroute)
       let result: ProviderResult
       if (decision !== undefined) {
         state.answeredByHook = true
         result = decision.respond
       } else {
-        // A hook that changed the model (a routing rule) re-routes the request.
-        const model = (context.request as { model: string }).model
-        if (model !== request.model) {
-          plan = yield* router.resolve(model)
-          order = orderDeployments(plan, router.health, Date.now())
-          first = order[0]
-          if (first === undefined) return yield* new ModelNotFoundError({ model })
-          context.route = routeOf(request.model, first)
-        }
         const invoke = (deployment: Deployment) =>
           spec.invoke(
             deployment.adapter,

@@ -148,8 +148,17 @@ export class HookChain {
     this.before = plugins
   }
 
-  /** Runs `beforeRequest` hooks until one answers or fails; `ran` tells how far it got. */
-  runBefore(context: RequestContext, progress: { ran: number }): Effect.Effect<HookDecision, GatewayError> {
+  /**
+   * Runs `beforeRequest` hooks until one answers or fails; `ran` tells how
+   * far it got. When a hook changes the request's model, `reroute` runs
+   * before the next hook, so later hooks (a cache computing its key) see
+   * the new route.
+   */
+  runBefore(
+    context: RequestContext,
+    progress: { ran: number },
+    reroute: (model: string) => Effect.Effect<void, GatewayError> = () => Effect.void
+  ): Effect.Effect<HookDecision, GatewayError> {
     const plugins = this.before
     const step = (index: number): Effect.Effect<HookDecision, GatewayError> => {
       if (index >= plugins.length) return Effect.succeed(undefined)
@@ -157,9 +166,12 @@ export class HookChain {
       progress.ran = index + 1
       const hook = plugin.hooks.beforeRequest
       if (hook === undefined) return step(index + 1)
-      return Effect.flatMap(guard(this.runtime, plugin, "beforeRequest", context, () => hook(context)), (decision) =>
-        decision === undefined ? step(index + 1) : Effect.succeed(decision)
-      )
+      const model = (context.request as { model: string }).model
+      return Effect.flatMap(guard(this.runtime, plugin, "beforeRequest", context, () => hook(context)), (decision) => {
+        if (decision !== undefined) return Effect.succeed(decision)
+        const changed = (context.request as { model: string }).model
+        return changed === model ? step(index + 1) : Effect.zipRight(reroute(changed), step(index + 1))
+      })
     }
     return step(0)
   }

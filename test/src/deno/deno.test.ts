@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process"
+import { createRequire } from "node:module"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -9,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
-// The package's own binary: `.bin/deno` may be a Node wrapper that does not forward signals.
-const deno = Path.join(repository, "node_modules", "deno", "deno")
+// The binary itself, because `.bin/deno` may be a Node wrapper that does not forward signals.
+// The deno package's install API copies it out of the platform package when its install
+// script has not run, without any download.
+const deno = (createRequire(import.meta.url)("deno/install_api.cjs") as { runInstall: () => string }).runInstall()
 const entry = Path.join(repository, "runtime", "dist", "deno", "main.js")
 
 const freePort = async (): Promise<number> => {

@@ -92,3 +92,52 @@ describe("CEL rules", () => {
     expect(failure).toContain("Invalid CEL expression")
   })
 })
+
+describe("CEL rules with the cache", () => {
+  let upstream: ReplayUpstream
+  let gateway: TestGateway
+
+  beforeAll(async () => {
+    upstream = await startReplayUpstream()
+    gateway = await startTestGateway({
+      upstreamUrl: upstream.url,
+      pluginsYaml: `plugins:
+  - use: "@fluxen/analyzer"
+  - use: "@fluxen/rules"
+    config:
+      headers: [x-route]
+      rules:
+        - { name: small-model, when: 'headers["x-route"] == "small"', action: route, model: gpt-4.1-nano }
+  - use: "@fluxen/cache"
+`
+    })
+  })
+
+  afterAll(async () => {
+    await gateway?.close()
+    await upstream?.close()
+  })
+
+  it("keys a rerouted request by the model that served it", async () => {
+    const client = makeClient(gateway)
+    const messages = [{ role: "user" as const, content: "Which model answers this?" }]
+
+    upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages }, { headers: { "x-route": "small" } })
+    expect((upstream.requests.at(-1)!.json as { model: string }).model).toBe("gpt-4.1-nano")
+
+    // Without the header the request stays on gpt-4o-mini, so the entry stored for gpt-4.1-nano must not answer it.
+    upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+    const before = upstream.requests.length
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages })
+    expect(upstream.requests.length).toBe(before + 1)
+    expect((upstream.requests.at(-1)!.json as { model: string }).model).toBe("gpt-4o-mini-2024-07-18")
+
+    // The rerouted request again hits the entry stored under gpt-4.1-nano.
+    const response = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages }, { headers: { "x-route": "small" } })
+      .withResponse()
+    expect(response.response.headers.get("x-fluxen-cache")).toBe("hit")
+    expect(upstream.requests.length).toBe(before + 1)
+  })
+})
