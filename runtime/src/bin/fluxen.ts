@@ -9,7 +9,9 @@ import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Runtime } from "effect"
 import { loadConfigFile } from "../config/loadConfig.js"
 import { layerLogging } from "../logging.js"
+import { makeNodeImporter } from "../node/nodeImporter.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
+import { checkPlugin } from "../plugins/PluginLoader.js"
 
 const usage = `Usage:
   fluxen start [--config FILE] [--port N] [--host ADDRESS]
@@ -63,8 +65,21 @@ if (typeof parsed === "string" || parsed.command === undefined || parsed.command
 }
 const args = parsed as Arguments
 
+/** Validates the file and every provider and plugin section with the plugin's own schema. */
 const checkConfig = loadConfigFile(args.config, process.env).pipe(
+  Effect.tap((loaded) => {
+    const importer = makeNodeImporter([loaded.directory, process.cwd()])
+    const options = { importer, configSource: loaded.source }
+    const providers = Object.entries(loaded.config.providers).map(([name, entry]) =>
+      checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, options)
+    )
+    const plugins = loaded.config.plugins.map((entry, index) =>
+      checkPlugin({ packageName: entry.use, instanceName: entry.name ?? entry.use, config: entry.config, yamlPath: ["plugins", index] }, options)
+    )
+    return Effect.all([...providers, ...plugins], { discard: true })
+  }),
   Effect.flatMap((loaded) => Console.log(`${loaded.source} is valid.`)),
+  Effect.catchTag("PluginLoadError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))),
   Effect.catchTag("ConfigError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1))))
 )
 

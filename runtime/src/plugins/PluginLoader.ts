@@ -107,6 +107,20 @@ const decodePluginConfig = (definition: PluginDefinition<unknown>, request: Plug
       )
 }
 
+/**
+ * Checks a plugin entry without starting it: the package imports, is a
+ * plugin for a supported SDK version, and its YAML section decodes.
+ */
+export const checkPlugin = (
+  request: PluginRequest,
+  options: { readonly importer: ModuleImporter; readonly configSource: string }
+) =>
+  Effect.gen(function* () {
+    const definition = yield* importDefinition(options.importer, request.packageName)
+    yield* checkSdkVersion(definition, request.packageName)
+    yield* decodePluginConfig(definition, request, options.configSource)
+  })
+
 /** Loads one plugin into a new child scope of the current scope. */
 export const loadPlugin = (
   request: PluginRequest,
