@@ -170,7 +170,8 @@ const sum = (records: ReadonlyArray<UsageRecord>, value: (record: UsageRecord) =
 
 /**
  * The usage table stores latencies in whole milliseconds, while the gateway
- * observes them unrounded, so each observation may differ by half a millisecond.
+ * observes them unrounded, so each observation may differ by half a millisecond
+ * (the comparisons add 1e-9 for floating-point error in the sums).
  */
 const roundingSeconds = 0.0005
 
@@ -333,7 +334,7 @@ describe("GET /metrics", () => {
       const labels = { provider: provider!, model: model! }
       expect(valueOf(scrape, "fluxen_request_duration_seconds_count", labels)).toBe(grouped.length)
       expect(Math.abs(valueOf(scrape, "fluxen_request_duration_seconds_sum", labels) - sum(grouped, (record) => record.totalMs) / 1000)).toBeLessThanOrEqual(
-        grouped.length * roundingSeconds
+        grouped.length * roundingSeconds + 1e-9
       )
       expect(valueOf(scrape, "fluxen_request_duration_seconds_bucket", { ...labels, le: "+Inf" })).toBe(grouped.length)
 
@@ -361,7 +362,7 @@ describe("GET /metrics", () => {
       expect(valueOf(scrape, "fluxen_upstream_first_byte_seconds_count", labels)).toBe(grouped.length)
       expect(
         Math.abs(valueOf(scrape, "fluxen_upstream_first_byte_seconds_sum", labels) - sum(grouped, (record) => record.firstByteMs) / 1000)
-      ).toBeLessThanOrEqual(grouped.length * roundingSeconds)
+      ).toBeLessThanOrEqual(grouped.length * roundingSeconds + 1e-9)
     }
   })
 
