@@ -60,9 +60,10 @@ export const makeNodeExchange = (request: IncomingMessage, response: ServerRespo
       response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) })
       response.end(body)
     },
+    // The headers go out with the first event, which the pipeline writes right after this,
+    // saving a socket write per stream.
     startStream: (status, headers) => {
       response.writeHead(status, headers)
-      response.flushHeaders()
     },
     write: (text) => (response.destroyed || response.write(text) ? undefined : waitForDrain()),
     end: () => {

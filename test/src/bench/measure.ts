@@ -41,7 +41,7 @@ export interface CaseResult extends CaseSpec {
     readonly cpuPercent: number
     readonly rssBytes: number
     readonly peakRssBytes: number
-    /** Estimated V8 heap allocation; absent for the mock, which runs without the probe. */
+    /** Estimated V8 heap allocation, absent for the mock because it runs without the probe. */
     readonly allocation?: {
       readonly bytesPerRequest: number
       readonly gcCount: number

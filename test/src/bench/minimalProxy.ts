@@ -6,8 +6,8 @@
  *
  *   node minimalProxy.js UPSTREAM_URL [CONNECTIONS]
  *
- * It listens on a free loopback port, reports its URL over IPC and exits
- * when the runner disconnects.
+ * It listens on a free loopback port, reports its URL over IPC, and exits
+ * on SIGTERM, on SIGINT or when the runner disconnects.
  */
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -71,4 +71,7 @@ server.listen(0, "127.0.0.1", () => {
   sendToRunner({ type: "listening", url: `http://127.0.0.1:${port}` })
 })
 
+// Exiting through process.exit lets `node --cpu-prof` write its profile.
 process.on("disconnect", () => process.exit(0))
+process.on("SIGTERM", () => process.exit(0))
+process.on("SIGINT", () => process.exit(0))

@@ -17,8 +17,9 @@ export interface BenchOptions {
   readonly workloads: ReadonlyArray<WorkloadName>
   /** Whether Fluxen runs with the `@fluxen/analyzer` plugin. */
   readonly analyzer: boolean
-  /** Whether to add a CPU-profiled Fluxen run of the plain workload. */
+  /** Whether to add a CPU-profiled Fluxen run. */
   readonly profile: boolean
+  readonly profileWorkload: WorkloadName
   /** Whether a missed throughput target makes the exit status 1. */
   readonly check: boolean
   /** `taskset -c` lists; undefined picks the first allowed CPU for the proxy and the others for the client side. */
@@ -28,6 +29,8 @@ export interface BenchOptions {
   readonly streamWrites: number
   /** How long each case may wait for other processes to go quiet, in milliseconds; 0 does not wait. */
   readonly quietWaitMs: number
+  /** Runs of each case; the report keeps the run that other processes disturbed least. */
+  readonly repeat: number
 }
 
 export const usage = `Usage: npm run bench -- [options]
@@ -49,6 +52,8 @@ Options:
   --no-analyzer              run Fluxen without the @fluxen/analyzer plugin
   --profile                  add a Fluxen run of the plain workload under
                              node --cpu-prof and summarize its self time
+  --profile-workload NAME    profile the plain or the stream workload
+                             (implies --profile)
   --check                    exit with status 1 when Fluxen misses a
                              throughput target (0.70 plain, 0.85 stream)
   --proxy-cpus LIST          taskset CPU list for the proxy under test
@@ -57,6 +62,9 @@ Options:
   --quiet-wait SECONDS       before each case, wait up to SECONDS for other
                              processes to use less than 10 % of a core
                              (default 0: start at once)
+  --repeat N                 run each case N times and report the run during
+                             which other processes used the least CPU
+                             (default 1)
   --help                     print this help
 `
 
@@ -95,11 +103,13 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
     workloads: workloadNames,
     analyzer: true,
     profile: false,
+    profileWorkload: "plain",
     check: false,
     proxyCpus: undefined,
     clientCpus: undefined,
     streamWrites: 4,
-    quietWaitMs: 0
+    quietWaitMs: 0,
+    repeat: 1
   }
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index]!
@@ -136,6 +146,13 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
       case "--profile":
         options.profile = true
         break
+      case "--profile-workload": {
+        const name = takesValue()
+        if (!workloadNames.includes(name as WorkloadName)) throw new Error(`${flag} needs one of ${workloadNames.join(", ")}, got ${name}.`)
+        options.profileWorkload = name as WorkloadName
+        options.profile = true
+        break
+      }
       case "--check":
         options.check = true
         break
@@ -150,6 +167,9 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
         break
       case "--quiet-wait":
         options.quietWaitMs = parseSeconds(flag, takesValue(), 0)
+        break
+      case "--repeat":
+        options.repeat = parseCount(flag, takesValue())
         break
       default:
         throw new Error(`Unknown option: ${flag}. Run with --help for the list.`)

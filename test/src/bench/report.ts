@@ -131,7 +131,7 @@ export const formatComparisons = (comparisons: ReadonlyArray<Comparison>): strin
   return `Fluxen against the minimal proxy (added latency is against the direct mock)\n${table}`
 }
 
-export const formatProfile = (summary: ProfileSummary, top: number): string => {
+export const formatProfile = (summary: ProfileSummary, workload: WorkloadName, top: number): string => {
   const functions = formatTable(
     ["self %", "function"],
     summary.functions.slice(0, top).map((entry) => [entry.percent.toFixed(1), entry.name]),
@@ -143,5 +143,5 @@ export const formatProfile = (summary: ProfileSummary, top: number): string => {
     [1]
   )
   const idlePercent = (100 * summary.idleMs) / (summary.busyMs + summary.idleMs || 1)
-  return `CPU profile of Fluxen, plain workload (${summary.samples} samples, ${idlePercent.toFixed(1)} % idle; shares of busy time)\n${functions}\n\n${packages}`
+  return `CPU profile of Fluxen, ${workload} workload (${summary.samples} samples, ${idlePercent.toFixed(1)} % idle; shares of busy time)\n${functions}\n\n${packages}`
 }

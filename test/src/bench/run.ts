@@ -6,6 +6,7 @@
  * ends, fails or is interrupted. Run with --help for the options.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -24,6 +25,7 @@ import {
   clockTicksPerSecond,
   killRemainingChildren,
   pinThisProcess,
+  readMemory,
   stopRemainingChildren,
   tasksetWorks
 } from "./processes.js"
@@ -88,6 +90,15 @@ const describeMachine = () => {
   }
 }
 
+/** Returns the checked-out commit and whether the working tree differs from it, or undefined outside a Git checkout. */
+const describeSource = (): { readonly commit: string; readonly uncommittedChanges: boolean } | undefined => {
+  const git = (...args: Array<string>) => spawnSync("git", args, { cwd: paths.repositoryRoot, encoding: "utf8" })
+  const head = git("rev-parse", "HEAD")
+  if (head.status !== 0) return undefined
+  const status = git("status", "--porcelain", "--untracked-files=no")
+  return { commit: head.stdout.trim(), uncommittedChanges: status.stdout.trim() !== "" }
+}
+
 const caseSpecs = (options: BenchOptions, target: TargetName): Array<CaseSpec> => {
   const specs: Array<CaseSpec> = options.workloads.map((workload) => ({
     target,
@@ -115,16 +126,21 @@ const caseSpecs = (options: BenchOptions, target: TargetName): Array<CaseSpec> =
 /** Returns an upper bound on the run's length, after which the watchdog kills every child process. */
 const timeBudgetMs = (options: BenchOptions): number => {
   const perTarget = caseSpecs(options, "direct").reduce(
-    (sum, spec) => sum + options.quietWaitMs + spec.warmupMs + spec.durationMs + 20_000,
+    (sum, spec) => sum + options.repeat * (options.quietWaitMs + spec.warmupMs + spec.durationMs + 20_000),
     0
   )
   const profile = options.profile ? options.quietWaitMs + options.warmupMs + options.durationMs + 60_000 : 0
   return options.targets.length * (perTarget + 40_000) + profile + 30_000
 }
 
+const interference = (result: CaseResult) => result.otherCpuPercent + result.stealPercent
+
+const leastDisturbed = (runs: ReadonlyArray<CaseResult>): CaseResult =>
+  runs.reduce((best, result) => (interference(result) < interference(best) ? result : best))
+
 const errorTotal = (result: CaseResult) => result.errors.status + result.errors.incomplete + result.errors.transport
 
-const isDisturbed = (result: CaseResult) => result.otherCpuPercent + result.stealPercent >= quietBelowPercent
+const isDisturbed = (result: CaseResult) => interference(result) >= quietBelowPercent
 
 const printCase = (result: CaseResult) => {
   const errors = errorTotal(result)
@@ -154,7 +170,12 @@ const waitForQuiet = async (options: BenchOptions, childPids: ReadonlyArray<numb
 }
 
 interface TargetRun {
+  readonly target: TargetName
+  /** RSS of the server process once it listens, before any request. */
+  readonly startupRssBytes: number
   readonly cases: Array<CaseResult>
+  /** Runs of a repeated case that other processes disturbed more than the kept one. */
+  readonly discarded: Array<CaseResult>
   readonly usage?: UsageCounts
 }
 
@@ -166,19 +187,29 @@ const runTarget = async (
   ticksPerSecond: number
 ): Promise<TargetRun> => {
   const cases: Array<CaseResult> = []
+  const discarded: Array<CaseResult> = []
+  let startupRssBytes = 0
   const run = async (server: Server, probed: boolean) => {
+    startupRssBytes = readMemory(server.child.pid).rssBytes
+    console.log(`  ${target} RSS at startup: ${(startupRssBytes / 1_048_576).toFixed(0)} MiB`)
     const context: CaseContext = { paths, clientCpus: pinning.clientCpus, clockTicksPerSecond: ticksPerSecond, mock, server, probed }
     for (const spec of caseSpecs(options, target)) {
-      await waitForQuiet(options, [mock.child.pid, server.child.pid], ticksPerSecond)
-      const result = await runCase(spec, context)
-      printCase(result)
-      cases.push(result)
+      const runs: Array<CaseResult> = []
+      for (let round = 0; round < options.repeat; round++) {
+        await waitForQuiet(options, [mock.child.pid, server.child.pid], ticksPerSecond)
+        const result = await runCase(spec, context)
+        printCase(result)
+        runs.push(result)
+      }
+      const kept = leastDisturbed(runs)
+      cases.push(kept)
+      discarded.push(...runs.filter((result) => result !== kept))
     }
   }
 
   if (target === "direct") {
     await run(mock, false)
-    return { cases }
+    return { target, startupRssBytes, cases, discarded }
   }
   if (target === "minimal") {
     const server = await startMinimalProxy(paths, pinning.proxyCpus, mock.url)
@@ -187,7 +218,7 @@ const runTarget = async (
     } finally {
       await server.child.stop("SIGTERM", 5_000)
     }
-    return { cases }
+    return { target, startupRssBytes, cases, discarded }
   }
   const server = await startFluxen(paths, { cpus: pinning.proxyCpus, upstreamUrl: mock.url, analyzer: options.analyzer })
   let usage: UsageCounts | undefined
@@ -196,7 +227,7 @@ const runTarget = async (
   } finally {
     usage = await stopFluxen(server)
   }
-  return { cases, ...(usage === undefined ? {} : { usage }) }
+  return { target, startupRssBytes, cases, discarded, ...(usage === undefined ? {} : { usage }) }
 }
 
 interface ProfileRun {
@@ -207,7 +238,7 @@ interface ProfileRun {
   readonly summary: ProfileSummary
 }
 
-/** Runs Fluxen under `--cpu-prof` for the plain workload and summarizes the samples of the measured window. */
+/** Runs Fluxen under `--cpu-prof` for one workload and summarizes the samples of the measured window. */
 const runProfile = async (
   options: BenchOptions,
   pinning: Pinning,
@@ -228,7 +259,7 @@ const runProfile = async (
   try {
     const spec: CaseSpec = {
       target: "fluxen",
-      workload: "plain",
+      workload: options.profileWorkload,
       load: "loaded",
       connections: options.connections,
       warmupMs: options.warmupMs,
@@ -258,6 +289,7 @@ const main = async (options: BenchOptions): Promise<number> => {
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-")
   const resultsDirectory = Path.join(paths.repositoryRoot, "bench-results")
   const machine = describeMachine()
+  const source = describeSource()
   const pinning = choosePinning(options)
   if (pinning.clientCpus !== undefined && !pinThisProcess(pinning.clientCpus)) {
     console.log(`Pinning the runner to CPU ${pinning.clientCpus} failed, so it runs unpinned.`)
@@ -271,6 +303,9 @@ const main = async (options: BenchOptions): Promise<number> => {
   console.log(`Fluxen benchmark, ${startedAt.toISOString()}`)
   console.log(`Machine: ${machine.cpuModel}, ${machine.cpus} CPUs, Node ${machine.node}, ${machine.kernel}`)
   console.log(`Pinning: ${pinning.description}`)
+  if (source !== undefined) {
+    console.log(`Source: commit ${source.commit.slice(0, 12)}${source.uncommittedChanges ? " with uncommitted changes" : ""}`)
+  }
   console.log(`Fluxen: analyzer plugin ${options.analyzer ? "on" : "off"}, usage written to SQLite, logging at info`)
   console.log(
     `Loaded cases: ${options.connections} connections, ${options.warmupMs / 1000} s warm-up, ${options.durationMs / 1000} s measured.` +
@@ -281,6 +316,8 @@ const main = async (options: BenchOptions): Promise<number> => {
 
   const mock = await startMockUpstream(paths, pinning.clientCpus, options.streamWrites)
   const cases: Array<CaseResult> = []
+  const discardedRuns: Array<CaseResult> = []
+  const startupRssBytes: Partial<Record<TargetName, number>> = {}
   let usage: UsageCounts | undefined
   let profile: ProfileRun | undefined
   try {
@@ -288,10 +325,12 @@ const main = async (options: BenchOptions): Promise<number> => {
       console.log(`Measuring ${target}…`)
       const run = await runTarget(target, options, pinning, mock, ticksPerSecond)
       cases.push(...run.cases)
+      discardedRuns.push(...run.discarded)
+      startupRssBytes[target] = run.startupRssBytes
       if (run.usage !== undefined) usage = run.usage
     }
     if (options.profile) {
-      console.log("Profiling Fluxen on the plain workload…")
+      console.log(`Profiling Fluxen on the ${options.profileWorkload} workload…`)
       profile = await runProfile(options, pinning, mock, ticksPerSecond, resultsDirectory, stamp)
     }
   } finally {
@@ -308,7 +347,9 @@ const main = async (options: BenchOptions): Promise<number> => {
   }
   if (options.targets.includes("fluxen") && options.targets.includes("minimal")) console.log(`${formatComparisons(comparisons)}\n`)
 
-  const fluxenRequests = cases.filter((result) => result.target === "fluxen").reduce((sum, result) => sum + result.totalSucceeded + result.totalFailed, 0)
+  const fluxenRequests = [...cases, ...discardedRuns]
+    .filter((result) => result.target === "fluxen")
+    .reduce((sum, result) => sum + result.totalSucceeded + result.totalFailed, 0)
   if (options.targets.includes("fluxen")) {
     console.log(
       usage === undefined
@@ -317,7 +358,7 @@ const main = async (options: BenchOptions): Promise<number> => {
     )
   }
   if (profile !== undefined) {
-    console.log(`\n${formatProfile(profile.summary, 15)}`)
+    console.log(`\n${formatProfile(profile.summary, options.profileWorkload, 15)}`)
     console.log(`Profile: ${profile.file}, summarized over the ${profile.scope}.`)
     console.log(`Throughput under the profiler: ${profile.result.requestsPerSecond.toFixed(0)} req/s.`)
   }
@@ -327,6 +368,7 @@ const main = async (options: BenchOptions): Promise<number> => {
   const report = {
     startedAt: startedAt.toISOString(),
     machine,
+    source: source ?? null,
     pinning,
     options,
     fluxen: { analyzer: options.analyzer, usageDatabase: "sqlite", usage: usage ?? null, requests: fluxenRequests },
@@ -336,7 +378,9 @@ const main = async (options: BenchOptions): Promise<number> => {
       cpuPercent: "percent of one core",
       bytesPerRequest: "estimated V8 heap bytes per successful request, Buffer contents excluded"
     },
+    startupRssBytes,
     cases,
+    discardedRuns,
     comparisons,
     profile: profile ?? null
   }
