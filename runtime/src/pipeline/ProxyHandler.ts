@@ -222,8 +222,11 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
 
   const finish = (state: RequestState, exit: Exit.Exit<void>) =>
     Effect.suspend(() => {
-      const status = Exit.isInterrupted(exit) ? "cancelled" : state.error === undefined && state.httpStatus < 400 ? "ok" : "error"
-      if (status === "cancelled") state.httpStatus = 499
+      let status: "ok" | "error" | "cancelled" = state.error === undefined && state.httpStatus < 400 ? "ok" : "error"
+      if (Exit.isInterrupted(exit)) {
+        status = "cancelled"
+        state.httpStatus = 499
+      }
       const outcome = state.outcome(status)
       const context = state.context
       if (context === undefined) {
