@@ -31,16 +31,16 @@ export interface CacheLoadOptions {
   readonly stream: boolean
   /** `repeated`: the main benchmark's request every time. `unique`: a new user turn per request. */
   readonly body: "repeated" | "unique"
-  /** Seeds the user turns of `unique` bodies; give concurrent generators different seeds. */
+  /** Seeds the user turns of `unique` bodies. Give concurrent generators different seeds. */
   readonly seed?: number
-  /** The `cache-control` request header, e.g. `no-store`; absent when undefined. */
+  /** The `cache-control` request header, e.g. `no-store`, or undefined to send none. */
   readonly cacheControl?: string
-  /** Requests per second across all connections; undefined runs a closed loop. */
+  /** Requests per second across all connections, or undefined for a closed loop. */
   readonly ratePerSecond?: number
 }
 
 export interface CacheLoadResult extends LoadResult {
-  /** Responses of the measured window by their `x-fluxen-cache` value; `none` when the header was missing. */
+  /** Responses of the measured window by their `x-fluxen-cache` value, or `none` when the header was missing. */
   readonly cacheStatuses: Readonly<Record<string, number>>
   /** With a fixed rate: requests that fell due in the window but were dropped because the queue of due requests was full. */
   readonly droppedRequests: number
@@ -132,7 +132,7 @@ const describe = (error: unknown): string => {
 const isComplete = (tail: Buffer): boolean =>
   options.stream ? tail.includes(streamEnd) : tail.toString("latin1").trimEnd().endsWith("}")
 
-/** Sends one request and reads its whole response; returns false when the connection failed. */
+/** Sends one request and reads its whole response. Returns false when the connection failed. */
 const sendRequest = async (startedAt: number): Promise<boolean> => {
   let response: Awaited<ReturnType<Pool["request"]>>
   try {

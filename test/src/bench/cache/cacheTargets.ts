@@ -48,7 +48,7 @@ export const cacheFluxenConfig = (upstreamUrl: string, semantic: SemanticSetup |
 export interface CacheFluxenOptions {
   readonly cpus: string | undefined
   readonly upstreamUrl: string
-  /** The semantic cache's embedder; undefined leaves the semantic cache off. */
+  /** The semantic cache's embedder, or undefined to leave the semantic cache off. */
   readonly semantic: SemanticSetup | undefined
   /** Extra Node options, e.g. `--cpu-prof`. */
   readonly nodeArguments?: ReadonlyArray<string>

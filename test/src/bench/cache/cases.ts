@@ -25,7 +25,7 @@ export interface CacheCaseResult {
   readonly load: CacheLoadResult
   /** Successful requests per second of the measured window. */
   readonly requestsPerSecond: number
-  /** The background load while the window ran; absent when there was none. */
+  /** The background load while the window ran, absent when there was none. */
   readonly background?: {
     readonly spec: LoadSpec
     /** Measured over the background generator's own window, which covers the foreground's. */
@@ -41,7 +41,7 @@ export interface CacheCaseResult {
   }
   /** CPU use of the load generators and the mock upstream, in percent of one core. */
   readonly clientCpuPercent: number
-  /** CPU use of every other process, the runner included, in percent of one core; above about 10 % the case is disturbed. */
+  /** CPU use of every other process, the runner included, in percent of one core. Above about 10 % the case is disturbed. */
   readonly otherCpuPercent: number
   /** CPU time the hypervisor gave to other virtual machines, in percent of one core. */
   readonly stealPercent: number

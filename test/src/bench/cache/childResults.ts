@@ -66,7 +66,7 @@ export interface IndexTimingResult {
   /** The index scans every vector up to this many live vectors and searches the graph above it. */
   readonly exactSearchLimit: number
   readonly buildWallMs: number
-  /** CPU time of the build, in milliseconds; above the wall time only if another thread helped, below it when the CPU was shared. */
+  /** CPU time of the build, in milliseconds. It is below the wall time when other processes shared the CPU. */
   readonly buildCpuMs: number
   readonly queryTimings: ReadonlyArray<QueryTiming>
 }

@@ -3,7 +3,7 @@ import type { GrowthTimingResult, IndexTimingResult } from "./childResults.js"
 import { runTimingChild, type RunContext } from "./runContext.js"
 
 export interface IndexRun {
-  /** Search and insertion times while one partition fills; undefined when the child failed before it. */
+  /** Search and insertion times while one partition fills, or undefined when the child failed before measuring them. */
   readonly growth: GrowthTimingResult | undefined
   readonly results: Array<IndexTimingResult>
   /** Sizes requested but not measured, because the child failed or ran out of time. */

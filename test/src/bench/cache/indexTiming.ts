@@ -105,7 +105,7 @@ const measureSize = (entries: number, options: IndexTimingOptions): IndexTimingR
   const random = seededRandom(entries)
   const vectors = Array.from({ length: entries }, () => randomUnitVector(random))
 
-  // exactSearchLimit 0 makes `search` use the graph at every size; `scan` is the plugin's path at or below the default limit.
+  // exactSearchLimit 0 makes `search` use the graph at every size. At or below the default limit, the plugin's path is `scan`.
   const defaults = new HnswIndex({ dimensions: 1 })
   const exactSearchLimit = defaults.exactSearchLimit
   defaults.dispose()

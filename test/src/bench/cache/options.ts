@@ -38,7 +38,7 @@ export interface CacheBenchOptions {
   readonly clientCpus: string | undefined
   /** How long each case may wait for other processes to go quiet, in milliseconds. 0 does not wait. */
   readonly quietWaitMs: number
-  /** How many times an HTTP case that other processes disturbed is run again; the least disturbed run is kept. */
+  /** How many times an HTTP case that other processes disturbed is run again. The least disturbed run is kept. */
   readonly retries: number
 }
 

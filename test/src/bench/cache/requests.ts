@@ -8,7 +8,7 @@
  */
 import { workloads } from "../workloads.js"
 
-/** Words of the generated user turns; the benchmark's ONNX vocabulary contains each as one token. */
+/** Words of the generated user turns. The benchmark's ONNX vocabulary contains each as one token. */
 export const sentenceWords: ReadonlyArray<string> = (
   "how what why when where which who can could should would does do is are was the a an of in on for to with from by about " +
   "train flight hotel museum beach river mountain city village market bridge castle garden lake island desert forest harbour " +
@@ -26,7 +26,7 @@ export const seededRandom = (seed: number) => () => {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
-/** Number of random words in a generated user turn; with the sequence number it makes about 16 tokens. */
+/** Number of random words in a generated user turn. With the sequence number and `[CLS]`/`[SEP]`, a turn is about 17 tokens. */
 const wordsPerTurn = 12
 
 /** Returns a question of random words that ends with `sequence`, so that no two turns of one run are equal. */

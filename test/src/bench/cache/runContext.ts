@@ -159,19 +159,17 @@ export const measureCase = async (
   return { ...best!, attempts }
 }
 
-
-/** Sends one request and returns its `x-fluxen-cache` header. */
-export const sendOnce = async (url: string, body: Buffer, cacheControl?: string): Promise<string | null> => {
+/** Sends one warm-up chat request and returns its `x-fluxen-cache` header. */
+export const sendOnce = async (url: string, body: Buffer): Promise<string | null> => {
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...(cacheControl === undefined ? {} : { "cache-control": cacheControl }) },
+    headers: { "content-type": "application/json" },
     body: new Uint8Array(body)
   })
   await response.arrayBuffer()
   if (response.status !== 200) throw new Error(`The warm-up request returned HTTP ${response.status}.`)
   return response.headers.get("x-fluxen-cache")
 }
-
 
 /** Runs a timing child on the proxy CPU and returns the JSON of every `RESULT` line it printed, killing it after `timeLimitMs`. */
 export const runTimingChild = async (run: RunContext, name: string, script: string, argument: unknown, timeLimitMs: number) => {

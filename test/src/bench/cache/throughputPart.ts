@@ -17,7 +17,7 @@ import { caseContext, measureCase, paths, printCase, sendOnce, waitForQuiet, typ
 export interface ThroughputRun {
   readonly cases: Array<CacheCaseResult>
   readonly comparisons: Array<ThroughputComparison>
-  /** Usage records each Fluxen wrote, from its shutdown log; null when the line was missing. */
+  /** Usage records each Fluxen wrote, from its shutdown log, or null when the line was missing. */
   readonly usage: { readonly plain: UsageCounts | null; readonly stream: UsageCounts | null }
 }
 
