@@ -53,7 +53,7 @@ export const RetryConfig = Schema.Struct({
   attempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10)), { default: () => 0 }),
   /** First backoff delay; it doubles per attempt, with full jitter. */
   initialDelay: Schema.optionalWith(DurationMillis, { default: () => 250 }),
-  /** Longest wait before a retry. A `retry-after` longer than this moves on to the next deployment instead. */
+  /** Maximum wait before a retry. A `retry-after` longer than this moves on to the next deployment instead. */
   maxDelay: Schema.optionalWith(DurationMillis, { default: () => 5_000 })
 })
 

@@ -20,7 +20,7 @@ export interface ControlDependencies {
   readonly usageStore: UsageStore["Type"]
   /** False while starting or draining for shutdown. */
   readonly isReady: () => boolean
-  /** Checks the usage database; fails when it does not answer. */
+  /** Checks the usage database; fails when the query fails or times out. */
   readonly probeDatabase: Effect.Effect<void, unknown>
   /** Sources of the counters and gauges that `GET /metrics` reports. */
   readonly metrics: MetricsSources
@@ -93,7 +93,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       const database = yield* dependencies.probeDatabase.pipe(Effect.timeout("2 seconds"), Effect.either)
       return Either.isRight(database)
         ? HttpServerResponse.unsafeJson({ status: "ready" })
-        : HttpServerResponse.unsafeJson({ status: "unavailable", reason: "the usage database does not answer" }, { status: 503 })
+        : HttpServerResponse.unsafeJson({ status: "unavailable", reason: "the usage database probe failed or timed out" }, { status: 503 })
     })
   )
 

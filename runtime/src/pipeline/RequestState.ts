@@ -15,7 +15,7 @@ export class RequestState {
   answeredByHook = false
   httpStatus = 200
   error: GatewayError | undefined = undefined
-  /** For JSON answers; streams keep theirs in `progress`. */
+  /** Usage of a JSON response; streams keep theirs in `progress`. */
   usage: Usage | undefined = undefined
   response: unknown = undefined
   firstByteAt: number | undefined = undefined

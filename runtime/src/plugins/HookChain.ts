@@ -149,7 +149,7 @@ export class HookChain {
   }
 
   /**
-   * Runs `beforeRequest` hooks until one answers or fails; `ran` tells how
+   * Runs `beforeRequest` hooks until one returns a response or fails; `ran` tells how
    * far it got. When a hook changes the request's model, `reroute` runs
    * before the next hook, so later hooks (a cache computing its key) see
    * the new route.

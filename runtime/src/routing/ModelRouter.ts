@@ -116,7 +116,7 @@ export class ModelRouter {
     return Either.left(new ModelNotFoundError({ model }))
   }
 
-  /** The configured public model names with their first provider, for `GET /v1/models`. */
+  /** Lists the configured public model names with their first provider, for `GET /v1/models`. */
   listConfigured(): ReadonlyArray<{ readonly id: string; readonly provider: string }> {
     return [...this.plans.entries()].map(([id, plan]) => ({ id, provider: plan.deployments[0]?.provider ?? "fluxen" }))
   }

@@ -1,4 +1,4 @@
-/** Which upstream failures are worth another attempt, and how long to wait before it. */
+/** The retry policy: which upstream failures get another attempt, and the wait before it. */
 import type { GatewayError } from "@fluxen/sdk"
 import type { RetryConfig } from "../config/FluxenConfig.js"
 
@@ -15,7 +15,7 @@ export const isRetryable = (error: GatewayError): boolean => {
   }
 }
 
-/** The upstream's requested delay in milliseconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
+/** Reads the upstream's requested delay in milliseconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
 export const retryAfterMs = (error: GatewayError, now: number): number | undefined => {
   if (error._tag !== "UpstreamHttpError") return undefined
   const milliseconds = Number(error.headers["retry-after-ms"])
@@ -31,7 +31,7 @@ export const retryAfterMs = (error: GatewayError, now: number): number | undefin
 /**
  * The wait before retry number `attempt` (0 for the first retry): the
  * upstream's `retry-after` when it sent one, otherwise exponential backoff
- * with full jitter. Returns undefined when the upstream asks for longer
+ * with full jitter. Returns undefined when the upstream requests a wait longer
  * than `maxDelay`, so the caller moves on instead of waiting.
  */
 export const retryDelayMs = (
