@@ -56,9 +56,19 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
   const { counter, pricing } = options
   const warnedModels = new Set<string>()
 
-  const logCountFailure = (countedPart: "prompt" | "completion") => (error: TokenCountError) =>
+  // Log annotations are added where a warning is logged, not around every
+  // hook call, because annotating costs more than the hook's usual work.
+  const annotate = (context: RequestContext) =>
+    Effect.annotateLogs({
+      plugin: options.pluginName,
+      model: context.route.upstreamModel,
+      "request.id": context.requestId
+    })
+
+  const logCountFailure = (context: RequestContext, countedPart: "prompt" | "completion") => (error: TokenCountError) =>
     Effect.logWarning(`Counting ${countedPart} tokens failed, so no estimate is recorded.`).pipe(
       Effect.annotateLogs({ "error.reason": error.reason, "error.message": error.message }),
+      annotate(context),
       Effect.as(undefined)
     )
 
@@ -68,7 +78,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     if (prompt === undefined) return Effect.succeed(undefined)
     return counter.count(context.route.upstreamModel, prompt.texts).pipe(
       Effect.map((tokens) => tokens + prompt.fixedTokens),
-      Effect.catchAll(logCountFailure("prompt"))
+      Effect.catchAll(logCountFailure(context, "prompt"))
     )
   }
 
@@ -89,19 +99,19 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
 
       const generated = context.stream ? [outcome.streamedText] : responseTexts(outcome.response)
       const completionTokens = yield* counter.count(context.route.upstreamModel, generated).pipe(
-        Effect.catchAll(logCountFailure("completion"))
+        Effect.catchAll(logCountFailure(context, "completion"))
       )
       if (completionTokens === undefined) return undefined
 
       return { promptTokens, completionTokens, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
     })
 
-  const warnUnpriced = (model: string): Effect.Effect<void> => {
+  const warnUnpriced = (context: RequestContext, model: string): Effect.Effect<void> => {
     if (warnedModels.has(model) || warnedModels.size >= MAX_WARNED_MODELS) return Effect.void
     warnedModels.add(model)
     return Effect.logWarning(
       "The model has no price, so its cost figures are recorded as null. Add it under pricing.overrides in fluxen.yaml."
-    )
+    ).pipe(annotate(context))
   }
 
   /**
@@ -120,36 +130,25 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     } else {
       context.record.costUsd = cost
     }
-    return price === undefined ? warnUnpriced(model) : Effect.void
+    return price === undefined ? warnUnpriced(context, model) : Effect.void
   }
 
-  const annotate = (context: RequestContext) =>
-    Effect.annotateLogs({
-      plugin: options.pluginName,
-      model: context.route.upstreamModel,
-      "request.id": context.requestId
-    })
-
   return {
-    beforeRequest: (context) =>
-      Effect.gen(function* () {
-        if (!options.estimatePromptTokens || !estimatedEndpoints.has(context.endpoint)) return undefined
-
-        const estimate = yield* estimatePrompt(context)
+    beforeRequest: (context) => {
+      if (!options.estimatePromptTokens || !estimatedEndpoints.has(context.endpoint)) return Effect.succeed(undefined)
+      return Effect.map(estimatePrompt(context), (estimate) => {
         if (estimate !== undefined) context.record.promptTokensEstimate = estimate
         return undefined
-      }).pipe(annotate(context)),
+      })
+    },
 
-    afterResponse: (context, outcome) =>
-      Effect.gen(function* () {
-        let usage = outcome.usage
-        if (usage === undefined) {
-          usage = yield* estimateUsage(context, outcome)
-          if (usage === undefined) return
-          context.record.estimatedUsage = usage
-        }
-
-        yield* recordCost(context, usage)
-      }).pipe(annotate(context))
+    afterResponse: (context, outcome) => {
+      if (outcome.usage !== undefined) return recordCost(context, outcome.usage)
+      return Effect.flatMap(estimateUsage(context, outcome), (usage) => {
+        if (usage === undefined) return Effect.void
+        context.record.estimatedUsage = usage
+        return recordCost(context, usage)
+      })
+    }
   }
 }

@@ -150,23 +150,25 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
   const warn = makeRateLimitedWarning(options.warningIntervalMs ?? DEFAULT_WARNING_INTERVAL_MS)
   const counters = { hits: 0, semanticHits: 0, misses: 0, bypasses: 0, stores: 0, tooLarge: 0, lookupFailures: 0, invalidEntries: 0, storeFailures: 0 }
 
+  // Annotations wrap the effects that log, not a whole hook, because
+  // annotating costs more than an exact hit's own work.
   const annotate = (context: RequestContext) =>
     Effect.annotateLogs({ plugin: options.pluginName, "request.id": context.requestId, "cache.store": store.kind })
 
-  const logFailure = (error: CacheStoreError) =>
+  const logFailure = (context: RequestContext, error: CacheStoreError) =>
     warn(
       error.operation === "get"
         ? "The cache lookup failed, so the request goes on uncached."
         : "Storing the response in the cache failed.",
       { "error.reason": error.reason, error: error.message }
-    )
+    ).pipe(annotate(context))
 
   /** Returns the entry under `key`, undefined when there is none, or "failed" when the store did not answer. */
-  const lookUp = (key: string): Effect.Effect<CacheEntry | undefined | "failed"> =>
+  const lookUp = (context: RequestContext, key: string): Effect.Effect<CacheEntry | undefined | "failed"> =>
     store.get(key).pipe(
       Effect.catchAll((error) => {
         counters.lookupFailures++
-        return Effect.as(logFailure(error), "failed" as const)
+        return Effect.as(logFailure(context, error), "failed" as const)
       })
     )
 
@@ -224,27 +226,27 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       return Effect.succeed(undefined)
     }
 
-    return Effect.gen(function* () {
-      const exact = yield* serveStored(context, key)
+    const miss = (): HookDecision => {
+      counters.misses++
+      setStatus(context, "miss")
+      return undefined
+    }
+    return Effect.flatMap(serveStored(context, key), (exact): Effect.Effect<HookDecision> => {
       if (typeof exact === "object") {
         counters.hits++
         setStatus(context, "hit")
         context.responseHeaders["age"] = exact.age
-        return { respond: exact.result }
+        return Effect.succeed({ respond: exact.result })
       }
-
-      const similar = pending.semantic === undefined ? undefined : yield* serveSimilar(context, pending.semantic)
-      if (similar !== undefined) {
+      if (pending.semantic === undefined) return Effect.sync(miss)
+      return Effect.map(serveSimilar(context, pending.semantic).pipe(annotate(context)), (similar) => {
+        if (similar === undefined) return miss()
         counters.semanticHits++
         setStatus(context, "semantic-hit")
         context.responseHeaders["age"] = similar.age
         return { respond: similar.result }
-      }
-
-      counters.misses++
-      setStatus(context, "miss")
-      return undefined
-    }).pipe(annotate(context))
+      })
+    })
   }
 
   /**
@@ -252,19 +254,23 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
    * header value. Returns "absent" when there is no complete entry, and
    * "failed" when the store did not answer.
    */
-  const serveStored = (context: RequestContext, key: string) =>
-    Effect.gen(function* () {
-      const entry = yield* lookUp(key)
-      if (entry === "failed") return entry
-      if (entry === undefined) return "absent" as const
+  type Served = { readonly result: ProviderResult; readonly age: string } | "absent" | "failed"
+  const serveStored = (context: RequestContext, key: string): Effect.Effect<Served> =>
+    Effect.flatMap(lookUp(context, key), (entry): Effect.Effect<Served> => {
+      if (entry === "failed") return Effect.succeed(entry)
+      if (entry === undefined) return Effect.succeed("absent" as const)
       const result = responseFrom(context, entry)
       if (result === undefined) {
         counters.invalidEntries++
-        yield* warn("A cache entry does not contain a complete response, so it is ignored.", { "cache.key": key })
-        return "absent" as const
+        return Effect.as(
+          warn("A cache entry does not contain a complete response, so it is ignored.", { "cache.key": key }).pipe(annotate(context)),
+          "absent" as const
+        )
       }
-      const now = yield* Clock.currentTimeMillis
-      return { result, age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1_000))) }
+      return Effect.map(Clock.currentTimeMillis, (now) => ({
+        result,
+        age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1_000)))
+      }))
     })
 
   /**
@@ -306,25 +312,24 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       return Effect.void
     }
 
-    return Effect.gen(function* () {
-      const storedAt = yield* Clock.currentTimeMillis
+    return Effect.flatMap(Clock.currentTimeMillis, (storedAt) => {
       const entry: CacheEntry = outcome.usage === undefined ? { storedAt, body } : { storedAt, body, usage: outcome.usage }
-      yield* store.set(pending.key, entry, pending.ttlMs).pipe(
+      return store.set(pending.key, entry, pending.ttlMs).pipe(
         Effect.matchEffect({
           onFailure: (error) => {
             counters.storeFailures++
-            return logFailure(error)
+            return logFailure(context, error)
           },
           onSuccess: () =>
             Effect.suspend(() => {
               counters.stores++
               const semantic = pending.semantic
               if (semantic === undefined || options.semantic === undefined) return Effect.void
-              return options.semantic.remember(semantic.query, semantic.vector, pending.key, pending.ttlMs)
+              return options.semantic.remember(semantic.query, semantic.vector, pending.key, pending.ttlMs).pipe(annotate(context))
             })
         })
       )
-    }).pipe(annotate(context))
+    })
   }
 
   return {

@@ -5,10 +5,15 @@
  *   -> provider call (unless a hook answered) -> respond or relay the stream
  *   -> afterResponse hooks -> usage record
  *
- * Each request runs as one fiber. A client that disconnects interrupts it:
- * the upstream request is aborted at once, and the usage seen so far is
- * recorded with status `cancelled`. Hooks and the usage record run when the
- * fiber ends, whatever the outcome.
+ * The pipeline is plain async code: Effect runs where plugins and providers
+ * plug in (hooks, the adapter call with its retries), and the steps between
+ * them cost no fiber. A hook that finishes without waiting returns at once,
+ * so a request whose hooks all do so runs one fiber, for the provider call.
+ *
+ * A client that disconnects stops the request: the upstream request is
+ * aborted at once, a waiting hook or provider fiber is interrupted, and the
+ * usage seen so far is recorded with status `cancelled`. The after hooks and
+ * the usage record run when the request ends, whatever the outcome.
  */
 import {
   InvalidRequestError,
@@ -22,12 +27,12 @@ import {
   type RecordedUsage,
   type RequestContext
 } from "@fluxen/sdk"
-import { Cause, Effect, Exit, FiberId, Runtime } from "effect"
+import { Cause, Effect, type Either, FiberId, Option, Runtime } from "effect"
 import { randomUUID } from "node:crypto"
 import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropicErrorResponse.js"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
-import type { HookChain } from "../plugins/HookChain.js"
+import { isPromise, type HookChain, type Pending } from "../plugins/HookChain.js"
 import { callWithRouting } from "../routing/callWithRouting.js"
 import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
 import { orderDeployments } from "../routing/orderDeployments.js"
@@ -77,14 +82,25 @@ const jsonHeaders = (requestId: string): Record<string, string> => ({
   "x-fluxen-request-id": requestId
 })
 
-const readBody = (exchange: Exchange, limitBytes: number) =>
-  Effect.tryPromise({
-    try: () => exchange.readBody(limitBytes),
-    catch: (cause) =>
-      cause instanceof PayloadTooLargeError
-        ? cause
-        : new InvalidRequestError({ message: "The request body could not be read completely.", code: "invalid_body" })
-  })
+const readBody = async (exchange: Exchange, limitBytes: number): Promise<Uint8Array> => {
+  try {
+    return await exchange.readBody(limitBytes)
+  } catch (cause) {
+    if (cause instanceof PayloadTooLargeError) throw cause
+    throw new InvalidRequestError({ message: "The request body could not be read completely.", code: "invalid_body" })
+  }
+}
+
+/** Returns the value of a decoding or routing step, or throws its error. */
+const valueOf = <A, E>(either: Either.Either<A, E>): A => {
+  if (either._tag === "Left") throw either.left
+  return either.right
+}
+
+/** An error thrown when an Effect that the pipeline ran died or was interrupted, with its `cause`. */
+class EffectFailure {
+  constructor(readonly cause: Cause.Cause<unknown>) {}
+}
 
 const toGatewayError = (provider: string) => (cause: unknown): GatewayError =>
   isGatewayError(cause)
@@ -120,6 +136,25 @@ const makeContext = (
 export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   const { router, hooks, bodyLimitBytes } = dependencies
   const runFork = Runtime.runFork(dependencies.runtime)
+  const runSync = Runtime.runSync(dependencies.runtime)
+
+  /**
+   * Runs an Effect of the provider side (routing, retries, the adapter's
+   * call) in its own fiber. The client leaving interrupts it, which also
+   * stops a retry's backoff.
+   */
+  const runProviderCall = <A>(effect: Effect.Effect<A, GatewayError>, signal: AbortSignal): Promise<A> =>
+    new Promise((resolve, reject) => {
+      const fiber = runFork(effect)
+      const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
+      signal.addEventListener("abort", onAbort, { once: true })
+      fiber.addObserver((exit) => {
+        signal.removeEventListener("abort", onAbort)
+        if (exit._tag === "Success") return resolve(exit.value)
+        const failure = Cause.failureOption(exit.cause)
+        reject(Option.isSome(failure) ? failure.value : new EffectFailure(exit.cause))
+      })
+    })
 
   const sendError = (exchange: Exchange, state: RequestState, spec: EndpointSpec, response: ErrorResponse) => {
     const anthropic = spec.errorShape === "anthropic"
@@ -134,12 +169,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(body))
   }
 
-  const respond = (
-    exchange: Exchange,
-    state: RequestState,
-    result: ProviderResult,
-    signal: AbortSignal
-  ): Effect.Effect<void, GatewayError> => {
+  const respond = async (exchange: Exchange, state: RequestState, result: ProviderResult, signal: AbortSignal): Promise<void> => {
     const context = state.context!
     if (result._tag === "Json") {
       state.usage = result.usage
@@ -151,7 +181,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         { ...result.headers, ...jsonHeaders(state.requestId), ...context.responseHeaders },
         result.bytes ?? JSON.stringify(result.body)
       )
-      return Effect.void
+      return
     }
     state.httpStatus = result.status
     const progress = state.startStream(hooks.needsAssembledStream && state.endpoint === "chat")
@@ -163,126 +193,129 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       "x-fluxen-request-id": state.requestId,
       ...context.responseHeaders
     }
-    return Effect.tryPromise({
-      try: () => relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, signal }, progress),
-      catch: toGatewayError(context.route.provider)
-    })
+    try {
+      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, signal }, progress)
+    } catch (cause) {
+      throw toGatewayError(context.route.provider)(cause)
+    }
   }
 
-  const pipeline = (exchange: Exchange, spec: EndpointSpec, state: RequestState, signal: AbortSignal) =>
-    Effect.gen(function* () {
-      const bytes = yield* readBody(exchange, bodyLimitBytes)
-      const json = (yield* parseJsonBody(bytes)) as { model?: unknown }
-      if (typeof json.model === "string") state.requestedModel = json.model
-      const request = (yield* decodeRequest(spec.schema, json)) as CanonicalRequest
-      let plan = yield* router.resolve(request.model)
-      let order = orderDeployments(plan, router.health, Date.now())
-      let first = order[0]
-      if (first === undefined) return yield* new ModelNotFoundError({ model: request.model })
-      state.stream = spec.endpoint !== "embeddings" && (request as { stream?: boolean | null }).stream === true
-      const context = makeContext(state, exchange, request, plan.requestedModel, first)
-      state.context = context
+  const pipeline = async (exchange: Exchange, spec: EndpointSpec, state: RequestState, signal: AbortSignal): Promise<void> => {
+    const bytes = await readBody(exchange, bodyLimitBytes)
+    const json = valueOf(parseJsonBody(bytes)) as { model?: unknown }
+    if (typeof json.model === "string") state.requestedModel = json.model
+    const request = valueOf(decodeRequest(spec.schema, json)) as CanonicalRequest
+    let plan = valueOf(router.resolve(request.model))
+    let order = orderDeployments(plan, router.health, Date.now())
+    let first = order[0]
+    if (first === undefined) throw new ModelNotFoundError({ model: request.model })
+    state.stream = spec.endpoint !== "embeddings" && (request as { stream?: boolean | null }).stream === true
+    const context = makeContext(state, exchange, request, plan.requestedModel, first)
+    state.context = context
 
-      // A hook that changes the model (a routing rule) re-routes the request before the next hook runs.
-      const reroute = (model: string) =>
-        Effect.gen(function* () {
-          plan = yield* router.resolve(model)
-          order = orderDeployments(plan, router.health, Date.now())
-          const next = order[0]
-          if (next === undefined) return yield* new ModelNotFoundError({ model })
-          first = next
-          context.route = routeOf(request.model, next)
-        })
-      const decision = yield* hooks.runBefore(context, state.hookProgress, reroute)
-      let result: ProviderResult
-      if (decision !== undefined) {
-        state.answeredByHook = true
-        result = decision.respond
-      } else {
-        const invoke = (deployment: Deployment) =>
-          spec.invoke(
-            deployment.adapter,
-            deployment.provider,
-            context.request,
-            {
-              requestId: state.requestId,
-              upstreamModel: deployment.upstreamModel,
-              signal,
-              idleTimeoutMs: deployment.idleTimeoutMs,
-              clientHeaders: exchange.headers
-            },
-            state.stream
-          )
-        const routed = yield* callWithRouting(router, plan, order, invoke, state.requestId)
-        if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
-        result = routed.result
-      }
-      yield* respond(exchange, state, result, signal)
-    })
+    // A hook that changes the model (a routing rule) re-routes the request before the next hook runs.
+    const reroute = (model: string) => {
+      plan = valueOf(router.resolve(model))
+      order = orderDeployments(plan, router.health, Date.now())
+      const next = order[0]
+      if (next === undefined) throw new ModelNotFoundError({ model })
+      first = next
+      context.route = routeOf(request.model, next)
+    }
+    const pendingDecision = hooks.before(context, state.hookProgress, reroute, signal)
+    const decision = isPromise(pendingDecision) ? await pendingDecision : pendingDecision
+    let result: ProviderResult
+    if (decision !== undefined) {
+      state.answeredByHook = true
+      result = decision.respond
+    } else {
+      const invoke = (deployment: Deployment) =>
+        spec.invoke(
+          deployment.adapter,
+          deployment.provider,
+          context.request,
+          {
+            requestId: state.requestId,
+            upstreamModel: deployment.upstreamModel,
+            signal,
+            idleTimeoutMs: deployment.idleTimeoutMs,
+            clientHeaders: exchange.headers
+          },
+          state.stream
+        )
+      const routed = await runProviderCall(callWithRouting(router, plan, order, invoke, state.requestId), signal)
+      if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
+      result = routed.result
+    }
+    await respond(exchange, state, result, signal)
+  }
 
-  const finish = (state: RequestState, exit: Exit.Exit<void>) =>
-    Effect.suspend(() => {
-      let status: "ok" | "error" | "cancelled" = state.error === undefined && state.httpStatus < 400 ? "ok" : "error"
-      if (Exit.isInterrupted(exit)) {
-        status = "cancelled"
-        state.httpStatus = 499
+  /** Runs the after hooks, then queues the usage record. */
+  const finish = (state: RequestState, cancelled: boolean): Pending<void> => {
+    let status: "ok" | "error" | "cancelled" = state.error === undefined && state.httpStatus < 400 ? "ok" : "error"
+    if (cancelled) {
+      status = "cancelled"
+      state.httpStatus = 499
+    }
+    const outcome = state.outcome(status)
+    const context = state.context
+    if (context === undefined) {
+      dependencies.recordUsage(state.toRecord(outcome, performance.now()))
+      return
+    }
+    const ran = state.hookProgress.ran
+    const recordAfterUsage = (): Pending<void> => {
+      const record = state.toRecord(outcome, performance.now())
+      const recorded: RecordedUsage = {
+        status: record.status,
+        httpStatus: record.httpStatus,
+        usage: outcome.usage ?? context.record.estimatedUsage,
+        estimated: record.usageEstimated,
+        costUsd: record.costUsd
       }
-      const outcome = state.outcome(status)
-      const context = state.context
-      if (context === undefined) {
-        dependencies.recordUsage(state.toRecord(outcome, performance.now()))
-        return Effect.void
-      }
-      const ran = state.hookProgress.ran
-      return hooks.runAfter(context, outcome, ran).pipe(
-        Effect.flatMap(() => {
-          const record = state.toRecord(outcome, performance.now())
-          const recorded: RecordedUsage = {
-            status: record.status,
-            httpStatus: record.httpStatus,
-            usage: outcome.usage ?? context.record.estimatedUsage,
-            estimated: record.usageEstimated,
-            costUsd: record.costUsd
-          }
-          return Effect.as(hooks.runAfterUsage(context, recorded, ran), record)
-        }),
-        Effect.map((record) => dependencies.recordUsage(record))
+      const done = hooks.afterUsage(context, recorded, ran)
+      if (!isPromise(done)) return dependencies.recordUsage(record)
+      return done.then(() => dependencies.recordUsage(record))
+    }
+    const after = hooks.after(context, outcome, ran)
+    return isPromise(after) ? after.then(recordAfterUsage) : recordAfterUsage()
+  }
+
+  const logUnexpected = (state: RequestState, error: unknown) =>
+    runSync(
+      Effect.logError("Request failed unexpectedly", error instanceof EffectFailure ? error.cause : Cause.die(error)).pipe(
+        Effect.annotateLogs("request.id", state.requestId)
       )
-    })
+    )
 
-  /** Handles one request on a proxied route; returns at once, the work runs in a fiber. */
-  return (exchange: Exchange, spec: EndpointSpec): void => {
-    const state = new RequestState(randomUUID(), spec.endpoint, Date.now(), performance.now())
-    const controller = new AbortController()
-
-    const program = pipeline(exchange, spec, state, controller.signal).pipe(
-      Effect.catchAll((error) =>
-        Effect.sync(() => {
+  const handle = async (exchange: Exchange, spec: EndpointSpec, state: RequestState): Promise<void> => {
+    const signal = exchange.clientGone
+    try {
+      await pipeline(exchange, spec, state, signal)
+    } catch (error) {
+      // A client that disconnected gets no response, and its request is recorded as cancelled below.
+      if (!signal.aborted) {
+        if (isGatewayError(error)) {
           state.error = error
           sendError(exchange, state, spec, errorResponse(error))
-        })
-      ),
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.failCause(cause)
-          : Effect.zipRight(
-              Effect.logError("Request failed unexpectedly", cause).pipe(Effect.annotateLogs("request.id", state.requestId)),
-              Effect.sync(() => sendError(exchange, state, spec, internalErrorResponse(state.requestId)))
-            )
-      ),
-      Effect.onExit((exit) => finish(state, exit)),
-      Effect.ensuring(Effect.sync(() => dependencies.inflight.leave()))
-    )
+        } else {
+          logUnexpected(state, error)
+          sendError(exchange, state, spec, internalErrorResponse(state.requestId))
+        }
+      }
+    }
+    try {
+      const finished = finish(state, signal.aborted)
+      if (isPromise(finished)) await finished
+    } catch (error) {
+      logUnexpected(state, error)
+    }
+  }
 
+  /** Starts handling one request on a proxied route and returns before it ends. */
+  return (exchange: Exchange, spec: EndpointSpec): void => {
+    const state = new RequestState(randomUUID(), spec.endpoint, Date.now(), performance.now())
     dependencies.inflight.enter()
-    const fiber = runFork(program)
-    exchange.clientGone.addEventListener(
-      "abort",
-      () => {
-        controller.abort()
-        fiber.unsafeInterruptAsFork(FiberId.none)
-      },
-      { once: true }
-    )
+    void handle(exchange, spec, state).finally(() => dependencies.inflight.leave())
   }
 }

@@ -8,6 +8,11 @@
  * either mode. A hook that throws, dies or times out is faulty: with fail
  * mode `open` the fault is logged and counted and the request goes on;
  * with `closed` the request fails with a `PluginError`.
+ *
+ * The request pipeline is plain async code. The chain's own methods
+ * therefore return a value when every hook finished at once, and a promise
+ * only when one had to wait. Failures are thrown as gateway errors. The
+ * `Effect` methods at the end wrap them for callers that run inside Effect.
  */
 import {
   PluginError,
@@ -18,7 +23,7 @@ import {
   type RequestContext,
   type RequestHooks
 } from "@fluxen/sdk"
-import { Cause, Duration, Effect, Fiber, Runtime } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Runtime } from "effect"
 
 export interface HookPlugin {
   readonly name: string
@@ -41,6 +46,16 @@ export const makeHookStats = (): HookStats => ({ calls: 0, faults: 0, timeouts: 
 
 type HookName = "beforeRequest" | "afterResponse" | "afterUsage"
 
+/** A result available now, or a promise of it when a hook had to wait. */
+export type Pending<A> = A | Promise<A>
+
+export const isPromise = <A>(value: Pending<A>): value is Promise<A> => value instanceof Promise
+
+/** An error thrown when the request's client disconnected while a hook was waiting. */
+export class HookCancelled {
+  readonly _tag = "HookCancelled"
+}
+
 class HookTimeout {
   readonly _tag = "HookTimeout"
   constructor(readonly timeoutMs: number) {}
@@ -51,85 +66,6 @@ const asyncFiberOf = (cause: Cause.Cause<unknown>): Fiber.RuntimeFiber<unknown, 
   return Runtime.isAsyncFiberException(cause.defect) ? cause.defect.fiber : undefined
 }
 
-/**
- * Runs one hook call with the plugin's timeout and fail mode.
- *
- * The call first runs synchronously, because most hooks (counting tokens,
- * checking an in-memory limit) finish without waiting, and arming a timer
- * for them costs more than the hook itself (about 25 µs per call for
- * `Effect.timeout`, measured on Node 20). Only a hook that suspends keeps
- * running in its own fiber, which is joined under the timeout.
- */
-const guard = <A>(
-  runtime: Runtime.Runtime<never>,
-  plugin: HookPlugin,
-  hookName: HookName,
-  context: RequestContext,
-  run: () => Effect.Effect<A, GatewayError>
-): Effect.Effect<A | undefined, GatewayError> =>
-  Effect.suspend(() => guardNow(runtime, plugin, hookName, context, run))
-
-const guardNow = <A>(
-  runtime: Runtime.Runtime<never>,
-  plugin: HookPlugin,
-  hookName: HookName,
-  context: RequestContext,
-  run: () => Effect.Effect<A, GatewayError>
-): Effect.Effect<A | undefined, GatewayError> => {
-  const started = performance.now()
-  plugin.stats.calls++
-  const exit = Runtime.runSyncExit(runtime)(Effect.suspend(run))
-  if (exit._tag === "Success") {
-    plugin.stats.totalMs += performance.now() - started
-    return Effect.succeed(exit.value)
-  }
-
-  const fiber = asyncFiberOf(exit.cause) as Fiber.RuntimeFiber<A, GatewayError> | undefined
-  const outcome: Effect.Effect<A, GatewayError> =
-    fiber === undefined
-      ? Effect.failCause(exit.cause)
-      : // Interruptible even inside a finalizer (after hooks run in one), so that the timeout can stop the wait.
-        Effect.interruptible(Fiber.join(fiber)).pipe(
-          Effect.timeoutFailCause({
-            duration: Duration.millis(plugin.timeoutMs),
-            onTimeout: () => Cause.die(new HookTimeout(plugin.timeoutMs))
-          }),
-          Effect.onInterrupt(() => Fiber.interruptFork(fiber)),
-          Effect.tapDefect(() => Fiber.interruptFork(fiber))
-        )
-
-  return outcome.pipe(
-    Effect.catchAllDefect((defect) => {
-      const timedOut = defect instanceof HookTimeout
-      plugin.stats.faults++
-      if (timedOut) plugin.stats.timeouts++
-      const reason = timedOut ? `timed out after ${plugin.timeoutMs} ms` : "failed"
-      const log = Effect.logWarning(`Plugin hook ${reason}`).pipe(
-        Effect.annotateLogs({
-          plugin: plugin.name,
-          hook: hookName,
-          "request.id": context.requestId,
-          "plugin.fail_mode": plugin.failMode,
-          ...(timedOut ? {} : { error: String(defect) })
-        })
-      )
-      return plugin.failMode === "open"
-        ? Effect.as(log, undefined)
-        : Effect.zipRight(
-            log,
-            Effect.fail(
-              new PluginError({ plugin: plugin.name, hook: hookName, message: `The plugin '${plugin.name}' ${reason} in ${hookName}.` })
-            )
-          )
-    }),
-    Effect.ensuring(
-      Effect.sync(() => {
-        plugin.stats.totalMs += performance.now() - started
-      })
-    )
-  )
-}
-
 export interface BeforeResult {
   readonly decision: HookDecision
   /** How many plugins, counted from the first, had their `beforeRequest` run. */
@@ -138,42 +74,53 @@ export interface BeforeResult {
 
 export class HookChain {
   readonly needsAssembledStream: boolean
-  private readonly before: ReadonlyArray<HookPlugin>
+  private readonly runSyncExit: <A, E>(effect: Effect.Effect<A, E>) => Exit.Exit<A, E>
+  private readonly runSync: <A>(effect: Effect.Effect<A>) => A
 
   constructor(
     readonly plugins: ReadonlyArray<HookPlugin>,
-    private readonly runtime: Runtime.Runtime<never>
+    runtime: Runtime.Runtime<never>
   ) {
     this.needsAssembledStream = plugins.some((plugin) => plugin.hooks.needsAssembledStream === true)
-    this.before = plugins
+    this.runSyncExit = Runtime.runSyncExit(runtime)
+    this.runSync = Runtime.runSync(runtime)
   }
 
   /**
-   * Runs `beforeRequest` hooks until one returns a response or fails; `ran` tells how
-   * far it got. When a hook changes the request's model, `reroute` runs
-   * before the next hook, so later hooks (a cache computing its key) see
-   * the new route.
+   * Runs `beforeRequest` hooks until one returns a response or fails;
+   * `progress.ran` counts the plugins it reached. When a hook changes the request's
+   * model, `reroute` runs before the next hook, so later hooks (a cache
+   * computing its key) see the new route; it throws a gateway error for a
+   * model that cannot be routed. A client that goes away (`signal`) stops a
+   * waiting hook, and the call throws `HookCancelled`.
    */
-  runBefore(
+  before(
     context: RequestContext,
     progress: { ran: number },
-    reroute: (model: string) => Effect.Effect<void, GatewayError> = () => Effect.void
-  ): Effect.Effect<HookDecision, GatewayError> {
-    const plugins = this.before
-    const step = (index: number): Effect.Effect<HookDecision, GatewayError> => {
-      if (index >= plugins.length) return Effect.succeed(undefined)
-      const plugin = plugins[index]!
-      progress.ran = index + 1
-      const hook = plugin.hooks.beforeRequest
-      if (hook === undefined) return step(index + 1)
-      const model = (context.request as { model: string }).model
-      return Effect.flatMap(guard(this.runtime, plugin, "beforeRequest", context, () => hook(context)), (decision) => {
-        if (decision !== undefined) return Effect.succeed(decision)
-        const changed = (context.request as { model: string }).model
-        return changed === model ? step(index + 1) : Effect.zipRight(reroute(changed), step(index + 1))
-      })
+    reroute: (model: string) => void = () => {},
+    signal?: AbortSignal
+  ): Pending<HookDecision> {
+    const plugins = this.plugins
+    const from = (index: number): Pending<HookDecision> => {
+      for (; index < plugins.length; index++) {
+        const plugin = plugins[index]!
+        progress.ran = index + 1
+        const hook = plugin.hooks.beforeRequest
+        if (hook === undefined) continue
+        const model = (context.request as { model: string }).model
+        const next = index + 1
+        const afterHook = (decision: HookDecision | undefined): Pending<HookDecision> => {
+          if (decision !== undefined) return decision
+          const changed = (context.request as { model: string }).model
+          if (changed !== model) reroute(changed)
+          return from(next)
+        }
+        const result = this.guard(plugin, "beforeRequest", context, () => hook(context), signal)
+        return isPromise(result) ? result.then(afterHook) : afterHook(result)
+      }
+      return undefined
     }
-    return step(0)
+    return from(0)
   }
 
   /**
@@ -181,41 +128,188 @@ export class HookChain {
    * Their failures are logged, never returned: the client's response has
    * already been decided.
    */
-  runAfter(context: RequestContext, outcome: Outcome, ran: number): Effect.Effect<void> {
-    let effect: Effect.Effect<void> = Effect.void
-    for (let index = Math.min(ran, this.plugins.length) - 1; index >= 0; index--) {
-      const plugin = this.plugins[index]!
-      const hook = plugin.hooks.afterResponse
-      if (hook === undefined) continue
-      const guarded = guard(this.runtime, plugin, "afterResponse", context, () => hook(context, outcome)).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning("Plugin afterResponse hook failed").pipe(
-            Effect.annotateLogs({ plugin: plugin.name, "request.id": context.requestId, error: error._tag })
-          )
-        )
-      )
-      effect = Effect.zipRight(effect, guarded)
+  after(context: RequestContext, outcome: Outcome, ran: number): Pending<void> {
+    const from = (index: number): Pending<void> => {
+      for (; index >= 0; index--) {
+        const plugin = this.plugins[index]!
+        const hook = plugin.hooks.afterResponse
+        if (hook === undefined) continue
+        const result = this.guardLogged(plugin, "afterResponse", context, () => hook(context, outcome))
+        if (isPromise(result)) {
+          const next = index - 1
+          return result.then(() => from(next))
+        }
+      }
     }
-    return effect
+    return from(Math.min(ran, this.plugins.length) - 1)
   }
 
   /** Runs `afterUsage` hooks of the first `ran` plugins in configuration order; failures are logged. */
-  runAfterUsage(context: RequestContext, recorded: RecordedUsage, ran: number): Effect.Effect<void> {
-    let effect: Effect.Effect<void> = Effect.void
+  afterUsage(context: RequestContext, recorded: RecordedUsage, ran: number): Pending<void> {
     const count = Math.min(ran, this.plugins.length)
-    for (let index = 0; index < count; index++) {
-      const plugin = this.plugins[index]!
-      const hook = plugin.hooks.afterUsage
-      if (hook === undefined) continue
-      const guarded = guard(this.runtime, plugin, "afterUsage", context, () => hook(context, recorded)).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning("Plugin afterUsage hook failed").pipe(
-            Effect.annotateLogs({ plugin: plugin.name, "request.id": context.requestId, error: error._tag })
-          )
+    const from = (index: number): Pending<void> => {
+      for (; index < count; index++) {
+        const plugin = this.plugins[index]!
+        const hook = plugin.hooks.afterUsage
+        if (hook === undefined) continue
+        const result = this.guardLogged(plugin, "afterUsage", context, () => hook(context, recorded))
+        if (isPromise(result)) {
+          const next = index + 1
+          return result.then(() => from(next))
+        }
+      }
+    }
+    return from(0)
+  }
+
+  /** Runs `before` as an Effect. */
+  runBefore(
+    context: RequestContext,
+    progress: { ran: number },
+    reroute: (model: string) => void = () => {}
+  ): Effect.Effect<HookDecision, GatewayError> {
+    return fromPending(() => this.before(context, progress, reroute))
+  }
+
+  /** Runs `after` as an Effect. */
+  runAfter(context: RequestContext, outcome: Outcome, ran: number): Effect.Effect<void> {
+    return fromPending(() => this.after(context, outcome, ran)) as Effect.Effect<void>
+  }
+
+  /** Runs `afterUsage` as an Effect. */
+  runAfterUsage(context: RequestContext, recorded: RecordedUsage, ran: number): Effect.Effect<void> {
+    return fromPending(() => this.afterUsage(context, recorded, ran)) as Effect.Effect<void>
+  }
+
+  /**
+   * Runs one hook call with the plugin's timeout and fail mode.
+   *
+   * The call first runs synchronously, because most hooks (counting tokens,
+   * checking an in-memory limit) finish without waiting, and arming a timer
+   * for them costs more than the hook itself. Only a hook that suspends
+   * keeps running in its own fiber, watched by a timer.
+   */
+  private guard<A>(
+    plugin: HookPlugin,
+    hookName: HookName,
+    context: RequestContext,
+    run: () => Effect.Effect<A, GatewayError>,
+    signal?: AbortSignal
+  ): Pending<A | undefined> {
+    const started = performance.now()
+    plugin.stats.calls++
+    const exit = this.runSyncExit(Effect.suspend(run))
+    const fiber = exit._tag === "Failure" ? (asyncFiberOf(exit.cause) as Fiber.RuntimeFiber<A, GatewayError> | undefined) : undefined
+    if (fiber === undefined) {
+      plugin.stats.totalMs += performance.now() - started
+      return this.settle(plugin, hookName, context, exit)
+    }
+    return this.wait(fiber, plugin.timeoutMs, signal).then((waited) => {
+      plugin.stats.totalMs += performance.now() - started
+      return this.settle(plugin, hookName, context, waited)
+    })
+  }
+
+  /** Runs a hook call like `guard`, but logs a failure instead of throwing it. */
+  private guardLogged(
+    plugin: HookPlugin,
+    hookName: HookName,
+    context: RequestContext,
+    run: () => Effect.Effect<void, GatewayError>
+  ): Pending<void> {
+    const logFailure = (error: unknown) => {
+      this.runSync(
+        Effect.logWarning(`Plugin ${hookName} hook failed`).pipe(
+          Effect.annotateLogs({ plugin: plugin.name, "request.id": context.requestId, error: describe(error) })
         )
       )
-      effect = Effect.zipRight(effect, guarded)
     }
-    return effect
+    try {
+      const result = this.guard(plugin, hookName, context, run)
+      return isPromise(result) ? result.then(() => undefined, logFailure) : undefined
+    } catch (error) {
+      logFailure(error)
+    }
+  }
+
+  /** Waits for a hook's fiber under its timeout, and interrupts it on timeout or when the client disconnects. */
+  private wait<A>(
+    fiber: Fiber.RuntimeFiber<A, GatewayError>,
+    timeoutMs: number,
+    signal: AbortSignal | undefined
+  ): Promise<Exit.Exit<A, GatewayError> | HookTimeout | HookCancelled> {
+    return new Promise((resolve) => {
+      const stop = (reason: HookTimeout | HookCancelled) => {
+        cleanup()
+        fiber.unsafeInterruptAsFork(fiber.id())
+        resolve(reason)
+      }
+      const onAbort = () => stop(new HookCancelled())
+      const timer = setTimeout(() => stop(new HookTimeout(timeoutMs)), timeoutMs)
+      const observer = (exit: Exit.Exit<A, GatewayError>) => {
+        cleanup()
+        resolve(exit)
+      }
+      const cleanup = () => {
+        clearTimeout(timer)
+        fiber.removeObserver(observer)
+        signal?.removeEventListener("abort", onAbort)
+      }
+      if (signal?.aborted === true) return stop(new HookCancelled())
+      signal?.addEventListener("abort", onAbort, { once: true })
+      fiber.addObserver(observer)
+    })
+  }
+
+  /** Converts a hook's exit into its value, a thrown decision, or a fault handled by the fail mode. */
+  private settle<A>(
+    plugin: HookPlugin,
+    hookName: HookName,
+    context: RequestContext,
+    exit: Exit.Exit<A, GatewayError> | HookTimeout | HookCancelled
+  ): A | undefined {
+    if (exit instanceof HookCancelled) throw exit
+    let timedOut = false
+    let defect: unknown
+    if (exit instanceof HookTimeout) {
+      timedOut = true
+      plugin.stats.timeouts++
+    } else if (exit._tag === "Success") {
+      return exit.value
+    } else {
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) throw failure.value
+      defect = Cause.squash(exit.cause)
+    }
+    plugin.stats.faults++
+    const reason = timedOut ? `timed out after ${plugin.timeoutMs} ms` : "failed"
+    this.runSync(
+      Effect.logWarning(`Plugin hook ${reason}`).pipe(
+        Effect.annotateLogs({
+          plugin: plugin.name,
+          hook: hookName,
+          "request.id": context.requestId,
+          "plugin.fail_mode": plugin.failMode,
+          ...(timedOut ? {} : { error: String(defect) })
+        })
+      )
+    )
+    if (plugin.failMode === "open") return undefined
+    throw new PluginError({ plugin: plugin.name, hook: hookName, message: `The plugin '${plugin.name}' ${reason} in ${hookName}.` })
   }
 }
+
+const describe = (error: unknown): string =>
+  typeof error === "object" && error !== null && "_tag" in error ? String((error as { _tag: unknown })._tag) : String(error)
+
+/** Runs a pending computation inside Effect, with a thrown gateway error as the failure. */
+const fromPending = <A>(start: () => Pending<A>): Effect.Effect<A, GatewayError> =>
+  Effect.suspend(() => {
+    let pending: Pending<A>
+    try {
+      pending = start()
+    } catch (error) {
+      return Effect.fail(error as GatewayError)
+    }
+    return isPromise(pending) ? Effect.tryPromise({ try: () => pending, catch: (error) => error as GatewayError }) : Effect.succeed(pending)
+  })

@@ -16,7 +16,8 @@ import {
   type UpstreamResponse
 } from "@fluxen/sdk"
 import { Effect, Layer } from "effect"
-import { Agent } from "undici"
+import { Agent, type Dispatcher } from "undici"
+import { DispatchedCall } from "./DispatchedCall.js"
 
 export interface UndiciTransportOptions {
   /** Maximum connections per upstream origin. */
@@ -67,59 +68,24 @@ export const toUpstreamError = (request: UpstreamRequest, cause: unknown, connec
   }
 }
 
-const flattenHeaders = (headers: Record<string, string | Array<string> | undefined>): Record<string, string> => {
-  const flat: Record<string, string> = {}
-  for (const name in headers) {
-    const value = headers[name]
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(", ") : value
-  }
-  return flat
-}
-
 export const makeUndiciTransport = (agent: Agent, options: UndiciTransportOptions) => {
-  const send = async (request: UpstreamRequest): Promise<UpstreamResponse> => {
-    const url = new URL(request.url)
-    let response: Awaited<ReturnType<Agent["request"]>>
-    try {
-      response = await agent.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: request.method,
-        headers: request.headers,
-        body: request.body ?? null,
-        signal: request.signal,
-        headersTimeout: request.idleTimeoutMs,
-        bodyTimeout: request.idleTimeoutMs
-      })
-    } catch (cause) {
-      throw toUpstreamError(request, cause, options.connectTimeoutMs)
-    }
-
-    const body = response.body
-    async function* chunks(): AsyncGenerator<Uint8Array> {
-      try {
-        for await (const chunk of body) yield chunk as Uint8Array
-      } catch (cause) {
-        throw toUpstreamError(request, cause, options.connectTimeoutMs)
-      }
-    }
-
-    return {
-      status: response.statusCode,
-      headers: flattenHeaders(response.headers),
-      body: chunks(),
-      bytes: async () => {
-        try {
-          return new Uint8Array(await body.arrayBuffer())
-        } catch (cause) {
-          throw toUpstreamError(request, cause, options.connectTimeoutMs)
-        }
-      },
-      discard: () => {
-        body.destroy()
-      }
-    }
-  }
+  const send = (request: UpstreamRequest): Promise<UpstreamResponse> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(request.url)
+      const call = new DispatchedCall(resolve, reject, (cause) => toUpstreamError(request, cause, options.connectTimeoutMs), request.signal)
+      agent.dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: request.method as Dispatcher.HttpMethod,
+          headers: request.headers,
+          body: request.body ?? null,
+          headersTimeout: request.idleTimeoutMs,
+          bodyTimeout: request.idleTimeoutMs
+        },
+        call
+      )
+    })
   return HttpTransport.of({ send })
 }
 

@@ -82,6 +82,31 @@ describe("HnswIndex", () => {
     index.dispose()
   })
 
+  it("defers linking until half the scan limit", () => {
+    const random = seededRandom(5)
+    const centres = Array.from({ length: 10 }, () => randomUnitVector(random, 32))
+    const vectors = Array.from({ length: 600 }, (_, i) => nearDuplicate(centres[i % 10]!, random, 0.6))
+    const index = new HnswIndex({ dimensions: 32, random, exactSearchLimit: 400 })
+
+    for (const vector of vectors.slice(0, 200)) index.add(vector)
+    expect(index.linkedCount).toBe(0)
+
+    // A removed node of the backlog is skipped, and its slot is linked when reused.
+    index.remove(7)
+    for (const vector of vectors.slice(200, 401)) index.add(vector)
+    expect(index.size).toBe(400)
+    expect(index.linkedCount).toBe(400)
+
+    for (const vector of vectors.slice(401)) index.add(vector)
+    let agreed = 0
+    for (let i = 0; i < 100; i++) {
+      const query = nearDuplicate(centres[i % 10]!, random, 0.6)
+      if (index.search(query, 1)[0]?.slot === index.scan(query, 1)[0]?.slot) agreed++
+    }
+    expect(agreed).toBeGreaterThanOrEqual(95)
+    index.dispose()
+  })
+
   it("finds the exact best match in a small index", () => {
     const random = seededRandom(1)
     const index = new HnswIndex({ dimensions: 16, random })

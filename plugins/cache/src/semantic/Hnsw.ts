@@ -18,7 +18,12 @@
  * An index of at most `exactSearchLimit` live nodes is searched by scanning
  * every vector, which is exact and, up to about that size, faster than the
  * graph: the scan reads memory in order while the graph jumps around it
- * (see `bench/hnsw-timing.mjs`).
+ * (see `bench/hnsw-timing.mjs`). Such an index does not link its nodes
+ * either, because linking costs most of an insertion and most indexes
+ * (one conversation's partition of the semantic cache) never grow past the
+ * limit. From half the limit on, each insertion links itself and up to
+ * {@link BACKLOG_LINKS_PER_ADD} nodes added before, so the graph is
+ * complete before searches need it, without one long stall.
  */
 import { sharedArena, strideOf, type VectorArena } from "./VectorArena.js"
 
@@ -68,6 +73,9 @@ export const DEFAULT_EF_SEARCH = 128
  * 100,000 the scan took 7.6 ms and the graph 1.7 ms (`bench/README.md`).
  */
 export const DEFAULT_EXACT_SEARCH_LIMIT = 10_000
+
+/** The number of backlog nodes that each insertion links once linking has started. */
+export const BACKLOG_LINKS_PER_ADD = 2
 
 /** The highest layer a node may get; with m = 16 a layer above 6 is expected once in 16^7 insertions. */
 const MAX_LEVEL = 15
@@ -157,6 +165,13 @@ export class HnswIndex {
   private live = 0
   private levels: Uint8Array
   private deleted: Uint8Array
+  /** 1 for a slot whose node is in the graph. */
+  private linked: Uint8Array
+  /** The number of live nodes above which insertions link. */
+  private readonly linkFrom: number
+  private linking = false
+  /** Slots added before linking started. Removed and already linked slots in it are skipped. */
+  private backlog: Array<number> = []
   /** Layer 0 links: per slot, a count followed by `m0` slots. */
   private links0: Int32Array
   /** Similarities of the layer 0 links, in the same positions as `links0`. */
@@ -191,6 +206,8 @@ export class HnswIndex {
     this.base = this.arena.allocate((this.capacity + 1) * this.stride)
     this.levels = new Uint8Array(this.capacity)
     this.deleted = new Uint8Array(this.capacity)
+    this.linked = new Uint8Array(this.capacity)
+    this.linkFrom = Math.floor(this.exactSearchLimit / 2)
     this.links0 = new Int32Array(this.capacity * (this.m0 + 1))
     this.similarities0 = new Float32Array(this.capacity * (this.m0 + 1))
     this.visited = new Uint32Array(this.capacity)
@@ -204,6 +221,13 @@ export class HnswIndex {
   /** Number of slots in use, deleted nodes awaiting reuse included. */
   get slots(): number {
     return this.allocated
+  }
+
+  /** The number of nodes in the graph, including removed ones that still route searches. */
+  get linkedCount(): number {
+    let count = 0
+    for (let slot = 0; slot < this.allocated; slot++) count += this.linked[slot]!
+    return count
   }
 
   /** Returns true when `slot` contains a live node. */
@@ -224,15 +248,31 @@ export class HnswIndex {
     this.arena.floats.set(vector, this.offsetOf(slot))
     this.deleted[slot] = 0
     this.live++
-    if (reused !== undefined) this.unlink(slot)
+    if (reused !== undefined && this.linked[slot] === 1) this.unlink(slot)
 
+    if (!this.linking && this.live > this.linkFrom) this.linking = true
+    if (!this.linking) {
+      this.backlog.push(slot)
+      return slot
+    }
+    this.linkNode(slot)
+    for (let linked = 0; linked < BACKLOG_LINKS_PER_ADD && this.backlog.length > 0; ) {
+      const waiting = this.backlog.pop()!
+      if (this.deleted[waiting] === 1 || this.linked[waiting] === 1) continue
+      this.linkNode(waiting)
+      linked++
+    }
+    return slot
+  }
+
+  private linkNode(slot: number): void {
+    this.linked[slot] = 1
     if (this.entryPoint < 0) {
       this.entryPoint = slot
       this.topLevel = this.levels[slot]!
-      return slot
+      return
     }
     this.link(slot)
-    return slot
   }
 
   /** Marks the node in `slot` deleted; its slot goes to the next insertion. Returns false when it was not live. */
@@ -269,13 +309,24 @@ export class HnswIndex {
     }
     if (this.live === 0 || k < 1) return []
     const width = Math.max(ef, k)
-    if (this.live <= this.exactSearchLimit || this.allocated <= width) return this.scan(query, k)
+    if (this.live <= this.exactSearchLimit || this.allocated <= width || this.hasBacklog()) return this.scan(query, k)
 
     const q = this.writeQuery(query)
     let entry = this.entryPoint
     for (let level = this.topLevel; level > 0; level--) entry = this.greedyStep(q, entry, level)
     this.searchLayer(q, entry, width, 0, true, -1)
     return this.takeResults(k)
+  }
+
+  /** Drops backlog slots that need no linking; returns true when a live node is still unlinked. */
+  private hasBacklog(): boolean {
+    const backlog = this.backlog
+    while (backlog.length > 0) {
+      const slot = backlog[backlog.length - 1]!
+      if (this.deleted[slot] === 0 && this.linked[slot] === 0) return true
+      backlog.pop()
+    }
+    return false
   }
 
   /** Returns up to `k` live nodes most similar to `query` by comparing it with every node; exact and O(n). */
@@ -345,6 +396,7 @@ export class HnswIndex {
     this.base = base
     this.levels = resize(this.levels, (n) => new Uint8Array(n), 1)
     this.deleted = resize(this.deleted, (n) => new Uint8Array(n), 1)
+    this.linked = resize(this.linked, (n) => new Uint8Array(n), 1)
     this.links0 = resize(this.links0, (n) => new Int32Array(n), this.m0 + 1)
     this.similarities0 = resize(this.similarities0, (n) => new Float32Array(n), this.m0 + 1)
     this.visited = new Uint32Array(capacity)
