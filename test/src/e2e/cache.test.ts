@@ -11,7 +11,7 @@
 import { rmSync } from "node:fs"
 import type OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { writeTestModel, type TestModel } from "../../../plugins/cache/src/testing/onnxModel.js"
+import { writeTestModel, type TestModel } from "@fluxen/cache/testing/onnx"
 import { freePort, startRedisServer, type RedisServer } from "../../../plugins/cache/src/testing/redisServer.js"
 import {
   CLIENT_API_KEY,

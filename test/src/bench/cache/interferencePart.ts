@@ -11,7 +11,7 @@ import { stopFluxen, type FluxenServer } from "../targets.js"
 import { startCacheFluxen, type SemanticSetup } from "./cacheTargets.js"
 import type { CacheCaseResult, LoadSpec } from "./cases.js"
 import type { EmbedderTimingResult } from "./childResults.js"
-import { writeBenchModel } from "./onnxModel.js"
+import { writeBenchModel } from "./benchModel.js"
 import { compareInterference, type InterferenceComparison, type InterferenceSetup } from "./report.js"
 import { backgroundMarginMs, measureCase, pacedConnections, paths, runTimingChild, type RunContext } from "./runContext.js"
 
@@ -61,7 +61,12 @@ export const runInterference = async (run: RunContext, modelDirectory: string): 
   const cases: Array<CacheCaseResult> = []
   const embeddingWarnings: Array<InterferenceSetup> = []
   const measureSetup = async (setup: InterferenceSetup, semantic: SemanticSetup | undefined, background: LoadSpec) => {
-    const fluxen: FluxenServer = await startCacheFluxen(paths, { cpus: run.pinning.proxyCpus, upstreamUrl: run.mock.url, semantic })
+    const fluxen: FluxenServer = await startCacheFluxen(paths, {
+      cpus: run.pinning.proxyCpus,
+      upstreamUrl: run.mock.url,
+      semantic,
+      nodeArguments: options.fluxenNodeFlags
+    })
     try {
       const measured: Array<[string, LoadSpec | undefined]> = [
         [`${setup}: pass-through alone`, undefined],

@@ -33,6 +33,8 @@ export interface CacheBenchOptions {
   readonly indexTimeLimitMs: number
   /** Whether to add CPU-profiled Fluxen runs of the hit and pass-through cases. */
   readonly profile: boolean
+  /** Node options added before Fluxen's script in every case, e.g. `--single-threaded-gc`. */
+  readonly fluxenNodeFlags: ReadonlyArray<string>
   /** `taskset -c` lists. Undefined puts Fluxen on the first allowed CPU and the clients on the others. */
   readonly proxyCpus: string | undefined
   readonly clientCpus: string | undefined
@@ -80,6 +82,8 @@ Options:
   --ef-construction N        efConstruction of the timed indexes (default:
                              the plugin's, 64)
   --index-time-limit SECONDS wall-time limit of the index timing (default 240)
+  --fluxen-node-flags FLAGS  Node options for Fluxen, space-separated, e.g.
+                             "--single-threaded-gc"
   --profile                  add runs of the hit and pass-through cases, plain
                              and streamed, with Fluxen under node --cpu-prof,
                              and print its CPU time per request by package
@@ -130,6 +134,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): CacheBenchOptions | "
     efConstruction: undefined,
     indexTimeLimitMs: 240_000,
     profile: false,
+    fluxenNodeFlags: [],
     proxyCpus: undefined,
     clientCpus: undefined,
     quietWaitMs: 0,
@@ -193,6 +198,12 @@ export const parseOptions = (argv: ReadonlyArray<string>): CacheBenchOptions | "
       case "--index-time-limit":
         options.indexTimeLimitMs = Math.round(parseNumber(flag, takeValue(), 1, false) * 1000)
         break
+      case "--fluxen-node-flags": {
+        const value = takeValue()
+        if (value === undefined) throw new Error(`${flag} needs a space-separated list of Node options, got nothing.`)
+        options.fluxenNodeFlags = value.split(" ").filter((part) => part !== "")
+        break
+      }
       case "--profile":
         options.profile = true
         break

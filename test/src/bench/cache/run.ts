@@ -63,7 +63,8 @@ const main = async (options: CacheBenchOptions): Promise<number> => {
   if (options.parts.includes("throughput") || options.parts.includes("interference")) {
     console.log(
       `HTTP cases: ${options.warmupMs / 1000} s warm-up, ${options.durationMs / 1000} s measured. ` +
-        "Fluxen runs the analyzer and the cache plugin with its memory store, usage in SQLite, logging at info."
+        "Fluxen runs the analyzer and the cache plugin with its memory store, usage in SQLite, logging at info." +
+        (options.fluxenNodeFlags.length > 0 ? ` Fluxen's Node options: ${options.fluxenNodeFlags.join(" ")}.` : "")
     )
   }
 

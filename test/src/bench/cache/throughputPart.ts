@@ -31,7 +31,12 @@ export interface ThroughputRun {
  * stream (1,842 against 32 characters in the current fixtures).
  */
 const startWarmFluxen = async (run: RunContext, stream: boolean) => {
-  const fluxen = await startCacheFluxen(paths, { cpus: run.pinning.proxyCpus, upstreamUrl: run.mock.url, semantic: undefined })
+  const fluxen = await startCacheFluxen(paths, {
+    cpus: run.pinning.proxyCpus,
+    upstreamUrl: run.mock.url,
+    semantic: undefined,
+    nodeArguments: run.options.fluxenNodeFlags
+  })
   try {
     const first = await sendOnce(fluxen.url, repeatedBody(stream))
     const second = await sendOnce(fluxen.url, repeatedBody(stream))
@@ -113,7 +118,7 @@ export const runProfiles = async (run: RunContext, resultsDirectory: string, sta
       cpus: run.pinning.proxyCpus,
       upstreamUrl: run.mock.url,
       semantic: undefined,
-      nodeArguments: ["--cpu-prof", "--cpu-prof-dir", profileDirectory]
+      nodeArguments: [...run.options.fluxenNodeFlags, "--cpu-prof", "--cpu-prof-dir", profileDirectory]
     })
     let result: CacheCaseResult
     try {
