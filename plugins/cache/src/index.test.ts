@@ -114,6 +114,15 @@ describe("plugin definition", () => {
     })
   })
 
+  it("rejects a niceness outside 0 to 19", () => {
+    const decode = (niceness: number) =>
+      decodeConfig({ semantic: { enabled: true, embedder: { type: "onnx", modelDirectory: "models/minilm", niceness } } })
+
+    expect(Either.isLeft(decode(20))).toBe(true)
+    expect(Either.isLeft(decode(-1))).toBe(true)
+    expect(Either.isRight(decode(19))).toBe(true)
+  })
+
   it("reads each embedder's settings", () => {
     const onnx = decodeConfig({ semantic: { enabled: true, embedder: { type: "onnx", modelDirectory: "models/minilm" } } })
     const provider = decodeConfig({
@@ -126,7 +135,14 @@ describe("plugin definition", () => {
 
     if (Either.isLeft(onnx)) throw new Error(String(onnx.left))
     if (Either.isLeft(provider)) throw new Error(String(provider.left))
-    expect(onnx.right.semantic?.embedder).toEqual({ type: "onnx", modelDirectory: "models/minilm", maxTokens: 256, workers: 2, threadsPerWorker: 1 })
+    expect(onnx.right.semantic?.embedder).toEqual({
+      type: "onnx",
+      modelDirectory: "models/minilm",
+      maxTokens: 256,
+      workers: 2,
+      threadsPerWorker: 1,
+      niceness: 10
+    })
     const embedder = provider.right.semantic?.embedder
     if (embedder?.type !== "provider") throw new Error("Expected the provider embedder")
     expect(embedder).toMatchObject({ model: "text-embedding-3-small", dimensions: 256, timeout: 10_000 })

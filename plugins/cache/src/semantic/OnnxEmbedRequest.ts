@@ -11,7 +11,9 @@ export const OnnxWorkerData = Schema.Struct({
   /** Maximum input length in tokens, `[CLS]` and `[SEP]` included; longer texts are cut. */
   maxTokens: Schema.Number,
   /** Threads onnxruntime may use for one inference. */
-  intraOpThreads: Schema.Number
+  intraOpThreads: Schema.Number,
+  /** The worker thread's nice value on Linux; 0 leaves its priority alone. */
+  niceness: Schema.Number
 })
 export type OnnxWorkerData = typeof OnnxWorkerData.Type
 

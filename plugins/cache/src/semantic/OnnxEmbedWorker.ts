@@ -11,11 +11,13 @@ import { NodeRuntime, NodeWorkerRunner } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
 import { EmbedTexts, OnnxWorkerData, OnnxWorkerFailure } from "./OnnxEmbedRequest.js"
 import { loadOnnxModel, type OnnxModel } from "./OnnxModel.js"
+import { lowerThreadPriority } from "./threadPriority.js"
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 const loadModel: Effect.Effect<OnnxModel, OnnxWorkerFailure> = Schema.decodeUnknown(OnnxWorkerData)(workerData).pipe(
   Effect.mapError((error) => new OnnxWorkerFailure({ reason: "load", message: `Invalid worker data: ${error.message}` })),
+  Effect.tap((options) => Effect.sync(() => lowerThreadPriority(options.niceness))),
   Effect.flatMap((options) =>
     Effect.tryPromise({
       try: () => loadOnnxModel(options),

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as Path from "node:path"
 import { threadId } from "node:worker_threads"
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -38,6 +38,18 @@ const expectedEmbedding = (model: TestModel, tokens: ReadonlyArray<string>): Flo
 }
 
 const small = makeModel({ dimensions: 16 })
+
+/** Reads the nice value from a `/proc` stat file; the fields after the name's closing parenthesis start with the state. */
+const threadNiceness = (statPath: string): number => {
+  const stat = readFileSync(statPath, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // `nice` is field 19 of the whole line, and the fields here start at field 3.
+  return Number(fields[16])
+}
+
+/** Counts this process's threads that run at `niceness`. */
+const threadsWithNiceness = (niceness: number): number =>
+  readdirSync(`/proc/${process.pid}/task`).filter((thread) => threadNiceness(`/proc/${process.pid}/task/${thread}/stat`) === niceness).length
 
 describe("ONNX embedder", () => {
   it.live("loads the model and learns its length", () =>
@@ -115,6 +127,15 @@ describe("ONNX embedder", () => {
         expect(result.threadId).not.toBe(0)
         expect(result.threadId).not.toBe(threadId)
       }
+    }).pipe(Effect.scoped))
+
+  it.live.skipIf(process.platform !== "linux")("lowers the workers' CPU priority", () =>
+    Effect.gen(function* () {
+      const embedder = yield* makeOnnxEmbedder(options(small, { workers: 2, niceness: 7 }))
+      yield* embedder.embed(["the gateway"])
+
+      expect(threadsWithNiceness(7)).toBe(2)
+      expect(threadNiceness(`/proc/${process.pid}/stat`)).toBe(0)
     }).pipe(Effect.scoped))
 
   it.live("keeps the event loop running during inference", () =>

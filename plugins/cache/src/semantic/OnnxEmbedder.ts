@@ -28,6 +28,11 @@ export interface OnnxEmbedderOptions {
   readonly workers: number
   /** Threads onnxruntime may use inside one inference. */
   readonly threadsPerWorker: number
+  /**
+   * The workers' nice value on Linux (0 to 19). Above 0, a worker yields
+   * the core to the threads that serve requests when both want it. Default 0.
+   */
+  readonly niceness?: number
 }
 
 export interface OnnxEmbedder extends Embedder {
@@ -95,7 +100,8 @@ export const makeOnnxEmbedder = (options: OnnxEmbedderOptions): Effect.Effect<On
       modelPath,
       tokenizerPath,
       maxTokens: options.maxTokens,
-      intraOpThreads: options.threadsPerWorker
+      intraOpThreads: options.threadsPerWorker,
+      niceness: options.niceness ?? 0
     }
     const spawn = (_id: number) => new WorkerThreads.Worker(workerScript, { workerData })
     const pool = yield* Worker.makePoolSerialized<EmbedTexts>({ size: options.workers }).pipe(

@@ -12,6 +12,7 @@ export const DEFAULT_MAX_ENTRIES = 100_000
 export const DEFAULT_POLL_INTERVAL_MS = 500
 export const DEFAULT_MAX_TOKENS = 256
 export const DEFAULT_ONNX_WORKERS = 2
+export const DEFAULT_WORKER_NICENESS = 10
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000
 
 export const LexicalEmbedderConfig = Schema.Struct({
@@ -33,7 +34,13 @@ export const OnnxEmbedderConfig = Schema.Struct({
   /** Worker threads that run the model; each runs one inference at a time. */
   workers: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_ONNX_WORKERS }),
   /** Threads onnxruntime may use inside one inference. */
-  threadsPerWorker: Schema.optionalWith(PositiveInt, { default: () => 1 })
+  threadsPerWorker: Schema.optionalWith(PositiveInt, { default: () => 1 }),
+  /**
+   * The workers' nice value on Linux, 0 to 19. Above 0, inference yields the
+   * CPU to the event loop when both want it, so proxy traffic keeps its
+   * latency while embeddings wait. 0 gives both the same priority.
+   */
+  niceness: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 19)), { default: () => DEFAULT_WORKER_NICENESS })
 })
 
 export const ProviderEmbedderConfig = Schema.Struct({

@@ -47,7 +47,8 @@ const makeEmbedder = (
         modelDirectory: Path.resolve(options.configDirectory, config.modelDirectory),
         maxTokens: config.maxTokens,
         workers: config.workers,
-        threadsPerWorker: config.threadsPerWorker
+        threadsPerWorker: config.threadsPerWorker,
+        niceness: config.niceness
       })
     case "provider":
       return Effect.succeed(
