@@ -4,6 +4,7 @@
  * leave a `cancelled` usage record. The idle timeout restarts with every
  * byte the upstream sends.
  */
+import { connect } from "node:net"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -46,6 +47,24 @@ afterAll(async () => {
 })
 
 describe("client disconnect", () => {
+  it("records a request whose body never ends", async () => {
+    const earlier = await recordIds(harness.gateway)
+    const { hostname, port } = new URL(harness.gateway.url)
+    const socket = connect(Number(port), hostname)
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+
+    // The headers promise 1,000 bytes, and the client leaves after 20.
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n`)
+    socket.write('{"model":"gpt-4o-mi')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    const record = await waitForNewRecord(harness.gateway, earlier)
+
+    expect(record.status).toBe("cancelled")
+    expect(record.httpStatus).toBe(499)
+    expect(harness.gateway.running.gateway.inflight.size).toBe(0)
+  })
+
   it("closes the upstream and records cancelled", async () => {
     // 200 ms between events: the whole replay would take more than 2 s.
     harness.upstream.enqueue({ fixture: TEXT_STREAM, delayMs: 200 })
