@@ -154,6 +154,35 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
     })
   )
 
+  it.effect("counts a short prompt when first read", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const messages = [{ role: "user" as const, content: "Invent a new holiday." }]
+      const context = makeContext({ request: { model: "gpt-4.1-nano", messages } })
+
+      yield* hooks.beforeRequest(context)
+      const before = Object.getOwnPropertyDescriptor(context.record, "promptTokensEstimate")
+      const estimate = context.record.promptTokensEstimate
+      const after = Object.getOwnPropertyDescriptor(context.record, "promptTokensEstimate")
+
+      expect(before?.get).toBeTypeOf("function")
+      expect(estimate).toBe(o200k.encodeChat(messages, "gpt-4o").length)
+      expect(after?.value).toBe(estimate)
+    })
+  )
+
+  it.effect("keeps an estimate written over the deferred one", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext()
+
+      yield* hooks.beforeRequest(context)
+      context.record.promptTokensEstimate = 42
+
+      expect(context.record.promptTokensEstimate).toBe(42)
+    })
+  )
+
   it.effect("estimates long prompts on a worker", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)

@@ -3,9 +3,9 @@
  * after it the cost of the usage, written to the request's usage record.
  */
 import type { Outcome, RequestContext, RequestHooks, Usage } from "@fluxen/sdk"
-import { Effect } from "effect"
+import { Effect, Runtime } from "effect"
 import { costOf, lookupPrice, type PricingTable } from "./Pricing.js"
-import { estimatedEndpoints, promptTextOf } from "./PromptText.js"
+import { estimatedEndpoints, promptTextOf, type PromptText } from "./PromptText.js"
 import type { TokenCountError, TokenCounterService } from "./TokenCounter.js"
 
 export interface AnalyzerOptions {
@@ -15,6 +15,8 @@ export interface AnalyzerOptions {
   readonly counter: TokenCounterService
   /** Whether `beforeRequest` counts prompt tokens. */
   readonly estimatePromptTokens: boolean
+  /** The runtime that logs a count failure found when a deferred estimate is read. */
+  readonly runtime: Runtime.Runtime<never>
 }
 
 // Bounds the memory spent on model names already warned about, because
@@ -72,14 +74,47 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
       Effect.as(undefined)
     )
 
-  /** Estimates the prompt tokens, or returns undefined for endpoints it cannot read and when counting fails. */
-  const estimatePrompt = (context: RequestContext): Effect.Effect<number | undefined> => {
-    const prompt = promptTextOf(context.endpoint, context.request)
-    if (prompt === undefined) return Effect.succeed(undefined)
-    return counter.count(context.route.upstreamModel, prompt.texts).pipe(
+  /** Counts the tokens of a prompt, or returns undefined when counting fails. */
+  const countPrompt = (context: RequestContext, prompt: PromptText): Effect.Effect<number | undefined> =>
+    counter.count(context.route.upstreamModel, prompt.texts).pipe(
       Effect.map((tokens) => tokens + prompt.fixedTokens),
       Effect.catchAll(logCountFailure(context, "prompt"))
     )
+
+  /** Estimates the prompt tokens, or returns undefined for endpoints it cannot read and when counting fails. */
+  const estimatePrompt = (context: RequestContext): Effect.Effect<number | undefined> => {
+    const prompt = promptTextOf(context.endpoint, context.request)
+    return prompt === undefined ? Effect.succeed(undefined) : countPrompt(context, prompt)
+  }
+
+  const logNow = Runtime.runSync(options.runtime)
+
+  /**
+   * Makes `promptTokensEstimate` a value counted when first read. Most
+   * requests never read it, because the provider reports the usage, and
+   * counting costs more than the rest of the analyzer's work. The prompt and
+   * model are the ones of this call, whatever later hooks change.
+   */
+  const deferEstimate = (context: RequestContext, prompt: PromptText): void => {
+    const record = context.record
+    const model = context.route.upstreamModel
+    const settle = (value: number | undefined) => {
+      Object.defineProperty(record, "promptTokensEstimate", { value, writable: true, enumerable: true, configurable: true })
+      return value
+    }
+    Object.defineProperty(record, "promptTokensEstimate", {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        try {
+          return settle(counter.countNow(model, prompt.texts)! + prompt.fixedTokens)
+        } catch (error) {
+          logNow(logCountFailure(context, "prompt")(error as TokenCountError))
+          return settle(undefined)
+        }
+      },
+      set: settle
+    })
   }
 
   /**
@@ -136,7 +171,14 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
   return {
     beforeRequest: (context) => {
       if (!options.estimatePromptTokens || !estimatedEndpoints.has(context.endpoint)) return Effect.succeed(undefined)
-      return Effect.map(estimatePrompt(context), (estimate) => {
+      const prompt = promptTextOf(context.endpoint, context.request)
+      if (prompt === undefined) return Effect.succeed(undefined)
+      if (counter.fitsInline(prompt.texts)) {
+        deferEstimate(context, prompt)
+        return Effect.succeed(undefined)
+      }
+      // A long prompt is counted now, on a worker, so that reading the estimate never blocks.
+      return Effect.map(countPrompt(context, prompt), (estimate) => {
         if (estimate !== undefined) context.record.promptTokensEstimate = estimate
         return undefined
       })

@@ -43,6 +43,13 @@ export const DEFAULT_INLINE_MAX_CHARS = 4096
 export interface TokenCounterService {
   /** Counts the tokens of `texts` together, with the encoding of `model`. */
   readonly count: (model: string, texts: ReadonlyArray<string>) => Effect.Effect<number, TokenCountError>
+  /**
+   * Counts like `count` on the calling thread, or returns undefined when the
+   * texts are too long to count there. Throws a `TokenCountError` when counting fails.
+   */
+  readonly countNow: (model: string, texts: ReadonlyArray<string>) => number | undefined
+  /** Returns true when `countNow` counts these texts on the calling thread. */
+  readonly fitsInline: (texts: ReadonlyArray<string>) => boolean
 }
 
 export class TokenCounter extends Context.Tag("@fluxen/analyzer/TokenCounter")<TokenCounter, TokenCounterService>() {}
@@ -100,19 +107,30 @@ export const make = (
       )
     )
 
-    const countInline = (encoding: "o200k_base" | "cl100k_base", texts: ReadonlyArray<string>) =>
-      Effect.try({
-        try: () => countTokens(encoding === "o200k_base" ? o200k : cl100k, texts),
-        catch: (cause) => new TokenCountError({ reason: "Inline", message: String(cause) })
-      })
+    const fitsInline = (texts: ReadonlyArray<string>): boolean => sumLengths(texts) <= options.inlineMaxChars
 
-    const count = (model: string, texts: ReadonlyArray<string>): Effect.Effect<number, TokenCountError> => {
-      const encoding = encodingForModel(model)
-      if (sumLengths(texts) <= options.inlineMaxChars) return countInline(encoding, texts)
-      return pool.executeEffect(new CountTokens({ encoding, texts })).pipe(Effect.mapError(workerFailure))
+    const countNow = (model: string, texts: ReadonlyArray<string>): number | undefined => {
+      if (!fitsInline(texts)) return undefined
+      try {
+        return countTokens(encodingForModel(model) === "o200k_base" ? o200k : cl100k, texts)
+      } catch (cause) {
+        throw new TokenCountError({ reason: "Inline", message: String(cause) })
+      }
     }
 
-    return { count }
+    const count = (model: string, texts: ReadonlyArray<string>): Effect.Effect<number, TokenCountError> =>
+      Effect.suspend(() => {
+        let counted: number | undefined
+        try {
+          counted = countNow(model, texts)
+        } catch (error) {
+          return Effect.fail(error as TokenCountError)
+        }
+        if (counted !== undefined) return Effect.succeed(counted)
+        return pool.executeEffect(new CountTokens({ encoding: encodingForModel(model), texts })).pipe(Effect.mapError(workerFailure))
+      })
+
+    return { count, countNow, fitsInline }
   })
 
 /** The counter with its workers started from `dist/TokenCountWorker.js` by `node:worker_threads`. */

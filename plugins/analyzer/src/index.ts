@@ -35,7 +35,11 @@ export const AnalyzerConfig = Schema.Struct({
     }),
     { default: () => ({ inlineMaxChars: TokenCounter.DEFAULT_INLINE_MAX_CHARS, workers: DEFAULT_WORKERS }) }
   ),
-  /** Whether to count prompt tokens before each request and record them as `promptTokensEstimate`. */
+  /**
+   * Whether to estimate prompt tokens before each request as `promptTokensEstimate`.
+   * A prompt up to `tokenizer.inlineMaxChars` is counted when a plugin first
+   * reads the estimate, and a longer one at once, on a worker.
+   */
   estimatePromptTokens: Schema.optionalWith(Schema.Boolean, { default: () => true })
 })
 export type AnalyzerConfig = typeof AnalyzerConfig.Type
@@ -51,6 +55,7 @@ export default definePlugin({
       Effect.gen(function* () {
         const host = yield* PluginHost
         const counter = yield* TokenCounter.TokenCounter
+        const runtime = yield* Effect.runtime<never>()
 
         const pricingFile = yield* loadShippedPricing
         const pricing = makePricingTable(pricingFile, config.pricing.overrides)
@@ -68,7 +73,8 @@ export default definePlugin({
             pluginName: host.instanceName,
             pricing,
             counter,
-            estimatePromptTokens: config.estimatePromptTokens
+            estimatePromptTokens: config.estimatePromptTokens,
+            runtime
           })
         }
       })
