@@ -177,7 +177,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
         deferEstimate(context, prompt)
         return Effect.succeed(undefined)
       }
-      // A long prompt is counted now, on a worker, so that reading the estimate never blocks.
+      // A long prompt is counted now, on a worker, so that reading the estimate does not count it on the event loop.
       return Effect.map(countPrompt(context, prompt), (estimate) => {
         if (estimate !== undefined) context.record.promptTokensEstimate = estimate
         return undefined

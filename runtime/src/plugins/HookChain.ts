@@ -90,7 +90,7 @@ export class HookChain {
    * Runs `beforeRequest` hooks until one returns a response or fails;
    * `progress.ran` counts the plugins it reached. When a hook changes the request's
    * model, `reroute` runs before the next hook, so later hooks (a cache
-   * computing its key) see the new route; it throws a gateway error for a
+   * computing its key) see the new route. It throws a gateway error for a
    * model that cannot be routed. A client that goes away (`signal`) stops a
    * waiting hook, and the call throws `HookCancelled`.
    */
@@ -198,7 +198,7 @@ export class HookChain {
   ): Pending<A | undefined> {
     const started = performance.now()
     plugin.stats.calls++
-    const exit = this.runSyncExit(Effect.suspend(run))
+    const exit = this.runNow(run)
     const fiber = exit._tag === "Failure" ? (asyncFiberOf(exit.cause) as Fiber.RuntimeFiber<A, GatewayError> | undefined) : undefined
     if (fiber === undefined) {
       plugin.stats.totalMs += performance.now() - started
@@ -208,6 +208,22 @@ export class HookChain {
       plugin.stats.totalMs += performance.now() - started
       return this.settle(plugin, hookName, context, waited)
     })
+  }
+
+  /**
+   * Starts a hook call and runs it as far as it goes without waiting. A hook
+   * that returns a completed effect (`Effect.succeed`, `Effect.void`, a
+   * failure) needs no fiber: an `Exit` is such an effect, and it is read
+   * directly. A hook that throws has a defect.
+   */
+  private runNow<A>(run: () => Effect.Effect<A, GatewayError>): Exit.Exit<A, GatewayError> {
+    let effect: Effect.Effect<A, GatewayError>
+    try {
+      effect = run()
+    } catch (defect) {
+      return Exit.die(defect)
+    }
+    return Exit.isExit(effect) ? (effect as Exit.Exit<A, GatewayError>) : this.runSyncExit(effect)
   }
 
   /** Runs a hook call like `guard`, but logs a failure instead of throwing it. */
