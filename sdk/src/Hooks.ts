@@ -60,8 +60,9 @@ export interface RequestContext {
   readonly startedAt: number
   readonly headers: RequestHeaders
   /**
-   * The canonical body. A `beforeRequest` hook may replace it; a changed
-   * `model` routes the request to that model once all hooks ran.
+   * The canonical body. A `beforeRequest` hook may replace it. A changed
+   * `model` routes the request to that model before the next hook runs, so
+   * later hooks see the new `route`.
    */
   request: CanonicalRequest
   /** The first deployment the router picked; replaced when a retry or fallback served the request. */

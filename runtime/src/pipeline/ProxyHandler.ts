@@ -145,6 +145,8 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
    */
   const runProviderCall = <A>(effect: Effect.Effect<A, GatewayError>, signal: AbortSignal): Promise<A> =>
     new Promise((resolve, reject) => {
+      // The abort event has fired already for a client that left during the hooks.
+      if (signal.aborted) return reject(new EffectFailure(Cause.interrupt(FiberId.none)))
       const fiber = runFork(effect)
       const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
       signal.addEventListener("abort", onAbort, { once: true })
