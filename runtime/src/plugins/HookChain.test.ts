@@ -118,6 +118,14 @@ describe("HookChain", () => {
       }
     }))
 
+  it.effect("skips a hook that returns no effect in open mode", () =>
+    Effect.gen(function* () {
+      const broken = plugin("broken", { beforeRequest: () => undefined as never })
+      const decision = yield* chain([broken]).runBefore(context(), { ran: 0 }).pipe(Effect.provide(silent))
+      expect(decision).toBeUndefined()
+      expect(broken.stats.faults).toBe(1)
+    }))
+
   it.live("times out a slow hook and skips it in open mode", () =>
     Effect.gen(function* () {
       const slow = plugin("slow", { beforeRequest: () => Effect.as(Effect.sleep("5 seconds"), undefined) }, { timeoutMs: 50 })

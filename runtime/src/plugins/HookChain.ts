@@ -214,7 +214,8 @@ export class HookChain {
    * Starts a hook call and runs it as far as it goes without waiting. A hook
    * that returns a completed effect (`Effect.succeed`, `Effect.void`, a
    * failure) needs no fiber: an `Exit` is such an effect, and it is read
-   * directly. A hook that throws has a defect.
+   * directly. A hook that throws, or returns something else than an effect,
+   * has a defect.
    */
   private runNow<A>(run: () => Effect.Effect<A, GatewayError>): Exit.Exit<A, GatewayError> {
     let effect: Effect.Effect<A, GatewayError>
@@ -223,6 +224,7 @@ export class HookChain {
     } catch (defect) {
       return Exit.die(defect)
     }
+    if (!Effect.isEffect(effect)) return Exit.die(new TypeError(`The hook returned ${typeof effect}, not an Effect.`))
     return Exit.isExit(effect) ? (effect as Exit.Exit<A, GatewayError>) : this.runSyncExit(effect)
   }
 
