@@ -283,12 +283,35 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     return isPromise(after) ? after.then(recordAfterUsage) : recordAfterUsage()
   }
 
-  const logUnexpected = (state: RequestState, error: unknown) =>
-    runSync(
-      Effect.logError("Request failed unexpectedly", error instanceof EffectFailure ? error.cause : Cause.die(error)).pipe(
-        Effect.annotateLogs("request.id", state.requestId)
-      )
-    )
+  /** Logs an error that no step turned into a gateway error, by its name and message: logs carry no stack traces. */
+  const logUnexpected = (state: RequestState, error: unknown, message = "Request failed unexpectedly") => {
+    const defect = error instanceof EffectFailure ? Cause.squash(error.cause) : error
+    runSync(Effect.logError(message).pipe(Effect.annotateLogs({ "request.id": state.requestId, error: String(defect) })))
+  }
+
+  /** Sends the error response to a failed request; never throws. */
+  const respondToFailure = (exchange: Exchange, state: RequestState, spec: EndpointSpec, error: unknown): void => {
+    try {
+      if (isGatewayError(error)) {
+        state.error = error
+        sendError(exchange, state, spec, errorResponse(error))
+      } else {
+        logUnexpected(state, error)
+        sendError(exchange, state, spec, internalErrorResponse(state.requestId))
+      }
+    } catch (failure) {
+      // Node rejects some header values, such as one a plugin added with characters outside
+      // Latin-1. The client then gets a 500 without the plugins' headers.
+      logUnexpected(state, failure, "Sending the error response failed")
+      state.httpStatus = 500
+      try {
+        if (exchange.headersSent()) exchange.end()
+        else exchange.send(500, jsonHeaders(state.requestId), JSON.stringify(internalErrorResponse(state.requestId).body))
+      } catch (lastFailure) {
+        logUnexpected(state, lastFailure, "Sending the error response failed")
+      }
+    }
+  }
 
   const handle = async (exchange: Exchange, spec: EndpointSpec, state: RequestState): Promise<void> => {
     const signal = exchange.clientGone
@@ -296,15 +319,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       await pipeline(exchange, spec, state, signal)
     } catch (error) {
       // A client that disconnected gets no response, and its request is recorded as cancelled below.
-      if (!signal.aborted) {
-        if (isGatewayError(error)) {
-          state.error = error
-          sendError(exchange, state, spec, errorResponse(error))
-        } else {
-          logUnexpected(state, error)
-          sendError(exchange, state, spec, internalErrorResponse(state.requestId))
-        }
-      }
+      if (!signal.aborted) respondToFailure(exchange, state, spec, error)
     }
     try {
       const finished = finish(state, signal.aborted)

@@ -137,9 +137,11 @@ export class DispatchedCall implements Dispatcher.DispatchHandler {
   private bytes(): Promise<Uint8Array> {
     if (this.ended) return Promise.resolve(this.take())
     if (this.failure !== undefined) return Promise.reject(this.mapError(this.failure))
-    if (this.controller?.paused === true) this.controller.resume()
     return new Promise((resolve, reject) => {
+      // Set before resuming, because undici parses what it buffered inside `resume()`,
+      // and the data and the end found there must meet the collector.
       this.collector = { resolve, reject }
+      if (this.controller?.paused === true) this.controller.resume()
     })
   }
 

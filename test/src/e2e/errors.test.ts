@@ -6,8 +6,10 @@
  */
 import OpenAI from "openai"
 import { createServer, type AddressInfo } from "node:net"
+import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
+import { INVALID_HEADER_NAME } from "../support/invalidHeaderPlugin.js"
 import {
   fixtureJson,
   fixtureText,
@@ -346,6 +348,38 @@ describe("request body limit", () => {
     expect(Buffer.byteLength(JSON.stringify(request))).toBe(1024)
     expect(response.status).toBe(200)
     await response.arrayBuffer()
+  })
+})
+
+describe("a response header Node refuses", () => {
+  let invalid: Harness
+  // The test gateway imports plugins by file path; tsc compiles the plugin into test/dist.
+  const pluginPath = fileURLToPath(new URL("../../dist/support/invalidHeaderPlugin.js", import.meta.url))
+
+  beforeAll(async () => {
+    invalid = await startHarness({ pluginsYaml: `plugins:\n  - use: ${JSON.stringify(pluginPath)}\n` })
+  })
+
+  afterAll(async () => {
+    await invalid?.close()
+  })
+
+  it("answers 500 and keeps serving", async () => {
+    invalid.upstream.enqueue({ fixture: TEXT })
+    invalid.upstream.enqueue({ fixture: TEXT })
+
+    const first = await postJson(invalid.gateway, "/v1/chat/completions", { model: "gpt-4o-mini", messages: hello })
+    const firstBody = await readOpenAIError(first)
+    const record = await waitForRecord(invalid.gateway, requestIdOf(first.headers))
+    const second = await postJson(invalid.gateway, "/v1/chat/completions", { model: "gpt-4o-mini", messages: hello })
+
+    expect(first.status).toBe(500)
+    expect(firstBody.error.type).toBe("server_error")
+    expect(first.headers.get(INVALID_HEADER_NAME)).toBeNull()
+    expect(record.status).toBe("error")
+    expect(record.httpStatus).toBe(500)
+    expect(second.status).toBe(500)
+    await second.arrayBuffer()
   })
 })
 

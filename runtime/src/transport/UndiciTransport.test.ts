@@ -1,0 +1,95 @@
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import type { UpstreamResponse } from "@fluxen/sdk"
+import { Agent } from "undici"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeUndiciTransport } from "./UndiciTransport.js"
+
+/** A body far over the handler's 64 KiB high-water mark, sent in one write. */
+const LARGE_BODY = Buffer.alloc(1024 * 1024, "a")
+const SMALL_BODY = Buffer.from('{"ok":true}')
+
+let server: Server
+let origin: string
+const agent = new Agent({ connections: 4 })
+const transport = makeUndiciTransport(agent, { connectionsPerOrigin: 4, keepAliveMs: 1_000, connectTimeoutMs: 1_000 })
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    if (request.url === "/silent") return
+    const body = request.url === "/large" ? LARGE_BODY : SMALL_BODY
+    response.writeHead(200, { "content-type": "application/json", "content-length": body.length })
+    response.end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  await agent.close()
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+const send = (path: string, signal?: AbortSignal): Promise<UpstreamResponse> =>
+  transport.send({ provider: "test", method: "GET", url: `${origin}${path}`, headers: {}, signal, idleTimeoutMs: 5_000 })
+
+const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const readAll = async (body: AsyncIterable<Uint8Array>): Promise<number> => {
+  let size = 0
+  for await (const chunk of body) size += chunk.length
+  return size
+}
+
+describe("undici transport", () => {
+  it("reads a large body whose connection paused before bytes()", async () => {
+    const response = await send("/large")
+    // By now the handler has queued more than its high-water mark and paused the connection.
+    await later(50)
+
+    const bytes = await response.bytes()
+
+    expect(bytes.length).toBe(LARGE_BODY.length)
+  })
+
+  it("iterates a large body read slowly", async () => {
+    const response = await send("/large")
+    await later(50)
+
+    const size = await readAll(response.body)
+
+    expect(size).toBe(LARGE_BODY.length)
+  })
+
+  it("reads a small body with bytes()", async () => {
+    const response = await send("/small")
+
+    const bytes = await response.bytes()
+
+    expect(response.status).toBe(200)
+    expect(response.headers["content-type"]).toBe("application/json")
+    expect(Buffer.from(bytes).toString()).toBe('{"ok":true}')
+  })
+
+  it("fails at once for a signal already aborted", async () => {
+    const controller = new AbortController()
+    controller.abort()
+
+    const failure = await send("/small", controller.signal).catch((error: unknown) => error)
+
+    expect((failure as { _tag?: string })._tag).toBe("UpstreamUnreachableError")
+  })
+
+  it("fails a waiting request when its signal aborts", async () => {
+    const controller = new AbortController()
+    const pending = send("/silent", controller.signal).catch((error: unknown) => error)
+
+    await later(50)
+    controller.abort()
+    const failure = await pending
+
+    expect((failure as { _tag?: string })._tag).toBe("UpstreamUnreachableError")
+    expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
+  })
+})
