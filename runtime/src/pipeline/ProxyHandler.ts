@@ -289,7 +289,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     runSync(Effect.logError(message).pipe(Effect.annotateLogs({ "request.id": state.requestId, error: String(defect) })))
   }
 
-  /** Sends the error response to a failed request; never throws. */
+  /** Sends the error response to a failed request, and logs the errors of sending it instead of throwing them. */
   const respondToFailure = (exchange: Exchange, state: RequestState, spec: EndpointSpec, error: unknown): void => {
     try {
       if (isGatewayError(error)) {

@@ -36,7 +36,7 @@ export class DispatchedCall implements Dispatcher.DispatchHandler {
   private failure: unknown = undefined
   private chunks: Array<Buffer> = []
   private queuedBytes = 0
-  /** Wakes a reader waiting for the next chunk, the end or a failure. */
+  /** The callback that wakes a reader waiting for the next chunk, the end or a failure. */
   private wake: (() => void) | undefined
   /** The waiting `bytes()` call, if any. It reads the whole body, so the connection is not paused meanwhile. */
   private collector: { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void } | undefined

@@ -165,7 +165,7 @@ export class HnswIndex {
   private live = 0
   private levels: Uint8Array
   private deleted: Uint8Array
-  /** 1 for a slot whose node is in the graph. */
+  /** A flag per slot: 1 when its node is in the graph. */
   private linked: Uint8Array
   /** The number of live nodes above which insertions link. */
   private readonly linkFrom: number
@@ -223,7 +223,7 @@ export class HnswIndex {
     return this.allocated
   }
 
-  /** The number of nodes in the graph, including removed ones that still route searches. */
+  /** The number of nodes in the graph, including removed ones that still route searches. It scans every slot, so it is for tests. */
   get linkedCount(): number {
     let count = 0
     for (let slot = 0; slot < this.allocated; slot++) count += this.linked[slot]!
@@ -318,7 +318,7 @@ export class HnswIndex {
     return this.takeResults(k)
   }
 
-  /** Drops backlog slots that need no linking; returns true when a live node is still unlinked. */
+  /** Drops backlog slots that need no linking, and returns true when a live node is still unlinked. */
   private hasBacklog(): boolean {
     const backlog = this.backlog
     while (backlog.length > 0) {

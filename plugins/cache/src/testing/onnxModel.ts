@@ -22,6 +22,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
+import { seededRandom } from "./vectors.js"
 
 // ---------------------------------------------------------------------------
 // Protobuf encoding
@@ -163,13 +164,6 @@ export interface TestModel {
   readonly vocabulary: ReadonlyArray<string>
   /** Size of `model.onnx` in bytes. */
   readonly modelBytes: number
-}
-
-const seededRandom = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
 
 /** Encodes the model described in the file header as ONNX protobuf bytes. */

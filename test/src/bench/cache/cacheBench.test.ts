@@ -34,6 +34,7 @@ describe("cache bench options", () => {
     expect(options.efConstruction).toBeUndefined()
     expect(options.embedRate).toBeUndefined()
     expect(options.retries).toBe(1)
+    expect(options.fluxenNodeFlags).toEqual([])
   })
 
   it("lets flags after --quick override it", () => {
@@ -44,6 +45,12 @@ describe("cache bench options", () => {
     expect(options.efConstruction).toBe(16)
   })
 
+  it("splits Fluxen's Node options", () => {
+    const options = parseOptions(["--fluxen-node-flags", "--single-threaded-gc  --max-semi-space-size=32"])
+    if (options === "help") throw new Error("unexpected help")
+    expect(options.fluxenNodeFlags).toEqual(["--single-threaded-gc", "--max-semi-space-size=32"])
+  })
+
   it("rejects invalid values", () => {
     expect(() => parseOptions(["--parts", "throughput,speed"])).toThrow(/--parts/)
     expect(() => parseOptions(["--index-sizes", "10000,abc"])).toThrow(/--index-sizes/)
@@ -51,6 +58,7 @@ describe("cache bench options", () => {
     expect(() => parseOptions(["--retries", "-1"])).toThrow(/--retries/)
     expect(() => parseOptions(["--proxy-cpus", "0"])).toThrow(/together/)
     expect(() => parseOptions(["--fast"])).toThrow(/Unknown option/)
+    expect(() => parseOptions(["--fluxen-node-flags"])).toThrow(/--fluxen-node-flags/)
   })
 })
 
