@@ -6,5 +6,7 @@ export { startNodeGateway, type RunningGateway } from "./node/startNodeGateway.j
 export { layerLogging } from "./logging.js"
 export { SUPPORTED_SDK_API_VERSIONS } from "./plugins/PluginLoader.js"
 export { UsageStore } from "./usage/UsageStore.js"
+export { UsageDatabase, type UsageDatabaseOptions } from "./usage/UsageDatabase.js"
+export { newRequestId } from "./pipeline/requestId.js"
 export type { UsageRecord } from "./usage/UsageRecord.js"
 export { runUsageMigrations } from "./usage/migrations.js"

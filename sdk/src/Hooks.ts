@@ -81,7 +81,11 @@ export interface Outcome {
   /** The provider's usage, or undefined when it reported none (a cancelled stream, an error). */
   readonly usage: Usage | undefined
   readonly error: GatewayError | undefined
-  /** The JSON body, or for a stream the assembled chat completion when a hook asked for it. */
+  /**
+   * The JSON body, or for a stream the assembled chat completion when a hook
+   * asked for it. A JSON body may be parsed when this is first read (see
+   * `JsonResult.body`).
+   */
   readonly response: unknown
   /** Text generated so far on streamed chat and completions, for counting tokens when usage is missing. */
   readonly streamedText: string

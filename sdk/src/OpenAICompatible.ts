@@ -19,7 +19,10 @@ import type {
   StreamEvent,
   StreamResult
 } from "./Provider.js"
+import { fromPromise } from "./PromiseCall.js"
+import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
 import { SseParser } from "./Sse.js"
+import { scanUsageObject } from "./usageScan.js"
 import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
@@ -106,21 +109,42 @@ export const makeOpenAICompatibleAdapter = (
     return response
   }
 
-  const readJson = async (response: UpstreamResponse): Promise<JsonResult> => {
-    const bytes = await response.bytes()
-    let body: unknown
+  const parseBody = (bytes: Uint8Array): unknown => {
     try {
-      body = JSON.parse(decoder.decode(bytes))
+      return JSON.parse(decoder.decode(bytes))
     } catch {
       throw new UpstreamProtocolError({ provider, message: "The upstream sent a response body that is not valid JSON." })
     }
+  }
+
+  /**
+   * Reads a JSON response. For chat completions and embeddings the usage is
+   * found without parsing the body, and the body is parsed only if something
+   * reads `body`. The client receives the upstream's bytes either way.
+   */
+  const readJson = async (response: UpstreamResponse, scanUsage: boolean): Promise<JsonResult> => {
+    const bytes = await response.bytes()
+    const headers = pickRateLimitHeaders(response.headers)
+    const usageObject = scanUsage ? scanUsageObject(bytes) : undefined
+    if (usageObject === undefined) {
+      const body = parseBody(bytes)
+      return { _tag: "Json", status: response.status, headers, body, bytes, usage: usageFromOpenAI((body as { usage?: unknown }).usage, options.usageQuirks) }
+    }
+    let body: unknown
+    let parsed = false
     return {
       _tag: "Json",
       status: response.status,
-      headers: pickRateLimitHeaders(response.headers),
-      body,
+      headers,
+      get body() {
+        if (!parsed) {
+          body = parseBody(bytes)
+          parsed = true
+        }
+        return body
+      },
       bytes,
-      usage: usageFromOpenAI((body as { usage?: unknown }).usage, options.usageQuirks)
+      usage: usageFromOpenAI(usageObject, options.usageQuirks)
     }
   }
 
@@ -128,8 +152,12 @@ export const makeOpenAICompatibleAdapter = (
    * Reads an OpenAI-style stream. An in-band `{"error": ...}` event fails
    * the stream (the host tells the client), and so does a chat or
    * completions stream that ends with neither `[DONE]` nor a finish reason,
-   * because that is a cut connection, not a finished answer.
+   * because that is a cut connection, not a finished response. A chat or
+   * completions event that cannot carry any of these is parsed only when its
+   * `json` is read (see `LazyStreamEvent`).
    */
+  const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
+
   async function* readEvents(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamEvent> {
     const parser = new SseParser()
     let finished = false
@@ -142,11 +170,18 @@ export const makeOpenAICompatibleAdapter = (
             yield { data: event.data, done: true }
             continue
           }
+          if (endpoint !== "responses" && !mayEndOrReport(event.data)) {
+            // Checked by its first and last characters only, so a cut or non-JSON event still
+            // ends the stream. Anything else wrong in it shows when its payload is read.
+            if (!looksLikeJsonObject(event.data)) throw invalidEvent()
+            yield new LazyStreamEvent(event, invalidEvent)
+            continue
+          }
           let json: any
           try {
             json = JSON.parse(event.data)
           } catch {
-            throw new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
+            throw invalidEvent()
           }
           if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
             throw upstreamErrorFromBody(provider, 500, response.headers, event.data, secrets)
@@ -183,22 +218,19 @@ export const makeOpenAICompatibleAdapter = (
       : { ...request, model, stream: true }
 
   const chat = (request: ChatRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
-    Effect.tryPromise({
-      try: async () => readJson(await send("chat/completions", { ...request, model: context.upstreamModel, stream: false }, context, false)),
-      catch: toProviderError
-    })
+    fromPromise(
+      async () => readJson(await send("chat/completions", { ...request, model: context.upstreamModel, stream: false }, context, false), true),
+      toProviderError
+    )
 
   const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
-    Effect.tryPromise({
-      try: async () => streamResult(await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true), "chat"),
-      catch: toProviderError
-    })
+    fromPromise(
+      async () => streamResult(await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true), "chat"),
+      toProviderError
+    )
 
   const embeddings = (request: EmbeddingsRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
-    Effect.tryPromise({
-      try: async () => readJson(await send("embeddings", { ...request, model: context.upstreamModel }, context, false)),
-      catch: toProviderError
-    })
+    fromPromise(async () => readJson(await send("embeddings", { ...request, model: context.upstreamModel }, context, false), true), toProviderError)
 
   const listModels = (context: { readonly signal: AbortSignal }): Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError> =>
     Effect.tryPromise({
@@ -225,18 +257,15 @@ export const makeOpenAICompatibleAdapter = (
     request: CompletionRequest | ResponsesRequest | MessagesRequest,
     context: CallContext
   ): Effect.Effect<ProviderResult, ProviderError> =>
-    Effect.tryPromise({
-      try: async (): Promise<ProviderResult> => {
-        const path = endpoint === "completions" ? "completions" : "responses"
-        if (request.stream === true) {
-          // The Responses API always reports usage in `response.completed`.
-          const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }
-          return streamResult(await send(path, body, context, true), endpoint)
-        }
-        return readJson(await send(path, { ...request, model: context.upstreamModel }, context, false))
-      },
-      catch: toProviderError
-    })
+    fromPromise(async (): Promise<ProviderResult> => {
+      const path = endpoint === "completions" ? "completions" : "responses"
+      if (request.stream === true) {
+        // The Responses API always reports usage in `response.completed`.
+        const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }
+        return streamResult(await send(path, body, context, true), endpoint)
+      }
+      return readJson(await send(path, { ...request, model: context.upstreamModel }, context, false), false)
+    }, toProviderError)
 
   return passthroughEndpoints.size > 0
     ? { chat, chatStream, embeddings, listModels, passthroughEndpoints: [...passthroughEndpoints], passthrough: (endpoint, request, context) =>

@@ -32,7 +32,11 @@ export interface JsonResult {
   readonly status: number
   /** Upstream headers worth passing to the client (lowercase names). */
   readonly headers: Readonly<Record<string, string>>
-  /** The canonical body (an OpenAI-shaped object for OpenAI routes). */
+  /**
+   * The canonical body (an OpenAI-shaped object for OpenAI routes). When
+   * `bytes` contains it, an adapter may parse it on the first read, and that
+   * read throws an `UpstreamProtocolError` if the bytes are not valid JSON.
+   */
   readonly body: unknown
   /**
    * The exact bytes to send when the body is unchanged from the upstream's,

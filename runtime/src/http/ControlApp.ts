@@ -9,7 +9,7 @@ import { Effect, Either, Schema, type Redacted } from "effect"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
-import { randomUUID } from "node:crypto"
+import { newRequestId } from "../pipeline/requestId.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
 import type { UsageStore } from "../usage/UsageStore.js"
 
@@ -118,6 +118,6 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     Effect.catchAllCause((cause) =>
       Effect.as(Effect.logError("Control route failed", cause), openAIError(500, "Fluxen failed to handle the request.", "internal_error"))
     ),
-    Effect.map((response) => HttpServerResponse.setHeader(response, "x-fluxen-request-id", randomUUID()))
+    Effect.map((response) => HttpServerResponse.setHeader(response, "x-fluxen-request-id", newRequestId()))
   )
 }

@@ -34,6 +34,13 @@ export const makeNodeExchange = (request: IncomingMessage, response: ServerRespo
     if (!response.writableFinished) controller.abort()
   })
 
+  let pending = ""
+  const flush = () => {
+    const text = pending
+    pending = ""
+    if (text !== "" && !response.destroyed) response.write(text)
+  }
+
   const waitForDrain = () =>
     new Promise<void>((resolve) => {
       const done = () => {
@@ -65,9 +72,20 @@ export const makeNodeExchange = (request: IncomingMessage, response: ServerRespo
     startStream: (status, headers) => {
       response.writeHead(status, headers)
     },
-    write: (text) => (response.destroyed || response.write(text) ? undefined : waitForDrain()),
+    write: (text) => {
+      if (response.destroyed) return undefined
+      // The events parsed from one upstream read are written in the same tick. Joined and sent
+      // at the next tick, they leave as one HTTP chunk and one socket write instead of one each.
+      if (pending === "") process.nextTick(flush)
+      pending += text
+      return response.writableNeedDrain ? waitForDrain() : undefined
+    },
     end: () => {
-      if (!response.destroyed) response.end()
+      if (response.destroyed) return
+      const last = pending
+      pending = ""
+      if (last === "") response.end()
+      else response.end(last)
     },
     headersSent: () => response.headersSent,
     clientGone: controller.signal

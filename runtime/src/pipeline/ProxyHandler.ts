@@ -6,9 +6,10 @@
  *   -> afterResponse hooks -> usage record
  *
  * The pipeline is plain async code: Effect runs where plugins and providers
- * plug in (hooks, the adapter call with its retries), and the steps between
- * them cost no fiber. A hook that finishes without waiting returns at once,
- * so a request whose hooks all do so runs one fiber, for the provider call.
+ * plug in (hooks, adapter calls), and the steps between them cost no fiber.
+ * A hook that finishes without waiting returns at once, and an adapter call
+ * made with the SDK's `fromPromise` is awaited as a promise, so a request
+ * whose plugins all do so runs no fiber at all.
  *
  * A client that disconnects stops the request: the upstream request is
  * aborted at once, a waiting hook or provider fiber is interrupted, and the
@@ -27,8 +28,7 @@ import {
   type RecordedUsage,
   type RequestContext
 } from "@fluxen/sdk"
-import { Cause, Effect, type Either, FiberId, Option, Runtime } from "effect"
-import { randomUUID } from "node:crypto"
+import { Effect, type Either, Runtime } from "effect"
 import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropicErrorResponse.js"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
@@ -38,7 +38,9 @@ import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
 import { orderDeployments } from "../routing/orderDeployments.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import type { EndpointSpec } from "./endpoints.js"
+import { makeEffectRunner, sleepUnlessAborted, squashFailure } from "./EffectRunner.js"
 import { decodeRequest, parseJsonBody } from "./parseRequest.js"
+import { newRequestId } from "./requestId.js"
 import { relayStream } from "./relayStream.js"
 import { RequestState } from "./RequestState.js"
 
@@ -97,11 +99,6 @@ const valueOf = <A, E>(either: Either.Either<A, E>): A => {
   return either.right
 }
 
-/** An error thrown when an Effect that the pipeline ran died or was interrupted, with its `cause`. */
-class EffectFailure {
-  constructor(readonly cause: Cause.Cause<unknown>) {}
-}
-
 const toGatewayError = (provider: string) => (cause: unknown): GatewayError =>
   isGatewayError(cause)
     ? cause
@@ -135,28 +132,12 @@ const makeContext = (
 
 export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   const { router, hooks, bodyLimitBytes } = dependencies
-  const runFork = Runtime.runFork(dependencies.runtime)
   const runSync = Runtime.runSync(dependencies.runtime)
-
-  /**
-   * Runs an Effect of the provider side (routing, retries, the adapter's
-   * call) in its own fiber. The client leaving interrupts it, which also
-   * stops a retry's backoff.
-   */
-  const runProviderCall = <A>(effect: Effect.Effect<A, GatewayError>, signal: AbortSignal): Promise<A> =>
-    new Promise((resolve, reject) => {
-      // The abort event has fired already for a client that left during the hooks.
-      if (signal.aborted) return reject(new EffectFailure(Cause.interrupt(FiberId.none)))
-      const fiber = runFork(effect)
-      const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
-      signal.addEventListener("abort", onAbort, { once: true })
-      fiber.addObserver((exit) => {
-        signal.removeEventListener("abort", onAbort)
-        if (exit._tag === "Success") return resolve(exit.value)
-        const failure = Cause.failureOption(exit.cause)
-        reject(Option.isSome(failure) ? failure.value : new EffectFailure(exit.cause))
-      })
-    })
+  const runEffect = makeEffectRunner(dependencies.runtime)
+  const log = (level: "Info" | "Warning") => (message: string, annotations: Readonly<Record<string, unknown>>) =>
+    runSync((level === "Info" ? Effect.logInfo(message) : Effect.logWarning(message)).pipe(Effect.annotateLogs(annotations)))
+  const logInfo = log("Info")
+  const logWarning = log("Warning")
 
   const sendError = (exchange: Exchange, state: RequestState, spec: EndpointSpec, response: ErrorResponse) => {
     const anthropic = spec.errorShape === "anthropic"
@@ -175,7 +156,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     const context = state.context!
     if (result._tag === "Json") {
       state.usage = result.usage
-      state.response = result.body
+      state.jsonResult = result
       state.httpStatus = result.status
       state.firstByteAt = performance.now()
       exchange.send(
@@ -245,7 +226,12 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           },
           state.stream
         )
-      const routed = await runProviderCall(callWithRouting(router, plan, order, invoke, state.requestId), signal)
+      const routed = await callWithRouting(router, plan, order, invoke, state.requestId, {
+        attempt: (effect) => runEffect(effect, signal),
+        sleep: (ms) => sleepUnlessAborted(ms, signal),
+        logInfo,
+        logWarning
+      })
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }
@@ -285,8 +271,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
 
   /** Logs an error that no step turned into a gateway error, by its name and message: logs carry no stack traces. */
   const logUnexpected = (state: RequestState, error: unknown, message = "Request failed unexpectedly") => {
-    const defect = error instanceof EffectFailure ? Cause.squash(error.cause) : error
-    runSync(Effect.logError(message).pipe(Effect.annotateLogs({ "request.id": state.requestId, error: String(defect) })))
+    runSync(Effect.logError(message).pipe(Effect.annotateLogs({ "request.id": state.requestId, error: String(squashFailure(error)) })))
   }
 
   /** Sends the error response to a failed request, and logs the errors of sending it instead of throwing them. */
@@ -331,7 +316,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
 
   /** Starts handling one request on a proxied route and returns before it ends. */
   return (exchange: Exchange, spec: EndpointSpec): void => {
-    const state = new RequestState(randomUUID(), spec.endpoint, Date.now(), performance.now())
+    const state = new RequestState(newRequestId(), spec.endpoint, Date.now(), performance.now())
     dependencies.inflight.enter()
     void handle(exchange, spec, state).finally(() => dependencies.inflight.leave())
   }

@@ -2,9 +2,9 @@
  * What the pipeline learns about one request as it goes, and the usage
  * record and hook outcome made from it when the request ends.
  */
-import type { Endpoint, GatewayError, Outcome, RequestContext, Usage } from "@fluxen/sdk"
+import type { Endpoint, GatewayError, JsonResult, Outcome, RequestContext, Usage } from "@fluxen/sdk"
 import type { UsageRecord } from "../usage/UsageRecord.js"
-import { makeStreamProgress, type StreamProgress } from "./relayStream.js"
+import { makeStreamProgress, streamedText, type StreamProgress } from "./relayStream.js"
 
 export class RequestState {
   requestedModel: string | null = null
@@ -17,7 +17,8 @@ export class RequestState {
   error: GatewayError | undefined = undefined
   /** Usage of a JSON response; streams keep theirs in `progress`. */
   usage: Usage | undefined = undefined
-  response: unknown = undefined
+  /** The JSON result. Its body is parsed only if a hook reads the outcome's `response`. */
+  jsonResult: JsonResult | undefined = undefined
   firstByteAt: number | undefined = undefined
   progress: StreamProgress | undefined = undefined
 
@@ -36,14 +37,33 @@ export class RequestState {
 
   outcome(status: Outcome["status"]): Outcome {
     const progress = this.progress
-    const assembled = progress?.assembler
+    if (progress === undefined) {
+      const result = this.jsonResult
+      return {
+        status,
+        httpStatus: this.httpStatus,
+        usage: this.usage,
+        error: this.error,
+        get response() {
+          return result?.body
+        },
+        streamedText: "",
+        answeredByHook: this.answeredByHook
+      }
+    }
+    const assembled = progress.assembler
+    const endpoint = this.endpoint
+    let text: string | undefined
     return {
       status,
       httpStatus: this.httpStatus,
-      usage: progress?.usage ?? this.usage,
+      usage: progress.usage ?? this.usage,
       error: this.error,
-      response: progress === undefined ? this.response : assembled?.isComplete() ? assembled.toCompletion() : undefined,
-      streamedText: progress === undefined ? "" : progress.textParts.join(""),
+      response: assembled?.isComplete() ? assembled.toCompletion() : undefined,
+      get streamedText() {
+        text ??= streamedText(endpoint, progress)
+        return text
+      },
       answeredByHook: this.answeredByHook
     }
   }

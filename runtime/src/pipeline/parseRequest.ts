@@ -1,6 +1,8 @@
 /** Turning request bytes into a validated canonical request, with the offending field named on failure. */
-import { InvalidRequestError } from "@fluxen/sdk"
+import { ChatRequest, EmbeddingsRequest, InvalidRequestError } from "@fluxen/sdk"
 import { Either, ParseResult, Schema } from "effect"
+import { isKnownValidChatRequest } from "./chatRequestCheck.js"
+import { isKnownValidEmbeddingsRequest } from "./embeddingsRequestCheck.js"
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
@@ -36,8 +38,34 @@ export const parseJsonBody = (bytes: Uint8Array): Either.Either<unknown, Invalid
   }
 }
 
-/** Decodes with `schema`, reporting the first problem with its field path (`messages[0].role`). */
+/**
+ * Hand-written checks for the busiest routes, keyed by the schema they mirror.
+ * A check returns true only when decoding with that schema would succeed and
+ * return a copy deep-equal to the value.
+ */
+const knownValidChecks: ReadonlyMap<Schema.Schema<any, any>, (value: unknown) => boolean> = new Map<
+  Schema.Schema<any, any>,
+  (value: unknown) => boolean
+>([
+  [ChatRequest, isKnownValidChatRequest],
+  [EmbeddingsRequest, isKnownValidEmbeddingsRequest]
+])
+
+/**
+ * Decodes `value`, a result of `JSON.parse`, with `schema`, reporting the first
+ * problem with its field path (`messages[0].role`). When a hand-written check
+ * accepts the value, the value itself is returned without a decode or copy, so
+ * its keys keep the client's order. Every other value goes through
+ * {@link decodeWithSchema}, so a rejected body gets the same error as before.
+ */
 export const decodeRequest = <A>(schema: Schema.Schema<A, any>, value: unknown): Either.Either<A, InvalidRequestError> => {
+  const isKnownValid = knownValidChecks.get(schema)
+  if (isKnownValid !== undefined && isKnownValid(value)) return Either.right(value as A)
+  return decodeWithSchema(schema, value)
+}
+
+/** Decodes with `schema` alone, reporting the first problem with its field path. */
+export const decodeWithSchema = <A>(schema: Schema.Schema<A, any>, value: unknown): Either.Either<A, InvalidRequestError> => {
   const decoded = Schema.decodeUnknownEither(schema)(value)
   if (Either.isRight(decoded)) return Either.right(decoded.right)
   const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)

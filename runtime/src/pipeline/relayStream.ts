@@ -1,16 +1,35 @@
 /**
  * Relaying a streamed answer to the client as events arrive, while noting
  * what the usage record needs: the time to first byte, the last usage seen
- * and the generated text. Nothing is buffered beyond one event.
+ * and the generated text. Nothing waits to be sent beyond one event; events
+ * already sent are kept, up to `TEXT_BATCH` of them, until their text is read.
  */
-import { ChatStreamAssembler, formatSseEvent, type ChatCompletionChunk, type Endpoint, type StreamResult, type Usage } from "@fluxen/sdk"
+import {
+  ChatStreamAssembler,
+  formatSseEvent,
+  type ChatCompletionChunk,
+  type Endpoint,
+  type StreamEvent,
+  type StreamResult,
+  type Usage
+} from "@fluxen/sdk"
 import type { Exchange } from "../http/Exchange.js"
+
+/** Events read for their text together; see `StreamProgress.unread`. */
+const TEXT_BATCH = 64
 
 export interface StreamProgress {
   /** `performance.now()` when the first event reached the client. */
   firstByteAt: number | undefined
   usage: Usage | undefined
   readonly textParts: Array<string>
+  /**
+   * Events whose text is not in `textParts` yet. Text is read from up to
+   * `TEXT_BATCH` events at a time, so the chunks of a short stream that
+   * reports usage are never parsed for their text. `streamedText` reads
+   * the rest.
+   */
+  readonly unread: Array<StreamEvent>
   /** Set when a hook needs the whole chat completion (a cache). */
   assembler: ChatStreamAssembler | undefined
   /** True when the upstream ended the stream normally. */
@@ -23,6 +42,7 @@ export const makeStreamProgress = (assemble: boolean): StreamProgress => ({
   firstByteAt: undefined,
   usage: undefined,
   textParts: [],
+  unread: [],
   assembler: assemble ? new ChatStreamAssembler() : undefined,
   completed: false,
   errorEventSent: false
@@ -40,6 +60,33 @@ const collectText = (endpoint: Endpoint, json: any, parts: Array<string>): void 
     if (typeof text === "string" && text.length > 0) parts.push(text)
   }
 }
+
+/**
+ * Moves the text of the unread events into `textParts`. An event whose
+ * payload is not valid JSON adds nothing: the text only serves a token
+ * estimate, and the client already received the event as it came.
+ */
+const readUnread = (endpoint: Endpoint, progress: StreamProgress): void => {
+  for (const event of progress.unread.splice(0)) {
+    let json: unknown
+    try {
+      json = event.json
+    } catch {
+      continue
+    }
+    if (json !== undefined && json !== null) collectText(endpoint, json, progress.textParts)
+  }
+}
+
+/** Returns the text generated so far, reading the events not read yet. */
+export const streamedText = (endpoint: Endpoint, progress: StreamProgress): string => {
+  readUnread(endpoint, progress)
+  return progress.textParts.join("")
+}
+
+/** True for an error event; only an event whose data names an `error` key is parsed to tell. */
+const isErrorEvent = (event: StreamEvent): boolean =>
+  event.event === "error" || (event.data.includes('"error"') && (event.json as { error?: unknown } | undefined)?.error !== undefined)
 
 export interface RelayOptions {
   readonly endpoint: Endpoint
@@ -67,13 +114,14 @@ export const relayStream = async (
       if (!exchange.headersSent()) exchange.startStream(result.status, options.headers)
       if (progress.firstByteAt === undefined) progress.firstByteAt = performance.now()
       if (event.usage !== undefined) progress.usage = event.usage
-      if (event.json !== undefined) {
-        collectText(options.endpoint, event.json, progress.textParts)
-        if (progress.assembler !== undefined && !event.done) progress.assembler.add(event.json as ChatCompletionChunk)
+      if (event.done !== true) {
+        progress.unread.push(event)
+        if (progress.unread.length >= TEXT_BATCH) readUnread(options.endpoint, progress)
+        if (progress.assembler !== undefined && event.json !== undefined) progress.assembler.add(event.json as ChatCompletionChunk)
       }
       if (event.usageOnly === true && !options.includeUsage) continue
 
-      if (event.event === "error" || (event.json as { error?: unknown } | undefined)?.error !== undefined) progress.errorEventSent = true
+      if (isErrorEvent(event)) progress.errorEventSent = true
       const pending = exchange.write(formatSseEvent(event))
       if (pending !== undefined) await pending
     }

@@ -4,8 +4,8 @@
  * Everything here happens before the first byte reaches the client; once a
  * provider answered, its result is final.
  */
-import type { GatewayError, ProviderResult } from "@fluxen/sdk"
-import { Effect } from "effect"
+import { isGatewayError, type GatewayError, type ProviderResult } from "@fluxen/sdk"
+import type { Effect } from "effect"
 import type { Deployment, ModelRouter, RoutePlan } from "./ModelRouter.js"
 import { orderDeployments } from "./orderDeployments.js"
 import { isRetryable, retryDelayMs } from "./retryPolicy.js"
@@ -17,63 +17,80 @@ export interface RoutedResult {
   readonly attempts: number
 }
 
-export const callWithRouting = (
+/** The operations the routing loop delegates to the pipeline: running attempts, waiting and logging. */
+export interface RoutingEffects {
+  /** Runs one attempt. Rejects with its `GatewayError`, or with anything else when the attempt died or was interrupted. */
+  readonly attempt: (effect: Effect.Effect<ProviderResult, GatewayError>) => Promise<ProviderResult>
+  /** Waits before a retry; rejects when the request is cancelled meanwhile. */
+  readonly sleep: (ms: number) => Promise<void>
+  readonly logInfo: (message: string, annotations: Readonly<Record<string, unknown>>) => void
+  readonly logWarning: (message: string, annotations: Readonly<Record<string, unknown>>) => void
+}
+
+export const callWithRouting = async (
   router: ModelRouter,
   plan: RoutePlan,
   firstOrder: ReadonlyArray<Deployment>,
   invoke: (deployment: Deployment) => Effect.Effect<ProviderResult, GatewayError>,
-  requestId: string
-): Effect.Effect<RoutedResult, GatewayError> =>
-  Effect.gen(function* () {
-    const health = router.health
-    const plans: Array<RoutePlan> = [plan]
-    for (const fallback of plan.fallbacks) {
-      const resolved = router.resolve(fallback)
-      if (resolved._tag === "Right") plans.push(resolved.right)
-    }
+  requestId: string,
+  effects: RoutingEffects
+): Promise<RoutedResult> => {
+  const health = router.health
+  const plans: Array<RoutePlan> = [plan]
+  for (const fallback of plan.fallbacks) {
+    const resolved = router.resolve(fallback)
+    if (resolved._tag === "Right") plans.push(resolved.right)
+  }
 
-    let attempts = 0
-    let lastError: GatewayError | undefined
-    for (const [planIndex, current] of plans.entries()) {
-      const order = planIndex === 0 ? firstOrder : orderDeployments(current, health, Date.now())
-      for (const deployment of order) {
-        for (let retry = 0; retry <= current.retry.attempts; retry++) {
-          attempts++
-          const started = performance.now()
-          const outcome = yield* Effect.either(invoke(deployment))
-          if (outcome._tag === "Right") {
-            health.recordSuccess(deployment.id, performance.now() - started)
-            return { result: outcome.right, deployment, attempts }
-          }
+  let attempts = 0
+  let lastError: GatewayError | undefined
+  for (const [planIndex, current] of plans.entries()) {
+    const order = planIndex === 0 ? firstOrder : orderDeployments(current, health, Date.now())
+    for (const deployment of order) {
+      for (let retry = 0; retry <= current.retry.attempts; retry++) {
+        attempts++
+        const started = performance.now()
+        let error: GatewayError
+        try {
+          const result = await effects.attempt(invoke(deployment))
+          health.recordSuccess(deployment.id, performance.now() - started)
+          return { result, deployment, attempts }
+        } catch (failure) {
+          // A defect or an interruption ends the request as it is.
+          if (!isGatewayError(failure)) throw failure
+          error = failure
+        }
 
-          const error = outcome.left
-          lastError = error
-          if (!isRetryable(error)) return yield* Effect.fail(error)
-          if (health.recordFailure(deployment.id, Date.now())) {
-            yield* Effect.logWarning("Deployment put in cooldown after repeated failures").pipe(
-              Effect.annotateLogs({ "request.id": requestId, provider: deployment.provider, model: deployment.upstreamModel })
-            )
-          }
-          if (retry === current.retry.attempts) break
-          const delay = retryDelayMs(error, retry, current.retry, Date.now())
-          if (delay === undefined) break
-          yield* Effect.logInfo("Retrying the upstream call").pipe(
-            Effect.annotateLogs({
-              "request.id": requestId,
-              provider: deployment.provider,
-              model: deployment.upstreamModel,
-              error: error._tag,
-              "retry.delay_ms": delay
-            })
-          )
-          yield* Effect.sleep(delay)
+        lastError = error
+        if (!isRetryable(error)) throw error
+        if (health.recordFailure(deployment.id, Date.now())) {
+          effects.logWarning("Deployment put in cooldown after repeated failures", {
+            "request.id": requestId,
+            provider: deployment.provider,
+            model: deployment.upstreamModel
+          })
         }
-        if (order.length > 1 || plans.length > 1) {
-          yield* Effect.logInfo("Falling back to the next deployment").pipe(
-            Effect.annotateLogs({ "request.id": requestId, provider: deployment.provider, model: deployment.upstreamModel, error: lastError?._tag ?? "" })
-          )
-        }
+        if (retry === current.retry.attempts) break
+        const delay = retryDelayMs(error, retry, current.retry, Date.now())
+        if (delay === undefined) break
+        effects.logInfo("Retrying the upstream call", {
+          "request.id": requestId,
+          provider: deployment.provider,
+          model: deployment.upstreamModel,
+          error: error._tag,
+          "retry.delay_ms": delay
+        })
+        await effects.sleep(delay)
+      }
+      if (order.length > 1 || plans.length > 1) {
+        effects.logInfo("Falling back to the next deployment", {
+          "request.id": requestId,
+          provider: deployment.provider,
+          model: deployment.upstreamModel,
+          error: lastError?._tag ?? ""
+        })
       }
     }
-    return yield* Effect.fail(lastError!)
-  })
+  }
+  throw lastError!
+}

@@ -6,11 +6,40 @@ export type UsageDialect = "pg" | "sqlite"
 /** Value bound to one column of `fluxen_usage`. */
 export type UsageColumnValue = string | number | boolean | Date | null
 
-/** One `fluxen_usage` row as bound for an INSERT, keyed by column name. */
-export type UsageRow = Record<string, UsageColumnValue>
+/** Columns of `fluxen_usage` that an INSERT binds, in table order. */
+export const usageColumns = [
+  "request_id",
+  "created_at",
+  "key_id",
+  "team",
+  "requested_model",
+  "resolved_model",
+  "provider",
+  "endpoint",
+  "status",
+  "http_status",
+  "stream",
+  "prompt_tokens",
+  "completion_tokens",
+  "cached_input_tokens",
+  "cache_write_tokens",
+  "reasoning_tokens",
+  "usage_estimated",
+  "cost_usd",
+  "price_version",
+  "cache_status",
+  "cost_saved_usd",
+  "first_byte_ms",
+  "total_ms",
+  "error_type",
+  "metadata",
+  "cache_similarity"
+] as const
 
-/** Number of columns in `fluxen_usage`, used to keep INSERT statements under parameter limits. */
-export const usageColumnCount = 26
+type UsageColumn = (typeof usageColumns)[number]
+
+/** One `fluxen_usage` row as bound for an INSERT, keyed by column name. */
+export type UsageRow = Record<UsageColumn, UsageColumnValue>
 
 // PostgreSQL rejects the NUL character in text and jsonb values, so one client-sent model name
 // containing it would fail every retry of its batch. Both dialects store U+FFFD instead, so they

@@ -1,10 +1,12 @@
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as Statement from "@effect/sql/Statement"
 import { expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { runUsageMigrations } from "./migrations.js"
 import { UsageDatabase } from "./UsageDatabase.js"
 import type { UsageRecord } from "./UsageRecord.js"
+import { usageColumns } from "./UsageRow.js"
 import { nullGroupLabel, UsageStore, type UsageTotal } from "./UsageStore.js"
 import {
   captureLogs,
@@ -163,6 +165,31 @@ const anthropicTotal = {
 
 // r5
 const cancelledTotal = { ...emptyTotal, requests: 1 }
+
+// Batch sizes around the store's INSERT sizes: powers of two up to 256 rows on SQLite, and up
+// to 2,048 rows per INSERT on PostgreSQL.
+const batchSizes = [1, 3, 127, 128, 129, 255, 256, 257, 500, 1000]
+
+const batchRange = { from: new Date("2025-06-01T00:00:00.000Z"), to: new Date("2025-07-01T00:00:00.000Z") }
+
+// Record `index` of a batch. Its id, start time and counts all carry the index, so a row whose
+// values were bound under another row's id fails the comparison.
+const indexedRecord = (prefix: string, index: number): UsageRecord =>
+  makeUsageRecord({
+    requestId: `${prefix}-${String(index).padStart(4, "0")}`,
+    createdAt: new Date(batchRange.from.getTime() + index * 1000),
+    keyId: `key-${index}`,
+    promptTokens: index,
+    totalMs: index + 1
+  })
+
+const indexedBatch = (prefix: string, size: number): Array<UsageRecord> =>
+  Array.from({ length: size }, (_, index) => indexedRecord(prefix, index))
+
+// Lists the records of `batchRange` in insert order (the store lists newest first).
+const listBatch = Effect.flatMap(UsageStore, (store) => store.list({ ...batchRange, limit: 5000 })).pipe(
+  Effect.map((records) => [...records].reverse())
+)
 
 // Compares field by field so that a failure names the group and the field. Money sums are
 // compared to 12 decimal places because SQLite adds them as doubles.
@@ -393,13 +420,105 @@ for (const database of usageTestDatabases) {
       Effect.gen(function* () {
         const store = yield* UsageStore
         yield* clearUsage
-        // 3,000 rows of 25 columns exceed the bound-parameter limit of one statement on both
+        // 3,000 rows of 26 columns exceed the bound-parameter limit of one statement on both
         // databases (32,766 on SQLite, 65,535 on PostgreSQL).
         const records = Array.from({ length: 3000 }, (_, index) => makeUsageRecord({ requestId: `bulk-${index}` }))
 
         yield* store.insertBatch(records)
 
         expect(yield* countUsage).toBe(3000)
+      }))
+
+    for (const size of batchSizes) {
+      it.effect(`insertBatch stores a batch of ${size}`, () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          yield* clearUsage
+          const { layer: logLayer, logs } = captureLogs()
+          const batch = indexedBatch(`size${size}`, size)
+
+          yield* store.insertBatch(batch).pipe(Effect.provide(logLayer))
+
+          expect(logs.filter((log) => log.level === "WARN")).toEqual([])
+          expect(yield* countUsage).toBe(size)
+          const stored = yield* listBatch
+          expect(stored.map((record) => record.requestId)).toEqual(batch.map((record) => record.requestId))
+          expect(stored).toEqual(batch)
+        }))
+    }
+
+    it.effect("insertBatch ignores duplicates across INSERTs", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        const { layer: logLayer, logs } = captureLogs()
+        yield* clearUsage
+        yield* store.insertBatch([indexedRecord("dup", 5)])
+        // On SQLite the 300 rows go into INSERTs of 256, 32, 8 and 4 rows, so the last row
+        // repeats the id of the first one in a later statement.
+        const batch = indexedBatch("dup", 300)
+        batch[299] = { ...batch[299]!, requestId: batch[0]!.requestId }
+
+        yield* store.insertBatch(batch).pipe(Effect.provide(logLayer))
+
+        expect(yield* countUsage).toBe(299)
+        const stored = yield* listBatch
+        expect(stored).toEqual(batch.slice(0, 299))
+        const warnings = logs.filter((log) => log.level === "WARN").map((log) => log.message)
+        expect(warnings).toHaveLength(1)
+        expect(warnings[0]).toContain("Ignored 2 usage records")
+      }))
+
+    it.effect("insertBatch skips invalid records between INSERTs", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        const { layer: logLayer, logs } = captureLogs()
+        yield* clearUsage
+        const batch = indexedBatch("mixed", 260)
+        const invalidIndexes = [0, 128, 255, 259]
+        for (const index of invalidIndexes) {
+          batch[index] = { ...batch[index]!, httpStatus: 1000 }
+        }
+
+        yield* store.insertBatch(batch).pipe(Effect.provide(logLayer))
+
+        const valid = batch.filter((_, index) => !invalidIndexes.includes(index))
+        expect(yield* countUsage).toBe(256)
+        expect(yield* listBatch).toEqual(valid)
+        const warnings = logs.filter((log) => log.level === "WARN").map((log) => log.message)
+        expect(warnings).toEqual(["Skipped 4 invalid usage records and stored the others"])
+      }))
+
+    it.effect("insertBatch keeps its INSERT texts few", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        const insertTexts: Array<string> = []
+        let boundRows = 0
+        const captureInserts: Statement.Statement.Transformer = (statement) =>
+          Effect.sync(() => {
+            const [text, params] = statement.compile()
+            if (text.startsWith("INSERT INTO fluxen_usage")) {
+              insertTexts.push(text)
+              boundRows += params.length / usageColumns.length
+            }
+            return statement
+          })
+        const sizes = [...Array.from({ length: 70 }, (_, index) => index + 1), 127, 129, 255, 257, 500, 1000]
+
+        for (const size of sizes) {
+          yield* store.insertBatch(indexedBatch(`texts${size}`, size)).pipe(Statement.withTransformer(captureInserts))
+        }
+
+        const total = sizes.reduce((sum, size) => sum + size, 0)
+        expect(yield* countUsage).toBe(total)
+        expect(boundRows).toBe(total)
+        if (database.name === "SQLite") {
+          // Powers of two from 1 to 256 rows.
+          expect(new Set(insertTexts).size).toBe(9)
+        } else {
+          // One INSERT per batch, because no batch exceeds 2,048 rows.
+          expect(insertTexts).toHaveLength(sizes.length)
+        }
       }))
 
     it.effect("insertBatch cleans NUL and skips invalid records", () =>

@@ -3,12 +3,12 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { makeUsageInsertPlanner } from "./UsageInsert.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import {
   decodeUsageRow,
   encodeUsageRow,
   invalidUsageRecordReason,
-  usageColumnCount,
   type UsageDialect,
   type UsageRow
 } from "./UsageRow.js"
@@ -56,10 +56,6 @@ export interface UsageTotal {
 
 /** Group key reported for records whose key id, provider or team is null. */
 export const nullGroupLabel = "(none)"
-
-// Rows per INSERT statement: 1,000 rows of 25 columns bind 25,000 parameters, below SQLite's
-// default limit of 32,766 (since SQLite 3.32) and PostgreSQL's protocol limit of 65,535.
-const rowsPerInsert = Math.floor(25_000 / usageColumnCount)
 
 // Logged request ids per warning about skipped records, to keep a bad batch from flooding the log.
 const maxLoggedRequestIds = 10
@@ -113,14 +109,6 @@ const compareGroups = (a: UsageTotal, b: UsageTotal): number => {
   return a.group > b.group ? 1 : 0
 }
 
-const chunk = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
-  const chunks: Array<ReadonlyArray<A>> = []
-  for (let start = 0; start < items.length; start += size) {
-    chunks.push(items.slice(start, start + size))
-  }
-  return chunks
-}
-
 const make = Effect.gen(function* () {
   // The store names columns in snake_case itself, so a client configured with name transforms
   // must not rewrite them.
@@ -133,6 +121,7 @@ const make = Effect.gen(function* () {
   })
   const groups = groupExpressions(dialect)
   const bindTime = (date: Date): Date | number => (dialect === "pg" ? date : date.getTime())
+  const planInserts = makeUsageInsertPlanner(dialect)
 
   const insertBatch = Effect.fn("UsageStore.insertBatch")(function* (records: ReadonlyArray<UsageRecord>) {
     const rows: Array<UsageRow> = []
@@ -155,13 +144,9 @@ const make = Effect.gen(function* () {
       return
     }
 
-    // ON CONFLICT makes a retried batch harmless when an earlier attempt committed but its
-    // result never reached us (a connection lost during COMMIT).
     const insertedPerChunk = yield* sql.withTransaction(
-      Effect.forEach(chunk(rows, rowsPerInsert), (rowsOfChunk) =>
-        sql`INSERT INTO fluxen_usage ${sql.insert(rowsOfChunk)}
-          ON CONFLICT (request_id) DO NOTHING
-          RETURNING request_id`.pipe(Effect.map((inserted) => inserted.length))
+      Effect.forEach(planInserts(rows), (insert) =>
+        sql.unsafe(insert.text, insert.params).pipe(Effect.map((inserted) => inserted.length))
       )
     )
 

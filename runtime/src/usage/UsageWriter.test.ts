@@ -148,29 +148,30 @@ for (const database of usageTestDatabases) {
 
           yield* Effect.gen(function* () {
             const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50 }, store)
-            // No earlier test inserts 6 rows at once, so on SQLite the 6-row INSERT is first
-            // prepared while the table is missing, and that failed prepare is cached.
-            for (let index = 0; index < 6; index++) {
+            // The store inserts 8 rows with one 8-row INSERT, which no earlier test needs, so on
+            // SQLite that statement is first prepared while the table is missing, and the client
+            // caches the failed prepare.
+            for (let index = 0; index < 8; index++) {
               writer.record(makeUsageRecord())
             }
             yield* waitUntil(
               "two inserts have failed",
               Effect.map(writer.stats, (stats) => stats.failedFlushes >= 2)
             )
-            expect((yield* writer.stats).queued).toBe(6)
+            expect((yield* writer.stats).queued).toBe(8)
 
             yield* sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`
             renamed = false
 
-            yield* waitUntil("6 records are stored", Effect.map(countUsage, (count) => count === 6), "10 seconds")
+            yield* waitUntil("8 records are stored", Effect.map(countUsage, (count) => count === 8), "10 seconds")
             const stats = yield* writer.stats
-            expect(stats.written).toBe(6)
+            expect(stats.written).toBe(8)
             expect(stats.queued).toBe(0)
           }).pipe(Effect.provide(logLayer))
 
           const errors = logs.filter((log) => log.level === "ERROR")
           expect(errors.length).toBeGreaterThanOrEqual(2)
-          expect(errors[0]!.message).toContain("Inserting 6 usage records failed")
+          expect(errors[0]!.message).toContain("Inserting 8 usage records failed")
           expect(errors[0]!.cause).toMatch(/no such table: fluxen_usage|relation "fluxen_usage" does not exist/)
         }))
 

@@ -1,0 +1,72 @@
+import { LazyStreamEvent, type StreamEvent, type StreamResult } from "@fluxen/sdk"
+import { describe, expect, it } from "vitest"
+import type { Exchange } from "../http/Exchange.js"
+import { makeStreamProgress, relayStream, streamedText } from "./relayStream.js"
+
+const recordingExchange = () => {
+  const written: Array<string> = []
+  const exchange: Exchange = {
+    method: "POST",
+    path: "/v1/chat/completions",
+    headers: { get: () => undefined },
+    readBody: async () => new Uint8Array(),
+    send: () => {},
+    startStream: () => {},
+    write: (text) => {
+      written.push(text)
+      return undefined
+    },
+    end: () => {},
+    headersSent: () => written.length > 0,
+    clientGone: new AbortController().signal
+  }
+  return { exchange, written }
+}
+
+const chunk = (content: string) => new LazyStreamEvent({ data: JSON.stringify({ choices: [{ delta: { content }, finish_reason: null }] }) }, () => new Error("invalid"))
+
+const resultOf = (events: ReadonlyArray<StreamEvent>): StreamResult => ({
+  _tag: "Stream",
+  status: 200,
+  headers: {},
+  events: (async function* () {
+    yield* events
+  })()
+})
+
+const options = { endpoint: "chat" as const, includeUsage: false, headers: {}, signal: new AbortController().signal }
+
+describe("relayStream", () => {
+  it("long stream: text in batches", async () => {
+    const words = Array.from({ length: 150 }, (_, index) => `w${index} `)
+    const { exchange, written } = recordingExchange()
+    const progress = makeStreamProgress(false)
+    await relayStream(resultOf([...words.map(chunk), { data: "[DONE]", done: true }]), exchange, options, progress)
+    expect(written).toHaveLength(151)
+    // Two full batches were read while relaying; the rest waits for a reader.
+    expect(progress.textParts).toHaveLength(128)
+    expect(progress.unread).toHaveLength(22)
+    expect(streamedText("chat", progress)).toBe(words.join(""))
+    expect(progress.unread).toHaveLength(0)
+  })
+
+  it("event not JSON: relayed, no text", async () => {
+    const { exchange, written } = recordingExchange()
+    const progress = makeStreamProgress(false)
+    const broken = new LazyStreamEvent({ data: "{not json" }, () => new Error("invalid"))
+    await relayStream(resultOf([chunk("a"), broken, chunk("b"), { data: "[DONE]", done: true }]), exchange, options, progress)
+    expect(written[1]).toBe("data: {not json\n\n")
+    expect(streamedText("chat", progress)).toBe("ab")
+  })
+
+  it("usage-only event: dropped, usage kept", async () => {
+    const { exchange, written } = recordingExchange()
+    const progress = makeStreamProgress(false)
+    const usage = { promptTokens: 3, completionTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
+    const usageEvent: StreamEvent = { data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}', json: { choices: [] }, usage, usageOnly: true }
+    await relayStream(resultOf([chunk("a"), usageEvent, { data: "[DONE]", done: true }]), exchange, options, progress)
+    expect(written).toHaveLength(2)
+    expect(progress.usage).toEqual(usage)
+    expect(progress.completed).toBe(true)
+  })
+})

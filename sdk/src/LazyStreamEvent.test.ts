@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest"
+import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
+
+describe("mayEndOrReport", () => {
+  it("flags a usage object, a finish reason and an error key", () => {
+    expect(mayEndOrReport('{"choices":[],"usage":{"prompt_tokens":1}}')).toBe(true)
+    expect(mayEndOrReport('{"choices":[], "usage" : {"prompt_tokens":1}}')).toBe(true)
+    expect(mayEndOrReport('{"choices":[{"delta":{},"finish_reason":"stop"}]}')).toBe(true)
+    expect(mayEndOrReport('{"choices":[{"delta":{},"finish_reason": "length"}]}')).toBe(true)
+    expect(mayEndOrReport('{"error":{"message":"overloaded"}}')).toBe(true)
+    expect(mayEndOrReport('{"x_groq":{"usage":{"prompt_tokens":1}}}')).toBe(true)
+  })
+
+  it("passes over ordinary text chunks, even ones that mention these words", () => {
+    expect(mayEndOrReport('{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}')).toBe(false)
+    expect(mayEndOrReport(JSON.stringify({ choices: [{ delta: { content: 'an "error": {"usage": {1}}, "finish_reason": "stop"' } }] }))).toBe(false)
+  })
+})
+
+describe("LazyStreamEvent", () => {
+  it("parses its data once, when json is first read", () => {
+    const event = new LazyStreamEvent({ data: '{"a":[1]}', event: "message" }, () => new Error("invalid"))
+    expect(event.event).toBe("message")
+    const first = event.json
+    expect(first).toEqual({ a: [1] })
+    expect(event.json).toBe(first)
+  })
+
+  it("throws the adapter's error for data that is not JSON, and has no event field when the source had none", () => {
+    const event = new LazyStreamEvent({ data: "{oops" }, () => new Error("invalid event"))
+    expect("event" in event).toBe(false)
+    expect(() => event.json).toThrow("invalid event")
+  })
+})
+
+describe("looksLikeJsonObject", () => {
+  it("object-shaped data", () => {
+    expect(looksLikeJsonObject('{"a":1}')).toBe(true)
+    expect(looksLikeJsonObject(' \n{"a":1}\t ')).toBe(true)
+  })
+
+  it("cut or non-object data", () => {
+    expect(looksLikeJsonObject("{not json")).toBe(false)
+    expect(looksLikeJsonObject("[1]")).toBe(false)
+    expect(looksLikeJsonObject("<html>")).toBe(false)
+    expect(looksLikeJsonObject("")).toBe(false)
+    expect(looksLikeJsonObject("}")).toBe(false)
+  })
+})
