@@ -1,7 +1,7 @@
 /**
  * A hand-written check of a chat completions body that mirrors the
- * `ChatRequest` schema in `@fluxen/sdk`, field by field. It lets the pipeline
- * skip the schema decode, and the copy it makes, for the usual request.
+ * `ChatRequest` schema in `@fluxen/sdk`, field by field. For a typical request
+ * it lets the pipeline skip the schema decode and the copy that the decode makes.
  *
  * Every field the schema declares is checked here with the same rule. When
  * the schema changes, change this file too. The tests in this folder compare
@@ -120,9 +120,9 @@ const isOptionalResponseFormat = (value: unknown): boolean =>
   value === undefined || (isPlainObject(value) && typeof value.type === "string")
 
 /**
- * Tests whether `value`, a result of `JSON.parse`, is a chat request that
- * `Schema.decodeUnknownEither(ChatRequest)` accepts and returns unchanged (a
- * deep-equal copy). False means that the schema has to decide, not that the
+ * Checks whether `value`, a result of `JSON.parse`, is a chat request that
+ * `Schema.decodeUnknownEither(ChatRequest)` accepts and returns as a
+ * deep-equal copy. False means that the schema has to decide, not that the
  * request is invalid.
  */
 export const isKnownValidChatRequest = (value: unknown): boolean => {

@@ -5,7 +5,7 @@
  */
 import { isNumberArray, isOptionalString, isPlainObject, isStringArray } from "./jsonChecks.js"
 
-/** Tests for an array of number arrays. The inner arrays may be empty, as in the schema. */
+/** Checks that every item is an array of numbers. The inner arrays may be empty, as in the schema. */
 const isNumberArrayArray = (value: ReadonlyArray<unknown>): boolean => {
   for (const item of value) {
     if (!isNumberArray(item)) return false
@@ -28,10 +28,10 @@ const isOptionalDimensions = (value: unknown): boolean =>
   value === undefined || (Number.isSafeInteger(value) && (value as number) > 0)
 
 /**
- * Tests whether `value`, a result of `JSON.parse`, is an embeddings request
- * that `Schema.decodeUnknownEither(EmbeddingsRequest)` accepts and returns
- * unchanged (a deep-equal copy). False means that the schema has to decide,
- * not that the request is invalid.
+ * Checks whether `value`, a result of `JSON.parse`, is an embeddings request
+ * that `Schema.decodeUnknownEither(EmbeddingsRequest)` accepts and returns as
+ * a deep-equal copy. False means that the schema has to decide, not that the
+ * request is invalid.
  */
 export const isKnownValidEmbeddingsRequest = (value: unknown): boolean => {
   if (!isPlainObject(value)) return false

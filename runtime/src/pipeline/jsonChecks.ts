@@ -1,18 +1,19 @@
 /**
- * Predicates for the request fast checks, each matching one Effect Schema
- * building block exactly (Effect 3.22): `Schema.Int` is `Number.isSafeInteger`,
- * `between(a, b)` is `a <= x && x <= b`, and `Schema.optional` also accepts a
- * present key whose value is `undefined`.
+ * Predicates for the hand-written request checks. Each one matches one Effect
+ * Schema building block exactly, as of Effect 3.22. In that version
+ * `Schema.Int` is `Number.isSafeInteger`, `between(a, b)` is
+ * `a <= x && x <= b`, and `Schema.optional` also accepts a present key whose
+ * value is `undefined`.
  */
 
 const hasOwnProperty = Object.prototype.hasOwnProperty
 
 /**
- * Tests for an object that a `Schema.Struct` with a string index signature
- * copies key by key into an equal plain object. Arrays and objects with another
- * prototype are rejected. So is an own `__proto__` key, which `JSON.parse`
- * creates, because the schema assigns it to the copy, and that changes the
- * copy's prototype instead of adding a key.
+ * Checks for a plain object, which a `Schema.Struct` with a string index
+ * signature copies key by key into an equal object. Arrays and objects with
+ * another prototype are rejected. So is an object with an own `__proto__` key,
+ * which `JSON.parse` can create. The schema assigns that key to the copy, and
+ * the assignment changes the copy's prototype instead of adding a key.
  */
 export const isPlainObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" &&

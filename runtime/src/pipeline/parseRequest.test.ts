@@ -13,7 +13,7 @@ const errorOf = (schema: Schema.Schema<any, any>, body: unknown) => {
 }
 
 describe("decodeRequest", () => {
-  it("returns an ordinary chat body itself", () => {
+  it("returns chat body without copying", () => {
     const body = JSON.parse(
       JSON.stringify({
         model: "gpt-4o-mini",
@@ -34,7 +34,7 @@ describe("decodeRequest", () => {
     expect(Either.getOrThrow(decoded)).toBe(body)
   })
 
-  it("returns an ordinary embeddings body itself", () => {
+  it("returns embeddings body without copying", () => {
     const body = JSON.parse('{"model":"text-embedding-3-small","input":["a","b"],"encoding_format":"float","dimensions":256}')
 
     const decoded = decodeRequest(EmbeddingsRequest, body)
@@ -42,7 +42,7 @@ describe("decodeRequest", () => {
     expect(Either.getOrThrow(decoded)).toBe(body)
   })
 
-  it("decodes a body with an own __proto__ key as the schema does", () => {
+  it("decodes own __proto__ key like schema", () => {
     const body = JSON.parse('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi","__proto__":{"x":1}}]}')
 
     const decoded = Either.getOrThrow(decodeRequest(ChatRequest, body))
@@ -51,7 +51,7 @@ describe("decodeRequest", () => {
     expect(decoded).toStrictEqual(Either.getOrThrow(decodeWithSchema(ChatRequest, body)))
   })
 
-  it("accepts -0 where the schema does", () => {
+  it("accepts -0 like the schema", () => {
     const body = JSON.parse('{"model":"m","messages":[{"role":"user","content":"Hi"}],"max_tokens":-0,"temperature":-0}')
 
     const decoded = decodeRequest(ChatRequest, body)
@@ -60,7 +60,7 @@ describe("decodeRequest", () => {
     expect(Either.getOrThrow(decodeWithSchema(ChatRequest, body))).toStrictEqual(body)
   })
 
-  it("decodes the other routes with the schema", () => {
+  it("decodes other routes with schema", () => {
     const cases: ReadonlyArray<[Schema.Schema<any, any>, unknown]> = [
       [CompletionRequest, { model: "m", prompt: "Say hi" }],
       [ResponsesRequest, { model: "m", input: "Say hi" }],
@@ -74,8 +74,8 @@ describe("decodeRequest", () => {
     }
   })
 
-  // These messages and params are what a schema-only decode produces, and the
-  // fast path must keep them.
+  // The expected messages and params are those of a schema-only decode, and the
+  // fast path must return the same ones.
   it.each([
     [ChatRequest, { model: "gpt-4o-mini" }, "messages", "Invalid value for 'messages': is missing"],
     [

@@ -52,11 +52,12 @@ const knownValidChecks: ReadonlyMap<Schema.Schema<any, any>, (value: unknown) =>
 ])
 
 /**
- * Decodes `value`, a result of `JSON.parse`, with `schema`, reporting the first
- * problem with its field path (`messages[0].role`). When a hand-written check
- * accepts the value, the value itself is returned without a decode or copy, so
- * its keys keep the client's order. Every other value goes through
- * {@link decodeWithSchema}, so a rejected body gets the same error as before.
+ * Decodes `value`, a result of `JSON.parse`, with `schema`. On failure, the
+ * error names the first invalid field by its path, such as `messages[0].role`.
+ * When a hand-written check accepts the value, the value itself is returned
+ * without a decode or copy, so its keys keep the client's order. Every other
+ * value goes through {@link decodeWithSchema}, so a rejected body gets the same
+ * error as from a schema-only decode.
  */
 export const decodeRequest = <A>(schema: Schema.Schema<A, any>, value: unknown): Either.Either<A, InvalidRequestError> => {
   const isKnownValid = knownValidChecks.get(schema)
@@ -64,7 +65,10 @@ export const decodeRequest = <A>(schema: Schema.Schema<A, any>, value: unknown):
   return decodeWithSchema(schema, value)
 }
 
-/** Decodes with `schema` alone, reporting the first problem with its field path. */
+/**
+ * Decodes `value` with `schema` alone, without the hand-written checks. On
+ * failure, the error names the first invalid field by its path.
+ */
 export const decodeWithSchema = <A>(schema: Schema.Schema<A, any>, value: unknown): Either.Either<A, InvalidRequestError> => {
   const decoded = Schema.decodeUnknownEither(schema)(value)
   if (Either.isRight(decoded)) return Either.right(decoded.right)

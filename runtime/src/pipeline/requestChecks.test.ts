@@ -33,7 +33,7 @@ const embeddingsRoute: Route = { name: "embeddings", schema: EmbeddingsRequest, 
 
 interface Verdict {
   /** The hand-written check accepted the body. */
-  readonly known: boolean
+  readonly checkAccepts: boolean
   readonly schemaAccepts: boolean
   /** The schema accepted the body and returned a deep-equal copy. */
   readonly unchanged: boolean
@@ -43,13 +43,13 @@ const judge = (route: Route, body: unknown): Verdict => {
   const decoded = Schema.decodeUnknownEither(route.schema)(body)
   const schemaAccepts = Either.isRight(decoded)
   return {
-    known: route.isKnownValid(body),
+    checkAccepts: route.isKnownValid(body),
     schemaAccepts,
     unchanged: Either.isRight(decoded) && isDeepStrictEqual(decoded.right, body)
   }
 }
 
-/** Keeps a failure message readable: the first five items and a count of the rest. */
+/** Returns the first five items and a count of the rest, so that a failure message stays readable. */
 const firstFew = (items: ReadonlyArray<string>): Array<string> =>
   items.length <= 5 ? [...items] : [...items.slice(0, 5), `and ${items.length - 5} more`]
 
@@ -58,10 +58,10 @@ const unsafeAcceptances = (route: Route, bodies: Iterable<unknown>): Array<strin
   const found: Array<string> = []
   for (const body of bodies) {
     const verdict = judge(route, body)
-    if (verdict.known && !verdict.unchanged) {
+    if (verdict.checkAccepts && !verdict.unchanged) {
       const decoded = decodeWithSchema(route.schema, body)
       const outcome = Either.isLeft(decoded) ? `the schema rejects it: ${decoded.left.message}` : "the schema changes it"
-      found.push(`${outcome}; body ${JSON.stringify(body)}`)
+      found.push(`${outcome}. Body: ${JSON.stringify(body)}`)
     }
   }
   return firstFew(found)
@@ -241,7 +241,10 @@ const acceptedChatBodies = (path: string, payloads: ReadonlyArray<any>): Array<u
   return bodies
 }
 
-/** Builds bodies that only have to agree with the schema, from recorded deltas and Gemini parts used as request fields. */
+/**
+ * Builds bodies from recorded deltas and Gemini parts used as request fields.
+ * The chat check need not accept them, only agree with the schema.
+ */
 const otherChatBodies = (path: string, payloads: ReadonlyArray<any>): Array<unknown> => {
   const bodies: Array<unknown> = []
   for (const payload of payloads) {
@@ -271,7 +274,7 @@ const acceptedEmbeddingsBodies = (path: string, payloads: ReadonlyArray<any>): A
 }
 
 describe("request checks on bodies from the recorded responses", () => {
-  it("read the fixtures folder", () => {
+  it("find the fixture files", () => {
     expect(fixturePaths.length).toBeGreaterThan(20)
     expect(fixturePaths).toContain("openai/chat-completions/tool-call.json")
   })
@@ -306,7 +309,7 @@ describe("request checks on bodies from the recorded responses", () => {
     expect(isKnownValidChatRequest(body)).toBe(true)
   })
 
-  it("leave Gemini parts without a type to the schema", () => {
+  it("reject untyped Gemini parts", () => {
     const payloads = payloadsOf("gemini/generate-content/vertex-text.json")
     const body = asParsedJson({ model: "m", messages: [{ role: "assistant", content: payloads[0].candidates[0].content.parts }] })
 
@@ -386,8 +389,8 @@ const schemaConstants = (ast: SchemaAST.AST, strings: Set<string>, numbers: Set<
 }
 
 /**
- * Replacement values for any field: every type JSON has, the literals of the
- * schema and a few more words, and numbers on both sides of every bound.
+ * Replacement values for any field: a value of every JSON type, the schema's
+ * string literals plus a few more words, and numbers on both sides of every bound.
  */
 const replacementValues = (schema: Schema.Schema<any, any>): ReadonlyArray<unknown> => {
   const strings = new Set(["", "x", "robot", "any", "int8", "function", "text", "auto", "float", "base64", "system", "user"])
@@ -650,25 +653,25 @@ describe.each([
     expect(parsed.filter((body) => !route.isKnownValid(body))).toEqual([])
   })
 
-  it("accepts only bodies the schema decodes unchanged", () => {
+  it("accepts only bodies decoded unchanged", () => {
     expect(unsafeAcceptances(route, corpus)).toEqual([])
   })
 
-  it("accepts every body the schema decodes unchanged", () => {
-    const missed = corpus.filter((_, index) => verdicts[index]!.unchanged && !verdicts[index]!.known)
+  it("accepts every body decoded unchanged", () => {
+    const missed = corpus.filter((_, index) => verdicts[index]!.unchanged && !verdicts[index]!.checkAccepts)
 
     expect(firstFew(missed.map((body) => JSON.stringify(body)))).toEqual([])
   })
 
-  it("sees both outcomes many times", () => {
-    const accepted = verdicts.filter((verdict) => verdict.known).length
+  it("mixes accepted and rejected bodies", () => {
+    const accepted = verdicts.filter((verdict) => verdict.checkAccepts).length
     const rejected = verdicts.filter((verdict) => !verdict.schemaAccepts).length
 
     expect(accepted).toBeGreaterThan(corpus.length / 20)
     expect(rejected).toBeGreaterThan(corpus.length / 20)
   })
 
-  it("accepts some value of every declared field", () => {
+  it("accepts some value per declared field", () => {
     const base = asParsedJson(bases[0])
     const values = replacementValues(route.schema)
     const positions: Array<StructPosition> = []
@@ -685,7 +688,7 @@ describe.each([
     expect(neverAccepted).toEqual([])
   })
 
-  it("rejects some value of every top-level field", () => {
+  it("rejects some value per top-level field", () => {
     const base = asParsedJson(bases[0])
     const values = replacementValues(route.schema)
     const names = (route.schema.ast as SchemaAST.TypeLiteral).propertySignatures.map((signature) => String(signature.name))
@@ -703,8 +706,8 @@ describe.each([
 
   // decodeRequest hands every body its check rejects to the schema decoder, so
   // a sample of those is enough next to all the accepted ones.
-  it("decodes like the schema alone", () => {
-    const sample = corpus.filter((_, index) => verdicts[index]!.known || index % 20 === 0)
+  it("decodeRequest matches schema-only decode", () => {
+    const sample = corpus.filter((_, index) => verdicts[index]!.checkAccepts || index % 20 === 0)
 
     expect(decodeDifferences(route, sample)).toEqual([])
   })

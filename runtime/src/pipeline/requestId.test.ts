@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-// The first 48 bits: Unix milliseconds.
+// Reads the Unix milliseconds from the first 48 bits.
 const timestampOf = (id: string): number => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
 
-// The 12 bits after the version nibble.
+// Reads the counter from the 12 bits after the version nibble.
 const counterOf = (id: string): number => Number.parseInt(id.slice(15, 18), 16)
 
 const waitForNextMillisecond = (): number => {
@@ -74,7 +74,7 @@ describe("newRequestId", () => {
     expect(ids.size).toBe(count)
   })
 
-  it("orders ids of later milliseconds after earlier ones", () => {
+  it("orders ids across milliseconds", () => {
     const ids: Array<string> = []
     for (let step = 0; step < 20; step++) {
       ids.push(newRequestId())
@@ -98,7 +98,7 @@ describe("newRequestId", () => {
     expect(counterOf(ids[0]!)).toBeLessThanOrEqual(0x7ff)
   })
 
-  it("overflows the counter into the next millisecond", () => {
+  it("advances timestamp on counter overflow", () => {
     const now = Date.now() + 2_000_000
     vi.spyOn(Date, "now").mockReturnValue(now)
 
@@ -110,7 +110,7 @@ describe("newRequestId", () => {
     expect(timestampOf(ids[ids.length - 1]!)).toBe(now + 1)
   })
 
-  it("keeps order when the clock steps back", () => {
+  it("keeps order after clock steps back", () => {
     const now = Date.now() + 3_000_000
     const clock = vi.spyOn(Date, "now").mockReturnValue(now)
     const beforeStep = newRequestId()

@@ -61,7 +61,7 @@ const advanceClock = (): void => {
 }
 
 /**
- * Returns a new UUID version 7 in the lowercase 8-4-4-4-12 form. Within one process each id sorts
+ * Generates a UUID version 7 in the lowercase 8-4-4-4-12 form. Within one process each id sorts
  * after every earlier one, including ids of the same millisecond. Across processes only the
  * millisecond orders them.
  */
@@ -83,7 +83,7 @@ export const newRequestId = (): string => {
   const random7 = randomPool[offset + 7]!
 
   // One fromCharCode call builds a flat string. Concatenating 2-digit strings from a table took
-  // about four times as long on the same machine.
+  // about four times as long on the VM named above.
   return String.fromCharCode(
     hexDigit(high >>> 12),
     hexDigit((high >>> 8) & 0xf),

@@ -7,7 +7,7 @@ export interface UsageInsert {
   readonly rowCount: number
 }
 
-// Rows of the largest INSERT. On SQLite, 256 rows of 26 columns bind 6,656 parameters, far below
+// Maximum rows per INSERT. On SQLite, 256 rows of 26 columns bind 6,656 parameters, far below
 // its default limit of 32,766 (since SQLite 3.32). On PostgreSQL, 2,048 rows bind 53,248, below
 // the protocol limit of 65,535.
 const maxSqliteRowsPerInsert = 256
@@ -15,8 +15,8 @@ const maxPostgresRowsPerInsert = 2048
 
 const sqliteTuple = `(${usageColumns.map(() => "?").join(",")})`
 
-// PostgreSQL numbers its placeholders, so each row of an INSERT has its own tuple text. They are
-// built once per row position and kept, at most `maxPostgresRowsPerInsert` of them.
+// PostgreSQL numbers its placeholders, so each row of an INSERT has its own tuple text. Each
+// tuple is built once per row position and cached, at most `maxPostgresRowsPerInsert` of them.
 const postgresTuples: Array<string> = []
 
 const postgresTuple = (row: number): string => {
@@ -57,9 +57,9 @@ const paramsOf = (rows: ReadonlyArray<UsageRow>, start: number, rowCount: number
 
 // SQLite: INSERTs of 256 rows, then of the powers of two that make up the remainder, largest
 // first (500 rows become 256, 128, 64, 32, 16 and 4). Batches of any size then share nine SQL
-// texts, which the SQLite client finds in its prepare cache (keyed by SQL text), instead of
-// preparing a statement of thousands of parameters for each new batch size. Each text is built
-// once and reused as the same string, which keeps the cache lookup cheap.
+// texts. The SQLite client keys its prepare cache by SQL text, so it finds these statements
+// there instead of preparing one with thousands of parameters for each new batch size. Each
+// text is built once and reused as the same string, which keeps the cache lookup cheap.
 // NOTE: `UsageDatabase` makes prepared statements expire 2 seconds after they were prepared, so
 // with one flush per second a text in use is still prepared again about every other flush.
 const makeSqlitePlanner = (): ((rows: ReadonlyArray<UsageRow>) => Array<UsageInsert>) => {
@@ -87,8 +87,8 @@ const makeSqlitePlanner = (): ((rows: ReadonlyArray<UsageRow>) => Array<UsageIns
 }
 
 // PostgreSQL: as few INSERTs as the parameter limit allows. The `pg` driver sends unnamed
-// statements, which the server parses and plans on every execution, so reusing texts would save
-// nothing there, and each extra statement costs a round trip.
+// statements, which the server parses and plans on every execution. So reusing texts would save
+// nothing there, while each extra statement costs a round trip.
 const planPostgresInserts = (rows: ReadonlyArray<UsageRow>): Array<UsageInsert> => {
   const inserts: Array<UsageInsert> = []
   for (let start = 0; start < rows.length; start += maxPostgresRowsPerInsert) {
@@ -98,6 +98,6 @@ const planPostgresInserts = (rows: ReadonlyArray<UsageRow>): Array<UsageInsert> 
   return inserts
 }
 
-/** Makes the function that splits a batch's rows, in order, into the INSERTs that store them. */
+/** Creates the function that splits a batch's rows, in order, into the INSERTs that store them. */
 export const makeUsageInsertPlanner = (dialect: UsageDialect): ((rows: ReadonlyArray<UsageRow>) => Array<UsageInsert>) =>
   dialect === "pg" ? planPostgresInserts : makeSqlitePlanner()

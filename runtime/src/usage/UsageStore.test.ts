@@ -166,14 +166,14 @@ const anthropicTotal = {
 // r5
 const cancelledTotal = { ...emptyTotal, requests: 1 }
 
-// Batch sizes around the store's INSERT sizes: powers of two up to 256 rows on SQLite, and up
-// to 2,048 rows per INSERT on PostgreSQL.
+// Batch sizes on both sides of the store's INSERT sizes, which are powers of two up to 256 rows
+// on SQLite and up to 2,048 rows on PostgreSQL.
 const batchSizes = [1, 3, 127, 128, 129, 255, 256, 257, 500, 1000]
 
 const batchRange = { from: new Date("2025-06-01T00:00:00.000Z"), to: new Date("2025-07-01T00:00:00.000Z") }
 
-// Record `index` of a batch. Its id, start time and counts all carry the index, so a row whose
-// values were bound under another row's id fails the comparison.
+// Builds record `index` of a batch. Its id, creation time, key id and counts all contain the
+// index, so a row whose values were bound under another row's id fails the comparison.
 const indexedRecord = (prefix: string, index: number): UsageRecord =>
   makeUsageRecord({
     requestId: `${prefix}-${String(index).padStart(4, "0")}`,
@@ -488,7 +488,7 @@ for (const database of usageTestDatabases) {
         expect(warnings).toEqual(["Skipped 4 invalid usage records and stored the others"])
       }))
 
-    it.effect("insertBatch keeps its INSERT texts few", () =>
+    it.effect("insertBatch plans INSERTs per dialect", () =>
       Effect.gen(function* () {
         const store = yield* UsageStore
         yield* clearUsage

@@ -148,9 +148,9 @@ for (const database of usageTestDatabases) {
 
           yield* Effect.gen(function* () {
             const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50 }, store)
-            // The store inserts 8 rows with one 8-row INSERT, which no earlier test needs, so on
-            // SQLite that statement is first prepared while the table is missing, and the client
-            // caches the failed prepare.
+            // The store inserts 8 rows with one 8-row INSERT, a SQL text that no earlier test uses.
+            // So on SQLite that statement is first prepared while the table is missing, and the
+            // client caches the failed prepare.
             for (let index = 0; index < 8; index++) {
               writer.record(makeUsageRecord())
             }

@@ -1,9 +1,9 @@
 /**
- * The usage insert benchmark, `node test/dist/bench/usageInsert.js`: drives the real
- * `UsageStore` through `UsageDatabase.layer` against a SQLite file and a PostgreSQL schema and
- * prints this process's CPU time (user + system) per stored record. It also compares primary-key
- * inserts of random (version 4) and time-ordered (version 7) request ids, and the cost of making
- * each kind of id. Run with --help for the options.
+ * Benchmarks usage inserts. Run it with `node test/dist/bench/usageInsert.js`, and with --help
+ * for the options. It drives the real `UsageStore` through `UsageDatabase.layer` against a SQLite
+ * file and a PostgreSQL schema and prints this process's CPU time (user + system) per stored
+ * record. It also compares primary-key inserts of random (version 4) and time-ordered
+ * (version 7) request ids, and the time to generate each kind of id.
  *
  * NOTE: for PostgreSQL only the client side is measured, because the server's work runs in
  * other processes. The wall time per record includes the server's.
@@ -42,21 +42,23 @@ then compares version 4 and version 7 request ids.
 
 Options:
   --databases LIST     comma-separated subset of sqlite,postgres (default both)
-  --rounds N           runs of each batch case; the median is printed (default 5)
-  --paced-seconds N    length of the one-batch-per-second cases (default 10;
-                       0 skips them)
+  --rounds N           measured rounds of each batch case, after one warm-up
+                       round. The output shows their median (default 5)
+  --paced-seconds N    duration in seconds of the one-batch-per-second cases
+                       (default 10, 0 skips them)
   --id-records N       records inserted per id kind in the id comparison
-                       (default 200000; 0 skips the comparison)
-  --postgres-url URL   PostgreSQL server (default FLUXEN_TEST_DATABASE_URL or
-                       postgres://postgres@127.0.0.1:5432/test); a schema is
-                       created for the run and dropped at the end
+                       (default 200000, 0 skips the comparison)
+  --postgres-url URL   PostgreSQL server URL (default FLUXEN_TEST_DATABASE_URL
+                       or postgres://postgres@127.0.0.1:5432/test). Each
+                       database that the benchmark opens is a new schema,
+                       dropped when the benchmark is done with it
   --help               print this help
 `
 
 const parseCount = (flag: string, value: string | undefined, minimum: number): number => {
   const count = Number(value)
   if (value === undefined || !Number.isInteger(count) || count < minimum) {
-    throw new Error(`${flag} needs an integer of at least ${minimum}, got ${value}.`)
+    throw new Error(`Invalid value for ${flag}: expected an integer of at least ${minimum}, got ${value}.`)
   }
   return count
 }
@@ -78,7 +80,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options | "help" => {
       case "--databases": {
         const names = (value ?? "").split(",").filter((name) => name !== "")
         if (names.length === 0 || names.some((name) => name !== "sqlite" && name !== "postgres")) {
-          throw new Error(`--databases needs a comma-separated list of sqlite, postgres, got ${value}.`)
+          throw new Error(`Invalid value for --databases: expected a comma-separated list of sqlite and postgres, got ${value}.`)
         }
         databases = names as Array<DatabaseKind>
         break
@@ -93,7 +95,7 @@ const parseOptions = (argv: ReadonlyArray<string>): Options | "help" => {
         idRecords = parseCount(flag, value, 0)
         break
       case "--postgres-url":
-        if (value === undefined) throw new Error("--postgres-url needs a URL.")
+        if (value === undefined) throw new Error("Missing value for --postgres-url: pass a PostgreSQL URL.")
         postgresUrl = value
         break
       default:
@@ -143,7 +145,7 @@ const range = (first: number, last: number): Array<number> => Array.from({ lengt
 
 let createdAtMillis = Date.parse("2025-03-01T00:00:00.000Z")
 
-// A successful chat request, as the gateway records it. `createdAt` grows by 1 ms per record.
+// Builds the usage record of a successful chat request. Each call advances `createdAt` by 1 ms.
 const makeRecord = (requestId: string): UsageRecord => ({
   requestId,
   createdAt: new Date(createdAtMillis++),
@@ -178,7 +180,7 @@ const makeId = (kind: IdKind): string => (kind === "v4" ? randomUUID() : newRequ
 interface BenchDatabase {
   readonly kind: DatabaseKind
   readonly runtime: ManagedRuntime.ManagedRuntime<UsageStore, unknown>
-  /** Bytes of the table and its indexes. For SQLite, those of the database file and its write-ahead log. */
+  /** Size in bytes of the table and its indexes. On SQLite, the size of the database file plus its write-ahead log. */
   readonly size: () => Promise<number>
   readonly close: () => Promise<void>
 }
@@ -245,7 +247,7 @@ const insertBatches = (database: BenchDatabase, batches: ReadonlyArray<ReadonlyA
     Effect.flatMap(UsageStore, (store) => Effect.forEach(batches, (batch) => store.insertBatch(batch), { discard: true }))
   )
 
-// Counts the stored records through the store, so a benchmark of a broken insert fails.
+// Throws unless the store counts `expected` records, so that a broken insert fails the benchmark.
 const expectStored = async (database: BenchDatabase, expected: number, description: string): Promise<void> => {
   const totals = await database.runtime.runPromise(
     Effect.flatMap(UsageStore, (store) =>
@@ -302,8 +304,8 @@ const runBatchRound = async (kind: DatabaseKind, batchCase: BatchCase, options: 
   }
 }
 
-// Runs the cases in turn, round after round, so that a slow spell of the machine spreads over
-// all cases. Round 0 warms up the JIT compiler and is not reported.
+// Runs the cases in turn, round after round, so that a period when the machine is slow affects
+// all cases alike. Round 0 warms up the JIT compiler and is not reported.
 const runBatchCases = async (kind: DatabaseKind, options: Options): Promise<Array<CaseResult>> => {
   // Seeded, so that every run shuffles the batch sizes the same way.
   const random = seededRandom(20_250_301)
@@ -387,7 +389,7 @@ const runPacedCases = async (kind: DatabaseKind, options: Options): Promise<Read
 const idSliceRecords = 50_000
 
 interface IdCaseResult {
-  /** Per slice of 50,000 records, so that a cost growing with the table shows. */
+  /** CPU µs per record for each slice of `idSliceRecords` records, so that a cost that grows with the table shows. */
   readonly cpuMicrosPerRecord: ReadonlyArray<number>
   readonly bytes: number
 }
@@ -415,12 +417,13 @@ const runIdCase = async (kind: DatabaseKind, idKind: IdKind, options: Options): 
   }
 }
 
-// Written by the id timing loop so that the compiler keeps the character reads.
+// XOR of the characters that the id timing loop reads. Writing it keeps the compiler from
+// dropping the reads.
 let lastCharacters = 0
 
-// Nanoseconds per id, the median of 5 runs of 1,000,000 calls, alternating between the kinds.
-// Reading the last character makes V8 flatten an id built by concatenation, as any later use of
-// the id (a header, a bound parameter) would.
+// Measures the nanoseconds per id of each generator, as the median of 5 runs of 1,000,000 calls
+// that alternate between the generators. Reading the last character makes V8 flatten an id built
+// by concatenation, as any later use of the id (a header, a bound parameter) would.
 const timeIdGeneration = (): ReadonlyArray<readonly [string, number]> => {
   const generators: ReadonlyArray<readonly [string, () => string]> = [
     ["node:crypto randomUUID (v4)", () => randomUUID()],
