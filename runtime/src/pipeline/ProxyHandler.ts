@@ -230,7 +230,8 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         attempt: (effect) => runEffect(effect, signal),
         sleep: (ms) => sleepUnlessAborted(ms, signal),
         logInfo,
-        logWarning
+        logWarning,
+        cancelled: () => signal.aborted
       })
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result

@@ -25,6 +25,8 @@ export interface RoutingEffects {
   readonly sleep: (ms: number) => Promise<void>
   readonly logInfo: (message: string, annotations: Readonly<Record<string, unknown>>) => void
   readonly logWarning: (message: string, annotations: Readonly<Record<string, unknown>>) => void
+  /** True once the client has left. A failure after that is the cancellation's, not the deployment's. */
+  readonly cancelled: () => boolean
 }
 
 export const callWithRouting = async (
@@ -56,8 +58,9 @@ export const callWithRouting = async (
           health.recordSuccess(deployment.id, performance.now() - started)
           return { result, deployment, attempts }
         } catch (failure) {
-          // A defect or an interruption ends the request as it is.
-          if (!isGatewayError(failure)) throw failure
+          // A defect, an interruption or a cancelled call ends the request as it is, and
+          // does not count against the deployment's health.
+          if (!isGatewayError(failure) || effects.cancelled()) throw failure
           error = failure
         }
 
