@@ -63,3 +63,15 @@ describe("scanUsageObject on nesting", () => {
     expect(scan('{"usage":{"a":1},"tags":["}",{"b":[1,2]}],"fp":"x"}')).toEqual({ a: 1 })
   })
 })
+
+describe("scanUsageObject on large bodies", () => {
+  it("usage far from the end", () => {
+    const body = JSON.stringify({ usage: { a: 1 }, data: "x".repeat(20_000) })
+    expect(scan(body)).toBeUndefined()
+  })
+
+  it("usage after a large array", () => {
+    const body = JSON.stringify({ data: [{ embedding: "A".repeat(100_000) }], usage: { prompt_tokens: 4, total_tokens: 4 } })
+    expect(scan(body)).toEqual({ prompt_tokens: 4, total_tokens: 4 })
+  })
+})

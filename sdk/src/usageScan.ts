@@ -29,10 +29,19 @@ const skipSpace = (bytes: Uint8Array, index: number): number => {
   return index
 }
 
-/** Returns the last index of `pattern` in `bytes`, or -1. */
+/**
+ * Bytes from the end searched for the usage key. The key is followed only by
+ * the usage object and a few short fields, so a body whose usage is not in
+ * this window (or that has none, like some compatible servers' embeddings)
+ * is parsed whole without being scanned first.
+ */
+const SEARCH_WINDOW = 8192
+
+/** Returns the last index of `pattern` in `bytes` within `SEARCH_WINDOW` bytes of the end, or -1. */
 const lastIndexOf = (bytes: Uint8Array, pattern: Uint8Array): number => {
   const first = pattern[0]
-  for (let start = bytes.length - pattern.length; start >= 0; start--) {
+  const stop = Math.max(0, bytes.length - SEARCH_WINDOW)
+  for (let start = bytes.length - pattern.length; start >= stop; start--) {
     if (bytes[start] !== first) continue
     let at = 1
     while (at < pattern.length && bytes[start + at] === pattern[at]) at++
