@@ -8,7 +8,7 @@
  * JSON string cannot contain an unescaped `"`, so the bytes `"usage"`
  * followed by `:` are always an object key. In these two response types
  * only the top-level object has a `usage` key, and it comes after the
- * `choices` or `data` array; the bytes after the usage object must close
+ * `choices` or `data` array. The bytes after the usage object must close
  * the top-level object, which confirms both.
  */
 const USAGE_KEY = new TextEncoder().encode('"usage"')
