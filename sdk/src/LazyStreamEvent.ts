@@ -9,24 +9,24 @@
  */
 import type { StreamEvent } from "./Provider.js"
 import type { SseEvent } from "./Sse.js"
+import { isJsonWhitespace } from "./usageScan.js"
 
 /**
- * True when an OpenAI-style chunk may hold a usage object, a finish reason
- * or an error, judged from its text. A JSON string cannot contain an
- * unescaped `"`, so these patterns match keys, never text inside values.
+ * Checks whether an OpenAI-style chunk may contain a usage object, a finish
+ * reason or an error, judged from its text. A JSON string cannot contain an
+ * unescaped `"`, so these patterns never match text inside a string. A
+ * whole string value `"error"` matches too, which only costs a parse.
  */
 export const mayEndOrReport = (data: string): boolean => NOTABLE_KEYS.test(data)
 
-/** Returns true when `data` starts with `{` and ends with `}`, ignoring surrounding whitespace. */
+/** Checks that `data` starts with `{` and ends with `}`, ignoring surrounding whitespace. */
 export const looksLikeJsonObject = (data: string): boolean => {
   let first = 0
   let last = data.length - 1
-  while (first <= last && isSpace(data.charCodeAt(first))) first++
-  while (last > first && isSpace(data.charCodeAt(last))) last--
+  while (first <= last && isJsonWhitespace(data.charCodeAt(first))) first++
+  while (last > first && isJsonWhitespace(data.charCodeAt(last))) last--
   return data.charCodeAt(first) === 0x7b && data.charCodeAt(last) === 0x7d
 }
-
-const isSpace = (code: number) => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
 const NOTABLE_KEYS = /"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*"|error")/
 

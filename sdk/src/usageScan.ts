@@ -22,10 +22,11 @@ const OPEN_BRACKET = 0x5b
 const CLOSE_BRACKET = 0x5d
 const COLON = 0x3a
 
-const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
+/** Checks for one of JSON's four whitespace characters, by byte or character code. */
+export const isJsonWhitespace = (code: number | undefined): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09
 
 const skipSpace = (bytes: Uint8Array, index: number): number => {
-  while (isSpace(bytes[index])) index++
+  while (isJsonWhitespace(bytes[index])) index++
   return index
 }
 
@@ -82,7 +83,7 @@ const firstUnmatchedClose = (bytes: Uint8Array, start: number): number => {
 export const scanUsageObject = (bytes: Uint8Array): object | undefined => {
   if (bytes[skipSpace(bytes, 0)] !== OPEN_BRACE) return undefined
   let last = bytes.length - 1
-  while (last > 0 && isSpace(bytes[last])) last--
+  while (last > 0 && isJsonWhitespace(bytes[last])) last--
   if (bytes[last] !== CLOSE_BRACE) return undefined
 
   const key = lastIndexOf(bytes, USAGE_KEY)

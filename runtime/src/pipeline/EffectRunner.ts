@@ -2,7 +2,7 @@
  * Running an Effect from the pipeline's async code: as a promise that
  * resolves with its value or rejects with its typed failure, in a fiber
  * that the client's leaving interrupts. A promise call (`fromPromise` in
- * the SDK) runs without a fiber; its own work watches the same signal.
+ * the SDK) runs without a fiber, and its own work watches the same signal.
  */
 import { promiseCallOf, runPromiseCall } from "@fluxen/sdk"
 import { Cause, type Effect, FiberId, Option, Runtime } from "effect"

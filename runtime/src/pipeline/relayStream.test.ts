@@ -43,7 +43,7 @@ describe("relayStream", () => {
     const progress = makeStreamProgress(false)
     await relayStream(resultOf([...words.map(chunk), { data: "[DONE]", done: true }]), exchange, options, progress)
     expect(written).toHaveLength(151)
-    // Two full batches were read while relaying; the rest waits for a reader.
+    // Two full batches were read while relaying, and the rest waits for a reader.
     expect(progress.textParts).toHaveLength(128)
     expect(progress.unread).toHaveLength(22)
     expect(streamedText("chat", progress)).toBe(words.join(""))

@@ -1,7 +1,7 @@
 /**
  * Relaying a streamed answer to the client as events arrive, while noting
  * what the usage record needs: the time to first byte, the last usage seen
- * and the generated text. Nothing waits to be sent beyond one event; events
+ * and the generated text. Nothing waits to be sent beyond one event. Events
  * already sent are kept, up to `TEXT_BATCH` of them, until their text is read.
  */
 import {
@@ -15,7 +15,7 @@ import {
 } from "@fluxen/sdk"
 import type { Exchange } from "../http/Exchange.js"
 
-/** Events read for their text together; see `StreamProgress.unread`. */
+/** Number of events whose text is read together (see `StreamProgress.unread`). */
 const TEXT_BATCH = 64
 
 export interface StreamProgress {
@@ -84,7 +84,7 @@ export const streamedText = (endpoint: Endpoint, progress: StreamProgress): stri
   return progress.textParts.join("")
 }
 
-/** True for an error event; only an event whose data names an `error` key is parsed to tell. */
+/** Checks for an error event. Only an event whose data contains an `error` key is parsed to tell. */
 const isErrorEvent = (event: StreamEvent): boolean =>
   event.event === "error" || (event.data.includes('"error"') && (event.json as { error?: unknown } | undefined)?.error !== undefined)
 

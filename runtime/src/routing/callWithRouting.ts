@@ -21,7 +21,7 @@ export interface RoutedResult {
 export interface RoutingEffects {
   /** Runs one attempt. Rejects with its `GatewayError`, or with anything else when the attempt died or was interrupted. */
   readonly attempt: (effect: Effect.Effect<ProviderResult, GatewayError>) => Promise<ProviderResult>
-  /** Waits before a retry; rejects when the request is cancelled meanwhile. */
+  /** Waits before a retry, and rejects when the request is cancelled meanwhile. */
   readonly sleep: (ms: number) => Promise<void>
   readonly logInfo: (message: string, annotations: Readonly<Record<string, unknown>>) => void
   readonly logWarning: (message: string, annotations: Readonly<Record<string, unknown>>) => void

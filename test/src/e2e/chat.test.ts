@@ -60,7 +60,8 @@ describe("chat completion", () => {
     expect(data.choices[0]!.message.content).toContain("darkness\u2014mirroring")
     expect(data.choices[0]!.finish_reason).toBe("stop")
     expect(data.usage).toEqual(recorded.usage)
-    expect(response.headers.get("x-fluxen-request-id")).toMatch(/^[0-9a-f-]{36}$/)
+    // A UUID of version 7: time-ordered, so usage rows append to the primary-key index.
+    expect(response.headers.get("x-fluxen-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   })
 
   it("sends the mapped model name upstream", async () => {

@@ -1,0 +1,54 @@
+import * as Http from "node:http"
+import * as Net from "node:net"
+import type { AddressInfo } from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import { makeNodeExchange } from "./NodeExchange.js"
+
+let server: Http.Server | undefined
+
+afterEach(async () => {
+  await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))
+  server = undefined
+})
+
+/** Starts a server whose handler streams through an exchange, and returns the raw bytes a client reads. */
+const rawResponse = async (stream: (exchange: ReturnType<typeof makeNodeExchange>) => void): Promise<string> => {
+  server = Http.createServer((request, response) => stream(makeNodeExchange(request, response)))
+  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return new Promise((resolve, reject) => {
+    const socket = Net.connect(port, "127.0.0.1", () => socket.write("POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
+    let received = ""
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")))
+    socket.on("end", () => resolve(received))
+    socket.on("error", reject)
+  })
+}
+
+describe("NodeExchange streaming", () => {
+  it("joins writes of one tick into one chunk", async () => {
+    const raw = await rawResponse((exchange) => {
+      exchange.startStream(200, { "content-type": "text/event-stream" })
+      exchange.write("data: a\n\n")
+      exchange.write("data: b\n\n")
+      setImmediate(() => {
+        exchange.write("data: c\n\n")
+        exchange.end()
+      })
+    })
+    const body = raw.slice(raw.indexOf("\r\n\r\n") + 4)
+
+    expect(body).toBe("12\r\ndata: a\n\ndata: b\n\n\r\n9\r\ndata: c\n\n\r\n0\r\n\r\n")
+  })
+
+  it("sends text still pending with the end", async () => {
+    const raw = await rawResponse((exchange) => {
+      exchange.startStream(200, { "content-type": "text/event-stream" })
+      exchange.write("data: last\n\n")
+      exchange.end()
+    })
+    const body = raw.slice(raw.indexOf("\r\n\r\n") + 4)
+
+    expect(body).toBe("c\r\ndata: last\n\n\r\n0\r\n\r\n")
+  })
+})
