@@ -9,7 +9,7 @@ import {
   type StreamResult,
   type Usage
 } from "@fluxen/sdk"
-import { Effect, TestClock } from "effect"
+import { Effect, Exit, TestClock } from "effect"
 import { CACHE_STATUS_HEADER, makeCacheHooks, type CacheHooksOptions } from "./CacheHooks.js"
 import { CacheStoreError, type CacheStore } from "./CacheStore.js"
 import { makeMemoryStore } from "./MemoryStore.js"
@@ -34,22 +34,25 @@ const streamedToolCall = assembleSseFixture("openai/chat-completions/tool-call-s
 const embeddingsBody = readFixture("openai/embeddings/base64.json") as { usage: unknown }
 const embeddingsRequest = { model: "text-embedding-3-small", input: "The food was delicious.", encoding_format: "base64" as const }
 
-const makeCache = (overrides: Partial<CacheHooksOptions> = {}) => {
-  const cache = makeCacheHooks({
-    pluginName: "cache",
-    store: makeMemoryStore({ maxBytes: 16 * 1_048_576 }),
-    ttlMs: HOUR,
-    maxTtlMs: 24 * HOUR,
-    namespace: undefined,
-    maxEntryBytes: 1_048_576,
-    ...overrides
+/** Makes the hooks with the test's clock, so that `TestClock.adjust` ages and expires entries. */
+const makeCache = (overrides: Partial<CacheHooksOptions> = {}) =>
+  Effect.map(Effect.clock, (clock) => {
+    const cache = makeCacheHooks({
+      pluginName: "cache",
+      store: makeMemoryStore({ maxBytes: 16 * 1_048_576 }),
+      ttlMs: HOUR,
+      maxTtlMs: 24 * HOUR,
+      namespace: undefined,
+      maxEntryBytes: 1_048_576,
+      clock,
+      ...overrides
+    })
+    const { beforeRequest, afterResponse } = cache.hooks
+    if (beforeRequest === undefined || afterResponse === undefined) throw new Error("The cache must provide both hooks.")
+    return { stats: cache.stats, beforeRequest, afterResponse }
   })
-  const { beforeRequest, afterResponse } = cache.hooks
-  if (beforeRequest === undefined || afterResponse === undefined) throw new Error("The cache must provide both hooks.")
-  return { stats: cache.stats, beforeRequest, afterResponse }
-}
 
-type Cache = ReturnType<typeof makeCache>
+type Cache = Effect.Effect.Success<ReturnType<typeof makeCache>>
 
 /** Runs one request through the hooks: the upstream (represented by `outcome`) is called only on a miss. */
 const serve = (cache: Cache, context: RequestContext, outcome: Outcome) =>
@@ -76,12 +79,24 @@ const streamResponse = (decision: HookDecision): StreamResult => {
   return decision.respond
 }
 
+/** Makes a cache whose entry for the default request has `body` in place of the stored response. */
+const cacheWithEntry = (body: string) =>
+  Effect.gen(function* () {
+    const store = makeMemoryStore({ maxBytes: 1_048_576 })
+    const cache = yield* makeCache({ store })
+    const context = makeContext()
+    yield* serve(cache, context, okOutcome(textCompletion, textUsage))
+    const key = [...context.attributes.values()].map((value) => (value as { key: string }).key)[0]!
+    yield* store.set(key, { storedAt: 0, body }, HOUR)
+    return cache
+  })
+
 const usageOfEvents = (events: ReadonlyArray<{ readonly usage?: Usage }>) => events.findLast((event) => event.usage !== undefined)?.usage
 
 describe("cache hooks, JSON chat", () => {
   it.effect("misses, stores, then hits", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
 
       const first = makeContext()
       const missed = yield* serve(cache, first, okOutcome(textCompletion, textUsage))
@@ -106,7 +121,7 @@ describe("cache hooks, JSON chat", () => {
 
   it.effect("serves a stream from JSON", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
 
       const { context, decision } = yield* lookUp(cache, { stream: true })
@@ -124,7 +139,7 @@ describe("cache hooks, JSON chat", () => {
 describe("cache hooks, streamed chat", () => {
   it.effect("serves JSON from a stream", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext({ stream: true }), okOutcome(streamedToolCall.completion, streamedToolCall.usage))
 
       const { decision } = yield* lookUp(cache)
@@ -137,7 +152,7 @@ describe("cache hooks, streamed chat", () => {
 
   it.effect("replays a stream as a stream", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext({ stream: true }), okOutcome(streamedToolCall.completion, streamedToolCall.usage))
 
       const { decision } = yield* lookUp(cache, { stream: true })
@@ -172,7 +187,7 @@ describe("cache hooks, outcomes not stored", () => {
   for (const [name, outcome, options] of cases) {
     it.effect(`skips a ${name} outcome`, () =>
       Effect.gen(function* () {
-        const cache = makeCache()
+        const cache = yield* makeCache()
 
         yield* serve(cache, makeContext(options), outcome)
 
@@ -186,7 +201,7 @@ describe("cache hooks, outcomes not stored", () => {
   for (const [field, value] of [["logprobs", true], ["top_logprobs", 2], ["audio", { voice: "alloy", format: "wav" }], ["modalities", ["text", "audio"]]] as const) {
     it.effect(`skips a stream that asked for ${field}`, () =>
       Effect.gen(function* () {
-        const cache = makeCache()
+        const cache = yield* makeCache()
         const options: ContextOptions = { stream: true, request: { ...chatRequest(), [field]: value } }
 
         yield* serve(cache, makeContext(options), okOutcome(streamedToolCall.completion, streamedToolCall.usage))
@@ -198,7 +213,7 @@ describe("cache hooks, outcomes not stored", () => {
 
   it.effect("stores JSON that asked for logprobs", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const options: ContextOptions = { request: { ...chatRequest(), logprobs: true } }
 
       yield* serve(cache, makeContext(options), okOutcome(textCompletion, textUsage))
@@ -208,7 +223,7 @@ describe("cache hooks, outcomes not stored", () => {
 
   it.effect("skips responses over maxEntryBytes", () =>
     Effect.gen(function* () {
-      const cache = makeCache({ maxEntryBytes: 1_000 })
+      const cache = yield* makeCache({ maxEntryBytes: 1_000 })
 
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
 
@@ -218,7 +233,7 @@ describe("cache hooks, outcomes not stored", () => {
 
   it.effect("stores a length-limited response", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const truncated = { ...textCompletion, choices: [{ ...textCompletion.choices[0]!, finish_reason: "length" as const }] }
 
       yield* serve(cache, makeContext(), okOutcome(truncated, textUsage))
@@ -230,7 +245,7 @@ describe("cache hooks, outcomes not stored", () => {
 describe("cache hooks, request headers", () => {
   it.effect("no-cache skips the lookup but stores", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
       const refreshed = { ...textCompletion, id: "chatcmpl-refreshed" }
 
@@ -245,7 +260,7 @@ describe("cache hooks, request headers", () => {
 
   it.effect("no-store neither looks up nor stores", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
       const other = { ...textCompletion, id: "chatcmpl-other" }
 
@@ -261,7 +276,7 @@ describe("cache hooks, request headers", () => {
 
   it.effect("keeps an entry for the default TTL", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
 
       yield* TestClock.adjust("59 minutes")
@@ -272,7 +287,7 @@ describe("cache hooks, request headers", () => {
 
   it.effect("keeps an entry for the TTL header", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext({ headers: { "x-fluxen-cache-ttl": "10" } }), okOutcome(textCompletion, textUsage))
 
       yield* TestClock.adjust("9 seconds")
@@ -283,7 +298,7 @@ describe("cache hooks, request headers", () => {
 
   it.effect("caps the TTL header at maxTtl", () =>
     Effect.gen(function* () {
-      const cache = makeCache({ maxTtlMs: 2 * HOUR })
+      const cache = yield* makeCache({ maxTtlMs: 2 * HOUR })
       yield* serve(cache, makeContext({ headers: { "x-fluxen-cache-ttl": "86400" } }), okOutcome(textCompletion, textUsage))
 
       yield* TestClock.adjust("119 minutes")
@@ -295,7 +310,7 @@ describe("cache hooks, request headers", () => {
   for (const value of ["abc", "0", "-5", "1.5", "", "10s", "999999999999"]) {
     it.effect(`rejects TTL header ${JSON.stringify(value)}`, () =>
       Effect.gen(function* () {
-        const cache = makeCache()
+        const cache = yield* makeCache()
 
         const error = yield* Effect.flip(cache.beforeRequest(makeContext({ headers: { "x-fluxen-cache-ttl": value } })))
 
@@ -307,7 +322,7 @@ describe("cache hooks, request headers", () => {
 
   it.effect("rejects an invalid namespace header", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
 
       const error = yield* Effect.flip(cache.beforeRequest(makeContext({ headers: { "x-fluxen-cache-namespace": "has spaces" } })))
 
@@ -319,7 +334,7 @@ describe("cache hooks, request headers", () => {
 describe("cache hooks, namespaces", () => {
   it.effect("keeps teams apart", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext({ team: "research" }), okOutcome(textCompletion, textUsage))
 
       expect((yield* lookUp(cache, { team: "research", keyId: "key-2" })).decision).toBeDefined()
@@ -329,7 +344,7 @@ describe("cache hooks, namespaces", () => {
 
   it.effect("keeps API keys apart without a team", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext({ keyId: "key-1" }), okOutcome(textCompletion, textUsage))
 
       expect((yield* lookUp(cache, { keyId: "key-1" })).decision).toBeDefined()
@@ -339,7 +354,7 @@ describe("cache hooks, namespaces", () => {
 
   it.effect("shares a configured namespace", () =>
     Effect.gen(function* () {
-      const cache = makeCache({ namespace: "everyone" })
+      const cache = yield* makeCache({ namespace: "everyone" })
       yield* serve(cache, makeContext({ team: "research" }), okOutcome(textCompletion, textUsage))
 
       expect((yield* lookUp(cache, { team: "sales" })).decision).toBeDefined()
@@ -347,7 +362,7 @@ describe("cache hooks, namespaces", () => {
 
   it.effect("narrows by the namespace header", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const header = { "x-fluxen-cache-namespace": "eval-run-7" }
       yield* serve(cache, makeContext({ team: "research", headers: header }), okOutcome(textCompletion, textUsage))
 
@@ -358,7 +373,7 @@ describe("cache hooks, namespaces", () => {
 
   it.effect("separates requests and routes", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
 
       expect((yield* lookUp(cache, { request: chatRequest("Invent two holidays.") })).decision).toBeUndefined()
@@ -371,7 +386,7 @@ describe("cache hooks, namespaces", () => {
 describe("cache hooks, embeddings and other endpoints", () => {
   it.effect("caches embeddings as JSON", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const usage = usageFromOpenAI(embeddingsBody.usage)
       const options: ContextOptions = { endpoint: "embeddings", request: embeddingsRequest, upstreamModel: "text-embedding-3-small" }
       yield* serve(cache, makeContext(options), okOutcome(embeddingsBody, usage))
@@ -389,7 +404,7 @@ describe("cache hooks, embeddings and other endpoints", () => {
   for (const endpoint of ["completions", "responses", "messages"] as const) {
     it.effect(`leaves ${endpoint} alone`, () =>
       Effect.gen(function* () {
-        const cache = makeCache()
+        const cache = yield* makeCache()
         const options: ContextOptions = { endpoint, request: { model: "gpt-4.1-nano", prompt: "Say hi" } as never }
 
         const first = makeContext(options)
@@ -414,7 +429,7 @@ describe("cache hooks, store failures", () => {
 
   it.effect("serves misses and counts failures", () =>
     Effect.gen(function* () {
-      const cache = makeCache({ store: failingStore })
+      const cache = yield* makeCache({ store: failingStore })
 
       const context = makeContext()
       const decision = yield* serve(cache, context, okOutcome(textCompletion, textUsage))
@@ -424,14 +439,48 @@ describe("cache hooks, store failures", () => {
       expect(cache.stats()).toMatchObject({ misses: 1, lookupFailures: 1, storeFailures: 1, stores: 0 })
     }))
 
+  it.effect("memory store: hit and miss are Exits", () =>
+    Effect.gen(function* () {
+      const cache = yield* makeCache()
+      const missed = cache.beforeRequest(makeContext())
+      expect(Exit.isExit(missed)).toBe(true)
+      expect(yield* missed).toBeUndefined()
+
+      yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
+      const hit = cache.beforeRequest(makeContext())
+
+      expect(Exit.isExit(hit)).toBe(true)
+      expect(jsonResponse(yield* hit).body).toEqual(textCompletion)
+    }))
+
+  it.effect("gives each hit its own copy of the body", () =>
+    Effect.gen(function* () {
+      const cache = yield* makeCache()
+      yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
+
+      const first = jsonResponse((yield* lookUp(cache)).decision).body as ChatCompletion
+      const message = first.choices[0]!.message as { content: unknown }
+      message.content = "changed by a hook"
+      const second = jsonResponse((yield* lookUp(cache)).decision)
+
+      expect(second.body).toEqual(textCompletion)
+      expect(JSON.parse(new TextDecoder().decode(second.bytes))).toEqual(textCompletion)
+    }))
+
+  it.effect("keeps counting an unreadable entry as invalid on every lookup", () =>
+    Effect.gen(function* () {
+      const cache = yield* cacheWithEntry(JSON.stringify({ choices: [{ index: 0, finish_reason: null }] }))
+
+      yield* lookUp(cache)
+      const { decision } = yield* lookUp(cache)
+
+      expect(decision).toBeUndefined()
+      expect(cache.stats()).toMatchObject({ invalidEntries: 2, hits: 0 })
+    }))
+
   it.effect("treats an unreadable body as a miss", () =>
     Effect.gen(function* () {
-      const store = makeMemoryStore({ maxBytes: 1_048_576 })
-      const cache = makeCache({ store })
-      const context = makeContext()
-      yield* serve(cache, context, okOutcome(textCompletion, textUsage))
-      const key = [...context.attributes.values()].map((value) => (value as { key: string }).key)[0]!
-      yield* store.set(key, { storedAt: 0, body: "{not json" }, HOUR)
+      const cache = yield* cacheWithEntry("{not json")
 
       const { decision, context: next } = yield* lookUp(cache)
 

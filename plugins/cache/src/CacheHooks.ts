@@ -60,6 +60,8 @@ export interface CacheHooksOptions {
   readonly warningIntervalMs?: number
   /** Looks up chat requests by the similarity of their latest user turn after an exact miss. */
   readonly semantic?: SemanticCache
+  /** The clock of `age` headers, of store times and of a store's expiry check; the system clock by default. */
+  readonly clock?: Clock.Clock
 }
 
 /** Counters since the plugin started. */
@@ -146,6 +148,8 @@ const setStatus = (context: RequestContext, status: NonNullable<RecordFields["ca
 /** Makes the hooks of one plugin instance. */
 export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
   const { store } = options
+  const clock = options.clock ?? Clock.make()
+  const currentTime = Effect.sync(() => clock.unsafeCurrentTimeMillis())
   const attributeKey = `@fluxen/cache/${options.pluginName}/pending`
   const warn = makeRateLimitedWarning(options.warningIntervalMs ?? DEFAULT_WARNING_INTERVAL_MS)
   const counters = { hits: 0, semanticHits: 0, misses: 0, bypasses: 0, stores: 0, tooLarge: 0, lookupFailures: 0, invalidEntries: 0, storeFailures: 0 }
@@ -172,15 +176,38 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       })
     )
 
-  /** Builds the response to a hit, or returns undefined when the stored body is not a complete response. */
-  const responseFrom = (context: RequestContext, entry: CacheEntry): ProviderResult | undefined => {
+  /**
+   * The checked body's bytes of each entry the memory store returned. The
+   * store returns the same object on every hit, so a body is parsed and
+   * checked once, not on each hit.
+   */
+  const checkedEntries = new WeakMap<CacheEntry, Uint8Array | "invalid">()
+
+  /** Parses a stored body, or returns undefined when it is not a complete response. */
+  const parseComplete = (endpoint: string, entry: CacheEntry): unknown => {
     let body: unknown
     try {
       body = JSON.parse(entry.body)
     } catch {
-      body = undefined
+      return undefined
     }
-    if (!isCompleteResponse(context.endpoint as CachedEndpoint, body)) return undefined
+    return isCompleteResponse(endpoint as CachedEndpoint, body) ? body : undefined
+  }
+
+  /** Builds the response to a hit, or returns undefined when the stored body is not a complete response. */
+  const responseFrom = (context: RequestContext, entry: CacheEntry, memoized: boolean): ProviderResult | undefined => {
+    let bytes = memoized ? checkedEntries.get(entry) : undefined
+    if (bytes === "invalid") return undefined
+    // Parsed here when it was not checked before, and for a stream, whose events are built from it.
+    let body = bytes === undefined || context.stream ? parseComplete(context.endpoint, entry) : undefined
+    if (bytes === undefined) {
+      if (body === undefined) {
+        if (memoized) checkedEntries.set(entry, "invalid")
+        return undefined
+      }
+      bytes = Buffer.from(entry.body, "utf8")
+      if (memoized) checkedEntries.set(entry, bytes)
+    }
 
     if (context.stream) {
       // The usage event is always sent: the runtime records its usage and
@@ -188,8 +215,38 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       const events = chatCompletionToStreamEvents(body as ChatCompletion, { includeUsage: true, usage: entry.usage })
       return { _tag: "Stream", status: 200, headers: {}, events }
     }
-    return { _tag: "Json", status: 200, headers: {}, body, bytes: Buffer.from(entry.body, "utf8"), usage: entry.usage }
+    // Each request gets its own copy of the body, parsed when a hook first reads it.
+    let parsed = body !== undefined
+    return {
+      _tag: "Json",
+      status: 200,
+      headers: {},
+      get body() {
+        if (!parsed) {
+          body = JSON.parse(entry.body)
+          parsed = true
+        }
+        return body
+      },
+      bytes,
+      usage: entry.usage
+    }
   }
+
+  type Hit = { readonly result: ProviderResult; readonly age: string }
+
+  /** Builds the hit of a found entry, or counts and returns "invalid" when the stored body is not a complete response. */
+  const serveEntry = (context: RequestContext, entry: CacheEntry, now: number, memoized: boolean): Hit | "invalid" => {
+    const result = responseFrom(context, entry, memoized)
+    if (result === undefined) {
+      counters.invalidEntries++
+      return "invalid"
+    }
+    return { result, age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1_000))) }
+  }
+
+  const warnInvalid = (context: RequestContext, key: string) =>
+    warn("A cache entry does not contain a complete response, so it is ignored.", { "cache.key": key }).pipe(annotate(context))
 
   const beforeRequest = (context: RequestContext): Effect.Effect<HookDecision, InvalidRequestError> => {
     if (!cachedEndpoints.has(context.endpoint)) return Effect.succeed(undefined)
@@ -231,14 +288,14 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       setStatus(context, "miss")
       return undefined
     }
-    return Effect.flatMap(serveStored(context, key), (exact): Effect.Effect<HookDecision> => {
-      if (typeof exact === "object") {
-        counters.hits++
-        setStatus(context, "hit")
-        context.responseHeaders["age"] = exact.age
-        return Effect.succeed({ respond: exact.result })
-      }
-      if (pending.semantic === undefined) return Effect.sync(miss)
+    const hit = (exact: Hit): HookDecision => {
+      counters.hits++
+      setStatus(context, "hit")
+      context.responseHeaders["age"] = exact.age
+      return { respond: exact.result }
+    }
+    const afterExactMiss = (): Effect.Effect<HookDecision> => {
+      if (pending.semantic === undefined) return Effect.succeed(miss())
       return Effect.map(serveSimilar(context, pending.semantic).pipe(annotate(context)), (similar) => {
         if (similar === undefined) return miss()
         counters.semanticHits++
@@ -246,7 +303,17 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
         context.responseHeaders["age"] = similar.age
         return { respond: similar.result }
       })
-    })
+    }
+
+    // A store in the process needs no wait: a hit or a plain miss is then an `Exit`, which the host reads without a fiber.
+    if (store.getNow !== undefined) {
+      const now = clock.unsafeCurrentTimeMillis()
+      const entry = store.getNow(key, now)
+      const exact = entry === undefined ? undefined : serveEntry(context, entry, now, true)
+      if (typeof exact === "object") return Effect.succeed(hit(exact))
+      return exact === "invalid" ? Effect.zipRight(warnInvalid(context, key), Effect.suspend(afterExactMiss)) : afterExactMiss()
+    }
+    return Effect.flatMap(serveStored(context, key), (exact) => (typeof exact === "object" ? Effect.succeed(hit(exact)) : afterExactMiss()))
   }
 
   /**
@@ -254,23 +321,13 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
    * header value. Returns "absent" when there is no complete entry, and
    * "failed" when the store did not answer.
    */
-  type Served = { readonly result: ProviderResult; readonly age: string } | "absent" | "failed"
+  type Served = Hit | "absent" | "failed"
   const serveStored = (context: RequestContext, key: string): Effect.Effect<Served> =>
     Effect.flatMap(lookUp(context, key), (entry): Effect.Effect<Served> => {
       if (entry === "failed") return Effect.succeed(entry)
       if (entry === undefined) return Effect.succeed("absent" as const)
-      const result = responseFrom(context, entry)
-      if (result === undefined) {
-        counters.invalidEntries++
-        return Effect.as(
-          warn("A cache entry does not contain a complete response, so it is ignored.", { "cache.key": key }).pipe(annotate(context)),
-          "absent" as const
-        )
-      }
-      return Effect.map(Clock.currentTimeMillis, (now) => ({
-        result,
-        age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1_000)))
-      }))
+      const served = serveEntry(context, entry, clock.unsafeCurrentTimeMillis(), store.getNow !== undefined)
+      return served === "invalid" ? Effect.as(warnInvalid(context, key), "absent" as const) : Effect.succeed(served)
     })
 
   /**
@@ -312,7 +369,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       return Effect.void
     }
 
-    return Effect.flatMap(Clock.currentTimeMillis, (storedAt) => {
+    return Effect.flatMap(currentTime, (storedAt) => {
       const entry: CacheEntry = outcome.usage === undefined ? { storedAt, body } : { storedAt, body, usage: outcome.usage }
       return store.set(pending.key, entry, pending.ttlMs).pipe(
         Effect.matchEffect({

@@ -34,6 +34,13 @@ export interface CacheStore {
   readonly kind: "memory" | "redis"
   /** Returns the live entry stored under `key`, or undefined. */
   readonly get: (key: string) => Effect.Effect<CacheEntry | undefined, CacheStoreError>
+  /**
+   * Returns the live entry under `key` at time `nowMs` without waiting, for a
+   * store that keeps its entries in the process. The hooks use it when it is
+   * there, so that an exact hit runs no fiber, and they may keep what they
+   * derive from an entry for as long as the store returns the same object.
+   */
+  readonly getNow?: (key: string, nowMs: number) => CacheEntry | undefined
   /** Stores `entry` under `key` for `ttlMs` milliseconds, replacing any entry there. */
   readonly set: (key: string, entry: CacheEntry, ttlMs: number) => Effect.Effect<void, CacheStoreError>
 }

@@ -57,6 +57,18 @@ export const makeMemoryStore = (options: { readonly maxBytes: number }): MemoryS
     totalBytes -= record.bytes
   }
 
+  const getNow = (key: string, now: number): CacheEntry | undefined => {
+    const record = records.get(key)
+    if (record === undefined) return undefined
+    if (record.expiresAt <= now) {
+      remove(key, record)
+      return undefined
+    }
+    records.delete(key)
+    records.set(key, record)
+    return record.entry
+  }
+
   const evictUntilFits = (incomingBytes: number) => {
     for (const [key, record] of records) {
       if (totalBytes + incomingBytes <= options.maxBytes) return
@@ -68,18 +80,9 @@ export const makeMemoryStore = (options: { readonly maxBytes: number }): MemoryS
   return {
     kind: "memory",
 
-    get: (key) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const record = records.get(key)
-        if (record === undefined) return undefined
-        if (record.expiresAt <= now) {
-          remove(key, record)
-          return undefined
-        }
-        records.delete(key)
-        records.set(key, record)
-        return record.entry
-      }),
+    get: (key) => Effect.map(Clock.currentTimeMillis, (now) => getNow(key, now)),
+
+    getNow,
 
     set: (key, entry, ttlMs) =>
       Effect.map(Clock.currentTimeMillis, (now) => {

@@ -10,7 +10,7 @@
  * (`temperature` absent, 1 or null): that costs a miss now and then, never a
  * wrong response.
  */
-import { createHash } from "node:crypto"
+import * as Crypto from "node:crypto"
 
 /** The endpoints the cache serves. Completions, Responses and Messages are not cached. */
 export type CachedEndpoint = "chat" | "embeddings"
@@ -56,10 +56,42 @@ const KEY_FORMAT_VERSION = 1
 export const keyedFields = (request: object): Record<string, unknown> => {
   const fields: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(request)) {
-    if (IGNORED_REQUEST_FIELDS.has(name) || value === undefined) continue
-    fields[name] = name === "stop" && typeof value === "string" ? [value] : value
+    const keyed = keyedMember(name, value)
+    if (keyed !== undefined) fields[name] = keyed
   }
   return fields
+}
+
+/**
+ * Returns the object's own keys in ascending UTF-16 code unit order, as
+ * `Object.keys(record).sort()` does. Sorted in place by insertion: request
+ * objects have a handful of keys, and `sort` would allocate a work copy.
+ */
+const sortedKeys = (record: object): Array<string> => {
+  const keys = Object.keys(record)
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!
+    let j = i - 1
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!
+      j--
+    }
+    keys[j + 1] = key
+  }
+  return keys
+}
+
+/** Member names seen before, quoted. Requests repeat the same few names (`role`, `content`, ...). */
+const quotedNames = new Map<string, string>()
+const MAX_QUOTED_NAMES = 1_000
+
+const quotedName = (name: string): string => {
+  let quoted = quotedNames.get(name)
+  if (quoted === undefined) {
+    quoted = JSON.stringify(name)
+    if (quotedNames.size < MAX_QUOTED_NAMES) quotedNames.set(name, quoted)
+  }
+  return quoted
 }
 
 /**
@@ -92,28 +124,47 @@ export const canonicalJson = (value: unknown): string => {
     return text + "]"
   }
 
-  const record = value as Record<string, unknown>
+  return canonicalObject(value as Record<string, unknown>, identity)
+}
+
+const identity = (_name: string, value: unknown): unknown => value
+
+/** Writes an object as `canonicalJson` does, with each member's value passed through `member` first. */
+const canonicalObject = (record: Record<string, unknown>, member: (name: string, value: unknown) => unknown): string => {
+  const names = sortedKeys(record)
   let text = "{"
   let first = true
-  for (const name of Object.keys(record).sort()) {
-    const member = record[name]
-    if (member === undefined) continue
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    const value = member(name, record[name])
+    if (value === undefined) continue
     if (!first) text += ","
     first = false
-    text += JSON.stringify(name) + ":" + canonicalJson(member)
+    text += quotedName(name) + ":" + canonicalJson(value)
   }
   return text + "}"
 }
 
-/** Computes the key of a request: 64 lowercase hex digits. */
-export const cacheKeyOf = (input: CacheKeyInput): string => {
-  const keyed = {
-    version: KEY_FORMAT_VERSION,
-    namespace: input.namespace,
-    endpoint: input.endpoint,
-    provider: input.provider,
-    upstreamModel: input.upstreamModel,
-    request: keyedFields(input.request)
-  }
-  return createHash("sha256").update(canonicalJson(keyed)).digest("hex")
+const keyedMember = (name: string, value: unknown): unknown => {
+  if (IGNORED_REQUEST_FIELDS.has(name)) return undefined
+  return name === "stop" && typeof value === "string" ? [value] : value
 }
+
+/**
+ * Computes the key of a request: 64 lowercase hex digits, the SHA-256 of
+ * `canonicalJson` of the object `{ version, namespace, endpoint, provider,
+ * upstreamModel, request: keyedFields(request) }`. The text is written here
+ * directly, members in sorted order, without building that object.
+ */
+export const cacheKeyOf = (input: CacheKeyInput): string =>
+  sha256Hex(
+    `{"endpoint":${JSON.stringify(input.endpoint)},"namespace":${JSON.stringify(input.namespace)}` +
+      `,"provider":${JSON.stringify(input.provider)},"request":${canonicalObject(input.request as Record<string, unknown>, keyedMember)}` +
+      `,"upstreamModel":${JSON.stringify(input.upstreamModel)},"version":${KEY_FORMAT_VERSION}}`
+  )
+
+// `crypto.hash` (Node 20.12 and later) skips the Hash object that `createHash` builds for one digest.
+const oneShotHash = (Crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash
+
+const sha256Hex = (text: string): string =>
+  oneShotHash === undefined ? Crypto.createHash("sha256").update(text).digest("hex") : oneShotHash("sha256", text, "hex")

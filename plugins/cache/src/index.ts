@@ -72,7 +72,8 @@ const makePlugin = (config: CacheConfig) =>
       maxTtlMs: config.maxTtl,
       namespace: config.namespace,
       maxEntryBytes: config.maxEntryBytes,
-      semantic
+      semantic,
+      clock: yield* Effect.clock
     })
 
     yield* Effect.logInfo("Cache started").pipe(

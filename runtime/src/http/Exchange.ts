@@ -26,6 +26,13 @@ export interface Exchange {
   readonly end: () => void
   /** True once status and headers were sent. */
   readonly headersSent: () => boolean
-  /** Aborted when the client disconnects before the response is complete. */
+  /** True once the client disconnected before the response was complete. */
+  readonly clientLeft: () => boolean
+  /**
+   * Aborted when the client disconnects before the response is complete.
+   * Read it only to hand it on (to a provider call, a waiting hook): an
+   * `AbortSignal` costs several microseconds to make, so an exchange may
+   * make it on the first read.
+   */
   readonly clientGone: AbortSignal
 }

@@ -52,3 +52,55 @@ describe("NodeExchange streaming", () => {
     expect(body).toBe("c\r\ndata: last\n\n\r\n0\r\n\r\n")
   })
 })
+
+/** Starts a server that hands each exchange to `handle`, sends a request with a body and closes the connection before any response. */
+const leaveEarly = async (handle: (exchange: ReturnType<typeof makeNodeExchange>) => void): Promise<void> => {
+  server = Http.createServer((request, response) => handle(makeNodeExchange(request, response)))
+  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  const socket = Net.connect(port, "127.0.0.1", () => {
+    socket.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+    setTimeout(() => socket.destroy(), 50)
+  })
+}
+
+const waitFor = async (condition: () => boolean) => {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+describe("NodeExchange client departure", () => {
+  it("aborts a signal read before the client left", async () => {
+    let signal: AbortSignal | undefined
+    let exchange: ReturnType<typeof makeNodeExchange> | undefined
+    await leaveEarly((made) => {
+      exchange = made
+      signal = made.clientGone
+    })
+    await waitFor(() => signal?.aborted === true)
+
+    expect(signal?.aborted).toBe(true)
+    expect(exchange?.clientLeft()).toBe(true)
+  })
+
+  it("gives an aborted signal when it is first read after the client left", async () => {
+    let exchange: ReturnType<typeof makeNodeExchange> | undefined
+    await leaveEarly((made) => {
+      exchange = made
+    })
+    await waitFor(() => exchange?.clientLeft() === true)
+
+    expect(exchange?.clientLeft()).toBe(true)
+    expect(exchange?.clientGone.aborted).toBe(true)
+  })
+
+  it("does not abort the signal of a response that completed", async () => {
+    let exchange: ReturnType<typeof makeNodeExchange> | undefined
+    await rawResponse((made) => {
+      exchange = made
+      made.send(200, { "content-type": "text/plain" }, "done")
+    })
+
+    expect(exchange?.clientLeft()).toBe(false)
+    expect(exchange?.clientGone.aborted).toBe(false)
+  })
+})

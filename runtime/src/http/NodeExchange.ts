@@ -29,9 +29,13 @@ const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes
 export const makeNodeExchange = (request: IncomingMessage, response: ServerResponse): Exchange => {
   const url = request.url ?? "/"
   const query = url.indexOf("?")
-  const controller = new AbortController()
+  // The signal is made when first read, and most requests that end without waiting on anything never read it.
+  let left = false
+  let controller: AbortController | undefined
   response.once("close", () => {
-    if (!response.writableFinished) controller.abort()
+    if (response.writableFinished) return
+    left = true
+    controller?.abort()
   })
 
   let pending = ""
@@ -88,6 +92,13 @@ export const makeNodeExchange = (request: IncomingMessage, response: ServerRespo
       else response.end(last)
     },
     headersSent: () => response.headersSent,
-    clientGone: controller.signal
+    clientLeft: () => left,
+    get clientGone() {
+      if (controller === undefined) {
+        controller = new AbortController()
+        if (left) controller.abort()
+      }
+      return controller.signal
+    }
   }
 }

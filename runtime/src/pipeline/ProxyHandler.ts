@@ -152,7 +152,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(body))
   }
 
-  const respond = async (exchange: Exchange, state: RequestState, result: ProviderResult, signal: AbortSignal): Promise<void> => {
+  const respond = async (exchange: Exchange, state: RequestState, result: ProviderResult): Promise<void> => {
     const context = state.context!
     if (result._tag === "Json") {
       state.usage = result.usage
@@ -177,13 +177,13 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       ...context.responseHeaders
     }
     try {
-      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, signal }, progress)
+      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, signal: exchange.clientGone }, progress)
     } catch (cause) {
       throw toGatewayError(context.route.provider)(cause)
     }
   }
 
-  const pipeline = async (exchange: Exchange, spec: EndpointSpec, state: RequestState, signal: AbortSignal): Promise<void> => {
+  const pipeline = async (exchange: Exchange, spec: EndpointSpec, state: RequestState): Promise<void> => {
     const bytes = await readBody(exchange, bodyLimitBytes)
     const json = valueOf(parseJsonBody(bytes)) as { model?: unknown }
     if (typeof json.model === "string") state.requestedModel = json.model
@@ -205,13 +205,14 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       first = next
       context.route = routeOf(request.model, next)
     }
-    const pendingDecision = hooks.before(context, state.hookProgress, reroute, signal)
+    const pendingDecision = hooks.before(context, state.hookProgress, reroute, () => exchange.clientGone)
     const decision = isPromise(pendingDecision) ? await pendingDecision : pendingDecision
     let result: ProviderResult
     if (decision !== undefined) {
       state.answeredByHook = true
       result = decision.respond
     } else {
+      const signal = exchange.clientGone
       const invoke = (deployment: Deployment) =>
         spec.invoke(
           deployment.adapter,
@@ -236,7 +237,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }
-    await respond(exchange, state, result, signal)
+    await respond(exchange, state, result)
   }
 
   /** Runs the after hooks, then queues the usage record. */
@@ -300,15 +301,14 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   }
 
   const handle = async (exchange: Exchange, spec: EndpointSpec, state: RequestState): Promise<void> => {
-    const signal = exchange.clientGone
     try {
-      await pipeline(exchange, spec, state, signal)
+      await pipeline(exchange, spec, state)
     } catch (error) {
       // A client that disconnected gets no response, and its request is recorded as cancelled below.
-      if (!signal.aborted) respondToFailure(exchange, state, spec, error)
+      if (!exchange.clientLeft()) respondToFailure(exchange, state, spec, error)
     }
     try {
-      const finished = finish(state, signal.aborted)
+      const finished = finish(state, exchange.clientLeft())
       if (isPromise(finished)) await finished
     } catch (error) {
       logUnexpected(state, error)

@@ -18,6 +18,7 @@ const recordingExchange = () => {
     },
     end: () => {},
     headersSent: () => written.length > 0,
+    clientLeft: () => false,
     clientGone: new AbortController().signal
   }
   return { exchange, written }

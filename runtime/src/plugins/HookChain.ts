@@ -91,14 +91,15 @@ export class HookChain {
    * `progress.ran` counts the plugins it reached. When a hook changes the request's
    * model, `reroute` runs before the next hook, so later hooks (a cache
    * computing its key) see the new route. It throws a gateway error for a
-   * model that cannot be routed. A client that goes away (`signal`) stops a
-   * waiting hook, and the call throws `HookCancelled`.
+   * model that cannot be routed. A client that goes away (the signal that
+   * `clientGone` returns) stops a waiting hook, and the call throws
+   * `HookCancelled`. The signal is asked for only when a hook waits.
    */
   before(
     context: RequestContext,
     progress: { ran: number },
     reroute: (model: string) => void = () => {},
-    signal?: AbortSignal
+    clientGone?: () => AbortSignal
   ): Pending<HookDecision> {
     const plugins = this.plugins
     const from = (index: number): Pending<HookDecision> => {
@@ -115,7 +116,7 @@ export class HookChain {
           if (changed !== model) reroute(changed)
           return from(next)
         }
-        const result = this.guard(plugin, "beforeRequest", context, () => hook(context), signal)
+        const result = this.guard(plugin, "beforeRequest", context, () => hook(context), clientGone)
         return isPromise(result) ? result.then(afterHook) : afterHook(result)
       }
       return undefined
@@ -194,7 +195,7 @@ export class HookChain {
     hookName: HookName,
     context: RequestContext,
     run: () => Effect.Effect<A, GatewayError>,
-    signal?: AbortSignal
+    clientGone?: () => AbortSignal
   ): Pending<A | undefined> {
     const started = performance.now()
     plugin.stats.calls++
@@ -204,7 +205,7 @@ export class HookChain {
       plugin.stats.totalMs += performance.now() - started
       return this.settle(plugin, hookName, context, exit)
     }
-    return this.wait(fiber, plugin.timeoutMs, signal).then((waited) => {
+    return this.wait(fiber, plugin.timeoutMs, clientGone?.()).then((waited) => {
       plugin.stats.totalMs += performance.now() - started
       return this.settle(plugin, hookName, context, waited)
     })

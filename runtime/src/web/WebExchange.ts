@@ -94,6 +94,7 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
       }
     },
     headersSent: () => headersSent,
+    clientLeft: () => gone.signal.aborted,
     clientGone: gone.signal
   }
   return { exchange, response }

@@ -36,25 +36,27 @@ const makeFlakyStore = () => {
   return { store, failing }
 }
 
-const makeCache = (overrides: Partial<SemanticCacheOptions> = {}, store: CacheStore = makeMemoryStore({ maxBytes: 16 * 1_048_576 })) => {
-  const index = new VectorIndex({ maxEntries: 1_000 })
-  const semantic = makeSemanticCache({
-    pluginName: "cache",
-    embedder: makeLexicalEmbedder({ dimensions: 512 }),
-    index,
-    log: undefined,
-    threshold: 0.92,
-    embedTimeoutMs: 1_000,
-    indexTtlMs: undefined,
-    ...overrides
+/** Makes the hooks with the test's clock, so that `TestClock.adjust` ages and expires entries. */
+const makeCache = (overrides: Partial<SemanticCacheOptions> = {}, store: CacheStore = makeMemoryStore({ maxBytes: 16 * 1_048_576 })) =>
+  Effect.map(Effect.clock, (clock) => {
+    const index = new VectorIndex({ maxEntries: 1_000 })
+    const semantic = makeSemanticCache({
+      pluginName: "cache",
+      embedder: makeLexicalEmbedder({ dimensions: 512 }),
+      index,
+      log: undefined,
+      threshold: 0.92,
+      embedTimeoutMs: 1_000,
+      indexTtlMs: undefined,
+      ...overrides
+    })
+    const cache = makeCacheHooks({ pluginName: "cache", store, ttlMs: HOUR, maxTtlMs: 24 * HOUR, namespace: undefined, maxEntryBytes: 1_048_576, semantic, clock })
+    const { beforeRequest, afterResponse } = cache.hooks
+    if (beforeRequest === undefined || afterResponse === undefined) throw new Error("The cache must provide both hooks.")
+    return { beforeRequest, afterResponse, stats: cache.stats, semantic, index, store }
   })
-  const cache = makeCacheHooks({ pluginName: "cache", store, ttlMs: HOUR, maxTtlMs: 24 * HOUR, namespace: undefined, maxEntryBytes: 1_048_576, semantic })
-  const { beforeRequest, afterResponse } = cache.hooks
-  if (beforeRequest === undefined || afterResponse === undefined) throw new Error("The cache must provide both hooks.")
-  return { beforeRequest, afterResponse, stats: cache.stats, semantic, index, store }
-}
 
-type Cache = ReturnType<typeof makeCache>
+type Cache = Effect.Effect.Success<ReturnType<typeof makeCache>>
 
 /** Sends a request through the hooks. On a miss, the recorded completion plays the upstream's response. */
 const send = (cache: Cache, options: ContextOptions) =>
@@ -70,7 +72,7 @@ const statusOf = (context: RequestContext) => context.record.cacheStatus
 describe("semantic cache hooks", () => {
   it.effect("serves a near duplicate as a semantic hit", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* send(cache, { request: conversation("How do I rotate an API key?") })
       yield* TestClock.adjust("30 seconds")
 
@@ -87,7 +89,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("prefers the exact hit", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* send(cache, { request: conversation("How do I rotate an API key?") })
 
       const { context } = yield* send(cache, { request: conversation("How do I rotate an API key?") })
@@ -99,7 +101,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("replays a semantic hit as a stream", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* send(cache, { request: conversation("Which regions host the gateway?") })
 
       const { context, decision } = yield* send(cache, { request: conversation("which regions host the gateway"), stream: true })
@@ -113,7 +115,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("misses after a different earlier turn", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const earlierA = [
         { role: "user" as const, content: "I use the Redis store." },
         { role: "assistant" as const, content: "Noted." }
@@ -144,7 +146,7 @@ describe("semantic cache hooks", () => {
   for (const [name, options] of partitionChanges) {
     it.effect(`misses with ${name}`, () =>
       Effect.gen(function* () {
-        const cache = makeCache()
+        const cache = yield* makeCache()
         yield* send(cache, { request: conversation("How do I clear the cache?"), team: "team-a" })
 
         const { context } = yield* send(cache, { team: "team-a", ...options })
@@ -155,8 +157,8 @@ describe("semantic cache hooks", () => {
 
   it.effect("misses below the threshold", () =>
     Effect.gen(function* () {
-      const strict = makeCache({ threshold: 0.95 })
-      const lenient = makeCache({ threshold: 0.6 })
+      const strict = yield* makeCache({ threshold: 0.95 })
+      const lenient = yield* makeCache({ threshold: 0.6 })
       for (const cache of [strict, lenient]) yield* send(cache, { request: conversation("How do I reset my password?") })
 
       const strictResult = yield* send(strict, { request: conversation("How can I reset my password?") })
@@ -171,7 +173,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("misses a different question", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* send(cache, { request: conversation("How do I reset my password?") })
 
       const { context } = yield* send(cache, { request: conversation("Which regions host the gateway?") })
@@ -181,7 +183,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("expires with the response", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* send(cache, { request: conversation("How do I rotate an API key?"), headers: { "x-fluxen-cache-ttl": "60" } })
       yield* TestClock.adjust("61 seconds")
 
@@ -192,7 +194,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("expires at the index ttl", () =>
     Effect.gen(function* () {
-      const cache = makeCache({ indexTtlMs: 10_000 })
+      const cache = yield* makeCache({ indexTtlMs: 10_000 })
       yield* send(cache, { request: conversation("How do I rotate an API key?") })
       yield* TestClock.adjust("11 seconds")
 
@@ -204,7 +206,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("drops a vector whose response is gone", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const first = yield* send(cache, { request: conversation("How do I rotate an API key?") })
       const key = (first.context.attributes.get("@fluxen/cache/cache/pending") as { key: string }).key
       // Overwrite the stored response with one that expires at once.
@@ -220,7 +222,7 @@ describe("semantic cache hooks", () => {
   it.effect("keeps a vector while the store fails", () =>
     Effect.gen(function* () {
       const flaky = makeFlakyStore()
-      const cache = makeCache({}, flaky.store)
+      const cache = yield* makeCache({}, flaky.store)
       yield* send(cache, { request: conversation("How do I rotate an API key?") })
       flaky.failing.get = true
 
@@ -236,7 +238,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("indexes a response fetched with no-cache", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       yield* send(cache, { request: conversation("How do I rotate an API key?"), headers: { "cache-control": "no-cache" } })
 
       const { context } = yield* send(cache, { request: conversation("how do i rotate an api key") })
@@ -246,7 +248,7 @@ describe("semantic cache hooks", () => {
 
   it.effect("skips a user turn with an image", () =>
     Effect.gen(function* () {
-      const cache = makeCache()
+      const cache = yield* makeCache()
       const withImage: ChatRequest = {
         model: "gpt-4.1-nano",
         messages: [
@@ -266,7 +268,7 @@ describe("semantic cache hooks", () => {
         id: "failing",
         embed: () => Effect.fail(new EmbeddingError({ embedder: "provider", reason: "upstream", message: "HTTP 503" }))
       }
-      const cache = makeCache({ embedder: failing })
+      const cache = yield* makeCache({ embedder: failing })
 
       const first = yield* send(cache, { request: conversation("How do I rotate an API key?") })
       const second = yield* send(cache, { request: conversation("how do i rotate an api key") })
@@ -280,7 +282,7 @@ describe("semantic cache hooks", () => {
   it.live("goes on uncached when embedding is slow", () =>
     Effect.gen(function* () {
       const slow: Embedder = { kind: "onnx", id: "slow", embed: (texts) => Effect.as(Effect.sleep("200 millis"), texts.map(() => new Float32Array([1]))) }
-      const cache = makeCache({ embedder: slow, embedTimeoutMs: 20 })
+      const cache = yield* makeCache({ embedder: slow, embedTimeoutMs: 20 })
 
       const { context } = yield* send(cache, { request: conversation("How do I rotate an API key?") })
 
