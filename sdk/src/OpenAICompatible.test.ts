@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest"
 import type { ChatRequest } from "./ChatRequest.js"
 import { UpstreamProtocolError } from "./Errors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
+import { eventBatchesOf } from "./EventBatches.js"
 import { makeOpenAICompatibleAdapter } from "./OpenAICompatible.js"
-import type { CallContext, JsonResult } from "./Provider.js"
+import type { CallContext, JsonResult, StreamEvent, StreamResult } from "./Provider.js"
 
 const encoder = new TextEncoder()
 
@@ -58,5 +59,74 @@ describe("OpenAI-compatible JSON answers", () => {
     const result = (exit as Exit.Success<JsonResult, never>).value
     expect(result.usage).toMatchObject({ promptTokens: 1 })
     expect(() => result.body).toThrow(UpstreamProtocolError)
+  })
+})
+
+/** Makes a transport that sends `reads` as the body of a stream, one network read each, and counts discards. */
+const streaming = (reads: ReadonlyArray<string>) => {
+  const counts = { discards: 0 }
+  const transport: HttpTransportService = {
+    send: async (): Promise<UpstreamResponse> => ({
+      status: 200,
+      headers: { "content-type": "text/event-stream" },
+      body: (async function* () {
+        for (const read of reads) yield encoder.encode(read)
+      })(),
+      bytes: async () => encoder.encode(reads.join("")),
+      discard: () => {
+        counts.discards++
+      }
+    })
+  }
+  return { transport, counts }
+}
+
+const chatStream = async (transport: HttpTransportService): Promise<StreamResult> =>
+  Effect.runPromise(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
+
+const delta = (content: string) => `data: {"choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`
+const finish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+
+/** Reads every batch; returns the batches' data and the error that ended them, if any. */
+const readBatches = async (result: StreamResult) => {
+  const iterator = eventBatchesOf(result.events)!
+  const batches: Array<Array<string>> = []
+  try {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      batches.push(next.value.map((event: StreamEvent) => event.data))
+    }
+    return { batches, error: undefined }
+  } catch (error) {
+    return { batches, error }
+  }
+}
+
+describe("OpenAI-compatible streams", () => {
+  it("batches: one per network read, same events as one by one", async () => {
+    const reads = [delta("a") + delta("b"), delta("c") + finish + "data: [DONE]\n\n"]
+    const { batches, error } = await readBatches(await chatStream(streaming(reads).transport))
+    const events: Array<string> = []
+    for await (const event of (await chatStream(streaming(reads).transport)).events) events.push(event.data)
+
+    expect(error).toBeUndefined()
+    expect(batches.map((batch) => batch.length)).toEqual([2, 3])
+    expect(batches.flat()).toEqual(events)
+  })
+
+  it("batches: events before an error event come first", async () => {
+    const reads = [delta("a") + 'data: {"error":{"message":"overloaded","type":"server_error"}}\n\n' + delta("b")]
+    const { transport, counts } = streaming(reads)
+    const { batches, error } = await readBatches(await chatStream(transport))
+
+    expect(batches).toEqual([[delta("a").slice("data: ".length, -2)]])
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError" })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("batches: a stream cut before its end fails after its events", async () => {
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a")]).transport))
+
+    expect(batches).toHaveLength(1)
+    expect(String(error)).toContain("ended before the answer was complete")
   })
 })

@@ -19,9 +19,10 @@ import type {
   StreamEvent,
   StreamResult
 } from "./Provider.js"
+import { batchedEvents } from "./EventBatches.js"
 import { fromPromise } from "./PromiseCall.js"
 import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
-import { SseParser } from "./Sse.js"
+import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
 import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
@@ -158,45 +159,55 @@ export const makeOpenAICompatibleAdapter = (
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
-  async function* readEvents(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamEvent> {
+  /** Parses one event; throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or a finish reason. */
+  const toEvent = (event: SseEvent, endpoint: PassthroughEndpoint | "chat", headers: UpstreamResponse["headers"], end: { seen: boolean }): StreamEvent => {
+    if (event.data === "[DONE]") {
+      end.seen = true
+      return { data: event.data, done: true }
+    }
+    if (endpoint !== "responses" && !mayEndOrReport(event.data)) {
+      // Checked by its first and last characters only, so a cut or non-JSON event still
+      // ends the stream. Anything else wrong in it shows when its payload is read.
+      if (!looksLikeJsonObject(event.data)) throw invalidEvent()
+      return new LazyStreamEvent(event, invalidEvent)
+    }
+    let json: any
+    try {
+      json = JSON.parse(event.data)
+    } catch {
+      throw invalidEvent()
+    }
+    if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
+      throw upstreamErrorFromBody(provider, 500, headers, event.data, secrets)
+    }
+    if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
+    const usage = readUsageFrom(endpoint, json, options.usageQuirks)
+    const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
+    return event.event === undefined
+      ? { data: event.data, json, usage, usageOnly }
+      : { event: event.event, data: event.data, json, usage, usageOnly }
+  }
+
+  /** Reads the events of each network read as one batch (see `EventBatches.ts`). */
+  async function* readBatches(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<ReadonlyArray<StreamEvent>> {
     const parser = new SseParser()
+    const end = { seen: false }
     let finished = false
-    let sawEnd = false
     try {
       for await (const bytes of response.body) {
-        for (const event of parser.push(bytes)) {
-          if (event.data === "[DONE]") {
-            sawEnd = true
-            yield { data: event.data, done: true }
-            continue
-          }
-          if (endpoint !== "responses" && !mayEndOrReport(event.data)) {
-            // Checked by its first and last characters only, so a cut or non-JSON event still
-            // ends the stream. Anything else wrong in it shows when its payload is read.
-            if (!looksLikeJsonObject(event.data)) throw invalidEvent()
-            yield new LazyStreamEvent(event, invalidEvent)
-            continue
-          }
-          let json: any
-          try {
-            json = JSON.parse(event.data)
-          } catch {
-            throw invalidEvent()
-          }
-          if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
-            throw upstreamErrorFromBody(provider, 500, response.headers, event.data, secrets)
-          }
-          if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) sawEnd = true
-          const usage = readUsageFrom(endpoint, json, options.usageQuirks)
-          const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
-          yield event.event === undefined
-            ? { data: event.data, json, usage, usageOnly }
-            : { event: event.event, data: event.data, json, usage, usageOnly }
+        const batch: Array<StreamEvent> = []
+        try {
+          for (const event of parser.push(bytes)) batch.push(toEvent(event, endpoint, response.headers, end))
+        } catch (error) {
+          // The events before the failing one reach the client first, as they would one by one.
+          if (batch.length > 0) yield batch
+          throw error
         }
+        if (batch.length > 0) yield batch
       }
       parser.end()
       finished = true
-      if (!sawEnd && endpoint !== "responses") {
+      if (!end.seen && endpoint !== "responses") {
         throw new UpstreamUnreachableError({ provider, reason: "the stream ended before the answer was complete" })
       }
     } finally {
@@ -209,7 +220,7 @@ export const makeOpenAICompatibleAdapter = (
     _tag: "Stream",
     status: response.status,
     headers: pickRateLimitHeaders(response.headers),
-    events: readEvents(response, endpoint)
+    events: batchedEvents(() => readBatches(response, endpoint))
   })
 
   const withStreamUsage = <R extends { readonly stream_options?: unknown }>(request: R, model: string) =>

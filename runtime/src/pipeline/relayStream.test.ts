@@ -1,4 +1,4 @@
-import { LazyStreamEvent, type StreamEvent, type StreamResult } from "@fluxen/sdk"
+import { batchedEvents, LazyStreamEvent, type StreamEvent, type StreamResult } from "@fluxen/sdk"
 import { describe, expect, it } from "vitest"
 import type { Exchange } from "../http/Exchange.js"
 import { makeStreamProgress, relayStream, streamedText } from "./relayStream.js"
@@ -35,7 +35,21 @@ const resultOf = (events: ReadonlyArray<StreamEvent>): StreamResult => ({
   })()
 })
 
-const options = { endpoint: "chat" as const, includeUsage: false, headers: {}, signal: new AbortController().signal }
+/** Makes a result like `resultOf`, with the events grouped in batches as an adapter's `batchedEvents` gives them. */
+const batchedResultOf = (batches: ReadonlyArray<ReadonlyArray<StreamEvent>>, onClose: () => void = () => {}): StreamResult => ({
+  _tag: "Stream",
+  status: 200,
+  headers: {},
+  events: batchedEvents(async function* () {
+    try {
+      yield* batches
+    } finally {
+      onClose()
+    }
+  })
+})
+
+const options = { endpoint: "chat" as const, includeUsage: false, headers: {}, clientLeft: () => false }
 
 describe("relayStream", () => {
   it("long stream: text in batches", async () => {
@@ -69,5 +83,40 @@ describe("relayStream", () => {
     expect(written).toHaveLength(2)
     expect(progress.usage).toEqual(usage)
     expect(progress.completed).toBe(true)
+  })
+
+  it("batched events: relayed as one by one", async () => {
+    const usage = { promptTokens: 3, completionTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
+    const usageEvent: StreamEvent = { data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}', json: { choices: [] }, usage, usageOnly: true }
+    const batches = [[chunk("a"), chunk("b")], [chunk("c"), usageEvent, { data: "[DONE]", done: true }]]
+    const single = recordingExchange()
+    const batched = recordingExchange()
+    const singleProgress = makeStreamProgress(false)
+    const batchedProgress = makeStreamProgress(false)
+
+    await relayStream(resultOf(batches.flat()), single.exchange, options, singleProgress)
+    await relayStream(batchedResultOf(batches), batched.exchange, options, batchedProgress)
+
+    expect(batched.written).toEqual(single.written)
+    expect(batchedProgress.usage).toEqual(usage)
+    expect(batchedProgress.completed).toBe(true)
+    expect(streamedText("chat", batchedProgress)).toBe("abc")
+  })
+
+  it("batched events: client gone, stops and closes the upstream", async () => {
+    const { exchange, written } = recordingExchange()
+    let closed = false
+    const progress = makeStreamProgress(false)
+    // The client leaves once the first event reached it.
+    const leaving = { ...options, clientLeft: () => written.length > 0 }
+    const events = batchedResultOf([[chunk("a")], [chunk("b")], [{ data: "[DONE]", done: true }]], () => {
+      closed = true
+    })
+
+    await relayStream(events, exchange, leaving, progress)
+
+    expect(written).toHaveLength(1)
+    expect(progress.completed).toBe(false)
+    expect(closed).toBe(true)
   })
 })

@@ -6,7 +6,9 @@
  */
 import {
   ChatStreamAssembler,
+  eventBatchesOf,
   formatSseEvent,
+  LazyStreamEvent,
   type ChatCompletionChunk,
   type Endpoint,
   type StreamEvent,
@@ -84,46 +86,68 @@ export const streamedText = (endpoint: Endpoint, progress: StreamProgress): stri
   return progress.textParts.join("")
 }
 
-/** Checks for an error event. Only an event whose data contains an `error` key is parsed to tell. */
+/**
+ * Checks for an error event. Only an event whose data contains an `error` key
+ * is parsed to tell. A `LazyStreamEvent` has none: its adapter made it only
+ * for data without one.
+ */
 const isErrorEvent = (event: StreamEvent): boolean =>
-  event.event === "error" || (event.data.includes('"error"') && (event.json as { error?: unknown } | undefined)?.error !== undefined)
+  event.event === "error" ||
+  (!(event instanceof LazyStreamEvent) && event.data.includes('"error"') && (event.json as { error?: unknown } | undefined)?.error !== undefined)
 
 export interface RelayOptions {
   readonly endpoint: Endpoint
   /** Whether the client asked for usage (`stream_options.include_usage`). */
   readonly includeUsage: boolean
   readonly headers: Readonly<Record<string, string>>
-  readonly signal: AbortSignal
+  /** True once the client has left; the relay then stops and closes the upstream. */
+  readonly clientLeft: () => boolean
 }
 
+/** Notes one event in `progress` and sends it, unless it is a usage event the client did not ask for. */
+const relayEvent = (event: StreamEvent, exchange: Exchange, options: RelayOptions, progress: StreamProgress): Promise<void> | undefined => {
+  if (event.usage !== undefined) progress.usage = event.usage
+  if (event.done !== true) {
+    progress.unread.push(event)
+    if (progress.unread.length >= TEXT_BATCH) readUnread(options.endpoint, progress)
+    if (progress.assembler !== undefined && event.json !== undefined) progress.assembler.add(event.json as ChatCompletionChunk)
+  }
+  if (event.usageOnly === true && !options.includeUsage) return undefined
+  if (isErrorEvent(event)) progress.errorEventSent = true
+  return exchange.write(formatSseEvent(event))
+}
+
+/**
+ * Relays the events, a batch at a time when the adapter made them with the
+ * SDK's `batchedEvents`, so that one network read costs one step of an
+ * async iterator instead of one per event.
+ */
 export const relayStream = async (
   result: StreamResult,
   exchange: Exchange,
   options: RelayOptions,
   progress: StreamProgress
 ): Promise<void> => {
-  const iterator = result.events[Symbol.asyncIterator]()
+  const batches = eventBatchesOf(result.events)
+  const iterator = batches ?? result.events[Symbol.asyncIterator]()
   try {
-    while (!options.signal.aborted) {
+    while (!options.clientLeft()) {
       const next = await iterator.next()
       if (next.done) {
         progress.completed = true
         break
       }
-      const event = next.value
       if (!exchange.headersSent()) exchange.startStream(result.status, options.headers)
       if (progress.firstByteAt === undefined) progress.firstByteAt = performance.now()
-      if (event.usage !== undefined) progress.usage = event.usage
-      if (event.done !== true) {
-        progress.unread.push(event)
-        if (progress.unread.length >= TEXT_BATCH) readUnread(options.endpoint, progress)
-        if (progress.assembler !== undefined && event.json !== undefined) progress.assembler.add(event.json as ChatCompletionChunk)
+      if (batches === undefined) {
+        const pending = relayEvent(next.value as StreamEvent, exchange, options, progress)
+        if (pending !== undefined) await pending
+        continue
       }
-      if (event.usageOnly === true && !options.includeUsage) continue
-
-      if (isErrorEvent(event)) progress.errorEventSent = true
-      const pending = exchange.write(formatSseEvent(event))
-      if (pending !== undefined) await pending
+      for (const event of next.value as ReadonlyArray<StreamEvent>) {
+        const pending = relayEvent(event, exchange, options, progress)
+        if (pending !== undefined) await pending
+      }
     }
   } finally {
     // Returning closes the upstream when the loop stopped early.
