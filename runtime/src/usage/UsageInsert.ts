@@ -36,10 +36,11 @@ const insertText = (dialect: UsageDialect, rowCount: number): string => {
   }
 
   // ON CONFLICT makes a retried batch harmless when an earlier attempt committed but its result
-  // never reached the store (a connection lost during COMMIT).
+  // never reached the store (a connection lost during COMMIT). The inserted rows are counted by
+  // the rows PostgreSQL returns, and by SQLite's count of changes, which costs no row objects.
   return (
     `INSERT INTO fluxen_usage (${usageColumns.join(", ")}) VALUES ${tuples.join(",")} ` +
-    "ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+    `ON CONFLICT (request_id) DO NOTHING${dialect === "pg" ? " RETURNING request_id" : ""}`
   )
 }
 

@@ -3,7 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { makeUsageInsertPlanner } from "./UsageInsert.js"
+import { makeUsageInsertPlanner, type UsageInsert } from "./UsageInsert.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import {
   decodeUsageRow,
@@ -122,6 +122,11 @@ const make = Effect.gen(function* () {
   const groups = groupExpressions(dialect)
   const bindTime = (date: Date): Date | number => (dialect === "pg" ? date : date.getTime())
   const planInserts = makeUsageInsertPlanner(dialect)
+  // SQLite's INSERT returns no rows (see UsageInsert.ts), so its raw result's `changes` counts them.
+  const countInserted = (insert: UsageInsert): Effect.Effect<number, SqlError> =>
+    dialect === "pg"
+      ? Effect.map(sql.unsafe(insert.text, insert.params), (inserted) => inserted.length)
+      : Effect.map(sql.unsafe(insert.text, insert.params).raw, (result) => Number((result as { readonly changes: number | bigint }).changes))
 
   const insertBatch = Effect.fn("UsageStore.insertBatch")(function* (records: ReadonlyArray<UsageRecord>) {
     const rows: Array<UsageRow> = []
@@ -144,11 +149,7 @@ const make = Effect.gen(function* () {
       return
     }
 
-    const insertedPerChunk = yield* sql.withTransaction(
-      Effect.forEach(planInserts(rows), (insert) =>
-        sql.unsafe(insert.text, insert.params).pipe(Effect.map((inserted) => inserted.length))
-      )
-    )
+    const insertedPerChunk = yield* sql.withTransaction(Effect.forEach(planInserts(rows), countInserted))
 
     const inserted = insertedPerChunk.reduce((sum, count) => sum + count, 0)
     if (inserted < rows.length) {
