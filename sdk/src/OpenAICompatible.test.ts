@@ -130,3 +130,31 @@ describe("OpenAI-compatible streams", () => {
     expect(String(error)).toContain("ended before the answer was complete")
   })
 })
+
+describe("OpenAI-compatible request bodies", () => {
+  /** Sends `sent` as a chat to the upstream model `upstreamModel`, and returns the body the transport received. */
+  const upstreamBody = async (sent: ChatRequest, upstreamModel: string) => {
+    let body: string | undefined
+    const transport: HttpTransportService = {
+      send: async (request) => {
+        body = request.body as string
+        return answering('{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}').send(request)
+      }
+    }
+    const adapter = makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport)
+    await Effect.runPromise(adapter.chat(sent, { ...context, upstreamModel }))
+    return JSON.parse(body!) as Record<string, unknown>
+  }
+
+  it("chat body: same model, sent unchanged", async () => {
+    expect(await upstreamBody(request, "gpt-4o-mini")).toEqual(request)
+  })
+
+  it("chat body: other model, renamed and not streamed", async () => {
+    const body = await upstreamBody({ ...request, stream: null } as unknown as ChatRequest, "gpt-4.1-nano")
+
+    expect(body.model).toBe("gpt-4.1-nano")
+    expect(body.stream).toBe(false)
+    expect(body.messages).toEqual(request.messages)
+  })
+})

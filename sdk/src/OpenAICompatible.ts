@@ -228,9 +228,13 @@ export const makeOpenAICompatibleAdapter = (
       ? { ...request, model, stream: true, stream_options: { ...(request.stream_options as object | null), include_usage: true } }
       : { ...request, model, stream: true }
 
+  // A request that already names the upstream model and does not ask for a stream is sent as it is, without a copy.
+  const plainChatBody = (request: ChatRequest, model: string): ChatRequest =>
+    request.model === model && (request.stream === undefined || request.stream === false) ? request : { ...request, model, stream: false }
+
   const chat = (request: ChatRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
     fromPromise(
-      async () => readJson(await send("chat/completions", { ...request, model: context.upstreamModel, stream: false }, context, false), true),
+      async () => readJson(await send("chat/completions", plainChatBody(request, context.upstreamModel), context, false), true),
       toProviderError
     )
 

@@ -312,6 +312,8 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       if (isPromise(finished)) await finished
     } catch (error) {
       logUnexpected(state, error)
+    } finally {
+      dependencies.inflight.leave()
     }
   }
 
@@ -319,6 +321,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   return (exchange: Exchange, spec: EndpointSpec): void => {
     const state = new RequestState(newRequestId(), spec.endpoint, Date.now(), performance.now())
     dependencies.inflight.enter()
-    void handle(exchange, spec, state).finally(() => dependencies.inflight.leave())
+    // `handle` catches every error, and it leaves the in-flight count when it ends.
+    void handle(exchange, spec, state)
   }
 }

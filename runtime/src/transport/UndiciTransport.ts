@@ -68,15 +68,35 @@ export const toUpstreamError = (request: UpstreamRequest, cause: unknown, connec
   }
 }
 
+/** An upstream URL split into what undici's `dispatch` takes. */
+interface Target {
+  readonly origin: string
+  readonly path: string
+}
+
+// Providers send every request of an operation to the same URL, so each is parsed once.
+const MAX_CACHED_TARGETS = 1_000
+
 export const makeUndiciTransport = (agent: Agent, options: UndiciTransportOptions) => {
+  const targets = new Map<string, Target>()
+  const targetOf = (url: string): Target => {
+    let target = targets.get(url)
+    if (target === undefined) {
+      const parsed = new URL(url)
+      target = { origin: parsed.origin, path: parsed.pathname + parsed.search }
+      if (targets.size < MAX_CACHED_TARGETS) targets.set(url, target)
+    }
+    return target
+  }
+
   const send = (request: UpstreamRequest): Promise<UpstreamResponse> =>
     new Promise((resolve, reject) => {
-      const url = new URL(request.url)
+      const target = targetOf(request.url)
       const call = new DispatchedCall(resolve, reject, (cause) => toUpstreamError(request, cause, options.connectTimeoutMs), request.signal)
       agent.dispatch(
         {
-          origin: url.origin,
-          path: url.pathname + url.search,
+          origin: target.origin,
+          path: target.path,
           method: request.method as Dispatcher.HttpMethod,
           headers: request.headers,
           body: request.body ?? null,
