@@ -26,79 +26,116 @@ const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes
     request.once("error", reject)
   })
 
-export const makeNodeExchange = (request: IncomingMessage, response: ServerResponse): Exchange => {
-  const url = request.url ?? "/"
-  const query = url.indexOf("?")
-  // The signal is made when first read, and most requests that end without waiting on anything never read it.
-  let left = false
-  let controller: AbortController | undefined
-  response.once("close", () => {
-    if (response.writableFinished) return
-    left = true
-    controller?.abort()
-  })
+/** The request headers, read by lower-case name; repeated headers are joined with commas. */
+class NodeRequestHeaders {
+  constructor(private readonly headers: IncomingMessage["headers"]) {}
 
-  let pending = ""
-  const flush = () => {
-    const text = pending
-    pending = ""
-    if (text !== "" && !response.destroyed) response.write(text)
-  }
-
-  const waitForDrain = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        response.off("drain", done)
-        response.off("close", done)
-        resolve()
-      }
-      response.once("drain", done)
-      response.once("close", done)
-    })
-
-  return {
-    method: request.method ?? "GET",
-    path: query === -1 ? url : url.slice(0, query),
-    headers: {
-      get: (name) => {
-        const value = request.headers[name.toLowerCase()]
-        return Array.isArray(value) ? value.join(", ") : value
-      }
-    },
-    readBody: (limitBytes) => readBody(request, response, limitBytes),
-    send: (status, headers, body) => {
-      if (response.headersSent || response.destroyed) return
-      response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) })
-      response.end(body)
-    },
-    // The headers go out with the first event, which the pipeline writes right after this,
-    // saving a socket write per stream.
-    startStream: (status, headers) => {
-      response.writeHead(status, headers)
-    },
-    write: (text) => {
-      if (response.destroyed) return undefined
-      // The events parsed from one upstream read are written in the same tick. Joined and sent
-      // at the next tick, they leave as one HTTP chunk and one socket write instead of one each.
-      if (pending === "") process.nextTick(flush)
-      pending += text
-      return response.writableNeedDrain ? waitForDrain() : undefined
-    },
-    end: () => {
-      if (response.destroyed) return
-      const last = pending
-      pending = ""
-      if (last === "") response.end()
-      else response.end(last)
-    },
-    headersSent: () => response.headersSent,
-    clientLeft: () => left,
-    get clientGone() {
-      if (controller === undefined) {
-        controller = new AbortController()
-        if (left) controller.abort()
-      }
-      return controller.signal
-    }
+  get(name: string): string | undefined {
+    const value = this.headers[name.toLowerCase()]
+    return Array.isArray(value) ? value.join(", ") : value
   }
 }
+
+/**
+ * A class rather than an object of closures: the proxy makes one per request, and methods on
+ * the prototype cost no allocation each.
+ */
+class NodeExchange implements Exchange {
+  readonly method: string
+  readonly path: string
+  readonly headers: NodeRequestHeaders
+  /** Stream text written in this tick, sent at the next (see `write`). */
+  private pending = ""
+  private left = false
+  private controller: AbortController | undefined
+
+  constructor(
+    private readonly request: IncomingMessage,
+    private readonly response: ServerResponse
+  ) {
+    const url = request.url ?? "/"
+    const query = url.indexOf("?")
+    this.method = request.method ?? "GET"
+    this.path = query === -1 ? url : url.slice(0, query)
+    this.headers = new NodeRequestHeaders(request.headers)
+    response.once("close", this.onClose)
+  }
+
+  private readonly onClose = (): void => {
+    if (this.response.writableFinished) return
+    this.left = true
+    this.controller?.abort()
+  }
+
+  private readonly flush = (): void => {
+    const text = this.pending
+    this.pending = ""
+    if (text !== "" && !this.response.destroyed) this.response.write(text)
+  }
+
+  readBody(limitBytes: number): Promise<Uint8Array> {
+    return readBody(this.request, this.response, limitBytes)
+  }
+
+  send(status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array): void {
+    const response = this.response
+    if (response.headersSent || response.destroyed) return
+    response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) })
+    response.end(body)
+  }
+
+  // The headers go out with the first event, which the pipeline writes right after this,
+  // saving a socket write per stream.
+  startStream(status: number, headers: Readonly<Record<string, string>>): void {
+    this.response.writeHead(status, headers)
+  }
+
+  write(text: string): Promise<void> | undefined {
+    const response = this.response
+    if (response.destroyed) return undefined
+    // The events parsed from one upstream read are written in the same tick. Joined and sent
+    // at the next tick, they leave as one HTTP chunk and one socket write instead of one each.
+    if (this.pending === "") process.nextTick(this.flush)
+    this.pending += text
+    return response.writableNeedDrain ? waitForDrain(response) : undefined
+  }
+
+  end(): void {
+    const response = this.response
+    if (response.destroyed) return
+    const last = this.pending
+    this.pending = ""
+    if (last === "") response.end()
+    else response.end(last)
+  }
+
+  headersSent(): boolean {
+    return this.response.headersSent
+  }
+
+  clientLeft(): boolean {
+    return this.left
+  }
+
+  // Made when first read: most requests that end without waiting on anything never read it.
+  get clientGone(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.left) this.controller.abort()
+    }
+    return this.controller.signal
+  }
+}
+
+const waitForDrain = (response: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      response.off("drain", done)
+      response.off("close", done)
+      resolve()
+    }
+    response.once("drain", done)
+    response.once("close", done)
+  })
+
+export const makeNodeExchange = (request: IncomingMessage, response: ServerResponse): Exchange => new NodeExchange(request, response)

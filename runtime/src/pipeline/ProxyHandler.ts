@@ -177,7 +177,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       ...context.responseHeaders
     }
     try {
-      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: exchange.clientLeft }, progress)
+      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: () => exchange.clientLeft() }, progress)
     } catch (cause) {
       throw toGatewayError(context.route.provider)(cause)
     }
