@@ -4,14 +4,18 @@
  * use this directly instead of Effect's HttpServer so that request and
  * response bodies move as plain bytes, without per-request stream setup.
  */
-import type { RequestHeaders } from "@fluxen/sdk"
+import { InvalidRequestError, type RequestHeaders } from "@fluxen/sdk"
 
 export interface Exchange {
   readonly method: string
   /** The path without the query string. */
   readonly path: string
   readonly headers: RequestHeaders
-  /** Reads the whole body; rejects with `PayloadTooLargeError` past `limitBytes`. */
+  /**
+   * Reads the whole body. Rejects with `PayloadTooLargeError` past
+   * `limitBytes`, and with {@link unreadableBody}'s error when the body cannot
+   * be read completely (the client went away, a broken chunked encoding).
+   */
   readonly readBody: (limitBytes: number) => Promise<Uint8Array>
   /** Sends a complete response. */
   readonly send: (status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array) => void
@@ -36,3 +40,7 @@ export interface Exchange {
    */
   readonly clientGone: AbortSignal
 }
+
+/** Returns the error of a request body that could not be read completely. */
+export const unreadableBody = (): InvalidRequestError =>
+  new InvalidRequestError({ message: "The request body could not be read completely.", code: "invalid_body" })

@@ -53,13 +53,16 @@ describe("NodeExchange streaming", () => {
   })
 })
 
-/** Starts a server that hands each exchange to `handle`, sends a request with a body and closes the connection before any response. */
-const leaveEarly = async (handle: (exchange: ReturnType<typeof makeNodeExchange>) => void): Promise<void> => {
+/**
+ * Starts a server that hands each exchange to `handle`, sends a request and closes the
+ * connection before any response. `declaredLength` above 2 leaves the body incomplete.
+ */
+const leaveEarly = async (handle: (exchange: ReturnType<typeof makeNodeExchange>) => void, declaredLength = 2): Promise<void> => {
   server = Http.createServer((request, response) => handle(makeNodeExchange(request, response)))
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   const socket = Net.connect(port, "127.0.0.1", () => {
-    socket.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+    socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${declaredLength}\r\n\r\n{}`)
     setTimeout(() => socket.destroy(), 50)
   })
 }
@@ -102,5 +105,15 @@ describe("NodeExchange client departure", () => {
 
     expect(exchange?.clientLeft()).toBe(false)
     expect(exchange?.clientGone.aborted).toBe(false)
+  })
+
+  it("rejects a body cut short as unreadable", async () => {
+    let read: Promise<unknown> | undefined
+    await leaveEarly((made) => {
+      read = made.readBody(1_000).catch((error: unknown) => error)
+    }, 10)
+    await waitFor(() => read !== undefined)
+
+    expect(await read).toMatchObject({ _tag: "InvalidRequestError", code: "invalid_body" })
   })
 })

@@ -1,7 +1,7 @@
 /** The `Exchange` over node:http's request and response objects. */
 import { PayloadTooLargeError } from "@fluxen/sdk"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { Exchange } from "./Exchange.js"
+import { unreadableBody, type Exchange } from "./Exchange.js"
 
 const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes: number): Promise<Uint8Array> =>
   new Promise((resolve, reject) => {
@@ -23,7 +23,7 @@ const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes
       chunks.push(chunk)
     })
     request.once("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
-    request.once("error", reject)
+    request.once("error", () => reject(unreadableBody()))
   })
 
 /** The request headers, read by lower-case name; repeated headers are joined with commas. */

@@ -17,10 +17,8 @@
  * the usage record run when the request ends, whatever the outcome.
  */
 import {
-  InvalidRequestError,
   ModelNotFoundError,
   isGatewayError,
-  PayloadTooLargeError,
   UpstreamProtocolError,
   type CanonicalRequest,
   type GatewayError,
@@ -83,15 +81,6 @@ const jsonHeaders = (requestId: string): Record<string, string> => ({
   "content-type": "application/json",
   "x-fluxen-request-id": requestId
 })
-
-const readBody = async (exchange: Exchange, limitBytes: number): Promise<Uint8Array> => {
-  try {
-    return await exchange.readBody(limitBytes)
-  } catch (cause) {
-    if (cause instanceof PayloadTooLargeError) throw cause
-    throw new InvalidRequestError({ message: "The request body could not be read completely.", code: "invalid_body" })
-  }
-}
 
 /** Returns the value of a decoding or routing step, or throws its error. */
 const valueOf = <A, E>(either: Either.Either<A, E>): A => {
@@ -184,7 +173,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   }
 
   const pipeline = async (exchange: Exchange, spec: EndpointSpec, state: RequestState): Promise<void> => {
-    const bytes = await readBody(exchange, bodyLimitBytes)
+    const bytes = await exchange.readBody(bodyLimitBytes)
     const json = valueOf(parseJsonBody(bytes)) as { model?: unknown }
     if (typeof json.model === "string") state.requestedModel = json.model
     const request = valueOf(decodeRequest(spec.schema, json)) as CanonicalRequest

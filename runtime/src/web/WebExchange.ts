@@ -3,7 +3,7 @@
  * by `Deno.serve` and any other server speaking the fetch API.
  */
 import { PayloadTooLargeError } from "@fluxen/sdk"
-import type { Exchange } from "../http/Exchange.js"
+import { unreadableBody, type Exchange } from "../http/Exchange.js"
 
 const encoder = new TextEncoder()
 
@@ -15,7 +15,13 @@ const readBody = async (request: Request, limitBytes: number): Promise<Uint8Arra
   const parts: Array<Uint8Array> = []
   let size = 0
   while (true) {
-    const { done, value } = await reader.read()
+    let read: ReadableStreamReadResult<Uint8Array>
+    try {
+      read = await reader.read()
+    } catch {
+      throw unreadableBody()
+    }
+    const { done, value } = read
     if (done) break
     size += value.length
     if (size > limitBytes) {
