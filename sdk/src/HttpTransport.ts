@@ -6,6 +6,7 @@
  * than the proxying itself.
  */
 import { Context } from "effect"
+import type { CancelNotice } from "./CancelNotice.js"
 
 export interface UpstreamRequest {
   /** Provider name, used in error messages and logs. */
@@ -16,6 +17,12 @@ export interface UpstreamRequest {
   readonly body?: string | Uint8Array
   /** Aborting it closes the upstream connection at once. */
   readonly signal: AbortSignal
+  /**
+   * The same cancellation as `signal`. A transport that is given it watches
+   * it and does not read `signal`, which the caller may then make only when
+   * read (see `CancelNotice`).
+   */
+  readonly cancel?: CancelNotice
   /**
    * Maximum silence, in milliseconds, while waiting for the response headers
    * and between two received body chunks. Every received byte restarts it;

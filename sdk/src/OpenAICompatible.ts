@@ -103,7 +103,11 @@ export const makeOpenAICompatibleAdapter = (
       url: urlOf(operation, context.upstreamModel),
       headers: stream ? streamHeaders : baseHeaders,
       body: JSON.stringify(body),
-      signal: context.signal,
+      // Read only by a transport that is not given the notice, so the host need not make the signal.
+      get signal() {
+        return context.signal
+      },
+      cancel: context.cancel,
       idleTimeoutMs: context.idleTimeoutMs
     })
     if (response.status >= 400) throw await readUpstreamError(provider, response, secrets)

@@ -4,7 +4,7 @@
  * use this directly instead of Effect's HttpServer so that request and
  * response bodies move as plain bytes, without per-request stream setup.
  */
-import { InvalidRequestError, type RequestHeaders } from "@fluxen/sdk"
+import { InvalidRequestError, type CancelNotice, type RequestHeaders } from "@fluxen/sdk"
 
 export interface Exchange {
   readonly method: string
@@ -32,6 +32,8 @@ export interface Exchange {
   readonly headersSent: () => boolean
   /** True once the client disconnected before the response was complete. */
   readonly clientLeft: () => boolean
+  /** The client's disconnection as a provider call's `CancelNotice`. */
+  readonly departure: CancelNotice
   /**
    * Aborted when the client disconnects before the response is complete.
    * Read it only to hand it on (to a provider call, a waiting hook): an

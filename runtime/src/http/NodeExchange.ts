@@ -1,5 +1,5 @@
 /** The `Exchange` over node:http's request and response objects. */
-import { PayloadTooLargeError } from "@fluxen/sdk"
+import { PayloadTooLargeError, type CancelNotice } from "@fluxen/sdk"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { unreadableBody, type Exchange } from "./Exchange.js"
 
@@ -36,6 +36,30 @@ class NodeRequestHeaders {
   }
 }
 
+/** The client's disconnection as a `CancelNotice`, fed by its exchange. */
+class Departure implements CancelNotice {
+  left = false
+  private listeners: Array<() => void> | undefined
+
+  readonly cancelled = (): boolean => this.left
+
+  readonly watch = (listener: () => void): (() => void) => {
+    const listeners = (this.listeners ??= [])
+    listeners.push(listener)
+    return () => {
+      const index = listeners.indexOf(listener)
+      if (index !== -1) listeners.splice(index, 1)
+    }
+  }
+
+  notify(): void {
+    this.left = true
+    const listeners = this.listeners
+    this.listeners = undefined
+    if (listeners !== undefined) for (const listener of listeners) listener()
+  }
+}
+
 /**
  * A class rather than an object of closures: the proxy makes one per request, and methods on
  * the prototype cost no allocation each.
@@ -46,7 +70,7 @@ class NodeExchange implements Exchange {
   readonly headers: NodeRequestHeaders
   /** Stream text written in this tick, sent at the next (see `write`). */
   private pending = ""
-  private left = false
+  readonly departure = new Departure()
   private controller: AbortController | undefined
 
   constructor(
@@ -63,7 +87,7 @@ class NodeExchange implements Exchange {
 
   private readonly onClose = (): void => {
     if (this.response.writableFinished) return
-    this.left = true
+    this.departure.notify()
     this.controller?.abort()
   }
 
@@ -114,14 +138,14 @@ class NodeExchange implements Exchange {
   }
 
   clientLeft(): boolean {
-    return this.left
+    return this.departure.left
   }
 
   // Made when first read: most requests that end without waiting on anything never read it.
   get clientGone(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController()
-      if (this.left) this.controller.abort()
+      if (this.departure.left) this.controller.abort()
     }
     return this.controller.signal
   }

@@ -2,9 +2,10 @@
  * Running an Effect from the pipeline's async code: as a promise that
  * resolves with its value or rejects with its typed failure, in a fiber
  * that the client's leaving interrupts. A promise call (`fromPromise` in
- * the SDK) runs without a fiber, and its own work watches the same signal.
+ * the SDK) runs without a fiber, and its own work watches the same
+ * cancellation.
  */
-import { promiseCallOf, runPromiseCall } from "@fluxen/sdk"
+import { promiseCallOf, runPromiseCall, type CancelNotice } from "@fluxen/sdk"
 import { Cause, type Effect, FiberId, Option, Runtime } from "effect"
 
 /** The rejection of an Effect that died or was interrupted, with its `cause`. */
@@ -15,21 +16,20 @@ export class EffectFailure {
 /** The error inside a rejection, with the defect of an `EffectFailure` unwrapped. */
 export const squashFailure = (error: unknown): unknown => (error instanceof EffectFailure ? Cause.squash(error.cause) : error)
 
-export type EffectRunner = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal) => Promise<A>
+export type EffectRunner = <A, E>(effect: Effect.Effect<A, E>, cancel: CancelNotice) => Promise<A>
 
 export const makeEffectRunner = (runtime: Runtime.Runtime<never>): EffectRunner => {
   const runFork = Runtime.runFork(runtime)
-  return <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal): Promise<A> => {
-    // The abort event has fired already for a client that left before this call.
-    if (signal.aborted) return Promise.reject(new EffectFailure(Cause.interrupt(FiberId.none)))
+  return <A, E>(effect: Effect.Effect<A, E>, cancel: CancelNotice): Promise<A> => {
+    // A client that left before this call is not watched: the notice was given already.
+    if (cancel.cancelled()) return Promise.reject(new EffectFailure(Cause.interrupt(FiberId.none)))
     const call = promiseCallOf(effect)
     if (call !== undefined) return runPromiseCall(call)
     return new Promise((resolve, reject) => {
       const fiber = runFork(effect)
-      const onAbort = () => fiber.unsafeInterruptAsFork(FiberId.none)
-      signal.addEventListener("abort", onAbort, { once: true })
+      const stopWatching = cancel.watch(() => fiber.unsafeInterruptAsFork(FiberId.none))
       fiber.addObserver((exit) => {
-        signal.removeEventListener("abort", onAbort)
+        stopWatching()
         if (exit._tag === "Success") return resolve(exit.value)
         const failure = Cause.failureOption(exit.cause)
         reject(Option.isSome(failure) ? failure.value : new EffectFailure(exit.cause))
@@ -38,17 +38,16 @@ export const makeEffectRunner = (runtime: Runtime.Runtime<never>): EffectRunner 
   }
 }
 
-/** Waits `ms` milliseconds, or rejects as interrupted when `signal` aborts first. */
-export const sleepUnlessAborted = (ms: number, signal: AbortSignal): Promise<void> =>
+/** Waits `ms` milliseconds, or rejects as interrupted when the call is cancelled first. */
+export const sleepUnlessCancelled = (ms: number, cancel: CancelNotice): Promise<void> =>
   new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new EffectFailure(Cause.interrupt(FiberId.none)))
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(new EffectFailure(Cause.interrupt(FiberId.none)))
-    }
+    if (cancel.cancelled()) return reject(new EffectFailure(Cause.interrupt(FiberId.none)))
     const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort)
+      stopWatching()
       resolve()
     }, ms)
-    signal.addEventListener("abort", onAbort, { once: true })
+    const stopWatching = cancel.watch(() => {
+      clearTimeout(timer)
+      reject(new EffectFailure(Cause.interrupt(FiberId.none)))
+    })
   })

@@ -36,7 +36,7 @@ import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
 import { orderDeployments } from "../routing/orderDeployments.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import type { EndpointSpec } from "./endpoints.js"
-import { makeEffectRunner, sleepUnlessAborted, squashFailure } from "./EffectRunner.js"
+import { makeEffectRunner, sleepUnlessCancelled, squashFailure } from "./EffectRunner.js"
 import { decodeRequest, parseJsonBody } from "./parseRequest.js"
 import { newRequestId } from "./requestId.js"
 import { relayStream } from "./relayStream.js"
@@ -201,7 +201,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       state.answeredByHook = true
       result = decision.respond
     } else {
-      const signal = exchange.clientGone
+      const cancel = exchange.departure
       const invoke = (deployment: Deployment) =>
         spec.invoke(
           deployment.adapter,
@@ -210,18 +210,22 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           {
             requestId: state.requestId,
             upstreamModel: deployment.upstreamModel,
-            signal,
+            // Made when an adapter reads it. The SDK's adapters pass `cancel` on instead.
+            get signal() {
+              return exchange.clientGone
+            },
+            cancel,
             idleTimeoutMs: deployment.idleTimeoutMs,
             clientHeaders: exchange.headers
           },
           state.stream
         )
       const routed = await callWithRouting(router, plan, order, invoke, state.requestId, {
-        attempt: (effect) => runEffect(effect, signal),
-        sleep: (ms) => sleepUnlessAborted(ms, signal),
+        attempt: (effect) => runEffect(effect, cancel),
+        sleep: (ms) => sleepUnlessCancelled(ms, cancel),
         logInfo,
         logWarning,
-        cancelled: () => signal.aborted
+        cancelled: cancel.cancelled
       })
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result

@@ -10,7 +10,7 @@
  * reader falls behind by more than `HIGH_WATER_BYTES`, so a slow client
  * slows the upstream instead of filling memory.
  */
-import type { UpstreamResponse } from "@fluxen/sdk"
+import type { CancelNotice, UpstreamResponse } from "@fluxen/sdk"
 import { errors, type Dispatcher } from "undici"
 
 const HIGH_WATER_BYTES = 64 * 1024
@@ -40,19 +40,22 @@ export class DispatchedCall implements Dispatcher.DispatchHandler {
   private wake: (() => void) | undefined
   /** The waiting `bytes()` call, if any. It reads the whole body, so the connection is not paused meanwhile. */
   private collector: { resolve: (bytes: Uint8Array) => void; reject: (error: unknown) => void } | undefined
+  /** Stops watching the caller's cancellation. */
+  private stopWatching: (() => void) | undefined
 
   constructor(
     private readonly onStart: (response: UpstreamResponse) => void,
     private readonly onFailure: (error: unknown) => void,
     /** Maps an undici error to the gateway's upstream errors. */
     private readonly mapError: (error: unknown) => unknown,
-    private readonly signal: AbortSignal | undefined
+    cancel: CancelNotice | undefined
   ) {
-    if (signal?.aborted === true) this.fail(new errors.RequestAbortedError())
-    else signal?.addEventListener("abort", this.abortFromSignal, { once: true })
+    if (cancel === undefined) return
+    if (cancel.cancelled()) this.fail(new errors.RequestAbortedError())
+    else this.stopWatching = cancel.watch(this.abortFromCaller)
   }
 
-  private readonly abortFromSignal = () => {
+  private readonly abortFromCaller = () => {
     const error = new errors.RequestAbortedError()
     if (this.controller !== undefined) return this.controller.abort(error)
     // The request has no connection yet, so it fails now and is aborted when undici dispatches it.
@@ -116,7 +119,9 @@ export class DispatchedCall implements Dispatcher.DispatchHandler {
   }
 
   private release(): void {
-    this.signal?.removeEventListener("abort", this.abortFromSignal)
+    const stop = this.stopWatching
+    this.stopWatching = undefined
+    stop?.()
   }
 
   private notify(): void {

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import type { UpstreamResponse } from "@fluxen/sdk"
+import type { CancelNotice, UpstreamResponse } from "@fluxen/sdk"
 import { Agent } from "undici"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeUndiciTransport } from "./UndiciTransport.js"
@@ -91,5 +91,38 @@ describe("undici transport", () => {
 
     expect((failure as { _tag?: string })._tag).toBe("UpstreamUnreachableError")
     expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
+  })
+
+  it("cancel notice: fails a waiting request, signal unread", async () => {
+    let listener: (() => void) | undefined
+    let stopped = false
+    const cancel: CancelNotice = {
+      cancelled: () => false,
+      watch: (watcher) => {
+        listener = watcher
+        return () => {
+          stopped = true
+        }
+      }
+    }
+    const request = {
+      provider: "test",
+      method: "GET" as const,
+      url: `${origin}/silent`,
+      headers: {},
+      get signal(): AbortSignal {
+        throw new Error("The transport read the signal although it was given the notice.")
+      },
+      cancel,
+      idleTimeoutMs: 5_000
+    }
+    const pending = transport.send(request).catch((error: unknown) => error)
+
+    await later(50)
+    listener!()
+    const failure = await pending
+
+    expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
+    expect(stopped).toBe(true)
   })
 })

@@ -9,9 +9,11 @@
  * timeout (a 300 ms timeout fires after 0.5 to 1 s).
  */
 import {
+  cancelNoticeOf,
   HttpTransport,
   UpstreamTimeoutError,
   UpstreamUnreachableError,
+  type CancelNotice,
   type UpstreamRequest,
   type UpstreamResponse
 } from "@fluxen/sdk"
@@ -68,6 +70,10 @@ export const toUpstreamError = (request: UpstreamRequest, cause: unknown, connec
   }
 }
 
+// A caller that gives no notice may also give no signal, although the type requires one.
+const noticeOf = (request: UpstreamRequest): CancelNotice | undefined =>
+  request.cancel ?? ((request.signal as AbortSignal | undefined) === undefined ? undefined : cancelNoticeOf(request.signal))
+
 /** An upstream URL split into what undici's `dispatch` takes. */
 interface Target {
   readonly origin: string
@@ -92,7 +98,7 @@ export const makeUndiciTransport = (agent: Agent, options: UndiciTransportOption
   const send = (request: UpstreamRequest): Promise<UpstreamResponse> =>
     new Promise((resolve, reject) => {
       const target = targetOf(request.url)
-      const call = new DispatchedCall(resolve, reject, (cause) => toUpstreamError(request, cause, options.connectTimeoutMs), request.signal)
+      const call = new DispatchedCall(resolve, reject, (cause) => toUpstreamError(request, cause, options.connectTimeoutMs), noticeOf(request))
       agent.dispatch(
         {
           origin: target.origin,

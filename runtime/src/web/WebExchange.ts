@@ -2,7 +2,7 @@
  * The `Exchange` over a web `Request`, answered with a web `Response`; used
  * by `Deno.serve` and any other server speaking the fetch API.
  */
-import { PayloadTooLargeError } from "@fluxen/sdk"
+import { cancelNoticeOf, PayloadTooLargeError } from "@fluxen/sdk"
 import { unreadableBody, type Exchange } from "../http/Exchange.js"
 
 const encoder = new TextEncoder()
@@ -101,6 +101,7 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
     },
     headersSent: () => headersSent,
     clientLeft: () => gone.signal.aborted,
+    departure: cancelNoticeOf(gone.signal),
     clientGone: gone.signal
   }
   return { exchange, response }

@@ -1,0 +1,29 @@
+/**
+ * The cancellation of a provider call, watched through one callback.
+ *
+ * It carries the same news as the call's `AbortSignal`. An `AbortSignal` is
+ * an `EventTarget`, and making one and adding and removing its listener
+ * cost several microseconds on each request, so a host may make the signal
+ * only when something reads it. Code that only passes cancellation on (an
+ * adapter to the HTTP transport) passes this notice instead and leaves the
+ * signal unmade.
+ */
+export interface CancelNotice {
+  /** True once the call is cancelled. */
+  readonly cancelled: () => boolean
+  /**
+   * Calls `listener` once, when the call is cancelled, unless the returned
+   * function was called first. Check `cancelled()` before watching: a
+   * listener added after the cancellation is not called.
+   */
+  readonly watch: (listener: () => void) => () => void
+}
+
+/** Makes the notice of an `AbortSignal`, for hosts and tests that have a signal only. */
+export const cancelNoticeOf = (signal: AbortSignal): CancelNotice => ({
+  cancelled: () => signal.aborted,
+  watch: (listener) => {
+    signal.addEventListener("abort", listener, { once: true })
+    return () => signal.removeEventListener("abort", listener)
+  }
+})
