@@ -435,3 +435,19 @@ describe("formatSseEvent", () => {
     expect(() => formatSseEvent({ id: "1\r", data: "x" })).toThrow(/id field/)
   })
 })
+
+describe("SseParser on Node Buffers", () => {
+  it("decodes Buffers as plain byte arrays", () => {
+    const text = "data: caf\u00e9 \ud83c\udf0d\n\ndata: \ufeffkept\n\n"
+    const invalid = [0x64, 0x61, 0x74, 0x61, 0x3a, 0x20, 0xc3, 0x28, 0xe2, 0x82, 0x20, 0xf0, 0x9f, 0x0a, 0x0a]
+    const bytes = [...new TextEncoder().encode(text), ...invalid]
+    const parse = (chunk: Uint8Array) => new SseParser().push(chunk)
+
+    const fromBuffer = parse(Buffer.from(bytes))
+    const fromArray = parse(new Uint8Array(bytes))
+
+    expect(fromBuffer).toEqual(fromArray)
+    expect(fromBuffer.map((event) => event.data)).toEqual(["caf\u00e9 \ud83c\udf0d", "\ufeffkept", fromArray[2]!.data])
+    expect(fromBuffer[2]!.data).toContain("\ufffd")
+  })
+})

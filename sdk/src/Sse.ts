@@ -316,8 +316,14 @@ const hasName = (bytes: Uint8Array, start: number, name: ReadonlyArray<number>):
   return true
 }
 
-const decode = (bytes: Uint8Array, start: number, end: number): string =>
-  start === end ? "" : utf8.decode(bytes.subarray(start, end))
+type NodeBuffer = Uint8Array & { readonly utf8Slice?: (start: number, end: number) => string }
+
+// Node's Buffer (what undici delivers) decodes a range without the view object that
+// `subarray` makes for each line. Both replace invalid sequences with U+FFFD and keep a BOM.
+const decode = (bytes: NodeBuffer, start: number, end: number): string => {
+  if (start === end) return ""
+  return bytes.utf8Slice === undefined ? utf8.decode(bytes.subarray(start, end)) : bytes.utf8Slice(start, end)
+}
 
 const concatBytes = (first: Uint8Array, second: Uint8Array): Uint8Array => {
   const joined = new Uint8Array(first.length + second.length)
