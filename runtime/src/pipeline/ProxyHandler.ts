@@ -31,7 +31,7 @@ import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropic
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
 import { isPromise, type HookChain, type Pending } from "../plugins/HookChain.js"
-import { callWithRouting } from "../routing/callWithRouting.js"
+import { callWithRouting, type RoutingEffects } from "../routing/callWithRouting.js"
 import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
 import { orderDeployments } from "../routing/orderDeployments.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
@@ -125,8 +125,12 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   const runEffect = makeEffectRunner(dependencies.runtime)
   const log = (level: "Info" | "Warning") => (message: string, annotations: Readonly<Record<string, unknown>>) =>
     runSync((level === "Info" ? Effect.logInfo(message) : Effect.logWarning(message)).pipe(Effect.annotateLogs(annotations)))
-  const logInfo = log("Info")
-  const logWarning = log("Warning")
+  const routingEffects: RoutingEffects = {
+    attempt: runEffect,
+    sleep: sleepUnlessCancelled,
+    logInfo: log("Info"),
+    logWarning: log("Warning")
+  }
 
   const sendError = (exchange: Exchange, state: RequestState, spec: EndpointSpec, response: ErrorResponse) => {
     const anthropic = spec.errorShape === "anthropic"
@@ -220,13 +224,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           },
           state.stream
         )
-      const routed = await callWithRouting(router, plan, order, invoke, state.requestId, {
-        attempt: (effect) => runEffect(effect, cancel),
-        sleep: (ms) => sleepUnlessCancelled(ms, cancel),
-        logInfo,
-        logWarning,
-        cancelled: cancel.cancelled
-      })
+      const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel)
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }

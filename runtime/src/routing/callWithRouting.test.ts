@@ -1,4 +1,4 @@
-import { UpstreamHttpError, UpstreamUnreachableError, type GatewayError, type ProviderAdapter, type ProviderResult } from "@fluxen/sdk"
+import { UpstreamHttpError, UpstreamUnreachableError, type CancelNotice, type GatewayError, type ProviderAdapter, type ProviderResult } from "@fluxen/sdk"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { callWithRouting, type RoutingEffects } from "./callWithRouting.js"
@@ -41,13 +41,15 @@ const fakeRouter = () => {
 const ok: ProviderResult = { _tag: "Json", status: 200, headers: {}, body: {} }
 const unreachable = () => new UpstreamUnreachableError({ provider: "a", reason: "the connection was refused" })
 
-const effects = (cancelled = () => false): RoutingEffects => ({
+const effects: RoutingEffects = {
   attempt: (effect) => Effect.runPromise(Effect.either(effect)).then((either) => (either._tag === "Right" ? either.right : Promise.reject(either.left))),
   sleep: async () => {},
   logInfo: () => {},
-  logWarning: () => {},
-  cancelled
-})
+  logWarning: () => {}
+}
+
+/** Makes the notice of a client that has left when `cancelled` says so. */
+const cancelNotice = (cancelled = () => false): CancelNotice => ({ cancelled, watch: () => () => {} })
 
 describe("callWithRouting", () => {
   it("retries, then falls back", async () => {
@@ -58,7 +60,7 @@ describe("callWithRouting", () => {
       calls.push(target.id)
       return target.id === "a" ? Effect.fail(unreachable()) : Effect.succeed(ok)
     }
-    const routed = await callWithRouting(router, plan([a, b], 1), [a, b], invoke, "req", effects())
+    const routed = await callWithRouting(router, plan([a, b], 1), [a, b], invoke, "req", effects, cancelNotice())
     expect(calls).toEqual(["a", "a", "b"])
     expect(routed.deployment).toBe(b)
     expect(routed.attempts).toBe(3)
@@ -71,7 +73,7 @@ describe("callWithRouting", () => {
     const [a, b] = [deployment("a"), deployment("b")]
     const badRequest = new UpstreamHttpError({ provider: "a", status: 400, headers: {}, error: { message: "bad", type: "invalid_request_error", param: null, code: null } })
     const invoke = (): Effect.Effect<ProviderResult, GatewayError> => Effect.fail(badRequest)
-    await expect(callWithRouting(router, plan([a, b], 2), [a, b], invoke, "req", effects())).rejects.toBe(badRequest)
+    await expect(callWithRouting(router, plan([a, b], 2), [a, b], invoke, "req", effects, cancelNotice())).rejects.toBe(badRequest)
     expect(failures).toEqual([])
   })
 
@@ -83,7 +85,7 @@ describe("callWithRouting", () => {
       calls++
       return Effect.fail(new UpstreamUnreachableError({ provider: "a", reason: "the request was cancelled" }))
     }
-    const failure = await callWithRouting(router, plan([a, b], 2), [a, b], invoke, "req", effects(() => true)).catch((error: unknown) => error)
+    const failure = await callWithRouting(router, plan([a, b], 2), [a, b], invoke, "req", effects, cancelNotice(() => true)).catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(UpstreamUnreachableError)
     expect(calls).toBe(1)
     expect(failures).toEqual([])
