@@ -48,7 +48,7 @@ const effects: RoutingEffects = {
   logWarning: () => {}
 }
 
-/** Makes the notice of a client that has left when `cancelled` says so. */
+/** Makes the notice of a client that has left once `cancelled` returns true. */
 const cancelNotice = (cancelled = () => false): CancelNotice => ({ cancelled, watch: () => () => {} })
 
 describe("callWithRouting", () => {
