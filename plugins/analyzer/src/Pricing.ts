@@ -74,6 +74,9 @@ export const priceLookupNames = (model: string): ReadonlyArray<string> => {
 
 /** Finds the price of a model by the names of {@link priceLookupNames}; undefined when none is priced. */
 export const lookupPrice = (pricing: PricingTable, model: string): ModelPrice | undefined => {
+  // The name as given is the first candidate, and usually priced: found without building the list.
+  const exact = pricing.models.get(model)
+  if (exact !== undefined) return exact
   for (const name of priceLookupNames(model)) {
     const price = pricing.models.get(name)
     if (price !== undefined) return price
