@@ -17,8 +17,11 @@ export interface Exchange {
    * be read completely (the client went away, a broken chunked encoding).
    */
   readonly readBody: (limitBytes: number) => Promise<Uint8Array>
-  /** Sends a complete response. */
-  readonly send: (status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array) => void
+  /**
+   * Sends a complete response. The exchange may add to `headers` (its
+   * `content-length`), so pass an object made for this response.
+   */
+  readonly send: (status: number, headers: Record<string, string>, body: string | Uint8Array) => void
   /** Sends status and headers of a streamed response. */
   readonly startStream: (status: number, headers: Readonly<Record<string, string>>) => void
   /**

@@ -101,10 +101,11 @@ class NodeExchange implements Exchange {
     return readBody(this.request, this.response, limitBytes)
   }
 
-  send(status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array): void {
+  send(status: number, headers: Record<string, string>, body: string | Uint8Array): void {
     const response = this.response
     if (response.headersSent || response.destroyed) return
-    response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body) })
+    headers["content-length"] = String(Buffer.byteLength(body))
+    response.writeHead(status, headers)
     response.end(body)
   }
 

@@ -154,7 +154,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       state.firstByteAt = performance.now()
       exchange.send(
         result.status,
-        { ...result.headers, ...jsonHeaders(state.requestId), ...context.responseHeaders },
+        { ...result.headers, "content-type": "application/json", "x-fluxen-request-id": state.requestId, ...context.responseHeaders },
         result.bytes ?? JSON.stringify(result.body)
       )
       return
