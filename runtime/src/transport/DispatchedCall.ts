@@ -17,7 +17,16 @@ const HIGH_WATER_BYTES = 64 * 1024
 
 type Headers = Record<string, string | Array<string> | undefined>
 
+// undici makes a new object of headers for each response. When every value is a string, which is
+// usual, that object is the flat record itself and is used without a copy.
 const flattenHeaders = (headers: Headers): Record<string, string> => {
+  for (const name in headers) {
+    if (typeof headers[name] !== "string") return copyFlat(headers)
+  }
+  return headers as Record<string, string>
+}
+
+const copyFlat = (headers: Headers): Record<string, string> => {
   const flat: Record<string, string> = {}
   for (const name in headers) {
     const value = headers[name]

@@ -17,6 +17,10 @@ const transport = makeUndiciTransport(agent, { connectionsPerOrigin: 4, keepAliv
 beforeAll(async () => {
   server = createServer((request, response) => {
     if (request.url === "/silent") return
+    if (request.url === "/repeated") {
+      response.writeHead(200, [["x-limit", "a"], ["x-limit", "b"], ["content-length", "0"]].flat())
+      return response.end()
+    }
     const body = request.url === "/large" ? LARGE_BODY : SMALL_BODY
     response.writeHead(200, { "content-type": "application/json", "content-length": body.length })
     response.end(body)
@@ -124,5 +128,13 @@ describe("undici transport", () => {
 
     expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
     expect(stopped).toBe(true)
+  })
+
+  it("joins a repeated header with commas", async () => {
+    const response = await send("/repeated")
+    await response.bytes()
+
+    expect(response.headers["x-limit"]).toBe("a, b")
+    expect(response.headers["content-length"]).toBe("0")
   })
 })
