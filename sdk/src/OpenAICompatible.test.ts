@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest"
 import type { ChatRequest } from "./ChatRequest.js"
 import { UpstreamProtocolError } from "./Errors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
+import { attachCancelNotice, type CancelNotice } from "./CancelNotice.js"
 import { eventBatchesOf } from "./EventBatches.js"
 import { makeOpenAICompatibleAdapter } from "./OpenAICompatible.js"
 import type { CallContext, JsonResult, StreamEvent, StreamResult } from "./Provider.js"
@@ -146,8 +147,14 @@ describe("OpenAI-compatible request bodies", () => {
     return JSON.parse(body!) as Record<string, unknown>
   }
 
-  it("chat body: same model, sent unchanged", async () => {
-    expect(await upstreamBody(request, "gpt-4o-mini")).toEqual(request)
+  it("chat body: same model and stream false, sent unchanged", async () => {
+    const sent = { ...request, stream: false } as ChatRequest
+
+    expect(await upstreamBody(sent, "gpt-4o-mini")).toEqual(sent)
+  })
+
+  it("chat body: no stream field, stream false added", async () => {
+    expect(await upstreamBody(request, "gpt-4o-mini")).toEqual({ ...request, stream: false })
   })
 
   it("chat body: other model, renamed and not streamed", async () => {
@@ -156,5 +163,52 @@ describe("OpenAI-compatible request bodies", () => {
     expect(body.model).toBe("gpt-4.1-nano")
     expect(body.stream).toBe(false)
     expect(body.messages).toEqual(request.messages)
+  })
+})
+
+describe("OpenAI-compatible cancellation", () => {
+  /** Sends a chat with `callContext` and returns the transport request, with whether its signal was read. */
+  const sentRequest = async (callContext: CallContext) => {
+    let sent: { cancel: CancelNotice | undefined; signal: AbortSignal } | undefined
+    const transport: HttpTransportService = {
+      send: async (request) => {
+        sent = { cancel: request.cancel, get signal() { return request.signal } }
+        return answering('{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}').send(request)
+      }
+    }
+    const adapter = makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport)
+    await Effect.runPromise(adapter.chat(request, callContext))
+    return sent!
+  }
+
+  const notice: CancelNotice = { cancelled: () => false, watch: () => () => {} }
+
+  it("host context: notice passed, signal unread", async () => {
+    let signalReads = 0
+    const hostContext = attachCancelNotice(
+      {
+        ...context,
+        get signal() {
+          signalReads++
+          return context.signal
+        }
+      },
+      notice
+    )
+
+    const sent = await sentRequest(hostContext)
+
+    expect(sent.cancel).toBe(notice)
+    expect(signalReads).toBe(0)
+  })
+
+  it("copied context with its own signal: that signal, no notice", async () => {
+    const hostContext = attachCancelNotice({ ...context }, notice)
+    const deadline = new AbortController().signal
+
+    const sent = await sentRequest({ ...hostContext, signal: deadline })
+
+    expect(sent.cancel).toBeUndefined()
+    expect(sent.signal).toBe(deadline)
   })
 })

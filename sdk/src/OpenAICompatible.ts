@@ -19,6 +19,7 @@ import type {
   StreamEvent,
   StreamResult
 } from "./Provider.js"
+import { cancelNoticeOfCall } from "./CancelNotice.js"
 import { batchedEvents } from "./EventBatches.js"
 import { fromPromise } from "./PromiseCall.js"
 import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
@@ -107,7 +108,7 @@ export const makeOpenAICompatibleAdapter = (
       get signal() {
         return context.signal
       },
-      cancel: context.cancel,
+      cancel: cancelNoticeOfCall(context),
       idleTimeoutMs: context.idleTimeoutMs
     })
     if (response.status >= 400) throw await readUpstreamError(provider, response, secrets)
@@ -232,9 +233,10 @@ export const makeOpenAICompatibleAdapter = (
       ? { ...request, model, stream: true, stream_options: { ...(request.stream_options as object | null), include_usage: true } }
       : { ...request, model, stream: true }
 
-  // A request that already names the upstream model and does not ask for a stream is sent as it is, without a copy.
+  // A request that already names the upstream model and sets `stream: false` is sent as it is, without a copy.
+  // Without the field it gets one, because some compatible servers stream by default.
   const plainChatBody = (request: ChatRequest, model: string): ChatRequest =>
-    request.model === model && (request.stream === undefined || request.stream === false) ? request : { ...request, model, stream: false }
+    request.model === model && request.stream === false ? request : { ...request, model, stream: false }
 
   const chat = (request: ChatRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
     fromPromise(

@@ -6,7 +6,6 @@
  */
 import type { Effect } from "effect"
 import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
-import type { CancelNotice } from "./CancelNotice.js"
 import type { ProviderError } from "./Errors.js"
 import type { SseEvent } from "./Sse.js"
 import type { Usage } from "./Usage.js"
@@ -22,11 +21,6 @@ export interface CallContext {
   readonly upstreamModel: string
   /** Aborted when the client disconnects or the request is cancelled. */
   readonly signal: AbortSignal
-  /**
-   * The same cancellation as `signal`, when the host offers it. Pass it to
-   * the transport with the request: the host may then never make `signal`.
-   */
-  readonly cancel?: CancelNotice
   /** Idle timeout for this model, in milliseconds; pass it to the transport. */
   readonly idleTimeoutMs: number
   readonly clientHeaders: RequestHeaders

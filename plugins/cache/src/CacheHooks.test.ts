@@ -465,6 +465,7 @@ describe("cache hooks, store failures", () => {
 
       expect(second.body).toEqual(textCompletion)
       expect(JSON.parse(new TextDecoder().decode(second.bytes))).toEqual(textCompletion)
+      expect(second.bytes).not.toBe(jsonResponse((yield* lookUp(cache)).decision).bytes)
     }))
 
   it.effect("keeps counting an unreadable entry as invalid on every lookup", () =>

@@ -177,11 +177,12 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
     )
 
   /**
-   * The checked body's bytes of each entry the memory store returned. The
-   * store returns the same object on every hit, so a body is parsed and
-   * checked once, not on each hit.
+   * Whether each entry the memory store returned contains a complete response.
+   * The store returns the same object on every hit, so a body is parsed and
+   * checked once, not on each hit. Only the verdict is kept: a copy of the
+   * body would use memory that the store's `maxBytes` does not count.
    */
-  const checkedEntries = new WeakMap<CacheEntry, Uint8Array | "invalid">()
+  const checkedEntries = new WeakMap<CacheEntry, boolean>()
 
   /** Parses a stored body, or returns undefined when it is not a complete response. */
   const parseComplete = (endpoint: string, entry: CacheEntry): unknown => {
@@ -196,17 +197,13 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
 
   /** Builds the response to a hit, or returns undefined when the stored body is not a complete response. */
   const responseFrom = (context: RequestContext, entry: CacheEntry, memoized: boolean): ProviderResult | undefined => {
-    let bytes = memoized ? checkedEntries.get(entry) : undefined
-    if (bytes === "invalid") return undefined
+    const complete = memoized ? checkedEntries.get(entry) : undefined
+    if (complete === false) return undefined
     // Parsed here when it was not checked before, and for a stream, whose events are built from it.
-    let body = bytes === undefined || context.stream ? parseComplete(context.endpoint, entry) : undefined
-    if (bytes === undefined) {
-      if (body === undefined) {
-        if (memoized) checkedEntries.set(entry, "invalid")
-        return undefined
-      }
-      bytes = Buffer.from(entry.body, "utf8")
-      if (memoized) checkedEntries.set(entry, bytes)
+    let body = complete === undefined || context.stream ? parseComplete(context.endpoint, entry) : undefined
+    if (complete === undefined) {
+      if (memoized) checkedEntries.set(entry, body !== undefined)
+      if (body === undefined) return undefined
     }
 
     if (context.stream) {
@@ -228,7 +225,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
         }
         return body
       },
-      bytes,
+      bytes: Buffer.from(entry.body, "utf8"),
       usage: entry.usage
     }
   }
@@ -305,7 +302,9 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       })
     }
 
-    // A store in the process needs no wait: a hit or a plain miss is then an `Exit`, which the host reads without a fiber.
+    // A store in the process needs no wait: a hit or a plain miss is then an `Exit`, which the host
+    // reads without a fiber. The lookup therefore happens when `beforeRequest` is called, as the host does
+    // right before running its effect.
     if (store.getNow !== undefined) {
       const now = clock.unsafeCurrentTimeMillis()
       const entry = store.getNow(key, now)

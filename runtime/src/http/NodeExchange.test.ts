@@ -116,4 +116,25 @@ describe("NodeExchange client departure", () => {
 
     expect(await read).toMatchObject({ _tag: "InvalidRequestError", code: "invalid_body" })
   })
+
+  it("calls every watcher, also when one stops watching meanwhile", async () => {
+    const called: Array<string> = []
+    let exchange: ReturnType<typeof makeNodeExchange> | undefined
+    await leaveEarly((made) => {
+      exchange = made
+      const stopFirst = made.departure.watch(() => {
+        called.push("first")
+        stopFirst()
+      })
+      made.departure.watch(() => {
+        called.push("second")
+        stopThird()
+      })
+      const stopThird = made.departure.watch(() => called.push("third"))
+      made.departure.watch(() => called.push("fourth"))
+    })
+    await waitFor(() => exchange?.clientLeft() === true)
+
+    expect(called).toEqual(["first", "second", "fourth"])
+  })
 })

@@ -56,7 +56,12 @@ class Departure implements CancelNotice {
     this.left = true
     const listeners = this.listeners
     this.listeners = undefined
-    if (listeners !== undefined) for (const listener of listeners) listener()
+    if (listeners === undefined) return
+    // A listener may stop watching, its own or another's, while this runs (a transport call
+    // releases its watch as it fails). So the loop runs over a copy and skips the removed.
+    for (const listener of listeners.slice()) {
+      if (listeners.includes(listener)) listener()
+    }
   }
 }
 

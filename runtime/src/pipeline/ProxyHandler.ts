@@ -17,6 +17,7 @@
  * the usage record run when the request ends, whatever the outcome.
  */
 import {
+  attachCancelNotice,
   ModelNotFoundError,
   isGatewayError,
   UpstreamProtocolError,
@@ -211,17 +212,19 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           deployment.adapter,
           deployment.provider,
           context.request,
-          {
-            requestId: state.requestId,
-            upstreamModel: deployment.upstreamModel,
-            // Made when an adapter reads it. The SDK's adapters pass `cancel` on instead.
-            get signal() {
-              return exchange.clientGone
+          // The signal is made when an adapter reads it. The SDK's adapters pass the attached notice on instead.
+          attachCancelNotice(
+            {
+              requestId: state.requestId,
+              upstreamModel: deployment.upstreamModel,
+              get signal() {
+                return exchange.clientGone
+              },
+              idleTimeoutMs: deployment.idleTimeoutMs,
+              clientHeaders: exchange.headers
             },
-            cancel,
-            idleTimeoutMs: deployment.idleTimeoutMs,
-            clientHeaders: exchange.headers
-          },
+            cancel
+          ),
           state.stream
         )
       const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel)
