@@ -22,8 +22,8 @@ export interface CancelNotice {
 const callNotices = new WeakMap<object, CancelNotice>()
 
 /**
- * Host side: makes `notice` the cancellation of the provider call whose
- * context is this very object, and returns the object. A copy of it
+ * Makes `notice` the cancellation of the provider call whose context is this
+ * very object, and returns the object. Hosts call it. A copy of it
  * (`{ ...context, signal }`, an adapter that wraps another with its own
  * deadline) has no notice, so the copy's `signal` is the one obeyed.
  */
@@ -32,7 +32,7 @@ export const attachCancelNotice = <C extends object>(context: C, notice: CancelN
   return context
 }
 
-/** Adapter side: the notice that the host attached to this context object, if any. Pass it to the transport as `cancel`. */
+/** Returns the notice that the host attached to this context object, if any. Adapters pass it to the transport as `cancel`. */
 export const cancelNoticeOfCall = (context: object): CancelNotice | undefined => callNotices.get(context)
 
 /** Makes the notice of an `AbortSignal`, for hosts and tests that have a signal only. */

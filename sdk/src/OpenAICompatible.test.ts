@@ -88,7 +88,7 @@ const chatStream = async (transport: HttpTransportService): Promise<StreamResult
 const delta = (content: string) => `data: {"choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`
 const finish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
 
-/** Reads every batch; returns the batches' data and the error that ended them, if any. */
+/** Reads every batch and returns the batches' data with the error that ended them, if any. */
 const readBatches = async (result: StreamResult) => {
   const iterator = eventBatchesOf(result.events)!
   const batches: Array<Array<string>> = []
@@ -103,7 +103,7 @@ const readBatches = async (result: StreamResult) => {
 }
 
 describe("OpenAI-compatible streams", () => {
-  it("batches: one per network read, same events as one by one", async () => {
+  it("batches: one per network read", async () => {
     const reads = [delta("a") + delta("b"), delta("c") + finish + "data: [DONE]\n\n"]
     const { batches, error } = await readBatches(await chatStream(streaming(reads).transport))
     const events: Array<string> = []
@@ -124,7 +124,7 @@ describe("OpenAI-compatible streams", () => {
     expect(counts.discards).toBe(1)
   })
 
-  it("batches: a stream cut before its end fails after its events", async () => {
+  it("batches: cut stream fails last", async () => {
     const { batches, error } = await readBatches(await chatStream(streaming([delta("a")]).transport))
 
     expect(batches).toHaveLength(1)
@@ -147,17 +147,17 @@ describe("OpenAI-compatible request bodies", () => {
     return JSON.parse(body!) as Record<string, unknown>
   }
 
-  it("chat body: same model and stream false, sent unchanged", async () => {
+  it("chat body: sent unchanged", async () => {
     const sent = { ...request, stream: false } as ChatRequest
 
     expect(await upstreamBody(sent, "gpt-4o-mini")).toEqual(sent)
   })
 
-  it("chat body: no stream field, stream false added", async () => {
+  it("chat body: stream false added", async () => {
     expect(await upstreamBody(request, "gpt-4o-mini")).toEqual({ ...request, stream: false })
   })
 
-  it("chat body: other model, renamed and not streamed", async () => {
+  it("chat body: model renamed", async () => {
     const body = await upstreamBody({ ...request, stream: null } as unknown as ChatRequest, "gpt-4.1-nano")
 
     expect(body.model).toBe("gpt-4.1-nano")
@@ -167,7 +167,7 @@ describe("OpenAI-compatible request bodies", () => {
 })
 
 describe("OpenAI-compatible cancellation", () => {
-  /** Sends a chat with `callContext` and returns the transport request, with whether its signal was read. */
+  /** Sends a chat with `callContext` and returns the `cancel` and `signal` of the transport request. */
   const sentRequest = async (callContext: CallContext) => {
     let sent: { cancel: CancelNotice | undefined; signal: AbortSignal } | undefined
     const transport: HttpTransportService = {
@@ -202,7 +202,7 @@ describe("OpenAI-compatible cancellation", () => {
     expect(signalReads).toBe(0)
   })
 
-  it("copied context with its own signal: that signal, no notice", async () => {
+  it("copied context: own signal obeyed", async () => {
     const hostContext = attachCancelNotice({ ...context }, notice)
     const deadline = new AbortController().signal
 

@@ -164,7 +164,7 @@ export const makeOpenAICompatibleAdapter = (
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
-  /** Parses one event; throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or a finish reason. */
+  /** Parses one event, and throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or a finish reason. */
   const toEvent = (event: SseEvent, endpoint: PassthroughEndpoint | "chat", headers: UpstreamResponse["headers"], end: { seen: boolean }): StreamEvent => {
     if (event.data === "[DONE]") {
       end.seen = true

@@ -453,7 +453,7 @@ describe("cache hooks, store failures", () => {
       expect(jsonResponse(yield* hit).body).toEqual(textCompletion)
     }))
 
-  it.effect("gives each hit its own copy of the body", () =>
+  it.effect("hit: own copy of the body", () =>
     Effect.gen(function* () {
       const cache = yield* makeCache()
       yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
@@ -468,7 +468,7 @@ describe("cache hooks, store failures", () => {
       expect(second.bytes).not.toBe(jsonResponse((yield* lookUp(cache)).decision).bytes)
     }))
 
-  it.effect("keeps counting an unreadable entry as invalid on every lookup", () =>
+  it.effect("invalid entry: counted per lookup", () =>
     Effect.gen(function* () {
       const cache = yield* cacheWithEntry(JSON.stringify({ choices: [{ index: 0, finish_reason: null }] }))
 

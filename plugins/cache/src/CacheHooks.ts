@@ -60,7 +60,7 @@ export interface CacheHooksOptions {
   readonly warningIntervalMs?: number
   /** Looks up chat requests by the similarity of their latest user turn after an exact miss. */
   readonly semantic?: SemanticCache
-  /** The clock of `age` headers, of store times and of a store's expiry check; the system clock by default. */
+  /** The clock for `age` headers, store times and expiry checks. The system clock by default. */
   readonly clock?: Clock.Clock
 }
 

@@ -179,7 +179,7 @@ describe("cacheKeyOf", () => {
 describe("cache key stability", () => {
   // Computed by the first version of the key, so that a rewrite of the key's code keeps finding
   // the entries that earlier versions wrote to a shared Redis store.
-  it("gives the same key as the first version for the same input", () => {
+  it("key: same as the first version", () => {
     const request = { ...baseChat, stop: "END", user: "u1", zeta: { b: [1, { y: 2, x: null }], a: "ü\u2028" } }
 
     expect(cacheKeyOf({ namespace: "team:research", endpoint: "chat", provider: "openai", upstreamModel: "gpt-4.1-nano", request })).toBe(

@@ -33,9 +33,10 @@ export interface Exchange {
   readonly end: () => void
   /** True once status and headers were sent. */
   readonly headersSent: () => boolean
-  /** True once the client disconnected before the response was complete. */
-  readonly clientLeft: () => boolean
-  /** The client's disconnection as a provider call's `CancelNotice`. */
+  /**
+   * The client's disconnection before the response was complete, as a
+   * provider call's `CancelNotice`: `departure.cancelled()` is true once the client has left.
+   */
   readonly departure: CancelNotice
   /**
    * Aborted when the client disconnects before the response is complete.

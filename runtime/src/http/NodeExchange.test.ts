@@ -72,7 +72,7 @@ const waitFor = async (condition: () => boolean) => {
 }
 
 describe("NodeExchange client departure", () => {
-  it("aborts a signal read before the client left", async () => {
+  it("signal read early: aborted on leaving", async () => {
     let signal: AbortSignal | undefined
     let exchange: ReturnType<typeof makeNodeExchange> | undefined
     await leaveEarly((made) => {
@@ -82,28 +82,28 @@ describe("NodeExchange client departure", () => {
     await waitFor(() => signal?.aborted === true)
 
     expect(signal?.aborted).toBe(true)
-    expect(exchange?.clientLeft()).toBe(true)
+    expect(exchange?.departure.cancelled()).toBe(true)
   })
 
-  it("gives an aborted signal when it is first read after the client left", async () => {
+  it("signal read late: already aborted", async () => {
     let exchange: ReturnType<typeof makeNodeExchange> | undefined
     await leaveEarly((made) => {
       exchange = made
     })
-    await waitFor(() => exchange?.clientLeft() === true)
+    await waitFor(() => exchange?.departure.cancelled() === true)
 
-    expect(exchange?.clientLeft()).toBe(true)
+    expect(exchange?.departure.cancelled()).toBe(true)
     expect(exchange?.clientGone.aborted).toBe(true)
   })
 
-  it("does not abort the signal of a response that completed", async () => {
+  it("completed response: signal not aborted", async () => {
     let exchange: ReturnType<typeof makeNodeExchange> | undefined
     await rawResponse((made) => {
       exchange = made
       made.send(200, { "content-type": "text/plain" }, "done")
     })
 
-    expect(exchange?.clientLeft()).toBe(false)
+    expect(exchange?.departure.cancelled()).toBe(false)
     expect(exchange?.clientGone.aborted).toBe(false)
   })
 
@@ -117,7 +117,7 @@ describe("NodeExchange client departure", () => {
     expect(await read).toMatchObject({ _tag: "InvalidRequestError", code: "invalid_body" })
   })
 
-  it("calls every watcher, also when one stops watching meanwhile", async () => {
+  it("departure: every watcher called", async () => {
     const called: Array<string> = []
     let exchange: ReturnType<typeof makeNodeExchange> | undefined
     await leaveEarly((made) => {
@@ -133,7 +133,7 @@ describe("NodeExchange client departure", () => {
       const stopThird = made.departure.watch(() => called.push("third"))
       made.departure.watch(() => called.push("fourth"))
     })
-    await waitFor(() => exchange?.clientLeft() === true)
+    await waitFor(() => exchange?.departure.cancelled() === true)
 
     expect(called).toEqual(["first", "second", "fourth"])
   })

@@ -26,7 +26,7 @@ const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes
     request.once("error", () => reject(unreadableBody()))
   })
 
-/** The request headers, read by lower-case name; repeated headers are joined with commas. */
+/** The request headers, read by lower-case name. Repeated headers are joined with commas. */
 class NodeRequestHeaders {
   constructor(private readonly headers: IncomingMessage["headers"]) {}
 
@@ -141,10 +141,6 @@ class NodeExchange implements Exchange {
 
   headersSent(): boolean {
     return this.response.headersSent
-  }
-
-  clientLeft(): boolean {
-    return this.departure.left
   }
 
   // Made when first read: most requests that end without waiting on anything never read it.

@@ -21,7 +21,7 @@ export type EffectRunner = <A, E>(effect: Effect.Effect<A, E>, cancel: CancelNot
 export const makeEffectRunner = (runtime: Runtime.Runtime<never>): EffectRunner => {
   const runFork = Runtime.runFork(runtime)
   return <A, E>(effect: Effect.Effect<A, E>, cancel: CancelNotice): Promise<A> => {
-    // A client that left before this call is not watched: the notice was given already.
+    // A watch added after the client left would never be called, so a call cancelled already is rejected here.
     if (cancel.cancelled()) return Promise.reject(new EffectFailure(Cause.interrupt(FiberId.none)))
     const call = promiseCallOf(effect)
     if (call !== undefined) return runPromiseCall(call)

@@ -171,7 +171,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       ...context.responseHeaders
     }
     try {
-      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: () => exchange.clientLeft() }, progress)
+      await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: () => exchange.departure.cancelled() }, progress)
     } catch (cause) {
       throw toGatewayError(context.route.provider)(cause)
     }
@@ -299,10 +299,10 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       await pipeline(exchange, spec, state)
     } catch (error) {
       // A client that disconnected gets no response, and its request is recorded as cancelled below.
-      if (!exchange.clientLeft()) respondToFailure(exchange, state, spec, error)
+      if (!exchange.departure.cancelled()) respondToFailure(exchange, state, spec, error)
     }
     try {
-      const finished = finish(state, exchange.clientLeft())
+      const finished = finish(state, exchange.departure.cancelled())
       if (isPromise(finished)) await finished
     } catch (error) {
       logUnexpected(state, error)

@@ -100,7 +100,7 @@ export interface RelayOptions {
   /** Whether the client asked for usage (`stream_options.include_usage`). */
   readonly includeUsage: boolean
   readonly headers: Readonly<Record<string, string>>
-  /** True once the client has left; the relay then stops and closes the upstream. */
+  /** True once the client has left. The relay then stops and closes the upstream. */
   readonly clientLeft: () => boolean
 }
 

@@ -93,7 +93,7 @@ export class HookChain {
    * computing its key) see the new route. It throws a gateway error for a
    * model that cannot be routed. A client that goes away (the signal that
    * `clientGone` returns) stops a waiting hook, and the call throws
-   * `HookCancelled`. The signal is asked for only when a hook waits.
+   * `HookCancelled`. The signal is requested only when a hook waits.
    */
   before(
     context: RequestContext,

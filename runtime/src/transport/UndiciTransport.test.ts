@@ -97,7 +97,7 @@ describe("undici transport", () => {
     expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
   })
 
-  it("cancel notice: fails a waiting request, signal unread", async () => {
+  it("cancel notice: aborts, signal unread", async () => {
     let listener: (() => void) | undefined
     let stopped = false
     const cancel: CancelNotice = {

@@ -101,7 +101,6 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
       }
     },
     headersSent: () => headersSent,
-    clientLeft: () => gone.signal.aborted,
     departure: cancelNoticeOf(gone.signal),
     clientGone: gone.signal
   }
