@@ -42,4 +42,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.FLUXEN_PORT || 8080) + '/healthz').then((response) => process.exit(response.ok ? 0 : 1), () => process.exit(1))"]
 
-CMD ["node", "runtime/dist/bin/fluxen.js", "start", "--config", "config/fluxen.yaml"]
+# runtime/bin/fluxen-node starts node with single-threaded garbage collection when the container may use one CPU.
+CMD ["runtime/bin/fluxen-node", "start", "--config", "config/fluxen.yaml"]

@@ -17,6 +17,7 @@
  * role chunk instead of alongside each piece.
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionChunkToolCall } from "./ChatResponse.js"
+import { batchedEvents } from "./EventBatches.js"
 import type { StreamEvent } from "./Provider.js"
 import { usageFromOpenAI, usageToOpenAI, type Usage } from "./Usage.js"
 
@@ -130,31 +131,36 @@ const toEvent = (chunk: ChatCompletionChunk, usage?: Usage): StreamEvent =>
 
 /**
  * Turns a chat completion into the stream events an OpenAI server would have
- * sent for it. The events are built lazily as the iterable is consumed.
+ * sent for it. The events are built when the iterable is first read, and
+ * come as one batch to a reader of `eventBatchesOf`: the whole
+ * completion is at hand, so nothing is gained by handing them out one by one.
  */
 export const chatCompletionToStreamEvents = (
   completion: ChatCompletion,
   options: ChatStreamReplayOptions
-): AsyncIterable<StreamEvent> => ({
-  async *[Symbol.asyncIterator]() {
-    const header = {
-      id: completion.id,
-      object: "chat.completion.chunk" as const,
-      created: completion.created,
-      model: completion.model,
-      ...pickExtraFields(completion, COMPLETION_FIELDS)
-    }
+): AsyncIterable<StreamEvent> =>
+  batchedEvents(async function* () {
+    yield replayEvents(completion, options)
+  })
 
-    const choices = [...completion.choices].sort((a, b) => a.index - b.index)
-    for (const choice of choices) {
-      for (const chunkChoice of choiceChunks(choice)) yield toEvent({ ...header, choices: [chunkChoice] })
-    }
-
-    const usage = options.usage ?? usageFromOpenAI(completion.usage)
-    if (options.includeUsage && usage !== undefined) {
-      yield toEvent({ ...header, choices: [], usage: completion.usage ?? usageToOpenAI(usage) }, usage)
-    }
-
-    yield { data: "[DONE]", done: true }
+const replayEvents = (completion: ChatCompletion, options: ChatStreamReplayOptions): Array<StreamEvent> => {
+  const header = {
+    id: completion.id,
+    object: "chat.completion.chunk" as const,
+    created: completion.created,
+    model: completion.model,
+    ...pickExtraFields(completion, COMPLETION_FIELDS)
   }
-})
+  const events: Array<StreamEvent> = []
+  const choices = [...completion.choices].sort((a, b) => a.index - b.index)
+  for (const choice of choices) {
+    for (const chunkChoice of choiceChunks(choice)) events.push(toEvent({ ...header, choices: [chunkChoice] }))
+  }
+
+  const usage = options.usage ?? usageFromOpenAI(completion.usage)
+  if (options.includeUsage && usage !== undefined) {
+    events.push(toEvent({ ...header, choices: [], usage: completion.usage ?? usageToOpenAI(usage) }, usage))
+  }
+  events.push({ data: "[DONE]", done: true })
+  return events
+}

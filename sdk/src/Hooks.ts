@@ -82,9 +82,10 @@ export interface Outcome {
   readonly usage: Usage | undefined
   readonly error: GatewayError | undefined
   /**
-   * The JSON body, or for a stream the assembled chat completion when a hook
-   * asked for it. A JSON body may be parsed when this is first read (see
-   * `JsonResult.body`).
+   * The JSON body, or for a completed stream the chat completion: the
+   * stream's own `completion` when it had one, else the events assembled
+   * when a hook asked for it. A JSON body may be parsed when this is first
+   * read (see `JsonResult.body`).
    */
   readonly response: unknown
   /** Text generated so far on streamed chat and completions, for counting tokens when usage is missing. */

@@ -71,6 +71,13 @@ export interface StreamResult {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly events: AsyncIterable<StreamEvent>
+  /**
+   * The whole response that the events make up, when it is known before they
+   * are sent: a cache replaying a stored completion has it. When the stream
+   * completes, after hooks get it as `Outcome.response`, and the host does not
+   * assemble the events to make it.
+   */
+  readonly completion?: unknown
 }
 
 export type ProviderResult = JsonResult | StreamResult

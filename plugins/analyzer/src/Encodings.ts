@@ -8,6 +8,7 @@
  */
 import type { GptEncoding } from "gpt-tokenizer/GptEncoding"
 import { modelToEncodingMap } from "gpt-tokenizer/mapping"
+import { createRequire } from "node:module"
 
 export type EncodingName = "o200k_base" | "cl100k_base"
 
@@ -44,6 +45,28 @@ export const loadEncoding = (name: EncodingName): Promise<GptEncoding> => {
   }
   return encoding
 }
+
+const loadedNow = new Map<EncodingName, GptEncoding>()
+const requireNow = createRequire(import.meta.url)
+
+/**
+ * Loads an encoding on the calling thread and returns it, blocking the
+ * thread as {@link loadEncoding} does, for a count that cannot wait. It
+ * loads gpt-tokenizer's CommonJS build, a separate copy from the one that
+ * {@link loadEncoding} imports, so a thread should use only one of the two.
+ */
+export const loadEncodingNow = (name: EncodingName): GptEncoding => {
+  let encoding = loadedNow.get(name)
+  if (encoding === undefined) {
+    const module = requireNow(`gpt-tokenizer/encoding/${name}`) as { readonly default: GptEncoding }
+    encoding = module.default
+    loadedNow.set(name, encoding)
+  }
+  return encoding
+}
+
+/** Whether {@link loadEncodingNow} has loaded this encoding on the calling thread. */
+export const isEncodingLoadedNow = (name: EncodingName): boolean => loadedNow.has(name)
 
 // Counts special-token strings such as "<|endoftext|>" inside a prompt as
 // ordinary text, because gpt-tokenizer's default throws on them.

@@ -5,7 +5,7 @@ import type { CanonicalRequest } from "@fluxen/sdk"
 import { Effect, Exit, Scope } from "effect"
 import cl100k from "gpt-tokenizer/encoding/cl100k_base"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
-import { encodingForModel } from "./Encodings.js"
+import { encodingForModel, isEncodingLoadedNow } from "./Encodings.js"
 import { MESSAGE_FRAMING_TOKENS, promptTextOf, REPLY_PRIMING_TOKENS } from "./PromptText.js"
 import * as TokenCounter from "./TokenCounter.js"
 
@@ -133,11 +133,27 @@ describe("promptTextOf", () => {
 })
 
 describe("TokenCounter", () => {
+  // First in the file: no test before it loads an encoding on this thread.
+  it.scopedLive("loads an encoding on this thread only for countNow", () =>
+    Effect.gen(function* () {
+      const counter = yield* makeCounter({ inlineMaxChars: TokenCounter.DEFAULT_INLINE_MAX_CHARS, workers: 1 })
+      const text = englishText(2000)
+
+      expect(yield* counter.count("gpt-4o", [text])).toBe(o200k.countTokens(text))
+      expect(isEncodingLoadedNow("o200k_base")).toBe(false)
+
+      expect(counter.countNow("gpt-4o", [text])).toBe(o200k.countTokens(text))
+      expect(isEncodingLoadedNow("o200k_base")).toBe(true)
+      expect(isEncodingLoadedNow("cl100k_base")).toBe(false)
+    })
+  )
+
   it.scopedLive("counts short texts inline", () =>
     Effect.gen(function* () {
       const counter = yield* makeCounter({ inlineMaxChars: TokenCounter.DEFAULT_INLINE_MAX_CHARS, workers: 1 })
       const text = englishText(2000)
 
+      expect(counter.countNow("gpt-4", [text])).toBe(cl100k.countTokens(text))
       expect(yield* counter.count("gpt-4o", [text])).toBe(o200k.countTokens(text))
       expect(yield* counter.count("gpt-4", [text])).toBe(cl100k.countTokens(text))
       expect(yield* counter.count("gpt-4o", [])).toBe(0)
@@ -151,7 +167,7 @@ describe("TokenCounter", () => {
       const text = "before <|endoftext|> after <|im_start|>"
 
       const expected = o200k.countTokens(text, ORDINARY_TEXT)
-      expect(yield* inlineCounter.count("gpt-4o", [text])).toBe(expected)
+      expect(inlineCounter.countNow("gpt-4o", [text])).toBe(expected)
       expect(yield* counter.count("gpt-4o", [text])).toBe(expected)
     })
   )
@@ -163,7 +179,7 @@ describe("TokenCounter", () => {
       const prompt = englishText(MEGABYTE)
 
       const onWorker = yield* workerCounter.count("gpt-4o", [prompt])
-      const inline = yield* inlineCounter.count("gpt-4o", [prompt])
+      const inline = inlineCounter.countNow("gpt-4o", [prompt])
       expect(onWorker).toBe(inline)
       expect(onWorker).toBe(o200k.countTokens(prompt))
 
@@ -188,7 +204,7 @@ describe("TokenCounter", () => {
       const ticksDuringWorker = ticks - beforeWorker
 
       const beforeInline = ticks
-      yield* inlineCounter.count("gpt-4o", [prompt])
+      yield* Effect.sync(() => inlineCounter.countNow("gpt-4o", [prompt]))
       const ticksDuringInline = ticks - beforeInline
 
       // The inline count blocks the loop for as long as the worker count

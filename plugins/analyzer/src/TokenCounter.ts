@@ -2,6 +2,12 @@
  * Token counting that does not stall the event loop on a large prompt. Short
  * texts are counted inline and longer ones on a pool of worker threads.
  *
+ * The encodings take about 30 MiB of the heap of the thread that loads them,
+ * and every full garbage collection marks all of it again, so they make the
+ * gateway's longest pauses several times longer. The calling thread loads
+ * them only when `countNow` needs them (a plugin reading the prompt estimate
+ * at once, as the policy plugin does). Until then `count` goes to a worker.
+ *
  * Median count times from three runs of `bench/tokenizer-timing.mjs`
  * (gpt-tokenizer 4.0.0, o200k_base, English Markdown, Node 20, a 2-core AMD
  * EPYC VM): 1 KB 0.2 ms, 4 KB 0.55–0.65 ms, 8 KB 0.95–1.0 ms, 16 KB
@@ -15,7 +21,7 @@ import type { WorkerError } from "@effect/platform/WorkerError"
 import { NodeWorker } from "@effect/platform-node"
 import { Context, Effect, Layer, Schema } from "effect"
 import type { ParseResult, Scope } from "effect"
-import { countTokens, encodingForModel, loadEncoding } from "./Encodings.js"
+import { countTokens, encodingForModel, isEncodingLoadedNow, loadEncodingNow } from "./Encodings.js"
 import { CountTokens } from "./TokenCountRequest.js"
 
 /** A failure to count: the worker pool did not start (`Spawn`), or one count failed inline or on a worker. */
@@ -41,11 +47,16 @@ export interface TokenCounterOptions {
 export const DEFAULT_INLINE_MAX_CHARS = 4096
 
 export interface TokenCounterService {
-  /** Counts the tokens of `texts` together, with the encoding of `model`. */
+  /**
+   * Counts the tokens of `texts` together, with the encoding of `model`: on
+   * the calling thread when they fit there and the encoding is loaded on it,
+   * otherwise on a worker.
+   */
   readonly count: (model: string, texts: ReadonlyArray<string>) => Effect.Effect<number, TokenCountError>
   /**
-   * Counts like `count` on the calling thread, or returns undefined when the
-   * texts are too long to count there. Throws a `TokenCountError` when counting fails.
+   * Counts like `count` on the calling thread, loading the encoding there
+   * first if needed, or returns undefined when the texts are too long to count
+   * there. Throws a `TokenCountError` when counting fails.
    */
   readonly countNow: (model: string, texts: ReadonlyArray<string>) => number | undefined
   /** Returns true when `countNow` counts these texts on the calling thread. */
@@ -79,17 +90,14 @@ const sumLengths = (texts: ReadonlyArray<string>): number => {
 }
 
 /**
- * Loads both encodings on the calling thread and starts the worker pool in
- * the current scope. Closing the scope stops the workers.
+ * Starts the worker pool in the current scope. Closing the scope stops the
+ * workers. The calling thread loads an encoding on the first `countNow` that
+ * uses it, which blocks it for about as long as a worker takes to start.
  */
 export const make = (
   options: TokenCounterOptions
 ): Effect.Effect<TokenCounterService, TokenCountError, Scope.Scope | Worker.WorkerManager | Worker.Spawner> =>
   Effect.gen(function* () {
-    const [o200k, cl100k] = yield* Effect.promise(() =>
-      Promise.all([loadEncoding("o200k_base"), loadEncoding("cl100k_base")])
-    )
-
     if (!existsSync(fileURLToPath(workerScript))) {
       return yield* new TokenCountError({
         reason: "Spawn",
@@ -112,7 +120,7 @@ export const make = (
     const countNow = (model: string, texts: ReadonlyArray<string>): number | undefined => {
       if (!fitsInline(texts)) return undefined
       try {
-        return countTokens(encodingForModel(model) === "o200k_base" ? o200k : cl100k, texts)
+        return countTokens(loadEncodingNow(encodingForModel(model)), texts)
       } catch (cause) {
         throw new TokenCountError({ reason: "Inline", message: String(cause) })
       }
@@ -120,14 +128,15 @@ export const make = (
 
     const count = (model: string, texts: ReadonlyArray<string>): Effect.Effect<number, TokenCountError> =>
       Effect.suspend(() => {
-        let counted: number | undefined
-        try {
-          counted = countNow(model, texts)
-        } catch (error) {
-          return Effect.fail(error as TokenCountError)
+        const encoding = encodingForModel(model)
+        if (fitsInline(texts) && isEncodingLoadedNow(encoding)) {
+          try {
+            return Effect.succeed(countNow(model, texts)!)
+          } catch (error) {
+            return Effect.fail(error as TokenCountError)
+          }
         }
-        if (counted !== undefined) return Effect.succeed(counted)
-        return pool.executeEffect(new CountTokens({ encoding: encodingForModel(model), texts })).pipe(Effect.mapError(workerFailure))
+        return pool.executeEffect(new CountTokens({ encoding, texts })).pipe(Effect.mapError(workerFailure))
       })
 
     return { count, countNow, fitsInline }

@@ -157,8 +157,11 @@ describe("cache hooks, streamed chat", () => {
 
       const { decision } = yield* lookUp(cache, { stream: true })
 
-      const events = yield* Effect.promise(() => collectEvents(streamResponse(decision).events))
+      const result = streamResponse(decision)
+      const events = yield* Effect.promise(() => collectEvents(result.events))
       expect(assembleWithGateway(events)).toEqual(streamedToolCall.completion)
+      // The host gives after hooks this completion instead of assembling the events again.
+      expect(result.completion).toEqual(streamedToolCall.completion)
       expect(usageOfEvents(events)).toEqual(streamedToolCall.usage)
       expect(events.filter((event) => event.usageOnly === true)).toHaveLength(1)
     }))

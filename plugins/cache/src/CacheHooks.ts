@@ -210,7 +210,8 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       // The usage event is always sent: the runtime records its usage and
       // drops it for clients that did not request usage.
       const events = chatCompletionToStreamEvents(body as ChatCompletion, { includeUsage: true, usage: entry.usage })
-      return { _tag: "Stream", status: 200, headers: {}, events }
+      // The completion goes along, so that the host need not assemble the replayed events again.
+      return { _tag: "Stream", status: 200, headers: {}, events, completion: body }
     }
     // Each request gets its own copy of the body, parsed when a hook first reads it.
     let parsed = body !== undefined

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { chatCompletionToStreamEvents, REPLAY_PIECE_CHARS, usageFromOpenAI, type ChatCompletion, type ChatCompletionChunk } from "@fluxen/sdk"
+import {
+  chatCompletionToStreamEvents,
+  eventBatchesOf,
+  REPLAY_PIECE_CHARS,
+  usageFromOpenAI,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type StreamEvent
+} from "@fluxen/sdk"
 import { assembleWithGateway, assembleWithOpenAI, collectEvents, essentials, readFixture } from "./testing/fixtures.js"
 
 const usage = {
@@ -126,6 +134,17 @@ describe("chatCompletionToStreamEvents", () => {
       expect((event.json as ChatCompletionChunk).id).toBe("chatcmpl-multi")
       expect((event.json as ChatCompletionChunk).system_fingerprint).toBe("fp_test")
     }
+  })
+
+  it("comes as one batch, the same events as one by one", async () => {
+    const iterator = eventBatchesOf(chatCompletionToStreamEvents(multiChoice, { includeUsage: true }))!
+    const first = await iterator.next()
+    const second = await iterator.next()
+    const single = await collectEvents(chatCompletionToStreamEvents(multiChoice, { includeUsage: true }))
+
+    expect(first.done).toBe(false)
+    expect(second.done).toBe(true)
+    expect((first.value as ReadonlyArray<StreamEvent>).map((event) => event.data)).toEqual(single.map((event) => event.data))
   })
 
   it("cuts text into pieces without splitting emoji", async () => {

@@ -141,7 +141,7 @@ describe("plugin definition", () => {
       maxTokens: 256,
       workers: 2,
       threadsPerWorker: 1,
-      niceness: 10
+      niceness: 19
     })
     const embedder = provider.right.semantic?.embedder
     if (embedder?.type !== "provider") throw new Error("Expected the provider embedder")

@@ -16,6 +16,10 @@ export interface RunningGateway extends ListeningServer, BuiltGateway {
   readonly reload: (load: Effect.Effect<LoadedConfig, { readonly message: string }>) => Effect.Effect<boolean>
 }
 
+/** Whether V8 collects garbage on the main thread only (see `runtime/bin/fluxen-node`). */
+const garbageCollection = (): "single-threaded" | "parallel" =>
+  process.execArgv.includes("--single-threaded-gc") ? "single-threaded" : "parallel"
+
 export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly port?: number; readonly host?: string } = {}) =>
   Effect.gen(function* () {
     const { config } = loaded
@@ -34,7 +38,7 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
       shutdownTimeoutMs: config.server.shutdownTimeout
     })
     yield* Effect.logInfo("Fluxen is listening").pipe(
-      Effect.annotateLogs({ url: server.url, providers: Object.keys(config.providers).join(","), storage: built.storage })
+      Effect.annotateLogs({ url: server.url, providers: Object.keys(config.providers).join(","), storage: built.storage, gc: garbageCollection() })
     )
     const running: RunningGateway = {
       ...server,

@@ -161,7 +161,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       return
     }
     state.httpStatus = result.status
-    const progress = state.startStream(hooks.needsAssembledStream && state.endpoint === "chat")
+    const progress = state.startStream(hooks.needsAssembledStream && state.endpoint === "chat", result.completion)
     const includeUsage = (context.request as { stream_options?: { include_usage?: boolean } | null }).stream_options?.include_usage === true
     const headers = {
       ...result.headers,

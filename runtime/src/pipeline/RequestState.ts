@@ -6,6 +6,13 @@ import type { Endpoint, GatewayError, JsonResult, Outcome, RequestContext, Usage
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import { makeStreamProgress, streamedText, type StreamProgress } from "./relayStream.js"
 
+/** The chat completion of a stream that completed: its own, or the one its events were assembled into. */
+const completedResponse = (progress: StreamProgress): unknown => {
+  const assembled = progress.assembler
+  if (assembled === undefined) return progress.completed ? progress.completion : undefined
+  return assembled.isComplete() ? assembled.toCompletion() : undefined
+}
+
 export class RequestState {
   requestedModel: string | null = null
   context: RequestContext | undefined = undefined
@@ -30,8 +37,8 @@ export class RequestState {
     readonly startedTick: number
   ) {}
 
-  startStream(assemble: boolean): StreamProgress {
-    this.progress = makeStreamProgress(assemble)
+  startStream(assemble: boolean, completion?: unknown): StreamProgress {
+    this.progress = makeStreamProgress(assemble, completion)
     return this.progress
   }
 
@@ -51,7 +58,6 @@ export class RequestState {
         answeredByHook: this.answeredByHook
       }
     }
-    const assembled = progress.assembler
     const endpoint = this.endpoint
     let text: string | undefined
     return {
@@ -59,7 +65,7 @@ export class RequestState {
       httpStatus: this.httpStatus,
       usage: progress.usage ?? this.usage,
       error: this.error,
-      response: assembled?.isComplete() ? assembled.toCompletion() : undefined,
+      response: completedResponse(progress),
       get streamedText() {
         text ??= streamedText(endpoint, progress)
         return text

@@ -32,20 +32,24 @@ export interface StreamProgress {
    * the rest.
    */
   readonly unread: Array<StreamEvent>
-  /** Set when a hook needs the whole chat completion (a cache). */
+  /** Set when a hook needs the whole chat completion (a cache) and the result did not bring it. */
   assembler: ChatStreamAssembler | undefined
+  /** The result's own `completion`, given to hooks when the stream completes. */
+  readonly completion: unknown
   /** True when the upstream ended the stream normally. */
   completed: boolean
   /** True once an error event reached the client, so that the host does not send a second one. */
   errorEventSent: boolean
 }
 
-export const makeStreamProgress = (assemble: boolean): StreamProgress => ({
+/** Starts the progress of a stream. A stream that brings its `completion` is not assembled. */
+export const makeStreamProgress = (assemble: boolean, completion?: unknown): StreamProgress => ({
   firstByteAt: undefined,
   usage: undefined,
   textParts: [],
   unread: [],
-  assembler: assemble ? new ChatStreamAssembler() : undefined,
+  assembler: assemble && completion === undefined ? new ChatStreamAssembler() : undefined,
+  completion,
   completed: false,
   errorEventSent: false
 })

@@ -242,6 +242,12 @@ const prepareDatabase = (options: UsageDatabaseOptions, database: string, connec
       })
     )
 
+    // In WAL mode (the SQLite client's default), NORMAL syncs the log at checkpoints instead of
+    // at every commit: a crash of the process loses nothing, a crash of the machine may lose the
+    // last commits. SQLite runs on the event loop's thread, so each sync at a commit would hold
+    // up every request for as long as the disk takes.
+    yield* sql.onDialectOrElse({ sqlite: () => Effect.ignore(sql`PRAGMA synchronous = NORMAL`), orElse: () => Effect.void })
+
     const applied = yield* runUsageMigrations.pipe(
       Effect.catchAllCause((cause) =>
         Effect.fail(

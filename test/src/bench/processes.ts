@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { readFileSync } from "node:fs"
+import * as Path from "node:path"
 import type { ChildMessage, RunnerMessage } from "./protocol.js"
 
 /** Lines of output kept per child, for error reports. */
@@ -20,6 +21,11 @@ export interface ChildOptions {
   readonly script: string
   readonly scriptArguments: ReadonlyArray<string>
   readonly cwd?: string
+  /**
+   * An executable that starts node itself, as `runtime/bin/fluxen-node` does in the
+   * container. It runs instead of `script`, and gets `nodeArguments` in FLUXEN_NODE_ARGS.
+   */
+  readonly launcher?: string
 }
 
 type MessageOf<T extends ChildMessage["type"]> = Extract<ChildMessage, { type: T }>
@@ -37,10 +43,19 @@ export class Child {
   private exitStatus: number | string | undefined
 
   constructor(options: ChildOptions) {
-    const nodeCommand = [process.execPath, ...options.nodeArguments, options.script, ...options.scriptArguments]
+    const launcher = options.launcher
+    const nodeCommand =
+      launcher === undefined
+        ? [process.execPath, ...options.nodeArguments, options.script, ...options.scriptArguments]
+        : [launcher, ...options.scriptArguments]
     const [command, ...args] = options.cpus === undefined ? nodeCommand : ["taskset", "-c", options.cpus, ...nodeCommand]
+    // A launcher runs the `node` it finds first on PATH: make that the runner's own.
+    const env =
+      launcher === undefined
+        ? process.env
+        : { ...process.env, PATH: `${Path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, FLUXEN_NODE_ARGS: options.nodeArguments.join(" ") }
     this.name = options.name
-    this.process = spawn(command!, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] })
+    this.process = spawn(command!, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe", "ipc"] })
     if (this.process.pid === undefined) throw new Error(`Starting the ${options.name} failed: ${command} did not start.`)
     this.pid = this.process.pid
     liveChildren.add(this)

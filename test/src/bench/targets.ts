@@ -105,6 +105,7 @@ export const startFluxen = async (paths: Paths, options: FluxenStartOptions): Pr
       cpus: options.cpus,
       nodeArguments: [...probeArguments(paths), ...(options.nodeArguments ?? [])],
       script: Path.join(paths.repositoryRoot, "runtime/dist/bin/fluxen.js"),
+      launcher: Path.join(paths.repositoryRoot, "runtime/bin/fluxen-node"),
       scriptArguments: ["start", "--config", configPath],
       cwd: paths.repositoryRoot
     })

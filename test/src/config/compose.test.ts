@@ -1,9 +1,9 @@
 import { parseConfig } from "@fluxen/runtime"
 import { Duration, Either, Redacted } from "effect"
-import { execFileSync, spawn, type ChildProcess } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs"
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process"
+import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { createServer, type AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
 import { parse } from "yaml"
@@ -174,7 +174,8 @@ describe("docker-compose.yml", () => {
 describe("Dockerfile", () => {
   it("runs a config file that exists and is valid", () => {
     const command = containerCommand()
-    expect(command.slice(0, 3)).toEqual(["node", "runtime/dist/bin/fluxen.js", "start"])
+    expect(command.slice(0, 2)).toEqual(["runtime/bin/fluxen-node", "start"])
+    expect(statSync(Path.join(repositoryRoot, command[0]!)).mode & 0o111, `${command[0]} is executable`).not.toBe(0)
     expect(existsSync(Path.join(repositoryRoot, containerConfigPath())), `${containerConfigPath()} exists`).toBe(true)
     expect(loadContainerConfig().providers).toBeDefined()
   })
@@ -257,7 +258,55 @@ const waitForOk = async (url: string, child: ChildProcess, output: () => string,
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms:\n${output()}`)
 }
 
+/** Runs `command` on CPU 0 only, as a container limited to one CPU would. */
+const onOneCpu = (command: ReadonlyArray<string>): Array<string> => ["taskset", "-c", "0", ...command]
+
+const tasksetWorks = spawnSync("taskset", ["-c", "0", "true"]).status === 0
+
 describe("container command", () => {
+  it.runIf(tasksetWorks)("collects garbage on one thread when it may use one CPU", { timeout: 90_000 }, async () => {
+    const script = Path.join(repositoryRoot, containerCommand()[0]!)
+    const directory = mkdtempSync(Path.join(tmpdir(), "fluxen-gc-"))
+    const config = Path.join(directory, "fluxen.yaml")
+    writeFileSync(
+      config,
+      [
+        "server: { host: 127.0.0.1, port: 0 }",
+        "usage: { sqlitePath: ./usage.db }",
+        "providers:",
+        "  openai: { use: \"@fluxen/provider-openai\", config: { baseUrl: \"http://127.0.0.1:9/v1\", apiKey: sk-unused } }",
+        "models: { gpt-4o-mini: { provider: openai } }",
+        "plugins: []"
+      ].join("\n")
+    )
+    const env = { ...process.env, PATH: `${Path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}` }
+    // Starts the gateway, reads the garbage collection it reports when listening, and stops it.
+    const gcOf = async (command: ReadonlyArray<string>, extra: Record<string, string> = {}): Promise<string> => {
+      const child = spawn(command[0]!, [...command.slice(1), "start", "--config", config], { env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"] })
+      let output = ""
+      child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      try {
+        const deadline = Date.now() + 20_000
+        while (!/Fluxen is listening/.test(output)) {
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no listening line:\n${output}`)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        return /Fluxen is listening.*\bgc=(\S+)/.exec(output)?.[1] ?? "none"
+      } finally {
+        child.kill("SIGTERM")
+        await waitForExit(child, 15_000)
+      }
+    }
+    try {
+      expect(await gcOf(onOneCpu([script]))).toBe("single-threaded")
+      expect(await gcOf(onOneCpu([script]), { FLUXEN_GC: "parallel" })).toBe("parallel")
+      if (availableParallelism() > 1) expect(await gcOf([script])).toBe("parallel")
+    } finally {
+      rmSync(directory, { recursive: true, force: true })
+    }
+  })
+
   it("serves and shuts down on SIGTERM", { timeout: 60_000 }, async () => {
     // A stand-in for the image's /app: the built runtime and dependencies, and a copy of config/,
     // so that the SQLite file (sqlitePath ../data/fluxen.db) lands in this directory's data/.
@@ -281,10 +330,15 @@ describe("container command", () => {
       OPENAI_BASE_URL: "http://127.0.0.1:9/v1"
     }
     const [program, ...args] = containerCommand()
-    expect(program).toBe("node")
 
     let output = ""
-    const child = spawn(process.execPath, args, { cwd: appDirectory, env, stdio: ["ignore", "pipe", "pipe"] })
+    // On one CPU, as containers often are, so that the gateway runs with the options it gets there.
+    const command = tasksetWorks ? onOneCpu([program!, ...args]) : [program!, ...args]
+    const child = spawn(command[0]!, command.slice(1), {
+      cwd: appDirectory,
+      env: { ...env, PATH: `${Path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}` },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     const base = `http://127.0.0.1:${port}`
@@ -297,6 +351,7 @@ describe("container command", () => {
 
       const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: Array<{ id: string }> }
       expect(models.data.map((model) => model.id).sort()).toEqual(Object.keys(exampleConfig.models).sort())
+      if (tasksetWorks) expect(output).toMatch(/Fluxen is listening.*\bgc=single-threaded/)
 
       // The image's HEALTHCHECK command, run as Docker would inside the container; it throws on a non-zero exit.
       const [healthProgram, ...healthArgs] = healthcheckCommand()

@@ -12,7 +12,7 @@ export const DEFAULT_MAX_ENTRIES = 100_000
 export const DEFAULT_POLL_INTERVAL_MS = 500
 export const DEFAULT_MAX_TOKENS = 256
 export const DEFAULT_ONNX_WORKERS = 2
-export const DEFAULT_WORKER_NICENESS = 10
+export const DEFAULT_WORKER_NICENESS = 19
 export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000
 
 export const LexicalEmbedderConfig = Schema.Struct({

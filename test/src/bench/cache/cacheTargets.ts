@@ -66,6 +66,7 @@ export const startCacheFluxen = async (paths: Paths, options: CacheFluxenOptions
       cpus: options.cpus,
       nodeArguments: options.nodeArguments ?? [],
       script: Path.join(paths.repositoryRoot, "runtime/dist/bin/fluxen.js"),
+      launcher: Path.join(paths.repositoryRoot, "runtime/bin/fluxen-node"),
       scriptArguments: ["start", "--config", configPath],
       cwd: paths.repositoryRoot
     })
