@@ -16,6 +16,7 @@ import {
 } from "@fluxen/sdk"
 import { Context, Effect, HashMap, Layer, Logger, Schema } from "effect"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
+import { isEncodingLoadedNow } from "./Encodings.js"
 import definition, { AnalyzerConfig, DEFAULT_INLINE_MAX_CHARS } from "./index.js"
 
 // CI clones the repository next to a `shared/` folder, so the recorded
@@ -138,6 +139,21 @@ describe("AnalyzerConfig", () => {
 })
 
 layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => {
+  // First of the hooks' tests: none before it loads an encoding on this thread.
+  it.effect("counts an unread estimate on a worker when usage is missing", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const messages = [{ role: "user" as const, content: "Write a poem about the sea." }]
+      const context = makeContext({ upstreamModel: "gpt-4o-mini-2024-07-18", stream: true, request: { model: "gpt-4o-mini", messages } })
+
+      yield* hooks.beforeRequest(context)
+      yield* hooks.afterResponse(context, makeOutcome({ status: "cancelled", httpStatus: 499, streamedText: "The sea" }))
+
+      expect(context.record.estimatedUsage?.promptTokens).toBe(o200k.encodeChat(messages, "gpt-4o").length)
+      expect(isEncodingLoadedNow("o200k_base")).toBe(false)
+    })
+  )
+
   it.effect("estimates chat prompt tokens", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)

@@ -95,10 +95,15 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
    * counting costs more than the rest of the analyzer's work. The prompt and
    * model are the ones of this call, whatever later hooks change.
    */
+  /** The prompts whose deferred estimate nobody has read yet, by the record that holds it. */
+  const deferred = new WeakMap<object, { readonly model: string; readonly prompt: PromptText }>()
+
   const deferEstimate = (context: RequestContext, prompt: PromptText): void => {
     const record = context.record
     const model = context.route.upstreamModel
+    deferred.set(record, { model, prompt })
     const settle = (value: number | undefined) => {
+      deferred.delete(record)
       Object.defineProperty(record, "promptTokensEstimate", { value, writable: true, enumerable: true, configurable: true })
       return value
     }
@@ -126,6 +131,15 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     Effect.gen(function* () {
       if (outcome.status === "error") return undefined
 
+      // A deferred estimate is counted here as any later count is, on a worker until the event
+      // loop's thread has the encoding, rather than by reading it, which would load it there.
+      const pending = deferred.get(context.record)
+      if (pending !== undefined) {
+        context.record.promptTokensEstimate = yield* counter.count(pending.model, pending.prompt.texts).pipe(
+          Effect.map((tokens) => tokens + pending.prompt.fixedTokens),
+          Effect.catchAll(logCountFailure(context, "prompt"))
+        )
+      }
       // Counted here when `estimatePromptTokens` is off or the earlier count failed.
       const promptTokens = context.record.promptTokensEstimate ?? (yield* estimatePrompt(context))
       // NOTE: without a prompt estimate (the `messages` endpoint) no usage is

@@ -148,12 +148,14 @@ describe("TokenCounter", () => {
     })
   )
 
-  it.scopedLive("counts short texts inline", () =>
+  it.scopedLive("counts short texts here once countNow loaded the encoding", () =>
     Effect.gen(function* () {
       const counter = yield* makeCounter({ inlineMaxChars: TokenCounter.DEFAULT_INLINE_MAX_CHARS, workers: 1 })
       const text = englishText(2000)
 
       expect(counter.countNow("gpt-4", [text])).toBe(cl100k.countTokens(text))
+      expect(counter.countNow("gpt-4o", [text])).toBe(o200k.countTokens(text))
+      expect(isEncodingLoadedNow("o200k_base") && isEncodingLoadedNow("cl100k_base")).toBe(true)
       expect(yield* counter.count("gpt-4o", [text])).toBe(o200k.countTokens(text))
       expect(yield* counter.count("gpt-4", [text])).toBe(cl100k.countTokens(text))
       expect(yield* counter.count("gpt-4o", [])).toBe(0)

@@ -2,7 +2,7 @@
  * Token counting that does not stall the event loop on a large prompt. Short
  * texts are counted inline and longer ones on a pool of worker threads.
  *
- * The encodings take about 30 MiB of the heap of the thread that loads them,
+ * The encodings take about 22 MiB of the heap of the thread that loads them,
  * and every full garbage collection marks all of it again, so they make the
  * gateway's longest pauses several times longer. The calling thread loads
  * them only when `countNow` needs them (a plugin reading the prompt estimate

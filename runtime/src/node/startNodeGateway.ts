@@ -16,9 +16,19 @@ export interface RunningGateway extends ListeningServer, BuiltGateway {
   readonly reload: (load: Effect.Effect<LoadedConfig, { readonly message: string }>) => Effect.Effect<boolean>
 }
 
-/** Whether V8 collects garbage on the main thread only (see `runtime/bin/fluxen-node`). */
-const garbageCollection = (): "single-threaded" | "parallel" =>
-  process.execArgv.includes("--single-threaded-gc") ? "single-threaded" : "parallel"
+/**
+ * Whether V8 collects garbage on the main thread only (see `runtime/bin/fluxen-node`), read
+ * from Node's options: the last of `--single-threaded-gc` and its negation decides, and
+ * `--single-threaded` implies it.
+ */
+const garbageCollection = (): "single-threaded" | "parallel" => {
+  let single = false
+  for (const option of process.execArgv) {
+    if (option === "--single-threaded-gc" || option === "--single-threaded") single = true
+    else if (option === "--no-single-threaded-gc") single = false
+  }
+  return single ? "single-threaded" : "parallel"
+}
 
 export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly port?: number; readonly host?: string } = {}) =>
   Effect.gen(function* () {

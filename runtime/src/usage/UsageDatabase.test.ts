@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -82,6 +84,20 @@ describe("UsageDatabase", () => {
       expect(error.message).toMatch(/timed out|timeout/i)
       expect(error.message).not.toContain(password)
       expect(Date.now() - started).toBeLessThan(5000)
+    }))
+
+  it.scopedLive("SQLite commits in WAL mode without a sync each time", () =>
+    Effect.gen(function* () {
+      const directory = yield* Effect.acquireRelease(
+        Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fluxen-usage-"))),
+        (path) => Effect.sync(() => NodeFs.rmSync(path, { recursive: true, force: true }))
+      )
+      const context = yield* Layer.build(UsageDatabase.layer({ sqlitePath: NodePath.join(directory, "usage.db") }))
+      const sql = Context.get(context, SqlClient.SqlClient)
+
+      // NORMAL is 1; the default, FULL, is 2.
+      expect(yield* sql`PRAGMA synchronous`).toEqual([{ synchronous: 1 }])
+      expect(yield* sql`PRAGMA journal_mode`).toEqual([{ journal_mode: "wal" }])
     }))
 
   it.scopedLive("SQLite file that is not a database fails", () =>

@@ -246,7 +246,13 @@ const prepareDatabase = (options: UsageDatabaseOptions, database: string, connec
     // at every commit: a crash of the process loses nothing, a crash of the machine may lose the
     // last commits. SQLite runs on the event loop's thread, so each sync at a commit would hold
     // up every request for as long as the disk takes.
-    yield* sql.onDialectOrElse({ sqlite: () => Effect.ignore(sql`PRAGMA synchronous = NORMAL`), orElse: () => Effect.void })
+    yield* sql.onDialectOrElse({
+      sqlite: () =>
+        sql`PRAGMA synchronous = NORMAL`.pipe(
+          Effect.catchAll((error) => Effect.logWarning("Setting SQLite's synchronous mode to NORMAL failed; commits keep syncing to disk", error))
+        ),
+      orElse: () => Effect.void
+    })
 
     const applied = yield* runUsageMigrations.pipe(
       Effect.catchAllCause((cause) =>

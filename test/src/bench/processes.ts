@@ -44,6 +44,9 @@ export class Child {
 
   constructor(options: ChildOptions) {
     const launcher = options.launcher
+    if (launcher !== undefined && options.nodeArguments.some((argument) => /\s/.test(argument))) {
+      throw new Error(`The ${options.name}'s Node options go to its launcher space-separated, so none may contain a space.`)
+    }
     const nodeCommand =
       launcher === undefined
         ? [process.execPath, ...options.nodeArguments, options.script, ...options.scriptArguments]

@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFi
 import { createServer, type AddressInfo } from "node:net"
 import { availableParallelism, tmpdir } from "node:os"
 import * as Path from "node:path"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { parse } from "yaml"
 import {
   parseDockerfile,
@@ -264,46 +264,50 @@ const onOneCpu = (command: ReadonlyArray<string>): Array<string> => ["taskset", 
 const tasksetWorks = spawnSync("taskset", ["-c", "0", "true"]).status === 0
 
 describe("container command", () => {
-  it.runIf(tasksetWorks)("collects garbage on one thread when it may use one CPU", { timeout: 90_000 }, async () => {
-    const script = Path.join(repositoryRoot, containerCommand()[0]!)
+  describe("garbage collection", () => {
+    const script = Path.join(repositoryRoot, "runtime/bin/fluxen-node")
     const directory = mkdtempSync(Path.join(tmpdir(), "fluxen-gc-"))
-    const config = Path.join(directory, "fluxen.yaml")
-    writeFileSync(
-      config,
-      [
-        "server: { host: 127.0.0.1, port: 0 }",
-        "usage: { sqlitePath: ./usage.db }",
-        "providers:",
-        "  openai: { use: \"@fluxen/provider-openai\", config: { baseUrl: \"http://127.0.0.1:9/v1\", apiKey: sk-unused } }",
-        "models: { gpt-4o-mini: { provider: openai } }",
-        "plugins: []"
-      ].join("\n")
-    )
-    const env = { ...process.env, PATH: `${Path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}` }
-    // Starts the gateway, reads the garbage collection it reports when listening, and stops it.
-    const gcOf = async (command: ReadonlyArray<string>, extra: Record<string, string> = {}): Promise<string> => {
-      const child = spawn(command[0]!, [...command.slice(1), "start", "--config", config], { env: { ...env, ...extra }, stdio: ["ignore", "pipe", "pipe"] })
-      let output = ""
-      child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      try {
-        const deadline = Date.now() + 20_000
-        while (!/Fluxen is listening/.test(output)) {
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no listening line:\n${output}`)
-          await new Promise((resolve) => setTimeout(resolve, 50))
-        }
-        return /Fluxen is listening.*\bgc=(\S+)/.exec(output)?.[1] ?? "none"
-      } finally {
-        child.kill("SIGTERM")
-        await waitForExit(child, 15_000)
-      }
+    afterAll(() => rmSync(directory, { recursive: true, force: true }))
+    // The shell's variables stay out, so that a FLUXEN_GC set there does not decide.
+    const baseEnv = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(FLUXEN_|OMP_)/.test(name))),
+      PATH: `${Path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`
     }
-    try {
-      expect(await gcOf(onOneCpu([script]))).toBe("single-threaded")
-      expect(await gcOf(onOneCpu([script]), { FLUXEN_GC: "parallel" })).toBe("parallel")
-      if (availableParallelism() > 1) expect(await gcOf([script])).toBe("parallel")
-    } finally {
-      rmSync(directory, { recursive: true, force: true })
+    const quotaFile = (content: string | undefined): string => {
+      const file = Path.join(directory, `cpu.max.${Math.random().toString(36).slice(2)}`)
+      if (content !== undefined) writeFileSync(file, content)
+      return file
+    }
+    /** Runs the script with node printing whether it got --single-threaded-gc, instead of starting the gateway. */
+    const singleThreaded = (pinned: boolean, env: Record<string, string>): boolean => {
+      const command = pinned ? onOneCpu([script, "start"]) : [script, "start"]
+      const output = execFileSync(command[0]!, command.slice(1), {
+        env: { ...baseEnv, FLUXEN_NODE_ARGS: '-p process.execArgv.includes("--single-threaded-gc")', ...env },
+        encoding: "utf8",
+        timeout: 20_000
+      })
+      return output.trim() === "true"
+    }
+    const cases: ReadonlyArray<readonly [string, boolean, string | undefined, Record<string, string>, boolean]> = [
+      ["pinned to one CPU", true, undefined, {}, true],
+      ["pinned, FLUXEN_GC=parallel", true, undefined, { FLUXEN_GC: "parallel" }, false],
+      ["pinned, OMP_NUM_THREADS=4", true, undefined, { OMP_NUM_THREADS: "4" }, true],
+      ["FLUXEN_GC=single", false, "max 100000\n", { FLUXEN_GC: "single" }, true],
+      ["quota of one CPU", false, "100000 100000\n", {}, true],
+      ["quota of half a CPU", false, "50000 100000\n", {}, true],
+      ["quota of two CPUs", false, "200000 100000\n", {}, false],
+      ["no quota", false, "max 100000\n", {}, false],
+      ["empty quota file", false, "", {}, false],
+      ["unreadable quota", false, "1e5 100000\n", {}, false],
+      ["no quota file", false, undefined, {}, false],
+      ["OMP_NUM_THREADS=1, no quota", false, "max 100000\n", { OMP_NUM_THREADS: "1" }, false]
+    ]
+    for (const [name, pinned, quota, env, expected] of cases) {
+      // Unpinned cases assume more than one CPU, and pinned ones need taskset.
+      const runnable = pinned ? tasksetWorks : availableParallelism() > 1
+      it.runIf(runnable)(`${name}: ${expected ? "single-threaded" : "parallel"}`, () => {
+        expect(singleThreaded(pinned, { FLUXEN_CPU_MAX_FILE: quotaFile(quota), ...env })).toBe(expected)
+      })
     }
   })
 

@@ -3,8 +3,10 @@
  * recording is replayed with several network write patterns, and the client
  * must assemble the same text, tool calls and usage from every one of them.
  */
+import { fileURLToPath } from "node:url"
 import type OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SEEN_RESPONSES, type SeenResponse } from "../support/completionPlugin.js"
 import type { WritePattern } from "../support/replayUpstream.js"
 import {
   chatFixtureText,
@@ -251,5 +253,33 @@ describe("chat streams cut short", () => {
     const record = (await harness.gateway.usageRecords()).at(-1)!
     expect(record.status).toBe("error")
     expect(record.errorType).toBe("UpstreamHttpError")
+  })
+})
+
+describe("a stream a hook answers with its completion", () => {
+  let answering: Harness
+  // The test gateway imports plugins by file path; tsc compiles the plugin into test/dist.
+  const pluginPath = fileURLToPath(new URL("../../dist/support/completionPlugin.js", import.meta.url))
+  const seen = () => (globalThis as { [SEEN_RESPONSES]?: Array<SeenResponse> })[SEEN_RESPONSES] ?? []
+
+  beforeAll(async () => {
+    answering = await startHarness({ pluginsYaml: `plugins:\n  - use: ${JSON.stringify(pluginPath)}\n` })
+  })
+
+  afterAll(async () => {
+    await answering?.close()
+  })
+
+  it("gives after hooks that completion, not one assembled again", async () => {
+    const stream = await answering.client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+    let text = ""
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+    const record = (await answering.gateway.usageRecords()).at(-1)!
+
+    expect(text).toBe("A stored answer.")
+    expect(seen()).toHaveLength(1)
+    // The very object the hook answered with: an assembled completion would be a new one.
+    expect(seen()[0]!.response).toBe(seen()[0]!.answered)
+    expect(record.promptTokens).toBe(9)
   })
 })
