@@ -1,6 +1,7 @@
 /**
  * The messages between the ONNX embedder and its worker threads. Both sides
- * import this module, so requests and results are encoded with one schema.
+ * import this module. The messages are plain objects that `postMessage`
+ * copies; vectors travel as typed arrays, without a list of numbers.
  */
 import { Schema } from "effect"
 
@@ -17,27 +18,27 @@ export const OnnxWorkerData = Schema.Struct({
 })
 export type OnnxWorkerData = typeof OnnxWorkerData.Type
 
-/** An inference that failed on a worker, or a model the worker could not load. */
-export class OnnxWorkerFailure extends Schema.TaggedError<OnnxWorkerFailure>()("OnnxWorkerFailure", {
-  reason: Schema.Literal("load", "inference"),
-  message: Schema.String
-}) {}
+/** A worker's failure: the model did not load, or one inference failed. */
+export interface OnnxWorkerFailure {
+  readonly reason: "load" | "inference"
+  readonly message: string
+}
 
-/** A vector of 32-bit floats; worker messages carry it as a typed array, without copying it into a list. */
-const Float32Vector = Schema.declare((value: unknown): value is Float32Array => value instanceof Float32Array, {
-  identifier: "Float32Array"
-})
+/** Asks a worker to embed `texts`; the reply carries the same `id`. */
+export interface EmbedRequest {
+  readonly id: number
+  readonly texts: ReadonlyArray<string>
+}
 
-/** The embeddings of one batch, and the thread that computed them. */
-export const EmbedTextsResult = Schema.Struct({
-  /** One L2-normalized vector per text, in the order of the request. */
-  vectors: Schema.Array(Float32Vector),
-  /** The `worker_threads` id of the worker; never 0, the main thread's id. */
-  threadId: Schema.Number
-})
-
-export class EmbedTexts extends Schema.TaggedRequest<EmbedTexts>()("EmbedTexts", {
-  failure: OnnxWorkerFailure,
-  success: EmbedTextsResult,
-  payload: { texts: Schema.Array(Schema.String) }
-}) {}
+/** A worker's messages: that it is ready for requests, or the reply to one. */
+export type WorkerMessage =
+  | { readonly type: "ready" }
+  | {
+      readonly type: "vectors"
+      readonly id: number
+      /** One L2-normalized vector per text, in the order of the request. */
+      readonly vectors: ReadonlyArray<Float32Array>
+      /** The `worker_threads` id of the worker; never 0, the main thread's id. */
+      readonly threadId: number
+    }
+  | { readonly type: "failure"; readonly id: number; readonly failure: OnnxWorkerFailure }

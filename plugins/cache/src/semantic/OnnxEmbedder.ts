@@ -11,12 +11,11 @@ import { readFile } from "node:fs/promises"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as WorkerThreads from "node:worker_threads"
-import { Worker } from "@effect/platform"
-import { NodeWorker } from "@effect/platform-node"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { EmbeddingError, type Embedder } from "./Embedder.js"
-import { EmbedTexts, type OnnxWorkerData } from "./OnnxEmbedRequest.js"
+import type { OnnxWorkerData } from "./OnnxEmbedRequest.js"
+import { startOnnxWorkerPool } from "./OnnxWorkerPool.js"
 import { makeWordPieceTokenizer } from "./WordPieceTokenizer.js"
 
 export interface OnnxEmbedderOptions {
@@ -103,27 +102,9 @@ export const makeOnnxEmbedder = (options: OnnxEmbedderOptions): Effect.Effect<On
       intraOpThreads: options.threadsPerWorker,
       niceness: options.niceness ?? 0
     }
-    const spawn = (_id: number) => new WorkerThreads.Worker(workerScript, { workerData })
-    const pool = yield* Worker.makePoolSerialized<EmbedTexts>({ size: options.workers }).pipe(
-      Effect.timeoutFail({
-        duration: WORKER_READY_TIMEOUT,
-        onTimeout: () => loadError(`No embedding worker was ready after ${WORKER_READY_TIMEOUT}.`)
-      }),
-      Effect.catchTag("WorkerError", (error) => Effect.fail(loadError(`Starting the embedding workers failed: ${error.message}`, error.cause))),
-      Effect.provide(NodeWorker.layer(spawn))
-    )
-
-    const embedWithThread = (texts: ReadonlyArray<string>) =>
-      pool.executeEffect(new EmbedTexts({ texts })).pipe(
-        Effect.catchTags({
-          OnnxWorkerFailure: (failure) =>
-            Effect.fail(new EmbeddingError({ embedder: "onnx", reason: failure.reason, message: failure.message })),
-          WorkerError: (error) =>
-            Effect.fail(new EmbeddingError({ embedder: "onnx", reason: "inference", message: `The embedding worker failed: ${error.message}`, cause: error.cause })),
-          ParseError: () =>
-            Effect.fail(new EmbeddingError({ embedder: "onnx", reason: "invalid-response", message: "The embedding worker's result could not be decoded." }))
-        })
-      )
+    const spawn = () => new WorkerThreads.Worker(workerScript, { workerData })
+    const pool = yield* startOnnxWorkerPool(spawn, options.workers, WORKER_READY_TIMEOUT)
+    const embedWithThread = pool.embed
 
     const probe = yield* embedWithThread(["dimension probe"])
     const dimensions = probe.vectors[0]?.length ?? 0
