@@ -1,10 +1,9 @@
 /**
  * The entry point of an ONNX embedding worker thread, started by
  * `OnnxWorkerPool` from the compiled `dist/semantic/OnnxEmbedWorker.js` with
- * an {@link OnnxWorkerData} as `workerData`. The worker posts "ready" at
- * once and loads the model meanwhile; requests wait for the load. When
- * loading fails, it still serves, and every request fails with the load
- * error, so that the main thread can report it.
+ * an {@link OnnxWorkerData} as `workerData`. The worker loads the model,
+ * then posts "ready", or a failure with the load error (request id -1), which
+ * the pool reports and acts on.
  */
 import { parentPort, threadId, workerData } from "node:worker_threads"
 import { Either, Schema } from "effect"
@@ -28,16 +27,18 @@ const loadModel = async (): Promise<OnnxModel | OnnxWorkerFailure> => {
   }
 }
 
-const loaded = loadModel()
 const post = (message: WorkerMessage) => port.postMessage(message)
 
-port.on("message", async ({ id, texts }: EmbedRequest) => {
-  const model = await loaded
-  if (!("embed" in model)) return post({ type: "failure", id, failure: model })
-  try {
-    post({ type: "vectors", id, vectors: await model.embed(texts), threadId })
-  } catch (error) {
-    post({ type: "failure", id, failure: { reason: "inference", message: messageOf(error) } })
-  }
-})
-post({ type: "ready" })
+const model = await loadModel()
+if ("embed" in model) {
+  port.on("message", async ({ id, texts }: EmbedRequest) => {
+    try {
+      post({ type: "vectors", id, vectors: await model.embed(texts), threadId })
+    } catch (error) {
+      post({ type: "failure", id, failure: { reason: "inference", message: messageOf(error) } })
+    }
+  })
+  post({ type: "ready" })
+} else {
+  post({ type: "failure", id: -1, failure: model })
+}

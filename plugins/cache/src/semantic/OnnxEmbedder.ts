@@ -48,8 +48,8 @@ export interface OnnxEmbedder extends Embedder {
 // Node cannot start a worker from a `.ts` file.
 const workerScript = new URL("../../dist/semantic/OnnxEmbedWorker.js", import.meta.url)
 
-// A worker is ready once its modules are loaded; it loads the model after
-// that. The limit only keeps a broken worker from hanging startup.
+// A worker is ready once its modules and the model are loaded. The limit only
+// keeps a broken worker from hanging startup.
 const WORKER_READY_TIMEOUT = "30 seconds"
 
 const loadError = (message: string, cause?: unknown) => new EmbeddingError({ embedder: "onnx", reason: "load", message, cause })

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import { startOnnxWorkerPool } from "./OnnxWorkerPool.js"
 
 /**
@@ -19,6 +19,28 @@ const echoing = fakeWorker(`
   port.on("message", ({ id, texts }) => port.postMessage({ type: "vectors", id, vectors: vector(texts), threadId }))
   port.postMessage({ type: "ready" })
 `)
+
+const crashing = fakeWorker(`
+  port.on("message", () => process.exit(3))
+  port.postMessage({ type: "ready" })
+`)
+
+/** Wraps `spawn` to count the workers that exit; `exited(n)` waits up to 5 seconds for `n` of them. */
+const tracked = (spawn: () => Worker) => {
+  let count = 0
+  return {
+    spawn: () => {
+      const worker = spawn()
+      worker.once("exit", () => count++)
+      return worker
+    },
+    exited: async (expected: number): Promise<number> => {
+      const deadline = Date.now() + 5_000
+      while (count < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      return count
+    }
+  }
+}
 
 describe("ONNX worker pool", () => {
   it.live("answers each request with its own vectors", () =>
@@ -47,20 +69,53 @@ describe("ONNX worker pool", () => {
       expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "no model here" })))
     }).pipe(Effect.scoped))
 
-  it.live("worker exit: its request fails, then all do", () =>
+  it.live("worker exit: its request fails, a new worker serves", () =>
     Effect.gen(function* () {
-      const crashing = fakeWorker(`
-        port.on("message", () => process.exit(3))
-        port.postMessage({ type: "ready" })
-      `)
-      const pool = yield* startOnnxWorkerPool(crashing, 1, "10 seconds")
+      // The first worker exits on its first request; its replacement replies.
+      const workers = [crashing, echoing]
+      const pool = yield* startOnnxWorkerPool(() => workers.shift()!(), 1, "10 seconds")
 
       const first = yield* Effect.exit(pool.embed(["a"]))
-      const second = yield* Effect.exit(pool.embed(["b"]))
+      const second = yield* pool.embed(["bb"])
 
       expect(first).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "inference", message: "The embedding worker failed: it exited with code 3" })))
-      expect(second).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "inference", message: "No embedding worker is left: it exited with code 3" })))
-    }).pipe(Effect.scoped))
+      expect(second.vectors[0]![0]).toBe(2)
+      expect(workers).toHaveLength(0)
+    }).pipe(Effect.scoped), { timeout: 10_000 })
+
+  it.live("reply to no request: fails it, a new worker serves", () =>
+    Effect.gen(function* () {
+      const confused = fakeWorker(`
+        port.on("message", ({ id, texts }) => port.postMessage({ type: "vectors", id: id + 100, vectors: vector(texts), threadId }))
+        port.postMessage({ type: "ready" })
+      `)
+      const workers = [confused, echoing]
+      const pool = yield* startOnnxWorkerPool(() => workers.shift()!(), 1, "10 seconds")
+
+      const first = yield* Effect.exit(pool.embed(["a"]))
+      const second = yield* pool.embed(["bb"])
+
+      expect(first).toStrictEqual(Exit.fail(expect.objectContaining({ message: "The embedding worker failed: it sent a message that answers no request" })))
+      expect(second.vectors[0]![0]).toBe(2)
+    }).pipe(Effect.scoped), { timeout: 10_000 })
+
+  it.live("closing fails a running request and stops the workers", () =>
+    Effect.gen(function* () {
+      const silentOnRequest = fakeWorker(`
+        port.on("message", () => {})
+        port.postMessage({ type: "ready" })
+      `)
+      const { spawn, exited } = tracked(silentOnRequest)
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.extend(startOnnxWorkerPool(spawn, 2, "10 seconds"), scope)
+
+      const running = yield* Effect.fork(pool.embed(["a"]))
+      yield* Effect.sleep("50 millis")
+      yield* Scope.close(scope, Exit.void)
+
+      expect(yield* Fiber.await(running)).toStrictEqual(Exit.fail(expect.objectContaining({ message: "The embedder was closed." })))
+      expect(yield* Effect.promise(() => exited(2))).toBe(2)
+    }))
 
   it.live("rejects a reply without typed vectors", () =>
     Effect.gen(function* () {
@@ -114,12 +169,50 @@ describe("ONNX worker pool", () => {
       expect(seen.filter((message) => (message as { texts?: unknown }).texts !== undefined)).toHaveLength(1)
     }).pipe(Effect.scoped))
 
-  it.live("fails to start when a worker never says it is ready", () =>
+  it.live("fails to start when a worker is never ready, and stops it", () =>
     Effect.gen(function* () {
-      const silent = fakeWorker(`setInterval(() => {}, 1000)`)
+      const { spawn, exited } = tracked(fakeWorker(`setInterval(() => {}, 1000)`))
 
-      const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(silent, 1, "200 millis")))
+      const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(spawn, 1, "200 millis")))
 
       expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "No embedding worker was ready after 200ms." })))
+      expect(yield* Effect.promise(() => exited(1))).toBe(1)
+    }))
+
+  it.live("fails to start when a worker cannot load its model", () =>
+    Effect.gen(function* () {
+      const unloadable = fakeWorker(`port.postMessage({ type: "failure", id: -1, failure: { reason: "load", message: "Loading model.onnx failed" } })`)
+
+      const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(unloadable, 1, "10 seconds")))
+
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "Loading model.onnx failed" })))
+    }))
+
+  it.live("fails to start at once when a worker exits first", () =>
+    Effect.gen(function* () {
+      const started = performance.now()
+
+      const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(fakeWorker(`process.exit(4)`), 1, "10 seconds")))
+
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "it exited with code 4 before it was ready" })))
+      expect(performance.now() - started).toBeLessThan(5_000)
+    }))
+
+  it.live("interrupted start stops the workers", () =>
+    Effect.gen(function* () {
+      const { spawn, exited } = tracked(fakeWorker(`setInterval(() => {}, 1000)`))
+      const starting = yield* Effect.fork(Effect.scoped(startOnnxWorkerPool(spawn, 2, "10 seconds")))
+      yield* Effect.sleep("100 millis")
+
+      yield* Fiber.interrupt(starting)
+
+      expect(yield* Effect.promise(() => exited(2))).toBe(2)
+    }))
+
+  it.live("refuses a pool without workers", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(echoing, 0, "10 seconds")))
+
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "The embedder needs at least one worker, got 0." })))
     }))
 })
