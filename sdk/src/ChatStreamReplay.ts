@@ -131,9 +131,9 @@ const toEvent = (chunk: ChatCompletionChunk, usage?: Usage): StreamEvent =>
 
 /**
  * Turns a chat completion into the stream events an OpenAI server would have
- * sent for it. The events are built when the iterable is first read, and
- * come as one batch to a reader of `eventBatchesOf`: the whole
- * completion is at hand, so nothing is gained by handing them out one by one.
+ * sent for it. The events are built when the iterable is first read. A
+ * reader of `eventBatchesOf` gets them as one batch, because the whole
+ * completion is at hand and nothing is gained by handing them out one by one.
  */
 export const chatCompletionToStreamEvents = (
   completion: ChatCompletion,

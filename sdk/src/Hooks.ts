@@ -82,9 +82,9 @@ export interface Outcome {
   readonly usage: Usage | undefined
   readonly error: GatewayError | undefined
   /**
-   * The JSON body, or for a completed stream the chat completion: the
+   * The JSON body, or for a completed stream the chat completion. That is the
    * stream's own `completion` when it had one, else the events assembled
-   * when a hook asked for it. A JSON body may be parsed when this is first
+   * when a hook requested it. A JSON body may be parsed when this is first
    * read (see `JsonResult.body`).
    */
   readonly response: unknown

@@ -73,7 +73,7 @@ export interface StreamResult {
   readonly events: AsyncIterable<StreamEvent>
   /**
    * The whole response that the events make up, when it is known before they
-   * are sent: a cache replaying a stored completion has it. When the stream
+   * are sent, as it is for a cache replaying a stored completion. When the stream
    * completes, after hooks get it as `Outcome.response`, and the host does not
    * assemble the events to make it.
    */

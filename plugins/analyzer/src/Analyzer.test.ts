@@ -140,7 +140,7 @@ describe("AnalyzerConfig", () => {
 
 layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => {
   // First of the hooks' tests: none before it loads an encoding on this thread.
-  it.effect("counts an unread estimate on a worker when usage is missing", () =>
+  it.effect("unread estimate: counted on worker", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)
       const messages = [{ role: "user" as const, content: "Write a poem about the sea." }]

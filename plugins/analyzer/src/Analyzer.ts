@@ -95,7 +95,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
    * counting costs more than the rest of the analyzer's work. The prompt and
    * model are the ones of this call, whatever later hooks change.
    */
-  /** The prompts whose deferred estimate nobody has read yet, by the record that holds it. */
+  /** The prompts of deferred estimates that no plugin has read yet, keyed by the record that contains the estimate. */
   const deferred = new WeakMap<object, { readonly model: string; readonly prompt: PromptText }>()
 
   const deferEstimate = (context: RequestContext, prompt: PromptText): void => {

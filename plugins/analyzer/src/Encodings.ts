@@ -65,7 +65,7 @@ export const loadEncodingNow = (name: EncodingName): GptEncoding => {
   return encoding
 }
 
-/** Whether {@link loadEncodingNow} has loaded this encoding on the calling thread. */
+/** Returns whether {@link loadEncodingNow} has loaded this encoding on the calling thread. */
 export const isEncodingLoadedNow = (name: EncodingName): boolean => loadedNow.has(name)
 
 // Counts special-token strings such as "<|endoftext|>" inside a prompt as

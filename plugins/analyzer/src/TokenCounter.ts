@@ -92,7 +92,7 @@ const sumLengths = (texts: ReadonlyArray<string>): number => {
 /**
  * Starts the worker pool in the current scope. Closing the scope stops the
  * workers. The calling thread loads an encoding on the first `countNow` that
- * uses it, which blocks it for about as long as a worker takes to start.
+ * uses it, which blocks it for 0.1 to 0.2 seconds for o200k_base (see `loadEncoding`).
  */
 export const make = (
   options: TokenCounterOptions

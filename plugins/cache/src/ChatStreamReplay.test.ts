@@ -136,7 +136,7 @@ describe("chatCompletionToStreamEvents", () => {
     }
   })
 
-  it("comes as one batch, the same events as one by one", async () => {
+  it("one batch: same events", async () => {
     const iterator = eventBatchesOf(chatCompletionToStreamEvents(multiChoice, { includeUsage: true }))!
     const first = await iterator.next()
     const second = await iterator.next()

@@ -17,7 +17,7 @@ export interface RunningGateway extends ListeningServer, BuiltGateway {
 }
 
 /**
- * Whether V8 collects garbage on the main thread only (see `runtime/bin/fluxen-node`), read
+ * Returns whether V8 collects garbage on the main thread only (see `runtime/bin/fluxen-node`), read
  * from Node's options: the last of `--single-threaded-gc` and its negation decides, and
  * `--single-threaded` implies it.
  */

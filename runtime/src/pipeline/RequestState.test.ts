@@ -18,8 +18,8 @@ const storedCompletion = {
 
 const newState = () => new RequestState("req-1", "chat", Date.now(), performance.now())
 
-describe("RequestState: a stream's response for after hooks", () => {
-  it("assembles the events when the result brings no completion", () => {
+describe("RequestState stream response", () => {
+  it("no completion: events assembled", () => {
     const state = newState()
     const progress = state.startStream(true)
     progress.assembler!.add(chunk("Hi").json as never)
@@ -30,7 +30,7 @@ describe("RequestState: a stream's response for after hooks", () => {
     expect(response.choices[0]!.message.content).toBe("Hi!")
   })
 
-  it("gives the result's own completion, without assembling", () => {
+  it("own completion: not assembled", () => {
     const state = newState()
     const progress = state.startStream(true, storedCompletion)
     progress.completed = true
@@ -39,7 +39,7 @@ describe("RequestState: a stream's response for after hooks", () => {
     expect(state.outcome("ok").response).toBe(storedCompletion)
   })
 
-  it("gives no completion for a stream that did not complete", () => {
+  it("incomplete stream: no response", () => {
     const state = newState()
     state.startStream(true, storedCompletion)
 

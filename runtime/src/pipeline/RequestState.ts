@@ -6,7 +6,7 @@ import type { Endpoint, GatewayError, JsonResult, Outcome, RequestContext, Usage
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import { makeStreamProgress, streamedText, type StreamProgress } from "./relayStream.js"
 
-/** The chat completion of a stream that completed: its own, or the one its events were assembled into. */
+/** Returns the chat completion of a completed stream: the result's own, or the one assembled from its events. */
 const completedResponse = (progress: StreamProgress): unknown => {
   const assembled = progress.assembler
   if (assembled === undefined) return progress.completed ? progress.completion : undefined

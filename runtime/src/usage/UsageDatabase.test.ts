@@ -86,7 +86,7 @@ describe("UsageDatabase", () => {
       expect(Date.now() - started).toBeLessThan(5000)
     }))
 
-  it.scopedLive("SQLite commits in WAL mode without a sync each time", () =>
+  it.scopedLive("SQLite: WAL, synchronous NORMAL", () =>
     Effect.gen(function* () {
       const directory = yield* Effect.acquireRelease(
         Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "fluxen-usage-"))),

@@ -249,7 +249,7 @@ const prepareDatabase = (options: UsageDatabaseOptions, database: string, connec
     yield* sql.onDialectOrElse({
       sqlite: () =>
         sql`PRAGMA synchronous = NORMAL`.pipe(
-          Effect.catchAll((error) => Effect.logWarning("Setting SQLite's synchronous mode to NORMAL failed; commits keep syncing to disk", error))
+          Effect.catchAll((error) => Effect.logWarning("Setting SQLite's synchronous mode to NORMAL failed, so each commit still syncs to disk.", error))
         ),
       orElse: () => Effect.void
     })

@@ -45,14 +45,14 @@ export class Child {
   constructor(options: ChildOptions) {
     const launcher = options.launcher
     if (launcher !== undefined && options.nodeArguments.some((argument) => /\s/.test(argument))) {
-      throw new Error(`The ${options.name}'s Node options go to its launcher space-separated, so none may contain a space.`)
+      throw new Error(`Invalid Node option for the ${options.name}: the launcher gets its options space-separated, so no option may contain a space.`)
     }
     const nodeCommand =
       launcher === undefined
         ? [process.execPath, ...options.nodeArguments, options.script, ...options.scriptArguments]
         : [launcher, ...options.scriptArguments]
     const [command, ...args] = options.cpus === undefined ? nodeCommand : ["taskset", "-c", options.cpus, ...nodeCommand]
-    // A launcher runs the `node` it finds first on PATH: make that the runner's own.
+    // A launcher runs the first `node` on PATH, so the runner's own Node goes first.
     const env =
       launcher === undefined
         ? process.env

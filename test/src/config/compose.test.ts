@@ -298,7 +298,7 @@ describe("container command", () => {
       ["quota of two CPUs", false, "200000 100000\n", {}, false],
       ["no quota", false, "max 100000\n", {}, false],
       ["empty quota file", false, "", {}, false],
-      ["unreadable quota", false, "1e5 100000\n", {}, false],
+      ["non-numeric quota", false, "1e5 100000\n", {}, false],
       ["no quota file", false, undefined, {}, false],
       ["OMP_NUM_THREADS=1, no quota", false, "max 100000\n", { OMP_NUM_THREADS: "1" }, false]
     ]

@@ -256,30 +256,30 @@ describe("chat streams cut short", () => {
   })
 })
 
-describe("a stream a hook answers with its completion", () => {
-  let answering: Harness
+describe("hook stream with completion", () => {
+  let replaying: Harness
   // The test gateway imports plugins by file path; tsc compiles the plugin into test/dist.
   const pluginPath = fileURLToPath(new URL("../../dist/support/completionPlugin.js", import.meta.url))
   const seen = () => (globalThis as { [SEEN_RESPONSES]?: Array<SeenResponse> })[SEEN_RESPONSES] ?? []
 
   beforeAll(async () => {
-    answering = await startHarness({ pluginsYaml: `plugins:\n  - use: ${JSON.stringify(pluginPath)}\n` })
+    replaying = await startHarness({ pluginsYaml: `plugins:\n  - use: ${JSON.stringify(pluginPath)}\n` })
   })
 
   afterAll(async () => {
-    await answering?.close()
+    await replaying?.close()
   })
 
-  it("gives after hooks that completion, not one assembled again", async () => {
-    const stream = await answering.client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+  it("after hooks get that completion", async () => {
+    const stream = await replaying.client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
     let text = ""
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
-    const record = (await answering.gateway.usageRecords()).at(-1)!
+    const record = (await replaying.gateway.usageRecords()).at(-1)!
 
     expect(text).toBe("A stored answer.")
     expect(seen()).toHaveLength(1)
-    // The very object the hook answered with: an assembled completion would be a new one.
-    expect(seen()[0]!.response).toBe(seen()[0]!.answered)
+    // The same object the hook returned, because an assembled completion would be a new one.
+    expect(seen()[0]!.response).toBe(seen()[0]!.returned)
     expect(record.promptTokens).toBe(9)
   })
 })

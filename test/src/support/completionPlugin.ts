@@ -8,11 +8,12 @@
 import { chatCompletionToStreamEvents, definePlugin, Plugin, SDK_API_VERSION, type ChatCompletion } from "@fluxen/sdk"
 import { Effect, Layer, Schema } from "effect"
 
-/** The global under which each request's outcome is noted. */
+/** The global key of the list of responses the after hook received. */
 export const SEEN_RESPONSES = Symbol.for("fluxen-test-completion-plugin/seen")
 
 export interface SeenResponse {
-  readonly answered: ChatCompletion
+  /** The completion the hook returned with the stream. */
+  readonly returned: ChatCompletion
   readonly response: unknown
 }
 
@@ -22,7 +23,7 @@ const seen = (): Array<SeenResponse> => {
   return holder[SEEN_RESPONSES]
 }
 
-const ANSWERED = "@fluxen-test/completion-plugin/answered"
+const RETURNED = "@fluxen-test/completion-plugin/returned"
 
 const completionFor = (model: string): ChatCompletion => ({
   id: "chatcmpl-stored",
@@ -45,13 +46,13 @@ export default definePlugin({
         beforeRequest: (context) => {
           if (!context.stream || context.endpoint !== "chat") return Effect.succeed(undefined)
           const completion = completionFor(context.route.upstreamModel)
-          context.attributes.set(ANSWERED, completion)
+          context.attributes.set(RETURNED, completion)
           const events = chatCompletionToStreamEvents(completion, { includeUsage: true })
           return Effect.succeed({ respond: { _tag: "Stream" as const, status: 200, headers: {}, events, completion } })
         },
         afterResponse: (context, outcome) => {
-          const answered = context.attributes.get(ANSWERED) as ChatCompletion | undefined
-          if (answered !== undefined) seen().push({ answered, response: outcome.response })
+          const returned = context.attributes.get(RETURNED) as ChatCompletion | undefined
+          if (returned !== undefined) seen().push({ returned, response: outcome.response })
           return Effect.void
         }
       }

@@ -24,13 +24,16 @@ export interface OnnxWorkerFailure {
   readonly message: string
 }
 
-/** Asks a worker to embed `texts`; the reply carries the same `id`. */
+/** A request to embed `texts`. The worker's reply carries the same `id`. */
 export interface EmbedRequest {
   readonly id: number
   readonly texts: ReadonlyArray<string>
 }
 
-/** A worker's messages: that it is ready for requests, or the reply to one. */
+/**
+ * A message from a worker: "ready" once its model is loaded, or the reply to
+ * one request. A model that did not load is reported as a failure with id -1.
+ */
 export type WorkerMessage =
   | { readonly type: "ready" }
   | {

@@ -14,7 +14,7 @@ import { lowerThreadPriority } from "./threadPriority.js"
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 const port = parentPort
-if (port === null) throw new Error("OnnxEmbedWorker.js runs as a worker thread only.")
+if (port === null) throw new Error("OnnxEmbedWorker.js must run as a worker thread; the onnx embedder starts it.")
 
 const loadModel = async (): Promise<OnnxModel | OnnxWorkerFailure> => {
   const decoded = Schema.decodeUnknownEither(OnnxWorkerData)(workerData)

@@ -43,7 +43,7 @@ const tracked = (spawn: () => Worker) => {
 }
 
 describe("ONNX worker pool", () => {
-  it.live("answers each request with its own vectors", () =>
+  it.live("replies: vectors per request", () =>
     Effect.gen(function* () {
       const pool = yield* startOnnxWorkerPool(echoing, 2, "10 seconds")
 
@@ -53,10 +53,11 @@ describe("ONNX worker pool", () => {
       )
 
       expect(results.map((result) => result.vectors[0]![0])).toEqual([1, 2, 3, 4, 5])
+      // Two workers shared the five requests.
       expect(new Set(results.map((result) => result.threadId)).size).toBe(2)
     }).pipe(Effect.scoped))
 
-  it.live("fails a request with the worker's own failure", () =>
+  it.live("worker failure: request fails", () =>
     Effect.gen(function* () {
       const failing = fakeWorker(`
         port.on("message", ({ id }) => port.postMessage({ type: "failure", id, failure: { reason: "load", message: "no model here" } }))
@@ -69,7 +70,7 @@ describe("ONNX worker pool", () => {
       expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "no model here" })))
     }).pipe(Effect.scoped))
 
-  it.live("worker exit: its request fails, a new worker serves", () =>
+  it.live("worker exit: replaced", () =>
     Effect.gen(function* () {
       // The first worker exits on its first request; its replacement replies.
       const workers = [crashing, echoing]
@@ -83,7 +84,7 @@ describe("ONNX worker pool", () => {
       expect(workers).toHaveLength(0)
     }).pipe(Effect.scoped), { timeout: 10_000 })
 
-  it.live("reply to no request: fails it, a new worker serves", () =>
+  it.live("stray reply: worker replaced", () =>
     Effect.gen(function* () {
       const confused = fakeWorker(`
         port.on("message", ({ id, texts }) => port.postMessage({ type: "vectors", id: id + 100, vectors: vector(texts), threadId }))
@@ -95,17 +96,17 @@ describe("ONNX worker pool", () => {
       const first = yield* Effect.exit(pool.embed(["a"]))
       const second = yield* pool.embed(["bb"])
 
-      expect(first).toStrictEqual(Exit.fail(expect.objectContaining({ message: "The embedding worker failed: it sent a message that answers no request" })))
+      expect(first).toStrictEqual(Exit.fail(expect.objectContaining({ message: "The embedding worker failed: it sent a reply that matches no pending request" })))
       expect(second.vectors[0]![0]).toBe(2)
     }).pipe(Effect.scoped), { timeout: 10_000 })
 
-  it.live("closing fails a running request and stops the workers", () =>
+  it.live("close: fails running request", () =>
     Effect.gen(function* () {
-      const silentOnRequest = fakeWorker(`
+      const unresponsive = fakeWorker(`
         port.on("message", () => {})
         port.postMessage({ type: "ready" })
       `)
-      const { spawn, exited } = tracked(silentOnRequest)
+      const { spawn, exited } = tracked(unresponsive)
       const scope = yield* Scope.make()
       const pool = yield* Scope.extend(startOnnxWorkerPool(spawn, 2, "10 seconds"), scope)
 
@@ -117,7 +118,7 @@ describe("ONNX worker pool", () => {
       expect(yield* Effect.promise(() => exited(2))).toBe(2)
     }))
 
-  it.live("rejects a reply without typed vectors", () =>
+  it.live("untyped vectors: invalid response", () =>
     Effect.gen(function* () {
       const listing = fakeWorker(`
         port.on("message", ({ id }) => port.postMessage({ type: "vectors", id, vectors: [[0.5]], threadId }))
@@ -130,14 +131,14 @@ describe("ONNX worker pool", () => {
       expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "invalid-response" })))
     }).pipe(Effect.scoped))
 
-  it.live("drops an interrupted request that has not started", () =>
+  it.live("interrupted queued request: dropped", () =>
     Effect.gen(function* () {
       // The worker replies only after a "release" message, so the second request waits in the queue.
-      const held = fakeWorker(`
-        const held = []
+      const gated = fakeWorker(`
+        const pending = []
         port.on("message", (message) => {
-          if (message.release) for (const { id, texts } of held.splice(0)) port.postMessage({ type: "vectors", id, vectors: vector(texts), threadId })
-          else held.push(message)
+          if (message.release) for (const { id, texts } of pending.splice(0)) port.postMessage({ type: "vectors", id, vectors: vector(texts), threadId })
+          else pending.push(message)
         })
         port.postMessage({ type: "ready" })
       `)
@@ -145,7 +146,7 @@ describe("ONNX worker pool", () => {
       let worker: Worker | undefined
       const pool = yield* startOnnxWorkerPool(
         () => {
-          worker = held()
+          worker = gated()
           const post = worker.postMessage.bind(worker)
           worker.postMessage = (message: unknown) => {
             seen.push(message)
@@ -169,7 +170,7 @@ describe("ONNX worker pool", () => {
       expect(seen.filter((message) => (message as { texts?: unknown }).texts !== undefined)).toHaveLength(1)
     }).pipe(Effect.scoped))
 
-  it.live("fails to start when a worker is never ready, and stops it", () =>
+  it.live("start: times out, stops workers", () =>
     Effect.gen(function* () {
       const { spawn, exited } = tracked(fakeWorker(`setInterval(() => {}, 1000)`))
 
@@ -179,26 +180,26 @@ describe("ONNX worker pool", () => {
       expect(yield* Effect.promise(() => exited(1))).toBe(1)
     }))
 
-  it.live("fails to start when a worker cannot load its model", () =>
+  it.live("start: model load fails", () =>
     Effect.gen(function* () {
       const unloadable = fakeWorker(`port.postMessage({ type: "failure", id: -1, failure: { reason: "load", message: "Loading model.onnx failed" } })`)
 
       const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(unloadable, 1, "10 seconds")))
 
-      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "Loading model.onnx failed" })))
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "Starting an embedding worker failed: Loading model.onnx failed" })))
     }))
 
-  it.live("fails to start at once when a worker exits first", () =>
+  it.live("start: worker exits first", () =>
     Effect.gen(function* () {
       const started = performance.now()
 
       const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(fakeWorker(`process.exit(4)`), 1, "10 seconds")))
 
-      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "it exited with code 4 before it was ready" })))
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "Starting an embedding worker failed: it exited with code 4 before it was ready" })))
       expect(performance.now() - started).toBeLessThan(5_000)
     }))
 
-  it.live("interrupted start stops the workers", () =>
+  it.live("start interrupted: stops workers", () =>
     Effect.gen(function* () {
       const { spawn, exited } = tracked(fakeWorker(`setInterval(() => {}, 1000)`))
       const starting = yield* Effect.fork(Effect.scoped(startOnnxWorkerPool(spawn, 2, "10 seconds")))
@@ -209,10 +210,10 @@ describe("ONNX worker pool", () => {
       expect(yield* Effect.promise(() => exited(2))).toBe(2)
     }))
 
-  it.live("refuses a pool without workers", () =>
+  it.live("zero workers: rejected", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.scoped(startOnnxWorkerPool(echoing, 0, "10 seconds")))
 
-      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "The embedder needs at least one worker, got 0." })))
+      expect(exit).toStrictEqual(Exit.fail(expect.objectContaining({ reason: "load", message: "Invalid worker count 0: the onnx embedder needs at least one worker." })))
     }))
 })

@@ -60,13 +60,18 @@ export const startOnnxWorkerPool = (
   readyTimeout: Duration.DurationInput
 ): Effect.Effect<OnnxWorkerPool, EmbeddingError, Scope.Scope> =>
   Effect.gen(function* () {
-    if (!Number.isInteger(size) || size < 1) return yield* failure("load", `The embedder needs at least one worker, got ${size}.`)
+    if (!Number.isInteger(size) || size < 1) {
+      return yield* failure("load", `Invalid worker count ${size}: the onnx embedder needs at least one worker.`)
+    }
     const runtime = yield* Effect.runtime<never>()
     const logWarning = (message: string) => Runtime.runFork(runtime)(Effect.logWarning(message))
     const members: Array<Member> = []
     const waiting: Array<Job> = []
     let nextId = 0
     let closed: EmbeddingError | undefined
+    // False until every first worker is ready. Until then a worker that never became ready is not
+    // replaced, because its failure fails the whole start.
+    let started = false
     let respawnDelayMs = RESPAWN_DELAY_MS
 
     // Registered before any worker starts, so that an interrupted or failed start stops them too.
@@ -90,7 +95,7 @@ export const startOnnxWorkerPool = (
       }
     }
 
-    /** Takes a worker out of the pool, fails its request, and starts a replacement unless the pool is closed. */
+    /** Removes a worker from the pool, fails its request, and starts a replacement unless the pool is closed. */
     const drop = (member: Member, reason: string) => {
       const index = members.indexOf(member)
       if (index === -1) return
@@ -98,8 +103,9 @@ export const startOnnxWorkerPool = (
       member.job?.resume(Effect.fail(failure("inference", `The embedding worker failed: ${reason}`)))
       member.job = undefined
       void member.worker.terminate()
-      if (closed !== undefined) return
-      logWarning(`An embedding worker stopped (${reason}); a new one starts in ${respawnDelayMs} ms.`)
+      if (closed !== undefined || (!started && !member.ready)) return
+
+      logWarning(`Embedding worker ${member.worker.threadId} stopped: ${reason}. A new worker starts in ${respawnDelayMs} ms.`)
       const delay = respawnDelayMs
       respawnDelayMs = Math.min(MAX_RESPAWN_DELAY_MS, respawnDelayMs * 2)
       setTimeout(() => {
@@ -111,7 +117,7 @@ export const startOnnxWorkerPool = (
       const job = member.job
       const reply = message as Partial<Extract<WorkerMessage, { id: number }>> | null
       if (job === undefined || reply === null || typeof reply !== "object" || reply.id !== job.id) {
-        return drop(member, "it sent a message that answers no request")
+        return drop(member, "it sent a reply that matches no pending request")
       }
       member.job = undefined
       if (reply.type === "failure" && typeof reply.failure?.message === "string") {
@@ -124,8 +130,8 @@ export const startOnnxWorkerPool = (
       dispatch()
     }
 
-    /** Starts one worker; `onStarted` learns whether it loaded its model (undefined) or why not. */
-    const start = (onStarted: (problem: string | undefined) => void) => {
+    /** Starts one worker, then calls `onStartup` with undefined once it is ready, or with the reason it is not. */
+    const start = (onStartup: (problem: string | undefined) => void) => {
       const member: Member = { worker: spawn(), ready: false, job: undefined }
       members.push(member)
       member.worker.on("message", (message: WorkerMessage) => {
@@ -133,19 +139,23 @@ export const startOnnxWorkerPool = (
         if (message?.type === "ready") {
           member.ready = true
           respawnDelayMs = RESPAWN_DELAY_MS
-          onStarted(undefined)
+          onStartup(undefined)
           return dispatch()
         }
-        const problem = message?.type === "failure" ? message.failure.message : "its first message was not \"ready\""
-        onStarted(problem)
+
+        const problem =
+          message?.type === "failure" && typeof message.failure?.message === "string"
+            ? message.failure.message
+            : `its first message was not "ready"`
+        onStartup(problem)
         drop(member, problem)
       })
       member.worker.on("error", (error: Error) => {
-        if (!member.ready) onStarted(error.message)
+        if (!member.ready) onStartup(error.message)
         drop(member, error.message)
       })
       member.worker.on("exit", (code) => {
-        if (!member.ready) onStarted(`it exited with code ${code} before it was ready`)
+        if (!member.ready) onStartup(`it exited with code ${code} before it was ready`)
         drop(member, `it exited with code ${code}`)
       })
     }
@@ -154,11 +164,11 @@ export const startOnnxWorkerPool = (
       Array.from({ length: size }),
       () =>
         Effect.async<void, EmbeddingError>((resume) => {
-          let answered = false
+          let reported = false
           start((problem) => {
-            if (answered) return
-            answered = true
-            resume(problem === undefined ? Effect.void : Effect.fail(failure("load", problem)))
+            if (reported) return
+            reported = true
+            resume(problem === undefined ? Effect.void : Effect.fail(failure("load", `Starting an embedding worker failed: ${problem}`)))
           })
         }),
       { concurrency: "unbounded", discard: true }
@@ -168,6 +178,7 @@ export const startOnnxWorkerPool = (
         onTimeout: () => failure("load", `No embedding worker was ready after ${Duration.format(Duration.decode(readyTimeout))}.`)
       })
     )
+    started = true
 
     const embed = (texts: ReadonlyArray<string>): Effect.Effect<EmbedResult, EmbeddingError> =>
       Effect.async<EmbedResult, EmbeddingError>((resume) => {
