@@ -19,7 +19,10 @@ export interface CancelNotice {
   readonly watch: (listener: () => void) => () => void
 }
 
-const callNotices = new WeakMap<object, CancelNotice>()
+// A non-enumerable property rather than a WeakMap: V8's young-generation collections keep a
+// WeakMap's values alive whatever their keys, so an entry per call kept each request's objects
+// until a full collection. Being non-enumerable, it is not copied by `{ ...context }`.
+const noticeKey: unique symbol = Symbol("@fluxen/sdk/CancelNotice")
 
 /**
  * Makes `notice` the cancellation of the provider call whose context is this
@@ -28,12 +31,12 @@ const callNotices = new WeakMap<object, CancelNotice>()
  * deadline) has no notice, so the copy's `signal` is the one obeyed.
  */
 export const attachCancelNotice = <C extends object>(context: C, notice: CancelNotice): C => {
-  callNotices.set(context, notice)
+  Object.defineProperty(context, noticeKey, { value: notice, configurable: true })
   return context
 }
 
 /** Returns the notice that the host attached to this context object, if any. Adapters pass it to the transport as `cancel`. */
-export const cancelNoticeOfCall = (context: object): CancelNotice | undefined => callNotices.get(context)
+export const cancelNoticeOfCall = (context: object): CancelNotice | undefined => (context as { readonly [noticeKey]?: CancelNotice })[noticeKey]
 
 /** Makes the notice of an `AbortSignal`, for hosts and tests that have a signal only. */
 export const cancelNoticeOf = (signal: AbortSignal): CancelNotice => ({

@@ -19,9 +19,10 @@ import type {
   StreamEvent,
   StreamResult
 } from "./Provider.js"
-import { cancelNoticeOfCall } from "./CancelNotice.js"
+import { CallUpstreamRequest } from "./CallUpstreamRequest.js"
 import { batchedEvents } from "./EventBatches.js"
 import { fromPromise } from "./PromiseCall.js"
+import { LazyJsonResult } from "./LazyJsonResult.js"
 import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
@@ -98,19 +99,9 @@ export const makeOpenAICompatibleAdapter = (
     options.buildUrl === undefined ? `${baseUrl}/${operation}` : options.buildUrl(operation, model)
 
   const send = async (operation: OpenAIOperation, body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
-    const response = await transport.send({
-      provider,
-      method: "POST",
-      url: urlOf(operation, context.upstreamModel),
-      headers: stream ? streamHeaders : baseHeaders,
-      body: JSON.stringify(body),
-      // Read only by a transport that is not given the notice, so the host need not make the signal.
-      get signal() {
-        return context.signal
-      },
-      cancel: cancelNoticeOfCall(context),
-      idleTimeoutMs: context.idleTimeoutMs
-    })
+    const response = await transport.send(
+      new CallUpstreamRequest(provider, "POST", urlOf(operation, context.upstreamModel), stream ? streamHeaders : baseHeaders, JSON.stringify(body), context)
+    )
     if (response.status >= 400) throw await readUpstreamError(provider, response, secrets)
     return response
   }
@@ -136,22 +127,7 @@ export const makeOpenAICompatibleAdapter = (
       const body = parseBody(bytes)
       return { _tag: "Json", status: response.status, headers, body, bytes, usage: usageFromOpenAI((body as { usage?: unknown }).usage, options.usageQuirks) }
     }
-    let body: unknown
-    let parsed = false
-    return {
-      _tag: "Json",
-      status: response.status,
-      headers,
-      get body() {
-        if (!parsed) {
-          body = parseBody(bytes)
-          parsed = true
-        }
-        return body
-      },
-      bytes,
-      usage: usageFromOpenAI(usageObject, options.usageQuirks)
-    }
+    return new LazyJsonResult(response.status, headers, bytes, usageFromOpenAI(usageObject, options.usageQuirks), parseBody)
   }
 
   /**

@@ -187,6 +187,26 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
     })
   )
 
+  // A getter made per request would keep the request's objects alive through young-generation
+  // collections (V8 keeps accessor pairs in the old generation), so all records share one.
+  it.effect("gives every deferred estimate the same getter", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const first = makeContext({ request: { model: "gpt-4.1-nano", messages: [{ role: "user", content: "One." }] } })
+      const second = makeContext({ request: { model: "gpt-4.1-nano", messages: [{ role: "user", content: "Two, longer." }] } })
+
+      yield* hooks.beforeRequest(first)
+      yield* hooks.beforeRequest(second)
+      const getterOf = (record: object) => Object.getOwnPropertyDescriptor(record, "promptTokensEstimate")?.get
+
+      expect(getterOf(first.record)).toBeTypeOf("function")
+      expect(getterOf(first.record)).toBe(getterOf(second.record))
+      expect(first.record.promptTokensEstimate).toBe(o200k.encodeChat([{ role: "user", content: "One." }], "gpt-4o").length)
+      expect(second.record.promptTokensEstimate).toBe(o200k.encodeChat([{ role: "user", content: "Two, longer." }], "gpt-4o").length)
+      expect(Object.keys(first.record)).toEqual(["promptTokensEstimate"])
+    })
+  )
+
   it.effect("keeps an estimate written over the deferred one", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)

@@ -2,7 +2,7 @@
  * The analyzer's request hooks: a prompt token estimate before the call, and
  * after it the cost of the usage, written to the request's usage record.
  */
-import type { Outcome, RequestContext, RequestHooks, Usage } from "@fluxen/sdk"
+import type { Outcome, RecordFields, RequestContext, RequestHooks, Usage } from "@fluxen/sdk"
 import { Effect, Runtime } from "effect"
 import { costOf, lookupPrice, type PricingTable } from "./Pricing.js"
 import { estimatedEndpoints, promptTextOf, type PromptText } from "./PromptText.js"
@@ -53,6 +53,17 @@ const responseTexts = (response: unknown): Array<string> => {
   return texts
 }
 
+/** A prompt estimate that is counted when first read (see `deferEstimate`). */
+interface PendingEstimate {
+  readonly model: string
+  readonly prompt: PromptText
+  readonly context: RequestContext
+}
+
+const pendingKey: unique symbol = Symbol("@fluxen/analyzer/pendingEstimate")
+
+type PendingRecord = RecordFields & { readonly [pendingKey]?: PendingEstimate }
+
 /** Builds the hooks of one plugin instance. */
 export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
   const { counter, pricing } = options
@@ -94,32 +105,40 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
    * requests never read it, because the provider reports the usage, and
    * counting costs more than the rest of the analyzer's work. The prompt and
    * model are the ones of this call, whatever later hooks change.
+   *
+   * The estimate is an accessor whose getter and setter all records share,
+   * and what it counts waits on the record under a non-enumerable key. A
+   * getter made per request, and a WeakMap entry per request, each kept the
+   * request's objects alive through V8's young-generation collections until
+   * a full one, which made those collections several times slower.
    */
-  /** The prompts of deferred estimates that no plugin has read yet, keyed by the record that contains the estimate. */
-  const deferred = new WeakMap<object, { readonly model: string; readonly prompt: PromptText }>()
+  const settle = (record: PendingRecord, value: number | undefined): number | undefined => {
+    Object.defineProperty(record, pendingKey, { value: undefined })
+    Object.defineProperty(record, "promptTokensEstimate", { value, writable: true, enumerable: true, configurable: true })
+    return value
+  }
+
+  const estimateProperty: PropertyDescriptor = {
+    enumerable: true,
+    configurable: true,
+    get(this: PendingRecord): number | undefined {
+      const pending = this[pendingKey]!
+      try {
+        return settle(this, counter.countNow(pending.model, pending.prompt.texts)! + pending.prompt.fixedTokens)
+      } catch (error) {
+        logNow(logCountFailure(pending.context, "prompt")(error as TokenCountError))
+        return settle(this, undefined)
+      }
+    },
+    set(this: PendingRecord, value: number | undefined): void {
+      settle(this, value)
+    }
+  }
 
   const deferEstimate = (context: RequestContext, prompt: PromptText): void => {
-    const record = context.record
-    const model = context.route.upstreamModel
-    deferred.set(record, { model, prompt })
-    const settle = (value: number | undefined) => {
-      deferred.delete(record)
-      Object.defineProperty(record, "promptTokensEstimate", { value, writable: true, enumerable: true, configurable: true })
-      return value
-    }
-    Object.defineProperty(record, "promptTokensEstimate", {
-      enumerable: true,
-      configurable: true,
-      get: () => {
-        try {
-          return settle(counter.countNow(model, prompt.texts)! + prompt.fixedTokens)
-        } catch (error) {
-          logNow(logCountFailure(context, "prompt")(error as TokenCountError))
-          return settle(undefined)
-        }
-      },
-      set: settle
-    })
+    const pending: PendingEstimate = { model: context.route.upstreamModel, prompt, context }
+    Object.defineProperty(context.record, pendingKey, { value: pending, writable: true, configurable: true })
+    Object.defineProperty(context.record, "promptTokensEstimate", estimateProperty)
   }
 
   /**
@@ -133,7 +152,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
 
       // A deferred estimate is counted here as any later count is, on a worker until the event
       // loop's thread has the encoding, rather than by reading it, which would load it there.
-      const pending = deferred.get(context.record)
+      const pending = (context.record as PendingRecord)[pendingKey]
       if (pending !== undefined) {
         context.record.promptTokensEstimate = yield* counter.count(pending.model, pending.prompt.texts).pipe(
           Effect.map((tokens) => tokens + pending.prompt.fixedTokens),

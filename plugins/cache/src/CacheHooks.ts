@@ -25,6 +25,7 @@
  */
 import {
   chatCompletionToStreamEvents,
+  LazyJsonResult,
   type ChatCompletion,
   type HookDecision,
   type InvalidRequestError,
@@ -214,21 +215,9 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       return { _tag: "Stream", status: 200, headers: {}, events, completion: body }
     }
     // Each request gets its own copy of the body, parsed when a hook first reads it.
-    let parsed = body !== undefined
-    return {
-      _tag: "Json",
-      status: 200,
-      headers: {},
-      get body() {
-        if (!parsed) {
-          body = JSON.parse(entry.body)
-          parsed = true
-        }
-        return body
-      },
-      bytes: Buffer.from(entry.body, "utf8"),
-      usage: entry.usage
-    }
+    const bytes = Buffer.from(entry.body, "utf8")
+    if (body !== undefined) return { _tag: "Json", status: 200, headers: {}, body, bytes, usage: entry.usage }
+    return new LazyJsonResult(200, {}, bytes, entry.usage, () => JSON.parse(entry.body))
   }
 
   type Hit = { readonly result: ProviderResult; readonly age: string }

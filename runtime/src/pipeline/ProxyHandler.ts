@@ -38,6 +38,7 @@ import { orderDeployments } from "../routing/orderDeployments.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import type { EndpointSpec } from "./endpoints.js"
 import { makeEffectRunner, sleepUnlessCancelled, squashFailure } from "./EffectRunner.js"
+import { ExchangeCallContext } from "./ExchangeCallContext.js"
 import { decodeRequest, parseJsonBody } from "./parseRequest.js"
 import { newRequestId } from "./requestId.js"
 import { relayStream } from "./relayStream.js"
@@ -213,18 +214,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           deployment.provider,
           context.request,
           // The signal is made when an adapter reads it. The SDK's adapters pass the attached notice on instead.
-          attachCancelNotice(
-            {
-              requestId: state.requestId,
-              upstreamModel: deployment.upstreamModel,
-              get signal() {
-                return exchange.clientGone
-              },
-              idleTimeoutMs: deployment.idleTimeoutMs,
-              clientHeaders: exchange.headers
-            },
-            cancel
-          ),
+          attachCancelNotice(new ExchangeCallContext(state.requestId, deployment.upstreamModel, deployment.idleTimeoutMs, exchange), cancel),
           state.stream
         )
       const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel)

@@ -1,4 +1,4 @@
-import { LazyStreamEvent, type StreamEvent } from "@fluxen/sdk"
+import { LazyJsonResult, LazyStreamEvent, type StreamEvent } from "@fluxen/sdk"
 import { describe, expect, it } from "vitest"
 import { RequestState } from "./RequestState.js"
 
@@ -44,5 +44,60 @@ describe("RequestState stream response", () => {
     state.startStream(true, storedCompletion)
 
     expect(state.outcome("cancelled").response).toBeUndefined()
+  })
+})
+
+describe("RequestState outcome", () => {
+  const jsonState = (parses: { count: number }) => {
+    const state = newState()
+    state.jsonResult = new LazyJsonResult(200, {}, new TextEncoder().encode('{"id":"c1"}'), undefined, (bytes) => {
+      parses.count++
+      return JSON.parse(new TextDecoder().decode(bytes))
+    })
+    return state
+  }
+
+  it("JSON: the body is parsed when the response is read", () => {
+    const parses = { count: 0 }
+    const outcome = jsonState(parses).outcome("ok")
+
+    expect(parses.count).toBe(0)
+    expect(outcome.response).toEqual({ id: "c1" })
+    expect(outcome.streamedText).toBe("")
+  })
+
+  it("stream: the text is joined when first read, and kept", () => {
+    const state = newState()
+    const progress = state.startStream(false)
+    progress.unread.push(chunk("Hel"), chunk("lo"))
+    const outcome = state.outcome("cancelled")
+
+    expect(outcome.streamedText).toBe("Hello")
+    expect(outcome.streamedText).toBe(outcome.streamedText)
+    expect(outcome.response).toBeUndefined()
+  })
+
+  it("a spread copy keeps the lazy fields", () => {
+    const parses = { count: 0 }
+    const copy = { ...jsonState(parses).outcome("ok"), status: "error" as const }
+
+    expect(copy.response).toEqual({ id: "c1" })
+    expect(Object.keys(copy).sort()).toEqual(["answeredByHook", "error", "httpStatus", "response", "status", "streamedText", "usage"])
+  })
+
+  // V8 keeps accessor pairs in the old generation: getters made per request would keep the
+  // request's objects alive through young-generation collections.
+  it("outcomes share their getters", () => {
+    const getterOf = (outcome: object, name: string) => Object.getOwnPropertyDescriptor(outcome, name)?.get
+    const streamOutcome = () => {
+      const state = newState()
+      state.startStream(false)
+      return state.outcome("ok")
+    }
+
+    expect(getterOf(jsonState({ count: 0 }).outcome("ok"), "response")).toBeTypeOf("function")
+    expect(getterOf(jsonState({ count: 0 }).outcome("ok"), "response")).toBe(getterOf(jsonState({ count: 0 }).outcome("error"), "response"))
+    expect(getterOf(streamOutcome(), "streamedText")).toBeTypeOf("function")
+    expect(getterOf(streamOutcome(), "streamedText")).toBe(getterOf(streamOutcome(), "streamedText"))
   })
 })

@@ -4,7 +4,8 @@
  */
 import type { Endpoint, GatewayError, JsonResult, Outcome, RequestContext, Usage } from "@fluxen/sdk"
 import type { UsageRecord } from "../usage/UsageRecord.js"
-import { makeStreamProgress, streamedText, type StreamProgress } from "./relayStream.js"
+import { makeStreamProgress, type StreamProgress } from "./relayStream.js"
+import { JsonOutcome, StreamOutcome, type OutcomeFieldValues } from "./RequestOutcome.js"
 
 /** Returns the chat completion of a completed stream: the result's own, or the one assembled from its events. */
 const completedResponse = (progress: StreamProgress): unknown => {
@@ -45,33 +46,10 @@ export class RequestState {
   outcome(status: Outcome["status"]): Outcome {
     const progress = this.progress
     if (progress === undefined) {
-      const result = this.jsonResult
-      return {
-        status,
-        httpStatus: this.httpStatus,
-        usage: this.usage,
-        error: this.error,
-        get response() {
-          return result?.body
-        },
-        streamedText: "",
-        answeredByHook: this.answeredByHook
-      }
+      return new JsonOutcome([status, this.httpStatus, this.usage, this.error, this.answeredByHook], this.jsonResult)
     }
-    const endpoint = this.endpoint
-    let text: string | undefined
-    return {
-      status,
-      httpStatus: this.httpStatus,
-      usage: progress.usage ?? this.usage,
-      error: this.error,
-      response: completedResponse(progress),
-      get streamedText() {
-        text ??= streamedText(endpoint, progress)
-        return text
-      },
-      answeredByHook: this.answeredByHook
-    }
+    const fields: OutcomeFieldValues = [status, this.httpStatus, progress.usage ?? this.usage, this.error, this.answeredByHook]
+    return new StreamOutcome(fields, completedResponse(progress), this.endpoint, progress)
   }
 
   toRecord(outcome: Outcome, endedTick: number): UsageRecord {

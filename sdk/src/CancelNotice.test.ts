@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest"
+import { attachCancelNotice, cancelNoticeOf, cancelNoticeOfCall, type CancelNotice } from "./CancelNotice.js"
+
+const notice: CancelNotice = { cancelled: () => false, watch: () => () => {} }
+
+describe("attachCancelNotice", () => {
+  it("gives the notice back for the same object only", () => {
+    const context = attachCancelNotice({ requestId: "req-1" }, notice)
+
+    expect(cancelNoticeOfCall(context)).toBe(notice)
+    expect(cancelNoticeOfCall({ ...context })).toBeUndefined()
+    expect(cancelNoticeOfCall({ requestId: "req-1" })).toBeUndefined()
+  })
+
+  it("adds no enumerable property", () => {
+    const context = attachCancelNotice({ requestId: "req-1" }, notice)
+
+    expect(Object.keys(context)).toEqual(["requestId"])
+    expect(JSON.stringify(context)).toBe('{"requestId":"req-1"}')
+  })
+
+  it("replaces an earlier notice", () => {
+    const other: CancelNotice = { cancelled: () => true, watch: () => () => {} }
+    const context = attachCancelNotice(attachCancelNotice({}, notice), other)
+
+    expect(cancelNoticeOfCall(context)).toBe(other)
+  })
+})
+
+describe("cancelNoticeOf", () => {
+  it("follows the signal", () => {
+    const controller = new AbortController()
+    const fromSignal = cancelNoticeOf(controller.signal)
+    let calls = 0
+    const stop = fromSignal.watch(() => calls++)
+    const stopped = fromSignal.watch(() => calls++)
+    stopped()
+
+    controller.abort()
+
+    expect(fromSignal.cancelled()).toBe(true)
+    expect(calls).toBe(1)
+    stop()
+  })
+})

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest"
+import { LazyJsonResult } from "./LazyJsonResult.js"
+
+const bytesOf = (text: string) => new TextEncoder().encode(text)
+
+/** Makes a result whose parser counts its calls and fails on invalid JSON. */
+const countingResult = (text: string) => {
+  const parses = { count: 0 }
+  const result = new LazyJsonResult(200, { "x-ratelimit-limit-requests": "10" }, bytesOf(text), undefined, (bytes) => {
+    parses.count++
+    return JSON.parse(new TextDecoder().decode(bytes))
+  })
+  return { result, parses }
+}
+
+describe("LazyJsonResult", () => {
+  it("parses the body on the first read only", () => {
+    const { result, parses } = countingResult('{"id":"c1"}')
+
+    expect(parses.count).toBe(0)
+    expect(result.body).toEqual({ id: "c1" })
+    expect(result.body).toBe(result.body)
+    expect(parses.count).toBe(1)
+    expect(result._tag).toBe("Json")
+  })
+
+  it("throws the parser's error on each read of an invalid body", () => {
+    const { result, parses } = countingResult("{not json")
+
+    expect(() => result.body).toThrow(SyntaxError)
+    expect(() => result.body).toThrow(SyntaxError)
+    expect(parses.count).toBe(2)
+  })
+
+  it("keeps the body in a spread copy", () => {
+    const { result } = countingResult('{"id":"c1"}')
+    const copy = { ...result, headers: {} }
+
+    expect(copy.body).toEqual({ id: "c1" })
+    expect(copy.status).toBe(200)
+    expect(Object.keys(copy).sort()).toEqual(["_tag", "body", "bytes", "headers", "status", "usage"])
+  })
+
+  // V8 keeps accessor pairs in the old generation: a getter made per result would keep the
+  // request's objects alive through young-generation collections.
+  it("shares one getter between results", () => {
+    const getterOf = (result: LazyJsonResult) => Object.getOwnPropertyDescriptor(result, "body")?.get
+
+    expect(getterOf(countingResult("{}").result)).toBeTypeOf("function")
+    expect(getterOf(countingResult("{}").result)).toBe(getterOf(countingResult("[]").result))
+  })
+})
