@@ -53,6 +53,15 @@ describe("CallUpstreamRequest", () => {
     expect(Object.keys(copy)).not.toContain("context")
   })
 
+  it("reads the signal through a derived object and a proxy", () => {
+    const { context, controller } = countingContext()
+    const request = requestOf(context)
+
+    expect((Object.create(request) as CallUpstreamRequest).signal).toBe(controller.signal)
+    expect(new Proxy(request, {}).signal).toBe(controller.signal)
+    expect(Object.getOwnPropertyDescriptor(request, "signal")?.configurable).toBe(true)
+  })
+
   // V8 keeps accessor pairs in the old generation: a getter made per request would keep the
   // request's objects alive through young-generation collections.
   it("shares one getter between requests", () => {

@@ -15,11 +15,15 @@ import { cancelNoticeOfCall, type CancelNotice } from "./CancelNotice.js"
 import type { UpstreamRequest } from "./HttpTransport.js"
 import type { CallContext } from "./Provider.js"
 
+// Under a symbol rather than in a private field, so that the shared getter also works on an
+// object derived with `Object.create` or behind a Proxy.
+const contextKey: unique symbol = Symbol("context")
+
 export class CallUpstreamRequest implements UpstreamRequest {
   declare readonly signal: AbortSignal
   readonly cancel: CancelNotice | undefined
   readonly idleTimeoutMs: number
-  readonly #context: CallContext
+  readonly [contextKey]: CallContext
 
   constructor(
     readonly provider: string,
@@ -31,14 +35,15 @@ export class CallUpstreamRequest implements UpstreamRequest {
   ) {
     this.cancel = cancelNoticeOfCall(context)
     this.idleTimeoutMs = context.idleTimeoutMs
-    this.#context = context
+    this[contextKey] = context
     Object.defineProperty(this, "signal", CallUpstreamRequest.signalProperty)
   }
 
   private static readonly signalProperty: PropertyDescriptor = {
     enumerable: true,
+    configurable: true,
     get(this: CallUpstreamRequest): AbortSignal {
-      return this.#context.signal
+      return this[contextKey].signal
     }
   }
 }

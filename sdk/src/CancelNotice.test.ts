@@ -19,6 +19,18 @@ describe("attachCancelNotice", () => {
     expect(JSON.stringify(context)).toBe('{"requestId":"req-1"}')
   })
 
+  it("works on a frozen context", () => {
+    const frozen = Object.freeze({ requestId: "req-1" })
+
+    expect(cancelNoticeOfCall(attachCancelNotice(frozen, notice))).toBe(notice)
+  })
+
+  it("is not inherited by an object derived from the context", () => {
+    const context = attachCancelNotice({ requestId: "req-1" }, notice)
+
+    expect(cancelNoticeOfCall(Object.create(context) as object)).toBeUndefined()
+  })
+
   it("replaces an earlier notice", () => {
     const other: CancelNotice = { cancelled: () => true, watch: () => () => {} }
     const context = attachCancelNotice(attachCancelNotice({}, notice), other)

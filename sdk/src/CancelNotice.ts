@@ -19,10 +19,12 @@ export interface CancelNotice {
   readonly watch: (listener: () => void) => () => void
 }
 
-// A non-enumerable property rather than a WeakMap: V8's young-generation collections keep a
+// A non-enumerable own property rather than a WeakMap: V8's young-generation collections keep a
 // WeakMap's values alive whatever their keys, so an entry per call kept each request's objects
-// until a full collection. Being non-enumerable, it is not copied by `{ ...context }`.
+// until a full collection. Being non-enumerable, it is not copied by `{ ...context }`. The
+// WeakMap remains for contexts that cannot take a property (frozen ones).
 const noticeKey: unique symbol = Symbol("@fluxen/sdk/CancelNotice")
+const noticesOfSealedContexts = new WeakMap<object, CancelNotice>()
 
 /**
  * Makes `notice` the cancellation of the provider call whose context is this
@@ -31,12 +33,19 @@ const noticeKey: unique symbol = Symbol("@fluxen/sdk/CancelNotice")
  * deadline) has no notice, so the copy's `signal` is the one obeyed.
  */
 export const attachCancelNotice = <C extends object>(context: C, notice: CancelNotice): C => {
-  Object.defineProperty(context, noticeKey, { value: notice, configurable: true })
+  if (Object.isExtensible(context)) {
+    Object.defineProperty(context, noticeKey, { value: notice, configurable: true })
+  } else {
+    noticesOfSealedContexts.set(context, notice)
+  }
   return context
 }
 
 /** Returns the notice that the host attached to this context object, if any. Adapters pass it to the transport as `cancel`. */
-export const cancelNoticeOfCall = (context: object): CancelNotice | undefined => (context as { readonly [noticeKey]?: CancelNotice })[noticeKey]
+export const cancelNoticeOfCall = (context: object): CancelNotice | undefined =>
+  noticesOfSealedContexts.get(context) ??
+  // Own only: an object made with `Object.create(context)` is a copy, not the same call.
+  (Object.hasOwn(context, noticeKey) ? (context as { readonly [noticeKey]: CancelNotice })[noticeKey] : undefined)
 
 /** Makes the notice of an `AbortSignal`, for hosts and tests that have a signal only. */
 export const cancelNoticeOf = (signal: AbortSignal): CancelNotice => ({

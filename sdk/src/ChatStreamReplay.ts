@@ -18,6 +18,7 @@
  */
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionChunkToolCall } from "./ChatResponse.js"
 import { batchedEvents } from "./EventBatches.js"
+import { LazyStreamEvent } from "./LazyStreamEvent.js"
 import type { StreamEvent } from "./Provider.js"
 import { usageFromOpenAI, usageToOpenAI, type Usage } from "./Usage.js"
 
@@ -129,6 +130,12 @@ const toEvent = (chunk: ChatCompletionChunk, usage?: Usage): StreamEvent =>
     ? { data: JSON.stringify(chunk), json: chunk }
     : { data: JSON.stringify(chunk), json: chunk, usage, usageOnly: true }
 
+const replayedChunkIsInvalid = () => new Error("A replayed chunk is not valid JSON.")
+
+/** Keeps only the text of a chunk event; its payload is parsed again if someone reads it. */
+const withoutPayload = (event: StreamEvent): StreamEvent =>
+  event.usage === undefined && event.done !== true ? new LazyStreamEvent({ data: event.data }, replayedChunkIsInvalid) : event
+
 /**
  * Turns a chat completion into the stream events an OpenAI server would have
  * sent for it. The events are built when the iterable is first read. A
@@ -141,6 +148,22 @@ export const chatCompletionToStreamEvents = (
 ): AsyncIterable<StreamEvent> =>
   batchedEvents(async function* () {
     yield replayEvents(completion, options)
+  })
+
+/**
+ * The events of {@link chatCompletionToStreamEvents}, built now, for a caller
+ * that replays the same completion many times and keeps them. The chunk
+ * events keep only their text and parse it when `json` is read, so that the
+ * kept events take about the size of the stream's text. Nothing in them
+ * changes when they are relayed, so one list can serve several streams.
+ */
+export const chatCompletionToEventList = (completion: ChatCompletion, options: ChatStreamReplayOptions): ReadonlyArray<StreamEvent> =>
+  replayEvents(completion, options).map(withoutPayload)
+
+/** Streams a list of events, such as one from {@link chatCompletionToEventList}, as one batch. */
+export const streamEventList = (events: ReadonlyArray<StreamEvent>): AsyncIterable<StreamEvent> =>
+  batchedEvents(async function* () {
+    yield events
   })
 
 const replayEvents = (completion: ChatCompletion, options: ChatStreamReplayOptions): Array<StreamEvent> => {

@@ -41,6 +41,14 @@ describe("LazyJsonResult", () => {
     expect(Object.keys(copy).sort()).toEqual(["_tag", "body", "bytes", "headers", "status", "usage"])
   })
 
+  it("reads the body through a derived object, and may be redefined", () => {
+    const { result } = countingResult('{"id":"c1"}')
+
+    expect((Object.create(result) as LazyJsonResult).body).toEqual({ id: "c1" })
+    Object.defineProperty(result, "body", { value: { id: "c2" } })
+    expect(result.body).toEqual({ id: "c2" })
+  })
+
   // V8 keeps accessor pairs in the old generation: a getter made per result would keep the
   // request's objects alive through young-generation collections.
   it("shares one getter between results", () => {

@@ -11,12 +11,16 @@ import type { JsonResult } from "./Provider.js"
 import type { Usage } from "./Usage.js"
 
 const unparsed: unique symbol = Symbol("unparsed")
+// Under symbols rather than in private fields, so that the shared getter also works on an object
+// derived with `Object.create` or behind a Proxy.
+const bodyKey: unique symbol = Symbol("body")
+const parseKey: unique symbol = Symbol("parse")
 
 export class LazyJsonResult implements JsonResult {
   readonly _tag = "Json"
   declare readonly body: unknown
-  #body: unknown = unparsed
-  readonly #parse: (bytes: Uint8Array) => unknown
+  [bodyKey]: unknown = unparsed
+  readonly [parseKey]: (bytes: Uint8Array) => unknown
 
   constructor(
     readonly status: number,
@@ -26,15 +30,16 @@ export class LazyJsonResult implements JsonResult {
     /** Parses `bytes`, or throws the error that a read of `body` throws. */
     parse: (bytes: Uint8Array) => unknown
   ) {
-    this.#parse = parse
+    this[parseKey] = parse
     Object.defineProperty(this, "body", LazyJsonResult.bodyProperty)
   }
 
   private static readonly bodyProperty: PropertyDescriptor = {
     enumerable: true,
+    configurable: true,
     get(this: LazyJsonResult): unknown {
-      if (this.#body === unparsed) this.#body = this.#parse(this.bytes)
-      return this.#body
+      if (this[bodyKey] === unparsed) this[bodyKey] = this[parseKey](this.bytes)
+      return this[bodyKey]
     }
   }
 }

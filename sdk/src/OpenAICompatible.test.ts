@@ -211,4 +211,45 @@ describe("OpenAI-compatible cancellation", () => {
     expect(sent.cancel).toBeUndefined()
     expect(sent.signal).toBe(deadline)
   })
+
+  it("derived context: own signal obeyed", async () => {
+    const hostContext = attachCancelNotice({ ...context }, notice)
+    const deadline = new AbortController().signal
+
+    const sent = await sentRequest(Object.create(hostContext, { signal: { value: deadline } }) as CallContext)
+
+    expect(sent.cancel).toBeUndefined()
+    expect(sent.signal).toBe(deadline)
+  })
+})
+
+// V8 keeps accessor pairs in the old generation: a getter made per call would keep the request's
+// objects alive through young-generation collections, so the lazy fields share their getters.
+describe("OpenAI-compatible lazy fields", () => {
+  const getterOf = (target: object, name: string) => Object.getOwnPropertyDescriptor(target, name)?.get
+
+  it("transport requests share the signal getter", async () => {
+    const sent: Array<object> = []
+    const transport: HttpTransportService = {
+      send: async (upstreamRequest) => {
+        sent.push(upstreamRequest)
+        return answering('{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}').send(upstreamRequest)
+      }
+    }
+    const adapter = makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport)
+    await Effect.runPromise(adapter.chat(request, context))
+    await Effect.runPromise(adapter.chat(request, context))
+
+    expect(getterOf(sent[0]!, "signal")).toBeTypeOf("function")
+    expect(getterOf(sent[0]!, "signal")).toBe(getterOf(sent[1]!, "signal"))
+  })
+
+  it("JSON results share the body getter", async () => {
+    const text = '{"id":"c1","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}'
+    const first = ((await chat(text)) as Exit.Success<JsonResult, never>).value
+    const second = ((await chat(text)) as Exit.Success<JsonResult, never>).value
+
+    expect(getterOf(first, "body")).toBeTypeOf("function")
+    expect(getterOf(first, "body")).toBe(getterOf(second, "body"))
+  })
 })

@@ -167,6 +167,26 @@ describe("cache hooks, streamed chat", () => {
     }))
 })
 
+describe("cache hooks, replayed events kept", () => {
+  it.effect("second stream hit: same events, own completion", () =>
+    Effect.gen(function* () {
+      const cache = yield* makeCache()
+      yield* serve(cache, makeContext({ stream: true }), okOutcome(streamedToolCall.completion, streamedToolCall.usage))
+
+      const first = streamResponse((yield* lookUp(cache, { stream: true })).decision)
+      const firstEvents = yield* Effect.promise(() => collectEvents(first.events))
+      const second = streamResponse((yield* lookUp(cache, { stream: true })).decision)
+      const secondEvents = yield* Effect.promise(() => collectEvents(second.events))
+
+      expect(secondEvents).toHaveLength(firstEvents.length)
+      secondEvents.forEach((event, index) => expect(event).toBe(firstEvents[index]))
+      expect(assembleWithGateway(secondEvents)).toEqual(streamedToolCall.completion)
+      expect(essentials(yield* Effect.promise(() => assembleWithOpenAI(secondEvents)))).toEqual(essentials(streamedToolCall.completion))
+      expect(second.completion).toEqual(first.completion)
+      expect(second.completion).not.toBe(first.completion)
+    }))
+})
+
 describe("cache hooks, outcomes not stored", () => {
   const unfinished: ChatCompletion = {
     ...textCompletion,

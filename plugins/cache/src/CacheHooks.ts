@@ -8,7 +8,7 @@
  * the gateway cannot tell from their streams when a response is complete.
  *
  * A stored chat completion serves both kinds of request: as JSON, or
- * replayed as a stream with {@link chatCompletionToStreamEvents}. A store
+ * replayed as a stream with {@link chatCompletionToEventList}. A store
  * failure never fails the request: the lookup counts as a miss, the store
  * is skipped, and both are counted and logged.
  *
@@ -24,8 +24,9 @@
  * hit, and the analyzer could not record the saving.
  */
 import {
-  chatCompletionToStreamEvents,
+  chatCompletionToEventList,
   LazyJsonResult,
+  streamEventList,
   type ChatCompletion,
   type HookDecision,
   type InvalidRequestError,
@@ -40,6 +41,7 @@ import { readCacheDirectives } from "./CacheDirectives.js"
 import { cacheKeyOf, type CachedEndpoint } from "./cacheKey.js"
 import type { CacheEntry, CacheStore, CacheStoreError } from "./CacheStore.js"
 import { makeRateLimitedWarning } from "./RateLimitedWarning.js"
+import { ReplayMemo } from "./ReplayMemo.js"
 import { SIMILARITY_ATTRIBUTE, SIMILARITY_HEADER, type SemanticCache, type SemanticQuery } from "./semantic/SemanticCache.js"
 
 /** The response header that reports the cache status (`hit`, `semantic-hit`, `miss` or `bypass`) to the client. */
@@ -63,6 +65,8 @@ export interface CacheHooksOptions {
   readonly semantic?: SemanticCache
   /** The clock for `age` headers, store times and expiry checks. The system clock by default. */
   readonly clock?: Clock.Clock
+  /** Memory for the replayed events of memory-store entries (see `ReplayMemo`), in bytes. 16 MiB by default. */
+  readonly replayMemoBytes?: number
 }
 
 /** Counters since the plugin started. */
@@ -98,6 +102,7 @@ interface PendingStore {
 }
 
 const DEFAULT_WARNING_INTERVAL_MS = 10_000
+const DEFAULT_REPLAY_MEMO_BYTES = 16 * 1024 * 1024
 
 const cachedEndpoints: ReadonlySet<string> = new Set<CachedEndpoint>(["chat", "embeddings"])
 
@@ -184,6 +189,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
    * body would use memory that the store's `maxBytes` does not count.
    */
   const checkedEntries = new WeakMap<CacheEntry, boolean>()
+  const replays = new ReplayMemo(options.replayMemoBytes ?? DEFAULT_REPLAY_MEMO_BYTES)
 
   /** Parses a stored body, or returns undefined when it is not a complete response. */
   const parseComplete = (endpoint: string, entry: CacheEntry): unknown => {
@@ -210,9 +216,13 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
     if (context.stream) {
       // The usage event is always sent: the runtime records its usage and
       // drops it for clients that did not request usage.
-      const events = chatCompletionToStreamEvents(body as ChatCompletion, { includeUsage: true, usage: entry.usage })
+      let events = memoized ? replays.get(entry) : undefined
+      if (events === undefined) {
+        events = chatCompletionToEventList(body as ChatCompletion, { includeUsage: true, usage: entry.usage })
+        if (memoized) replays.set(entry, events)
+      }
       // The completion goes along, so that the host need not assemble the replayed events again.
-      return { _tag: "Stream", status: 200, headers: {}, events, completion: body }
+      return { _tag: "Stream", status: 200, headers: {}, events: streamEventList(events), completion: body }
     }
     // Each request gets its own copy of the body, parsed when a hook first reads it.
     const bytes = Buffer.from(entry.body, "utf8")

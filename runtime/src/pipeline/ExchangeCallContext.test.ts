@@ -38,6 +38,14 @@ describe("ExchangeCallContext", () => {
     expect(Object.keys(copy).sort()).toEqual(["clientHeaders", "idleTimeoutMs", "requestId", "signal", "upstreamModel"])
   })
 
+  it("reads the signal through a derived object and a proxy", () => {
+    const { exchange, controller } = countingExchange()
+    const context = new ExchangeCallContext("req-1", "gpt-4o-mini", 30_000, exchange)
+
+    expect((Object.create(context) as ExchangeCallContext).signal).toBe(controller.signal)
+    expect(new Proxy(context, {}).signal).toBe(controller.signal)
+  })
+
   // V8 keeps accessor pairs in the old generation: a getter made per call would keep the
   // request's objects alive through young-generation collections.
   it("shares one getter between calls", () => {

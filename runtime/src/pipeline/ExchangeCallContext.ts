@@ -13,10 +13,14 @@
 import type { CallContext, RequestHeaders } from "@fluxen/sdk"
 import type { Exchange } from "../http/Exchange.js"
 
+// The state that the shared getter reads is kept under a symbol rather than in a private field,
+// so that the getter also works on an object derived with `Object.create` or behind a Proxy.
+const exchangeKey: unique symbol = Symbol("exchange")
+
 export class ExchangeCallContext implements CallContext {
   declare readonly signal: AbortSignal
   readonly clientHeaders: RequestHeaders
-  readonly #exchange: Exchange
+  readonly [exchangeKey]: Exchange
 
   constructor(
     readonly requestId: string,
@@ -25,14 +29,15 @@ export class ExchangeCallContext implements CallContext {
     exchange: Exchange
   ) {
     this.clientHeaders = exchange.headers
-    this.#exchange = exchange
+    this[exchangeKey] = exchange
     Object.defineProperty(this, "signal", ExchangeCallContext.signalProperty)
   }
 
   private static readonly signalProperty: PropertyDescriptor = {
     enumerable: true,
+    configurable: true,
     get(this: ExchangeCallContext): AbortSignal {
-      return this.#exchange.clientGone
+      return this[exchangeKey].clientGone
     }
   }
 }

@@ -9,6 +9,13 @@
 import type { Endpoint, GatewayError, JsonResult, Outcome, Usage } from "@fluxen/sdk"
 import { streamedText, type StreamProgress } from "./relayStream.js"
 
+// The state that the shared getters read is kept under symbols rather than in private fields, so
+// that the getters also work on an object derived with `Object.create` or behind a Proxy.
+const resultKey: unique symbol = Symbol("result")
+const endpointKey: unique symbol = Symbol("endpoint")
+const progressKey: unique symbol = Symbol("progress")
+const textKey: unique symbol = Symbol("text")
+
 /** The fields that every outcome has as plain values. */
 abstract class OutcomeFields {
   constructor(
@@ -27,19 +34,20 @@ export type OutcomeFieldValues = ConstructorParameters<typeof OutcomeFields>
 export class JsonOutcome extends OutcomeFields implements Outcome {
   declare readonly response: unknown
   readonly streamedText = ""
-  readonly #result: JsonResult | undefined
+  readonly [resultKey]: JsonResult | undefined
 
   constructor(fields: OutcomeFieldValues, result: JsonResult | undefined) {
     super(...fields)
-    this.#result = result
+    this[resultKey] = result
     Object.defineProperty(this, "response", JsonOutcome.responseProperty)
   }
 
   // Reading the result's body may parse it, so it is read only when a hook reads `response`.
   private static readonly responseProperty: PropertyDescriptor = {
     enumerable: true,
+    configurable: true,
     get(this: JsonOutcome): unknown {
-      return this.#result?.body
+      return this[resultKey]?.body
     }
   }
 }
@@ -47,9 +55,9 @@ export class JsonOutcome extends OutcomeFields implements Outcome {
 /** The outcome of a streamed response, whatever way the stream ended. */
 export class StreamOutcome extends OutcomeFields implements Outcome {
   declare readonly streamedText: string
-  readonly #endpoint: Endpoint
-  readonly #progress: StreamProgress
-  #text: string | undefined = undefined
+  readonly [endpointKey]: Endpoint
+  readonly [progressKey]: StreamProgress
+  [textKey]: string | undefined = undefined
 
   constructor(
     fields: OutcomeFieldValues,
@@ -59,16 +67,17 @@ export class StreamOutcome extends OutcomeFields implements Outcome {
     progress: StreamProgress
   ) {
     super(...fields)
-    this.#endpoint = endpoint
-    this.#progress = progress
+    this[endpointKey] = endpoint
+    this[progressKey] = progress
     Object.defineProperty(this, "streamedText", StreamOutcome.streamedTextProperty)
   }
 
   private static readonly streamedTextProperty: PropertyDescriptor = {
     enumerable: true,
+    configurable: true,
     get(this: StreamOutcome): string {
-      this.#text ??= streamedText(this.#endpoint, this.#progress)
-      return this.#text
+      this[textKey] ??= streamedText(this[endpointKey], this[progressKey])
+      return this[textKey]
     }
   }
 }
