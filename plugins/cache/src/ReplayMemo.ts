@@ -7,8 +7,8 @@
  * The memo keeps at most `maxBytes`, counting the text of its events and the
  * body of each entry it keeps alive, and drops the least recently used
  * first. It is keyed by the entry object, which the memory store returns on
- * every hit until it evicts the entry; a store that makes a new object per
- * lookup (Redis) is not memoized.
+ * every hit until it evicts the entry. A store that makes a new object per
+ * lookup (Redis) gets no memo.
  */
 import type { StreamEvent } from "@fluxen/sdk"
 import type { CacheEntry } from "./CacheStore.js"
