@@ -132,9 +132,38 @@ const toEvent = (chunk: ChatCompletionChunk, usage?: Usage): StreamEvent =>
 
 const replayedChunkIsInvalid = () => new Error("A replayed chunk is not valid JSON.")
 
-/** Keeps only the text of a chunk event; its payload is parsed again if someone reads it. */
-const withoutPayload = (event: StreamEvent): StreamEvent =>
-  event.usage === undefined && event.done !== true ? new LazyStreamEvent({ data: event.data }, replayedChunkIsInvalid) : event
+/**
+ * A replayed chunk that parses its text on every read of `json` and keeps
+ * nothing, so a kept list stays the size of its text however often it is
+ * relayed, and no reader's changes reach the next stream.
+ */
+class ReplayedChunk extends LazyStreamEvent {
+  constructor(data: string) {
+    super({ data }, replayedChunkIsInvalid)
+  }
+
+  override get json(): unknown {
+    return JSON.parse(this.data)
+  }
+}
+
+/** The replayed usage-only chunk, which also carries its usage. */
+class ReplayedUsageChunk extends ReplayedChunk {
+  readonly usageOnly = true
+
+  constructor(
+    data: string,
+    readonly usage: Usage
+  ) {
+    super(data)
+  }
+}
+
+/** Keeps only the text of an event, and the usage of the usage-only one, without the parsed chunk. */
+const withoutPayload = (event: StreamEvent): StreamEvent => {
+  if (event.done === true) return event
+  return event.usage === undefined ? new ReplayedChunk(event.data) : new ReplayedUsageChunk(event.data, event.usage)
+}
 
 /**
  * Turns a chat completion into the stream events an OpenAI server would have
@@ -153,9 +182,9 @@ export const chatCompletionToStreamEvents = (
 /**
  * The events of {@link chatCompletionToStreamEvents}, built now, for a caller
  * that replays the same completion many times and keeps them. The chunk
- * events keep only their text and parse it when `json` is read, so that the
- * kept events take about the size of the stream's text. Nothing in them
- * changes when they are relayed, so one list can serve several streams.
+ * events keep only their text and parse it on each read of `json`, so the
+ * kept events take about the size of the stream's text. Nothing in them changes when they are relayed,
+ * so one list can serve several streams.
  */
 export const chatCompletionToEventList = (completion: ChatCompletion, options: ChatStreamReplayOptions): ReadonlyArray<StreamEvent> =>
   replayEvents(completion, options).map(withoutPayload)

@@ -41,6 +41,15 @@ describe("LazyJsonResult", () => {
     expect(Object.keys(copy).sort()).toEqual(["_tag", "body", "bytes", "headers", "status", "usage"])
   })
 
+  it("parses a frozen result's body on each read", () => {
+    const { result, parses } = countingResult('{"id":"c1"}')
+    Object.freeze(result)
+
+    expect(result.body).toEqual({ id: "c1" })
+    expect(result.body).toEqual({ id: "c1" })
+    expect(parses.count).toBe(2)
+  })
+
   it("reads the body through a derived object, and may be redefined", () => {
     const { result } = countingResult('{"id":"c1"}')
 

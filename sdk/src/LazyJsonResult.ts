@@ -38,8 +38,11 @@ export class LazyJsonResult implements JsonResult {
     enumerable: true,
     configurable: true,
     get(this: LazyJsonResult): unknown {
-      if (this[bodyKey] === unparsed) this[bodyKey] = this[parseKey](this.bytes)
-      return this[bodyKey]
+      if (this[bodyKey] !== unparsed) return this[bodyKey]
+      const body = this[parseKey](this.bytes)
+      // A frozen result cannot keep it, and parses again on the next read.
+      if (!Object.isFrozen(this)) this[bodyKey] = body
+      return body
     }
   }
 }

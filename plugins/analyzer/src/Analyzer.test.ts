@@ -17,7 +17,9 @@ import {
 import { Context, Effect, HashMap, Layer, Logger, Schema } from "effect"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
 import { isEncodingLoadedNow } from "./Encodings.js"
+import { makeRequestHooks } from "./Analyzer.js"
 import definition, { AnalyzerConfig, DEFAULT_INLINE_MAX_CHARS } from "./index.js"
+import { makePricingTable } from "./Pricing.js"
 
 // CI clones the repository next to a `shared/` folder, so the recorded
 // provider responses are found relative to this file.
@@ -204,6 +206,31 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
       expect(first.record.promptTokensEstimate).toBe(o200k.encodeChat([{ role: "user", content: "One." }], "gpt-4o").length)
       expect(second.record.promptTokensEstimate).toBe(o200k.encodeChat([{ role: "user", content: "Two, longer." }], "gpt-4o").length)
       expect(Object.keys(first.record)).toEqual(["promptTokensEstimate"])
+    })
+  )
+
+  it.effect("two analyzers count a deferred prompt once", () =>
+    Effect.gen(function* () {
+      const counted: Array<string> = []
+      const counter = {
+        count: (_model: string, texts: ReadonlyArray<string>) => Effect.sync(() => (counted.push(texts.join("|")), 3)),
+        countNow: () => 3,
+        fitsInline: () => true
+      }
+      const runtime = yield* Effect.runtime<never>()
+      const analyzerOf = (pluginName: string) =>
+        makeRequestHooks({ pluginName, pricing: makePricingTable({ version: "t", models: {} }), counter, estimatePromptTokens: true, runtime })
+      const [first, second] = [analyzerOf("a"), analyzerOf("b")]
+      const context = makeContext({ request: { model: "gpt-4.1-nano", messages: [{ role: "user", content: "Count me." }] } })
+
+      yield* first.beforeRequest!(context)
+      yield* second.beforeRequest!(context)
+      const outcome = makeOutcome({ status: "ok", httpStatus: 200, response: { choices: [{ message: { content: "Done." } }] } })
+      yield* first.afterResponse!(context, outcome)
+      yield* second.afterResponse!(context, outcome)
+
+      expect(counted.filter((text) => text.includes("Count me."))).toHaveLength(1)
+      expect(context.record.promptTokensEstimate).toBeTypeOf("number")
     })
   )
 

@@ -60,8 +60,12 @@ interface PendingEstimate {
   readonly context: RequestContext
 }
 
-/** A record with a pending estimate under its plugin instance's own key. */
-type PendingRecord = RecordFields & { readonly [key: symbol]: PendingEstimate | undefined }
+// One key for all analyzer instances: a record has one estimate, and the instance that deferred
+// it last owns both the accessor and the pending count. Whichever instance counts it first then
+// settles it for all, so it is counted once.
+const pendingKey: unique symbol = Symbol("@fluxen/analyzer/pendingEstimate")
+
+type PendingRecord = RecordFields & { readonly [pendingKey]?: PendingEstimate }
 
 /** Builds the hooks of one plugin instance. */
 export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
@@ -111,9 +115,6 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
    * request's objects alive through V8's young-generation collections until
    * a full one, which made those collections several times slower.
    */
-  // Each plugin instance has its own key, so two analyzers keep their own pending counts.
-  const pendingKey = Symbol(`${options.pluginName}/pendingEstimate`)
-
   const settle = (record: PendingRecord, value: number | undefined): number | undefined => {
     Object.defineProperty(record, pendingKey, { value: undefined })
     Object.defineProperty(record, "promptTokensEstimate", { value, writable: true, enumerable: true, configurable: true })

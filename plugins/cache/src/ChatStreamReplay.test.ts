@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
+  chatCompletionToEventList,
   chatCompletionToStreamEvents,
   eventBatchesOf,
   REPLAY_PIECE_CHARS,
@@ -67,6 +68,30 @@ const cases: ReadonlyArray<readonly [string, ChatCompletion]> = [
   ["two choices with tool calls", multiChoice],
   ["refusal without usage", refusal]
 ]
+
+describe("chatCompletionToEventList", () => {
+  for (const [name, completion] of cases) {
+    it(`same events as the stream: ${name}`, async () => {
+      const streamed = await collectEvents(chatCompletionToStreamEvents(completion, { includeUsage: true }))
+      const listed = chatCompletionToEventList(completion, { includeUsage: true })
+
+      expect(listed.map((event) => event.data)).toEqual(streamed.map((event) => event.data))
+      expect(listed.map((event) => event.usage)).toEqual(streamed.map((event) => event.usage))
+      expect(essentials(await assembleWithOpenAI(listed))).toEqual(essentials(completion))
+    })
+  }
+
+  it("keeps no parsed payload", () => {
+    const listed = chatCompletionToEventList(cases[0]![1], { includeUsage: true })
+    const chunk = listed[0]!
+
+    expect(chunk.json).toEqual(chunk.json)
+    expect(chunk.json).not.toBe(chunk.json)
+    const usageChunk = listed.find((event) => event.usageOnly === true)
+    expect(usageChunk?.json).toEqual(usageChunk?.json)
+    expect(usageChunk?.json).not.toBe(usageChunk?.json)
+  })
+})
 
 describe("chatCompletionToStreamEvents", () => {
   for (const [name, completion] of cases) {

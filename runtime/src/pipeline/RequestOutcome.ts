@@ -76,8 +76,11 @@ export class StreamOutcome extends OutcomeFields implements Outcome {
     enumerable: true,
     configurable: true,
     get(this: StreamOutcome): string {
-      this[textKey] ??= streamedText(this[endpointKey], this[progressKey])
-      return this[textKey]
+      if (this[textKey] !== undefined) return this[textKey]
+      const text = streamedText(this[endpointKey], this[progressKey])
+      // A frozen outcome cannot keep it, and joins the text again on the next read.
+      if (!Object.isFrozen(this)) this[textKey] = text
+      return text
     }
   }
 }

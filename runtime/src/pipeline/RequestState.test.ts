@@ -85,6 +85,18 @@ describe("RequestState outcome", () => {
     expect(Object.keys(copy).sort()).toEqual(["answeredByHook", "error", "httpStatus", "response", "status", "streamedText", "usage"])
   })
 
+  it("lazy fields read through a derived object, a proxy and a frozen outcome", () => {
+    const json = jsonState({ count: 0 }).outcome("ok")
+    const state = newState()
+    state.startStream(false).unread.push(chunk("Hi"))
+    const stream = state.outcome("ok")
+
+    expect((Object.create(json) as typeof json).response).toEqual({ id: "c1" })
+    expect(new Proxy(stream, {}).streamedText).toBe("Hi")
+    expect(Object.freeze(stream).streamedText).toBe("Hi")
+    expect(Object.freeze(jsonState({ count: 0 }).outcome("ok")).response).toEqual({ id: "c1" })
+  })
+
   // V8 keeps accessor pairs in the old generation: getters made per request would keep the
   // request's objects alive through young-generation collections.
   it("outcomes share their getters", () => {
