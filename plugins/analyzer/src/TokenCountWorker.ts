@@ -4,8 +4,9 @@
  * reporting ready, so the first request does not pay for the load, and loads
  * cl100k_base on first use.
  */
-import { WorkerRunner } from "@effect/platform"
-import { NodeRuntime, NodeWorkerRunner } from "@effect/platform-node"
+import * as WorkerRunner from "@effect/platform/WorkerRunner"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
 import { Effect, Layer } from "effect"
 import { countTokens, loadEncoding } from "./Encodings.js"
 import { CountTokens } from "./TokenCountRequest.js"

@@ -5,7 +5,8 @@
  *   fluxen start [--config FILE] [--port N] [--host ADDRESS]
  *   fluxen check-config [FILE]
  */
-import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer, Runtime } from "effect"
 import { loadConfigFile } from "../config/loadConfig.js"
 import { layerLogging } from "../logging.js"

@@ -3,7 +3,7 @@
  * decoding and the checks that span sections. Every failure becomes one
  * `ConfigError` listing all problems with their YAML paths.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import * as Path from "node:path"
 import { parseDocument } from "yaml"

@@ -1,5 +1,5 @@
 /** Checking the admin key that guards the dashboard. */
-import type { HttpServerRequest } from "@effect/platform"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Redacted } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 

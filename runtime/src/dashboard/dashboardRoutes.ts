@@ -4,7 +4,9 @@
  * static scripts and styles it loads (`GET /dashboard/assets/:name`), which
  * contain no data and need no key.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { PluginRoute } from "@fluxen/sdk"
 import { Effect, Either, Schema, type Redacted } from "effect"
 import { readFile } from "node:fs/promises"

@@ -3,7 +3,9 @@
  * HttpRouter: health, readiness, the model list, usage totals, Prometheus
  * metrics and the dashboard.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { PluginRoute } from "@fluxen/sdk"
 import { Effect, Either, Schema, type Redacted } from "effect"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"

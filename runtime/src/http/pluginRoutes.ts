@@ -1,5 +1,7 @@
 /** Mounting a plugin's routes on the control router: request parsing and error mapping. */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { InvalidRequestError, type PluginRoute } from "@fluxen/sdk"
 import { Effect } from "effect"
 import { errorResponse } from "./errorResponse.js"

@@ -1,5 +1,6 @@
 /** `GET /metrics`: the gateway's counters in the Prometheus text format. */
-import { HttpRouter, HttpServerResponse } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect } from "effect"
 import type { HookPlugin } from "../plugins/HookChain.js"
 import type { UsageWriterStats } from "../usage/UsageWriter.js"

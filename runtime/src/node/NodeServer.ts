@@ -5,7 +5,7 @@
  * in-flight requests and streams get until the deadline to finish, then the
  * remaining connections are closed.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Runtime } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"

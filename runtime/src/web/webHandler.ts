@@ -3,7 +3,7 @@
  * proxied routes through the request pipeline, everything else through
  * Effect's HttpApp converted to a web handler.
  */
-import { HttpApp } from "@effect/platform"
+import * as HttpApp from "@effect/platform/HttpApp"
 import { Effect } from "effect"
 import type { Gateway } from "../Gateway.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
