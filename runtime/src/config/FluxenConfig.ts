@@ -109,8 +109,9 @@ export const LoggingConfig = Schema.Struct({
 // The messages are fixed, because the default ones would repeat the secret.
 export const AdminConfig = Schema.Struct({
   /**
-   * The secret that opens the dashboard and its data route, sent as
-   * `Authorization: Bearer <key>` or `?key=`. Without it the dashboard responds with 401.
+   * The secret that opens the dashboard, its data route and the usage totals, sent as
+   * `Authorization: Bearer <key>` or `?key=`. Without it the dashboard responds with 401 and
+   * the usage totals are open.
    */
   key: Schema.Redacted(
     Schema.String.annotations({ message: () => "must be a string" }).pipe(

@@ -8,6 +8,7 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { PluginRoute } from "@fluxen/sdk"
 import { Effect, Either, Schema, type Redacted } from "effect"
+import { makeAdminKeyCheck } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
@@ -60,10 +61,20 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     )
   )
 
+  // The usage totals show the same figures as the dashboard, so `admin.key` guards them too. Without
+  // it they stay open, as on the embedded defaults.
+  const checkAdminKey = dependencies.adminKey === undefined ? undefined : makeAdminKeyCheck(dependencies.adminKey)
+
   const usage = HttpRouter.get(
     "/v1/fluxen/usage",
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
+      const rejection = checkAdminKey?.(request)
+      if (rejection !== undefined) {
+        const message =
+          rejection === "invalid" ? "The admin key is invalid." : "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>'."
+        return HttpServerResponse.setHeader(openAIError(401, message, "invalid_admin_key"), "www-authenticate", "Bearer")
+      }
       const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
       const query = Schema.decodeUnknownEither(UsageQuery)(params)
       if (Either.isLeft(query)) {

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { NO_PLUGINS, startHarness, type Harness } from "./harness.js"
+
+const ADMIN_KEY = "usage-admin-key-0123456789"
+
+/** Gets the usage totals with the given `Authorization` header, or none. */
+const getUsage = (harness: Harness, authorization?: string) =>
+  fetch(`${harness.gateway.url}/v1/fluxen/usage?group_by=model`, {
+    headers: authorization === undefined ? {} : { authorization }
+  })
+
+describe("usage totals with admin.key", () => {
+  let harness: Harness
+
+  beforeAll(async () => {
+    harness = await startHarness({ pluginsYaml: NO_PLUGINS, extraYaml: `admin:\n  key: "${ADMIN_KEY}"\n` })
+  })
+
+  afterAll(async () => {
+    await harness?.close()
+  })
+
+  it("answers with the admin key", async () => {
+    const response = await getUsage(harness, `Bearer ${ADMIN_KEY}`)
+
+    expect(response.status).toBe(200)
+    expect(((await response.json()) as { object: string }).object).toBe("fluxen.usage")
+  })
+
+  it("rejects a missing key", async () => {
+    const response = await getUsage(harness)
+    const body = (await response.json()) as { error: { message: string; code: string } }
+
+    expect(response.status).toBe(401)
+    expect(response.headers.get("www-authenticate")).toBe("Bearer")
+    expect(body.error.code).toBe("invalid_admin_key")
+    expect(body.error.message).toContain("Authorization: Bearer <admin.key>")
+  })
+
+  it("rejects a wrong key without echoing it", async () => {
+    const response = await getUsage(harness, "Bearer not-the-admin-key-0000")
+    const text = await response.text()
+
+    expect(response.status).toBe(401)
+    expect(text).toContain("The admin key is invalid.")
+    expect(text).not.toContain("not-the-admin-key")
+    expect(text).not.toContain(ADMIN_KEY)
+  })
+})
