@@ -15,6 +15,9 @@ import { cancelNoticeOfCall, type CancelNotice } from "./CancelNotice.js"
 import type { UpstreamRequest } from "./HttpTransport.js"
 import type { CallContext } from "./Provider.js"
 
+/** The part of a call that the request reads: a `CallContext`, or the context of `listModels`. */
+export type CallSignal = Pick<CallContext, "signal" | "idleTimeoutMs">
+
 // Under a symbol rather than in a private field, so that the shared getter also works on an
 // object derived with `Object.create` or behind a Proxy.
 const contextKey: unique symbol = Symbol("context")
@@ -23,7 +26,7 @@ export class CallUpstreamRequest implements UpstreamRequest {
   declare readonly signal: AbortSignal
   readonly cancel: CancelNotice | undefined
   readonly idleTimeoutMs: number
-  readonly [contextKey]: CallContext
+  readonly [contextKey]: CallSignal
 
   constructor(
     readonly provider: string,
@@ -31,7 +34,7 @@ export class CallUpstreamRequest implements UpstreamRequest {
     readonly url: string,
     readonly headers: Readonly<Record<string, string>>,
     readonly body: string | Uint8Array | undefined,
-    context: CallContext
+    context: CallSignal
   ) {
     this.cancel = cancelNoticeOfCall(context)
     this.idleTimeoutMs = context.idleTimeoutMs

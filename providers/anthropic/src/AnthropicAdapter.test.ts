@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
+  attachCancelNotice,
   HttpTransport,
   InvalidRequestError,
   Plugin,
@@ -80,6 +81,29 @@ describe("chat", () => {
         max_tokens: 4096
       })
       expect(sent.idleTimeoutMs).toBe(5_000)
+    })
+  )
+
+  it.effect("passes the host's notice and leaves the signal unmade", () =>
+    Effect.gen(function* () {
+      const { adapter, transport } = adapterFor([jsonReply("text.json")])
+      const notice = { cancelled: () => false, watch: () => () => {} }
+      let signalReads = 0
+      const base = makeContext()
+      const context = attachCancelNotice(
+        {
+          ...base,
+          get signal() {
+            signalReads++
+            return base.signal
+          }
+        },
+        notice
+      )
+      yield* adapter.chat(chatRequest, context)
+
+      expect(transport.requests[0]!.cancel).toBe(notice)
+      expect(signalReads).toBe(0)
     })
   )
 

@@ -4,6 +4,7 @@
  * requests are forwarded unchanged except for the model.
  */
 import {
+  CallUpstreamRequest,
   InvalidRequestError,
   isGatewayError,
   UpstreamProtocolError,
@@ -87,15 +88,10 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
   }
 
   const postMessages = async (body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
-    const response = await transport.send({
-      provider,
-      method: "POST",
-      url: `${baseUrl}/messages`,
-      headers: headersFor(context.clientHeaders, stream),
-      body: JSON.stringify(body),
-      signal: context.signal,
-      idleTimeoutMs: context.idleTimeoutMs
-    })
+    // The request reads `context.signal` only if the transport does; Fluxen's transport watches the notice instead.
+    const response = await transport.send(
+      new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages`, headersFor(context.clientHeaders, stream), JSON.stringify(body), context)
+    )
     if (response.status >= 400) throw await readAnthropicError(provider, response)
     return response
   }

@@ -1,4 +1,5 @@
 import {
+  attachCancelNotice,
   ChatStreamAssembler,
   type CallContext,
   type ChatCompletion,
@@ -316,6 +317,29 @@ describe("recorded responses", () => {
     const error = await failureOf(adapterFor(transport).chat(chatRequest(), context()))
     expect(error).toMatchObject({ _tag: "UpstreamProtocolError" })
     expect(error.message).not.toContain("<html>")
+  })
+})
+
+describe("cancellation", () => {
+  it("passes the host's notice and leaves the signal unmade", async () => {
+    const transport = fakeTransport(jsonReply(200, { usageMetadata: { promptTokenCount: 3 } }))
+    const notice = { cancelled: () => false, watch: () => () => {} }
+    const base = context()
+    let signalReads = 0
+    const hostContext = attachCancelNotice(
+      {
+        ...base,
+        get signal() {
+          signalReads++
+          return base.signal
+        }
+      },
+      notice
+    )
+    await failureOf(adapterFor(transport).chat(chatRequest(), hostContext))
+
+    expect(transport.requests[0]!.cancel).toBe(notice)
+    expect(signalReads).toBe(0)
   })
 })
 

@@ -6,6 +6,7 @@
  * contain it.
  */
 import {
+  CallUpstreamRequest,
   InvalidRequestError,
   isGatewayError,
   pickRateLimitHeaders,
@@ -92,15 +93,10 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
     context: { readonly signal: AbortSignal; readonly idleTimeoutMs: number },
     stream = false
   ): Promise<UpstreamResponse> => {
-    const response = await transport.send({
-      provider,
-      method,
-      url: baseUrl + path,
-      headers: stream ? streamHeaders : jsonHeaders,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: context.signal,
-      idleTimeoutMs: context.idleTimeoutMs
-    })
+    // The request reads `context.signal` only if the transport does; Fluxen's transport watches the notice instead.
+    const response = await transport.send(
+      new CallUpstreamRequest(provider, method, baseUrl + path, stream ? streamHeaders : jsonHeaders, body === undefined ? undefined : JSON.stringify(body), context)
+    )
     if (response.status >= 400) {
       const bodyText = decoder.decode(await response.bytes())
       throw geminiHttpError({ provider, status: response.status, headers: response.headers, bodyText, apiKey })
