@@ -29,8 +29,10 @@ const noticesOfSealedContexts = new WeakMap<object, CancelNotice>()
 /**
  * Makes `notice` the cancellation of the provider call whose context is this
  * very object, and returns the object. Hosts call it. A copy of it
- * (`{ ...context, signal }`, an adapter that wraps another with its own
- * deadline) has no notice, so the copy's `signal` is the one obeyed.
+ * (`{ ...context, signal }` or `Object.create(context)`, an adapter that wraps
+ * another with its own deadline) has no notice, so the copy's `signal` is the
+ * one obeyed. A `Proxy` of the context is not a copy: it keeps the notice, so
+ * a wrapper that changes `signal` must copy the context instead.
  */
 export const attachCancelNotice = <C extends object>(context: C, notice: CancelNotice): C => {
   if (Object.isExtensible(context)) {

@@ -72,8 +72,10 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       const rejection = checkAdminKey?.(request)
       if (rejection !== undefined) {
         const message =
-          rejection === "invalid" ? "The admin key is invalid." : "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>'."
-        return HttpServerResponse.setHeader(openAIError(401, message, "invalid_admin_key"), "www-authenticate", "Bearer")
+          rejection === "invalid"
+            ? "The admin key is invalid."
+            : "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL."
+        return HttpServerResponse.setHeaders(openAIError(401, message, "invalid_admin_key"), { "www-authenticate": "Bearer", "cache-control": "no-store" })
       }
       const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
       const query = Schema.decodeUnknownEither(UsageQuery)(params)
@@ -87,13 +89,10 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       const to = query.right.to ?? new Date()
       const from = query.right.from ?? new Date(to.getTime() - 30 * dayMs)
       const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.group_by })
-      return HttpServerResponse.unsafeJson({
-        object: "fluxen.usage",
-        from: from.toISOString(),
-        to: to.toISOString(),
-        group_by: query.right.group_by,
-        data: totals
-      })
+      return HttpServerResponse.unsafeJson(
+        { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.group_by, data: totals },
+        { headers: { "cache-control": "no-store" } }
+      )
     })
   )
 

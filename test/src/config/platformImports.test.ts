@@ -11,7 +11,9 @@ import { describe, expect, it } from "vitest"
 
 const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const sourceRoots = ["runtime/src", "sdk/src", "plugins", "providers"]
-const indexImport = /from\s+["']@effect\/platform(?:-node)?["']/
+// Static, side-effect and dynamic imports; `import type` loads nothing and is left out.
+const indexImport = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["']@effect\/platform(?:-node(?:-shared)?)?["']/m
+const typeImport = /^\s*import\s+type\b.*$/gm
 
 /** Lists the TypeScript sources under `directory`, leaving out tests and build output. */
 const sourcesIn = (directory: string): Array<string> =>
@@ -24,9 +26,11 @@ const sourcesIn = (directory: string): Array<string> =>
 describe("platform imports", () => {
   it("no source imports the index module of @effect/platform or @effect/platform-node", () => {
     const sources = sourceRoots.flatMap((root) => sourcesIn(Path.join(repositoryRoot, root)))
-    const offending = sources.filter((path) => indexImport.test(readFileSync(path, "utf8")))
+    const offending = sources.filter((path) => indexImport.test(readFileSync(path, "utf8").replace(typeImport, "")))
 
     expect(sources.length).toBeGreaterThan(100)
+    expect(["import { X } from \"@effect/platform\"", "await import(\"@effect/platform-node\")", "import \"@effect/platform-node-shared\""].map((text) => indexImport.test(text))).toEqual([true, true, true])
+    expect(indexImport.test("import * as HttpRouter from \"@effect/platform/HttpRouter\"")).toBe(false)
     expect(offending.map((path) => Path.relative(repositoryRoot, path))).toEqual([])
   })
 })

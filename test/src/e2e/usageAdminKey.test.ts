@@ -27,6 +27,13 @@ describe("usage totals with admin.key", () => {
     expect(((await response.json()) as { object: string }).object).toBe("fluxen.usage")
   })
 
+  it("answers with the key in the query", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/fluxen/usage?key=${ADMIN_KEY}`)
+
+    expect(response.status).toBe(200)
+    expect(response.headers.get("cache-control")).toBe("no-store")
+  })
+
   it("rejects a missing key", async () => {
     const response = await getUsage(harness)
     const body = (await response.json()) as { error: { message: string; code: string } }
@@ -45,5 +52,23 @@ describe("usage totals with admin.key", () => {
     expect(text).toContain("The admin key is invalid.")
     expect(text).not.toContain("not-the-admin-key")
     expect(text).not.toContain(ADMIN_KEY)
+  })
+})
+
+describe("usage totals without admin.key", () => {
+  let harness: Harness
+
+  beforeAll(async () => {
+    harness = await startHarness({ pluginsYaml: NO_PLUGINS })
+  })
+
+  afterAll(async () => {
+    await harness?.close()
+  })
+
+  it("answers without a key", async () => {
+    const response = await getUsage(harness)
+
+    expect(response.status).toBe(200)
   })
 })
