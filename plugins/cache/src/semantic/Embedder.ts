@@ -20,6 +20,12 @@ export interface Embedder {
   readonly id: string
   /** Returns one L2-normalized vector per text, in order. */
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, EmbeddingError>
+  /**
+   * True when `embed` runs on the calling thread and completes without
+   * waiting. A timeout cannot stop such work, so the semantic cache sets
+   * none, which spares each lookup a timer and two fibers.
+   */
+  readonly synchronous?: boolean
 }
 
 /** Scales `vector` in place to length 1; a zero vector stays zero. Returns it. */

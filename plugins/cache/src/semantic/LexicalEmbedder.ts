@@ -66,5 +66,6 @@ export const lexicalVector = (text: string, dimensions: number): Float32Array =>
 export const makeLexicalEmbedder = (options: { readonly dimensions: number }): Embedder => ({
   kind: "lexical",
   id: `lexical:v1:${options.dimensions}`,
-  embed: (texts) => Effect.sync(() => texts.map((text) => lexicalVector(text, options.dimensions)))
+  embed: (texts) => Effect.sync(() => texts.map((text) => lexicalVector(text, options.dimensions))),
+  synchronous: true
 })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { usageFromOpenAI, type ChatCompletion, type ChatRequest, type RequestContext } from "@fluxen/sdk"
 import { Effect, TestClock } from "effect"
+import { vi } from "vitest"
 import { CACHE_STATUS_HEADER, makeCacheHooks } from "../CacheHooks.js"
 import { CacheStoreError, type CacheStore } from "../CacheStore.js"
 import { makeMemoryStore } from "../MemoryStore.js"
@@ -290,6 +291,33 @@ describe("semantic cache hooks", () => {
       // Once at the lookup and once when the response is stored.
       expect(cache.semantic.stats()).toMatchObject({ embeddingTimeouts: 2, indexed: 0 })
     }))
+})
+
+describe("semantic embedding timeout", () => {
+  const semanticWith = (embedder: Embedder) =>
+    makeSemanticCache({ pluginName: "cache", embedder, index: new VectorIndex({ maxEntries: 10 }), log: undefined, threshold: 0.9, embedTimeoutMs: 1_000, indexTtlMs: undefined })
+
+  /** Counts the timers that one lookup sets. */
+  const timersOfLookup = (embedder: Embedder): number => {
+    const semantic = semanticWith(embedder)
+    const setTimer = vi.spyOn(globalThis, "setTimeout")
+    try {
+      Effect.runSync(semantic.lookup({ partition: "p", text: "How do I rotate an API key?" }))
+      return setTimer.mock.calls.length
+    } finally {
+      setTimer.mockRestore()
+    }
+  }
+
+  it("sets no timer for a synchronous embedder", () => {
+    expect(timersOfLookup(makeLexicalEmbedder({ dimensions: 64 }))).toBe(0)
+  })
+
+  it("sets one for an embedder that may wait", () => {
+    const { synchronous: _, ...waiting } = makeLexicalEmbedder({ dimensions: 64 })
+
+    expect(timersOfLookup(waiting)).toBeGreaterThan(0)
+  })
 })
 
 describe("semantic partition", () => {

@@ -149,15 +149,21 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
   const counters = { lookups: 0, matches: 0, embeddingFailures: 0, embeddingTimeouts: 0, staleMatches: 0, indexed: 0, shareFailures: 0 }
   const annotations = { plugin: options.pluginName, "cache.embedder": embedder.kind }
 
-  /** Embeds one text; returns undefined when embedding fails or takes longer than `embedTimeoutMs`. */
+  const withTimeout = <A>(embedding: Effect.Effect<A, EmbeddingError>): Effect.Effect<A, EmbeddingError> =>
+    Effect.timeoutFail(embedding, {
+      duration: options.embedTimeoutMs,
+      onTimeout: () =>
+        new EmbeddingError({ embedder: embedder.kind, reason: "timeout", message: `Embedding took longer than ${options.embedTimeoutMs} ms.` })
+    })
+
+  /**
+   * Embeds one text; returns undefined when embedding fails or takes longer than `embedTimeoutMs`.
+   * A synchronous embedder gets no timeout, which could not stop it anyway.
+   */
   const embedOne = (text: string): Effect.Effect<Float32Array | undefined> =>
     embedder.embed([text]).pipe(
       Effect.map((vectors) => vectors[0]),
-      Effect.timeoutFail({
-        duration: options.embedTimeoutMs,
-        onTimeout: () =>
-          new EmbeddingError({ embedder: embedder.kind, reason: "timeout", message: `Embedding took longer than ${options.embedTimeoutMs} ms.` })
-      }),
+      embedder.synchronous === true ? (embedding) => embedding : withTimeout,
       Effect.catchAll((error) => {
         if (error.reason === "timeout") counters.embeddingTimeouts++
         else counters.embeddingFailures++
