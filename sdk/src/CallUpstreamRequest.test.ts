@@ -26,7 +26,7 @@ const requestOf = (context: CallContext) =>
   new CallUpstreamRequest("openai", "POST", "http://127.0.0.1:1/v1/chat/completions", { accept: "application/json" }, "{}", context)
 
 describe("CallUpstreamRequest", () => {
-  it("reads the context's signal only when the signal is read", () => {
+  it("signal read on demand", () => {
     const { context, controller, reads } = countingContext()
     const request = requestOf(context)
 
@@ -36,14 +36,14 @@ describe("CallUpstreamRequest", () => {
     expect(request.idleTimeoutMs).toBe(5_000)
   })
 
-  it("passes on the notice attached to the context", () => {
+  it("attached notice passed on", () => {
     const { context } = countingContext()
 
     expect(requestOf(attachCancelNotice(context, notice)).cancel).toBe(notice)
     expect(requestOf(countingContext().context).cancel).toBeUndefined()
   })
 
-  it("keeps the signal in a spread copy", () => {
+  it("spread copy keeps the signal", () => {
     const { context, controller } = countingContext()
     const copy = { ...requestOf(context), headers: { accept: "text/event-stream" } }
 
@@ -53,7 +53,7 @@ describe("CallUpstreamRequest", () => {
     expect(Object.keys(copy)).not.toContain("context")
   })
 
-  it("reads the signal through a derived object and a proxy", () => {
+  it("derived object and proxy", () => {
     const { context, controller } = countingContext()
     const request = requestOf(context)
 
@@ -62,9 +62,8 @@ describe("CallUpstreamRequest", () => {
     expect(Object.getOwnPropertyDescriptor(request, "signal")?.configurable).toBe(true)
   })
 
-  // V8 keeps accessor pairs in the old generation: a getter made per request would keep the
-  // request's objects alive through young-generation collections.
-  it("shares one getter between requests", () => {
+  // A getter made per request would keep the request's objects alive until a full collection.
+  it("requests share one getter", () => {
     const getterOf = (request: CallUpstreamRequest) => Object.getOwnPropertyDescriptor(request, "signal")?.get
 
     expect(getterOf(requestOf(countingContext().context))).toBeTypeOf("function")

@@ -4,7 +4,7 @@ import { attachCancelNotice, cancelNoticeOf, cancelNoticeOfCall, type CancelNoti
 const notice: CancelNotice = { cancelled: () => false, watch: () => () => {} }
 
 describe("attachCancelNotice", () => {
-  it("gives the notice back for the same object only", () => {
+  it("same object only", () => {
     const context = attachCancelNotice({ requestId: "req-1" }, notice)
 
     expect(cancelNoticeOfCall(context)).toBe(notice)
@@ -19,13 +19,13 @@ describe("attachCancelNotice", () => {
     expect(JSON.stringify(context)).toBe('{"requestId":"req-1"}')
   })
 
-  it("works on a frozen context", () => {
+  it("frozen context", () => {
     const frozen = Object.freeze({ requestId: "req-1" })
 
     expect(cancelNoticeOfCall(attachCancelNotice(frozen, notice))).toBe(notice)
   })
 
-  it("is not inherited by an object derived from the context", () => {
+  it("derived object: no notice", () => {
     const context = attachCancelNotice({ requestId: "req-1" }, notice)
 
     expect(cancelNoticeOfCall(Object.create(context) as object)).toBeUndefined()

@@ -19,20 +19,18 @@ export interface CancelNotice {
   readonly watch: (listener: () => void) => () => void
 }
 
-// A non-enumerable own property rather than a WeakMap: V8's young-generation collections keep a
-// WeakMap's values alive whatever their keys, so an entry per call kept each request's objects
-// until a full collection. Being non-enumerable, it is not copied by `{ ...context }`. The
-// WeakMap remains for contexts that cannot take a property (frozen ones).
+// The notice is a non-enumerable own property, so `{ ...context }` does not copy it. In the
+// benchmark a WeakMap entry per call kept each request's objects alive until a full collection,
+// so the WeakMap serves only contexts that cannot take a property (frozen ones).
 const noticeKey: unique symbol = Symbol("@fluxen/sdk/CancelNotice")
 const noticesOfSealedContexts = new WeakMap<object, CancelNotice>()
 
 /**
  * Makes `notice` the cancellation of the provider call whose context is this
- * very object, and returns the object. Hosts call it. A copy of it
- * (`{ ...context, signal }` or `Object.create(context)`, an adapter that wraps
- * another with its own deadline) has no notice, so the copy's `signal` is the
- * one obeyed. A `Proxy` of the context is not a copy: it keeps the notice, so
- * a wrapper that changes `signal` must copy the context instead.
+ * very object, and returns the object. Hosts call it. A copy made with
+ * `{ ...context, signal }` or `Object.create(context)` has no notice, so an
+ * adapter that wraps another with its own deadline is obeyed. A `Proxy` of
+ * the context keeps the notice, so such a wrapper must copy instead.
  */
 export const attachCancelNotice = <C extends object>(context: C, notice: CancelNotice): C => {
   if (Object.isExtensible(context)) {

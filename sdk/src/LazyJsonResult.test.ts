@@ -14,7 +14,7 @@ const countingResult = (text: string) => {
 }
 
 describe("LazyJsonResult", () => {
-  it("parses the body on the first read only", () => {
+  it("body parsed once", () => {
     const { result, parses } = countingResult('{"id":"c1"}')
 
     expect(parses.count).toBe(0)
@@ -24,7 +24,7 @@ describe("LazyJsonResult", () => {
     expect(result._tag).toBe("Json")
   })
 
-  it("throws the parser's error on each read of an invalid body", () => {
+  it("invalid body: throws on each read", () => {
     const { result, parses } = countingResult("{not json")
 
     expect(() => result.body).toThrow(SyntaxError)
@@ -32,7 +32,7 @@ describe("LazyJsonResult", () => {
     expect(parses.count).toBe(2)
   })
 
-  it("keeps the body in a spread copy", () => {
+  it("spread copy keeps the body", () => {
     const { result } = countingResult('{"id":"c1"}')
     const copy = { ...result, headers: {} }
 
@@ -41,7 +41,7 @@ describe("LazyJsonResult", () => {
     expect(Object.keys(copy).sort()).toEqual(["_tag", "body", "bytes", "headers", "status", "usage"])
   })
 
-  it("parses a frozen result's body on each read", () => {
+  it("frozen result: parses on each read", () => {
     const { result, parses } = countingResult('{"id":"c1"}')
     Object.freeze(result)
 
@@ -50,7 +50,7 @@ describe("LazyJsonResult", () => {
     expect(parses.count).toBe(2)
   })
 
-  it("reads the body through a derived object, and may be redefined", () => {
+  it("derived object and redefinition", () => {
     const { result } = countingResult('{"id":"c1"}')
 
     expect((Object.create(result) as LazyJsonResult).body).toEqual({ id: "c1" })
@@ -58,9 +58,8 @@ describe("LazyJsonResult", () => {
     expect(result.body).toEqual({ id: "c2" })
   })
 
-  // V8 keeps accessor pairs in the old generation: a getter made per result would keep the
-  // request's objects alive through young-generation collections.
-  it("shares one getter between results", () => {
+  // A getter made per result would keep the request's objects alive until a full collection.
+  it("results share one getter", () => {
     const getterOf = (result: LazyJsonResult) => Object.getOwnPropertyDescriptor(result, "body")?.get
 
     expect(getterOf(countingResult("{}").result)).toBeTypeOf("function")

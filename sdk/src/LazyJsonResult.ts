@@ -2,17 +2,14 @@
  * A `JsonResult` whose `body` is parsed from its bytes on the first read.
  * Most requests only relay the bytes, so most bodies are never parsed.
  *
- * `body` is an own, enumerable accessor whose getter all instances share, so
- * a plugin's `{ ...result, headers }` copy still has the body. A getter made
- * per result would keep the bytes and the request's objects alive until a
- * full collection (see `CallUpstreamRequest`).
+ * `body` is a getter that all instances share (see `sharedGetter`), so a
+ * plugin's `{ ...result, headers }` copy still has the body.
  */
 import type { JsonResult } from "./Provider.js"
+import { sharedGetter } from "./SharedGetter.js"
 import type { Usage } from "./Usage.js"
 
 const unparsed: unique symbol = Symbol("unparsed")
-// Under symbols rather than in private fields, so that the shared getter also works on an object
-// derived with `Object.create` or behind a Proxy.
 const bodyKey: unique symbol = Symbol("body")
 const parseKey: unique symbol = Symbol("parse")
 
@@ -34,15 +31,11 @@ export class LazyJsonResult implements JsonResult {
     Object.defineProperty(this, "body", LazyJsonResult.bodyProperty)
   }
 
-  private static readonly bodyProperty: PropertyDescriptor = {
-    enumerable: true,
-    configurable: true,
-    get(this: LazyJsonResult): unknown {
-      if (this[bodyKey] !== unparsed) return this[bodyKey]
-      const body = this[parseKey](this.bytes)
-      // A frozen result cannot keep it, and parses again on the next read.
-      if (!Object.isFrozen(this)) this[bodyKey] = body
-      return body
-    }
-  }
+  private static readonly bodyProperty = sharedGetter(function (this: LazyJsonResult): unknown {
+    if (this[bodyKey] !== unparsed) return this[bodyKey]
+    const body = this[parseKey](this.bytes)
+    // A frozen result cannot keep the body, so it parses again on the next read.
+    if (!Object.isFrozen(this)) this[bodyKey] = body
+    return body
+  })
 }

@@ -223,8 +223,8 @@ describe("OpenAI-compatible cancellation", () => {
   })
 })
 
-// V8 keeps accessor pairs in the old generation: a getter made per call would keep the request's
-// objects alive through young-generation collections, so the lazy fields share their getters.
+// A getter made per call would keep the request's objects alive until a full collection, so the
+// lazy fields share their getters.
 describe("OpenAI-compatible lazy fields", () => {
   const getterOf = (target: object, name: string) => Object.getOwnPropertyDescriptor(target, name)?.get
 

@@ -189,9 +189,8 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
     })
   )
 
-  // A getter made per request would keep the request's objects alive through young-generation
-  // collections (V8 keeps accessor pairs in the old generation), so all records share one.
-  it.effect("gives every deferred estimate the same getter", () =>
+  // A getter made per request would keep the request's objects alive until a full collection.
+  it.effect("deferred estimates share a getter", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)
       const first = makeContext({ request: { model: "gpt-4.1-nano", messages: [{ role: "user", content: "One." }] } })
@@ -209,7 +208,7 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
     })
   )
 
-  it.effect("two analyzers count a deferred prompt once", () =>
+  it.effect("two analyzers: prompt counted once", () =>
     Effect.gen(function* () {
       const counted: Array<string> = []
       const counter = {

@@ -60,9 +60,8 @@ interface PendingEstimate {
   readonly context: RequestContext
 }
 
-// One key for all analyzer instances: a record has one estimate, and the instance that deferred
-// it last owns both the accessor and the pending count. Whichever instance counts it first then
-// settles it for all, so it is counted once.
+// One key for all analyzer instances, because a record has one estimate. The instance that
+// deferred it last owns the accessor and the pending count, and the first count settles it for all.
 const pendingKey: unique symbol = Symbol("@fluxen/analyzer/pendingEstimate")
 
 type PendingRecord = RecordFields & { readonly [pendingKey]?: PendingEstimate }
@@ -103,18 +102,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
 
   const logNow = Runtime.runSync(options.runtime)
 
-  /**
-   * Makes `promptTokensEstimate` a value counted when first read. Most
-   * requests never read it, because the provider reports the usage, and
-   * counting costs more than the rest of the analyzer's work. The prompt and
-   * model are the ones of this call, whatever later hooks change.
-   *
-   * The estimate is an accessor whose getter and setter all records share,
-   * and what it counts waits on the record under a non-enumerable key. A
-   * getter made per request, and a WeakMap entry per request, each kept the
-   * request's objects alive through V8's young-generation collections until
-   * a full one, which made those collections several times slower.
-   */
+  /** Replaces the pending estimate of `record` with `value`, and returns `value`. */
   const settle = (record: PendingRecord, value: number | undefined): number | undefined => {
     Object.defineProperty(record, pendingKey, { value: undefined })
     Object.defineProperty(record, "promptTokensEstimate", { value, writable: true, enumerable: true, configurable: true })
@@ -138,6 +126,17 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     }
   }
 
+  /**
+   * Makes `promptTokensEstimate` a value counted when first read. Most
+   * requests never read it, because the provider reports the usage, and
+   * counting costs more than the rest of the analyzer's work. The prompt and
+   * model are the ones of this call, whatever later hooks change.
+   *
+   * The accessor's getter and setter are shared by all records, and the
+   * pending count waits on the record under a non-enumerable key. A getter
+   * made per request or a WeakMap entry per request would keep the request's
+   * objects alive until a full collection (see the SDK's `sharedGetter`).
+   */
   const deferEstimate = (context: RequestContext, prompt: PromptText): void => {
     const pending: PendingEstimate = { model: context.route.upstreamModel, prompt, context }
     Object.defineProperty(context.record, pendingKey, { value: pending, writable: true, configurable: true })

@@ -9,7 +9,7 @@ const entryOf = (body: string): CacheEntry => ({ body, storedAt: 0 }) as unknown
 const eventsOf = (chars: number): ReadonlyArray<StreamEvent> => [{ data: "x".repeat(chars) }]
 
 describe("ReplayMemo", () => {
-  it("gives back the events kept for the same entry object", () => {
+  it("same entry: kept events", () => {
     const memo = new ReplayMemo(1_000)
     const entry = entryOf("{}")
     const events = eventsOf(10)
@@ -20,7 +20,7 @@ describe("ReplayMemo", () => {
     expect(memo.bytes).toBe((2 + 10) * 2)
   })
 
-  it("drops the least recently used when it is full", () => {
+  it("full: drops least recently used", () => {
     const memo = new ReplayMemo(100)
     const [first, second, third] = [entryOf("a"), entryOf("b"), entryOf("c")]
     memo.set(first, eventsOf(19))
@@ -35,7 +35,7 @@ describe("ReplayMemo", () => {
     expect(memo.bytes).toBe(80)
   })
 
-  it("keeps nothing larger than its limit, and counts a replaced entry once", () => {
+  it("oversized and replaced events", () => {
     const memo = new ReplayMemo(100)
     const entry = entryOf("a")
     memo.set(entry, eventsOf(60))

@@ -84,7 +84,7 @@ describe("chat", () => {
     })
   )
 
-  it.effect("passes the host's notice and leaves the signal unmade", () =>
+  it.effect("host context: notice passed, signal unread", () =>
     Effect.gen(function* () {
       const { adapter, transport } = adapterFor([jsonReply("text.json")])
       const notice = { cancelled: () => false, watch: () => () => {} }

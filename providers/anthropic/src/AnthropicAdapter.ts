@@ -88,7 +88,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
   }
 
   const postMessages = async (body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
-    // The request reads `context.signal` only if the transport does; Fluxen's transport watches the notice instead.
+    // The request reads `context.signal` only if the transport does. Fluxen's transport watches the notice instead.
     const response = await transport.send(
       new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages`, headersFor(context.clientHeaders, stream), JSON.stringify(body), context)
     )

@@ -321,7 +321,7 @@ describe("recorded responses", () => {
 })
 
 describe("cancellation", () => {
-  it("passes the host's notice and leaves the signal unmade", async () => {
+  it("host context: notice passed, signal unread", async () => {
     const transport = fakeTransport(jsonReply(200, { usageMetadata: { promptTokenCount: 3 } }))
     const notice = { cancelled: () => false, watch: () => () => {} }
     const base = context()

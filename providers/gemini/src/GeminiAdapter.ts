@@ -93,7 +93,7 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
     context: { readonly signal: AbortSignal; readonly idleTimeoutMs: number },
     stream = false
   ): Promise<UpstreamResponse> => {
-    // The request reads `context.signal` only if the transport does; Fluxen's transport watches the notice instead.
+    // The request reads `context.signal` only if the transport does. Fluxen's transport watches the notice instead.
     const response = await transport.send(
       new CallUpstreamRequest(provider, method, baseUrl + path, stream ? streamHeaders : jsonHeaders, body === undefined ? undefined : JSON.stringify(body), context)
     )

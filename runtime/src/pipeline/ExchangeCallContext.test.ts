@@ -19,7 +19,7 @@ const countingExchange = () => {
 }
 
 describe("ExchangeCallContext", () => {
-  it("makes the signal only when it is read", () => {
+  it("signal made on read", () => {
     const { exchange, controller, reads } = countingExchange()
     const context = new ExchangeCallContext("req-1", "gpt-4o-mini", 30_000, exchange)
 
@@ -29,7 +29,7 @@ describe("ExchangeCallContext", () => {
     expect(context.clientHeaders.get("x-trace")).toBe("t-1")
   })
 
-  it("keeps every field in a spread copy", () => {
+  it("spread copy keeps fields", () => {
     const { exchange, controller } = countingExchange()
     const copy = { ...new ExchangeCallContext("req-1", "gpt-4o-mini", 30_000, exchange), upstreamModel: "other" }
 
@@ -38,7 +38,7 @@ describe("ExchangeCallContext", () => {
     expect(Object.keys(copy).sort()).toEqual(["clientHeaders", "idleTimeoutMs", "requestId", "signal", "upstreamModel"])
   })
 
-  it("reads the signal through a derived object and a proxy", () => {
+  it("derived object and proxy", () => {
     const { exchange, controller } = countingExchange()
     const context = new ExchangeCallContext("req-1", "gpt-4o-mini", 30_000, exchange)
 
@@ -46,9 +46,8 @@ describe("ExchangeCallContext", () => {
     expect(new Proxy(context, {}).signal).toBe(controller.signal)
   })
 
-  // V8 keeps accessor pairs in the old generation: a getter made per call would keep the
-  // request's objects alive through young-generation collections.
-  it("shares one getter between calls", () => {
+  // A getter made per call would keep the request's objects alive until a full collection.
+  it("calls share one getter", () => {
     const getterOf = (context: ExchangeCallContext) => Object.getOwnPropertyDescriptor(context, "signal")?.get
     const first = new ExchangeCallContext("req-1", "m", 1, countingExchange().exchange)
     const second = new ExchangeCallContext("req-2", "m", 1, countingExchange().exchange)

@@ -1,16 +1,12 @@
 /**
  * The `Outcome` that after hooks get, one class per kind of response. The
  * lazy fields (a JSON body parsed on first read, a stream's text joined on
- * first read) are own, enumerable accessors with getters shared by every
- * instance, so a hook's `{ ...outcome }` copy keeps them. Getters made per
- * request would keep the request's objects alive until a full collection
- * (see `ExchangeCallContext`).
+ * first read) use getters that all instances share (see the SDK's
+ * `sharedGetter`), so a hook's `{ ...outcome }` copy keeps them.
  */
-import type { Endpoint, GatewayError, JsonResult, Outcome, Usage } from "@fluxen/sdk"
+import { sharedGetter, type Endpoint, type GatewayError, type JsonResult, type Outcome, type Usage } from "@fluxen/sdk"
 import { streamedText, type StreamProgress } from "./relayStream.js"
 
-// The state that the shared getters read is kept under symbols rather than in private fields, so
-// that the getters also work on an object derived with `Object.create` or behind a Proxy.
 const resultKey: unique symbol = Symbol("result")
 const endpointKey: unique symbol = Symbol("endpoint")
 const progressKey: unique symbol = Symbol("progress")
@@ -30,7 +26,7 @@ abstract class OutcomeFields {
 /** The values of the fields above, in their order. */
 export type OutcomeFieldValues = ConstructorParameters<typeof OutcomeFields>
 
-/** Outcome of a JSON response, and of a request that failed before its stream started. */
+/** The outcome of a JSON response, and of a request that failed before its stream started. */
 export class JsonOutcome extends OutcomeFields implements Outcome {
   declare readonly response: unknown
   readonly streamedText = ""
@@ -43,13 +39,9 @@ export class JsonOutcome extends OutcomeFields implements Outcome {
   }
 
   // Reading the result's body may parse it, so it is read only when a hook reads `response`.
-  private static readonly responseProperty: PropertyDescriptor = {
-    enumerable: true,
-    configurable: true,
-    get(this: JsonOutcome): unknown {
-      return this[resultKey]?.body
-    }
-  }
+  private static readonly responseProperty = sharedGetter(function (this: JsonOutcome): unknown {
+    return this[resultKey]?.body
+  })
 }
 
 /** The outcome of a streamed response, whatever way the stream ended. */
@@ -72,15 +64,11 @@ export class StreamOutcome extends OutcomeFields implements Outcome {
     Object.defineProperty(this, "streamedText", StreamOutcome.streamedTextProperty)
   }
 
-  private static readonly streamedTextProperty: PropertyDescriptor = {
-    enumerable: true,
-    configurable: true,
-    get(this: StreamOutcome): string {
-      if (this[textKey] !== undefined) return this[textKey]
-      const text = streamedText(this[endpointKey], this[progressKey])
-      // A frozen outcome cannot keep it, and joins the text again on the next read.
-      if (!Object.isFrozen(this)) this[textKey] = text
-      return text
-    }
-  }
+  private static readonly streamedTextProperty = sharedGetter(function (this: StreamOutcome): string {
+    if (this[textKey] !== undefined) return this[textKey]
+    const text = streamedText(this[endpointKey], this[progressKey])
+    // A frozen outcome cannot keep the text, so it joins the text again on the next read.
+    if (!Object.isFrozen(this)) this[textKey] = text
+    return text
+  })
 }

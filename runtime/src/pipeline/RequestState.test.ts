@@ -57,7 +57,7 @@ describe("RequestState outcome", () => {
     return state
   }
 
-  it("JSON: the body is parsed when the response is read", () => {
+  it("JSON: body parsed on read", () => {
     const parses = { count: 0 }
     const outcome = jsonState(parses).outcome("ok")
 
@@ -66,7 +66,7 @@ describe("RequestState outcome", () => {
     expect(outcome.streamedText).toBe("")
   })
 
-  it("stream: the text is joined when first read, and kept", () => {
+  it("stream: text joined once", () => {
     const state = newState()
     const progress = state.startStream(false)
     progress.unread.push(chunk("Hel"), chunk("lo"))
@@ -77,7 +77,7 @@ describe("RequestState outcome", () => {
     expect(outcome.response).toBeUndefined()
   })
 
-  it("a spread copy keeps the lazy fields", () => {
+  it("spread copy keeps lazy fields", () => {
     const parses = { count: 0 }
     const copy = { ...jsonState(parses).outcome("ok"), status: "error" as const }
 
@@ -85,7 +85,7 @@ describe("RequestState outcome", () => {
     expect(Object.keys(copy).sort()).toEqual(["answeredByHook", "error", "httpStatus", "response", "status", "streamedText", "usage"])
   })
 
-  it("lazy fields read through a derived object, a proxy and a frozen outcome", () => {
+  it("derived, proxied and frozen outcomes", () => {
     const json = jsonState({ count: 0 }).outcome("ok")
     const state = newState()
     state.startStream(false).unread.push(chunk("Hi"))
@@ -97,8 +97,7 @@ describe("RequestState outcome", () => {
     expect(Object.freeze(jsonState({ count: 0 }).outcome("ok")).response).toEqual({ id: "c1" })
   })
 
-  // V8 keeps accessor pairs in the old generation: getters made per request would keep the
-  // request's objects alive through young-generation collections.
+  // Getters made per request would keep the request's objects alive until a full collection.
   it("outcomes share their getters", () => {
     const getterOf = (outcome: object, name: string) => Object.getOwnPropertyDescriptor(outcome, name)?.get
     const streamOutcome = () => {

@@ -2,7 +2,7 @@
  * `@effect/platform` and `@effect/platform-node` load every module of the
  * package when imported by their index module, including the Swagger UI and
  * Scalar pages (about 20 MB of text). Fluxen imports each module by its own
- * path instead, which keeps about 100 MiB of RSS off a started gateway.
+ * path instead. That took a started gateway from about 310 to about 215 MiB of RSS.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import * as Path from "node:path"
@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest"
 
 const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url))
 const sourceRoots = ["runtime/src", "sdk/src", "plugins", "providers"]
-// Static, side-effect and dynamic imports; `import type` loads nothing and is left out.
+// Matches static, side-effect and dynamic imports. `import type` loads nothing, so it is left out.
 const indexImport = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["']@effect\/platform(?:-node(?:-shared)?)?["']/m
 const typeImport = /^\s*import\s+type\b.*$/gm
 
@@ -24,7 +24,7 @@ const sourcesIn = (directory: string): Array<string> =>
   })
 
 describe("platform imports", () => {
-  it("no source imports the index module of @effect/platform or @effect/platform-node", () => {
+  it("no index module imports", () => {
     const sources = sourceRoots.flatMap((root) => sourcesIn(Path.join(repositoryRoot, root)))
     const offending = sources.filter((path) => indexImport.test(readFileSync(path, "utf8").replace(typeImport, "")))
 

@@ -20,21 +20,21 @@ describe("usage totals with admin.key", () => {
     await harness?.close()
   })
 
-  it("answers with the admin key", async () => {
+  it("key in header: 200", async () => {
     const response = await getUsage(harness, `Bearer ${ADMIN_KEY}`)
 
     expect(response.status).toBe(200)
     expect(((await response.json()) as { object: string }).object).toBe("fluxen.usage")
   })
 
-  it("answers with the key in the query", async () => {
+  it("key in query: 200", async () => {
     const response = await fetch(`${harness.gateway.url}/v1/fluxen/usage?key=${ADMIN_KEY}`)
 
     expect(response.status).toBe(200)
     expect(response.headers.get("cache-control")).toBe("no-store")
   })
 
-  it("rejects a missing key", async () => {
+  it("missing key: 401", async () => {
     const response = await getUsage(harness)
     const body = (await response.json()) as { error: { message: string; code: string } }
 
@@ -44,7 +44,7 @@ describe("usage totals with admin.key", () => {
     expect(body.error.message).toContain("Authorization: Bearer <admin.key>")
   })
 
-  it("rejects a wrong key without echoing it", async () => {
+  it("wrong key: 401, not echoed", async () => {
     const response = await getUsage(harness, "Bearer not-the-admin-key-0000")
     const text = await response.text()
 
@@ -66,7 +66,7 @@ describe("usage totals without admin.key", () => {
     await harness?.close()
   })
 
-  it("answers without a key", async () => {
+  it("no admin.key: open", async () => {
     const response = await getUsage(harness)
 
     expect(response.status).toBe(200)

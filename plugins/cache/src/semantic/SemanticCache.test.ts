@@ -309,11 +309,11 @@ describe("semantic embedding timeout", () => {
     }
   }
 
-  it("sets no timer for a synchronous embedder", () => {
+  it("synchronous embedder: no timer", () => {
     expect(timersOfLookup(makeLexicalEmbedder({ dimensions: 64 }))).toBe(0)
   })
 
-  it("sets one for an embedder that may wait", () => {
+  it("waiting embedder: a timer", () => {
     const { synchronous: _, ...waiting } = makeLexicalEmbedder({ dimensions: 64 })
 
     expect(timersOfLookup(waiting)).toBeGreaterThan(0)

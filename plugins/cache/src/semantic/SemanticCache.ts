@@ -157,8 +157,8 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
     })
 
   /**
-   * Embeds one text; returns undefined when embedding fails or takes longer than `embedTimeoutMs`.
-   * A synchronous embedder gets no timeout, which could not stop it anyway.
+   * Embeds one text, or returns undefined when embedding fails or takes longer than
+   * `embedTimeoutMs`. A synchronous embedder gets no timeout, because one could not stop it.
    */
   const embedOne = (text: string): Effect.Effect<Float32Array | undefined> =>
     embedder.embed([text]).pipe(
