@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
+import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport, notableContent } from "./LazyStreamEvent.js"
 
 describe("mayEndOrReport", () => {
   it("flags a usage object, a finish reason and an error key", () => {
@@ -14,6 +14,29 @@ describe("mayEndOrReport", () => {
   it("passes over ordinary text chunks, even ones that mention these words", () => {
     expect(mayEndOrReport('{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}')).toBe(false)
     expect(mayEndOrReport(JSON.stringify({ choices: [{ delta: { content: 'an "error": {"usage": {1}}, "finish_reason": "stop"' } }] }))).toBe(false)
+  })
+})
+
+describe("notableContent", () => {
+  it("a finish reason alone: finish", () => {
+    expect(notableContent('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":null}')).toBe("finish")
+    expect(notableContent('{"choices":[{"delta":{},"finish_reason" : "length"}]}')).toBe("finish")
+  })
+
+  it("usage or error anywhere: parse", () => {
+    expect(notableContent('{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":1}}')).toBe("parse")
+    expect(notableContent('{"choices":[{"delta":{},"finish_reason":"stop"}],"error":{"message":"cut"}}')).toBe("parse")
+    expect(notableContent('{"choices":[],"usage":{"prompt_tokens":1}}')).toBe("parse")
+    expect(notableContent('{"x_groq":{"usage":{"prompt_tokens":1}},"choices":[{"finish_reason":"stop"}]}')).toBe("parse")
+  })
+
+  it("an empty finish reason: parse", () => {
+    expect(notableContent('{"choices":[{"delta":{},"finish_reason":""}]}')).toBe("parse")
+  })
+
+  it("ordinary text chunks: plain", () => {
+    expect(notableContent('{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}')).toBe("plain")
+    expect(notableContent(JSON.stringify({ choices: [{ delta: { content: 'a "finish_reason": "stop"' } }] }))).toBe("plain")
   })
 })
 

@@ -2,8 +2,9 @@
  * A stream event whose JSON payload is parsed when `json` is first read.
  *
  * Most events of a chat stream carry a few tokens of text and nothing the
- * gateway acts on: no usage, no finish reason, no error. Parsing each one
- * costs more than relaying it, so an adapter can pass these on unparsed.
+ * gateway acts on: no usage, no error, at most a finish reason, which shows
+ * in the text. Parsing each one costs more than relaying it, so an adapter
+ * can pass these on unparsed.
  * The code that needs the payload (a plugin assembling the response, the
  * token count of a cancelled stream) parses it.
  */
@@ -19,6 +20,22 @@ import { isJsonWhitespace } from "./usageScan.js"
  */
 export const mayEndOrReport = (data: string): boolean => NOTABLE_KEYS.test(data)
 
+/**
+ * Tells what an OpenAI-style chunk may carry, judged from its text as
+ * {@link mayEndOrReport} does: `"plain"` for nothing notable, `"finish"` for
+ * a finish reason without a usage object or an error key, and `"parse"` for
+ * a chunk whose payload must be read. A stream's closing chunk usually
+ * brings only the finish reason, so it needs no parse either.
+ */
+export const notableContent = (data: string): "plain" | "finish" | "parse" => {
+  const first = NOTABLE_KEYS.exec(data)
+  if (first === null) return "plain"
+  if (first[0].charCodeAt(1) !== FINISH_INITIAL) return "parse"
+  // An empty finish reason ends nothing, so such a chunk is parsed.
+  if (data.charCodeAt(first.index + first[0].length) === QUOTE) return "parse"
+  return MUST_PARSE_KEYS.test(data) ? "parse" : "finish"
+}
+
 /** Checks that `data` starts with `{` and ends with `}`, ignoring surrounding whitespace. */
 export const looksLikeJsonObject = (data: string): boolean => {
   let first = 0
@@ -29,6 +46,9 @@ export const looksLikeJsonObject = (data: string): boolean => {
 }
 
 const NOTABLE_KEYS = /"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*"|error")/
+const MUST_PARSE_KEYS = /"(?:usage"\s*:\s*\{|error")/
+const FINISH_INITIAL = 0x66 // "f", as in "finish_reason"
+const QUOTE = 0x22
 
 const NOT_PARSED: unique symbol = Symbol("NOT_PARSED")
 

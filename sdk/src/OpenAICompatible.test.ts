@@ -5,6 +5,7 @@ import { UpstreamProtocolError } from "./Errors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
 import { attachCancelNotice, type CancelNotice } from "./CancelNotice.js"
 import { eventBatchesOf } from "./EventBatches.js"
+import { LazyStreamEvent } from "./LazyStreamEvent.js"
 import { makeOpenAICompatibleAdapter } from "./OpenAICompatible.js"
 import type { CallContext, JsonResult, StreamEvent, StreamResult } from "./Provider.js"
 
@@ -129,6 +130,31 @@ describe("OpenAI-compatible streams", () => {
 
     expect(batches).toHaveLength(1)
     expect(String(error)).toContain("ended before the answer was complete")
+  })
+
+  it("finish chunk: ends without a parse", async () => {
+    const events: Array<StreamEvent> = []
+    for await (const event of (await chatStream(streaming([delta("a") + finish]).transport)).events) events.push(event)
+
+    expect(events).toHaveLength(2)
+    expect(events[1]).toBeInstanceOf(LazyStreamEvent)
+    expect(events[1]!.json).toEqual({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })
+  })
+
+  it("finish chunk: empty reason ends nothing", async () => {
+    const emptyFinish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":""}]}\n\n'
+    const { error } = await readBatches(await chatStream(streaming([delta("a") + emptyFinish]).transport))
+
+    expect(String(error)).toContain("ended before the answer was complete")
+  })
+
+  it("finish chunk with usage: parsed", async () => {
+    const closing = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n'
+    const events: Array<StreamEvent> = []
+    for await (const event of (await chatStream(streaming([delta("a") + closing]).transport)).events) events.push(event)
+
+    expect(events[1]).not.toBeInstanceOf(LazyStreamEvent)
+    expect(events[1]!.usage).toMatchObject({ promptTokens: 3, completionTokens: 1 })
   })
 })
 

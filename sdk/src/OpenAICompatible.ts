@@ -23,7 +23,7 @@ import { CallUpstreamRequest } from "./CallUpstreamRequest.js"
 import { batchedEvents } from "./EventBatches.js"
 import { fromPromise } from "./PromiseCall.js"
 import { LazyJsonResult } from "./LazyJsonResult.js"
-import { LazyStreamEvent, looksLikeJsonObject, mayEndOrReport } from "./LazyStreamEvent.js"
+import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStreamEvent.js"
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
 import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody } from "./UpstreamErrors.js"
@@ -135,8 +135,9 @@ export const makeOpenAICompatibleAdapter = (
    * the stream (the host tells the client), and so does a chat or
    * completions stream that ends with neither `[DONE]` nor a finish reason,
    * because that is a cut connection, not a finished response. A chat or
-   * completions event that cannot carry any of these is parsed only when its
-   * `json` is read (see `LazyStreamEvent`).
+   * completions event that can carry neither a usage object nor an error is
+   * parsed only when its `json` is read (see `LazyStreamEvent`); its finish
+   * reason, if any, is found in its text.
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
@@ -146,11 +147,15 @@ export const makeOpenAICompatibleAdapter = (
       end.seen = true
       return { data: event.data, done: true }
     }
-    if (endpoint !== "responses" && !mayEndOrReport(event.data)) {
-      // Checked by its first and last characters only, so a cut or non-JSON event still
-      // ends the stream. Anything else wrong in it shows when its payload is read.
-      if (!looksLikeJsonObject(event.data)) throw invalidEvent()
-      return new LazyStreamEvent(event, invalidEvent)
+    if (endpoint !== "responses") {
+      const content = notableContent(event.data)
+      if (content !== "parse") {
+        // Checked by its first and last characters only, so a cut or non-JSON event still
+        // ends the stream. Anything else wrong in it shows when its payload is read.
+        if (!looksLikeJsonObject(event.data)) throw invalidEvent()
+        if (content === "finish") end.seen = true
+        return new LazyStreamEvent(event, invalidEvent)
+      }
     }
     let json: any
     try {

@@ -4,7 +4,7 @@ import type { CaseResult } from "./measure.js"
 import { parseOptions } from "./options.js"
 import { parseCpuList, parseCpuTicks, parseSystemCpuTicks } from "./processes.js"
 import { packageOf, summarizeProfile, type CpuProfile } from "./profileSummary.js"
-import { compare } from "./report.js"
+import { compare, formatProfileComparison } from "./report.js"
 
 describe("percentile", () => {
   it("uses the nearest rank", () => {
@@ -52,6 +52,11 @@ describe("parseOptions", () => {
   it("reads flags", () => {
     const options = parseOptions(["--duration", "1.5", "--workloads", "stream", "--no-analyzer", "--targets", "fluxen,direct"])
     expect(options).toMatchObject({ durationMs: 1_500, workloads: ["stream"], analyzer: false, targets: ["direct", "fluxen"] })
+  })
+
+  it("profile-minimal implies profile", () => {
+    expect(parseOptions(["--profile-minimal"])).toMatchObject({ profile: true, profileMinimal: true })
+    expect(parseOptions(["--profile"])).toMatchObject({ profile: true, profileMinimal: false })
   })
 
   it("rejects invalid values", () => {
@@ -118,5 +123,30 @@ describe("compare", () => {
     expect(plain!.cpuPerRequestRatio).toBeCloseTo(2.5)
     expect(plain!.fluxenAddedLatency.loaded).toEqual({ p50: 18, p99: 36 })
     expect(plain!.fluxenAddedLatency.unloaded).toBeUndefined()
+  })
+})
+
+describe("formatProfileComparison", () => {
+  const run = (succeeded: number, packages: ReadonlyArray<readonly [string, number]>) => ({
+    result: { succeeded } as CaseResult,
+    summary: {
+      busyMs: packages.reduce((sum, [, ms]) => sum + ms, 0),
+      idleMs: 0,
+      samples: 100,
+      functions: [],
+      packages: packages.map(([name, milliseconds]) => ({ name, milliseconds, percent: 0 }))
+    }
+  })
+
+  it("microseconds per request, largest difference first", () => {
+    const minimal = run(1000, [["Node.js core", 40], ["undici", 30]])
+    const fluxen = run(500, [["Node.js core", 20], ["undici", 10], ["fluxen runtime", 25]])
+    const lines = formatProfileComparison(minimal, fluxen, "stream").split("\n")
+
+    expect(lines[0]).toContain("stream workload")
+    expect(lines[2]).toMatch(/^fluxen runtime\s+0\.0\s+50\.0\s+50\.0$/)
+    expect(lines[3]).toMatch(/^undici\s+30\.0\s+20\.0\s+-10\.0$/)
+    expect(lines[4]).toMatch(/^Node\.js core\s+40\.0\s+40\.0\s+0\.0$/)
+    expect(lines[5]).toMatch(/^all, busy main thread\s+70\.0\s+110\.0\s+40\.0$/)
   })
 })

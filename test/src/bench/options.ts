@@ -20,6 +20,8 @@ export interface BenchOptions {
   /** Whether to add a CPU-profiled Fluxen run. */
   readonly profile: boolean
   readonly profileWorkload: WorkloadName
+  /** Whether the profiled run also profiles the minimal proxy, for a comparison by package. */
+  readonly profileMinimal: boolean
   /** Whether a missed throughput target makes the exit status 1. */
   readonly check: boolean
   /** `taskset -c` lists; undefined picks the first allowed CPU for the proxy and the others for the client side. */
@@ -54,6 +56,9 @@ Options:
                              node --cpu-prof and summarize its self time
   --profile-workload NAME    profile the plain or the stream workload
                              (implies --profile)
+  --profile-minimal          profile the minimal proxy too, on the same
+                             workload, and compare the two by package in
+                             CPU time per request (implies --profile)
   --check                    exit with status 1 when Fluxen misses a
                              throughput target (0.70 plain, 0.85 stream)
   --proxy-cpus LIST          taskset CPU list for the proxy under test
@@ -104,6 +109,7 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
     analyzer: true,
     profile: false,
     profileWorkload: "plain",
+    profileMinimal: false,
     check: false,
     proxyCpus: undefined,
     clientCpus: undefined,
@@ -153,6 +159,10 @@ export const parseOptions = (argv: ReadonlyArray<string>): BenchOptions | "help"
         options.profile = true
         break
       }
+      case "--profile-minimal":
+        options.profileMinimal = true
+        options.profile = true
+        break
       case "--check":
         options.check = true
         break

@@ -145,3 +145,35 @@ export const formatProfile = (summary: ProfileSummary, workload: WorkloadName, t
   const idlePercent = (100 * summary.idleMs) / (summary.busyMs + summary.idleMs || 1)
   return `CPU profile of Fluxen, ${workload} workload (${summary.samples} samples, ${idlePercent.toFixed(1)} % idle; shares of busy time)\n${functions}\n\n${packages}`
 }
+
+/** A profiled run as the comparison reads it: the profile's summary and the case measured under it. */
+export interface ProfiledCase {
+  readonly summary: ProfileSummary
+  readonly result: CaseResult
+}
+
+/** CPU time per request of each package in a profiled run: its share of the busy time over the requests completed. */
+const microsPerRequestByPackage = (run: ProfiledCase): Map<string, number> => {
+  const perRequest = new Map<string, number>()
+  if (run.result.succeeded === 0) return perRequest
+  for (const entry of run.summary.packages) perRequest.set(entry.name, (entry.milliseconds * 1000) / run.result.succeeded)
+  return perRequest
+}
+
+/**
+ * Compares the minimal proxy's profile with Fluxen's, package by package, in
+ * microseconds of main-thread CPU per request, largest difference first.
+ * Both runs were profiled, so both figures include the profiler's overhead.
+ */
+export const formatProfileComparison = (minimal: ProfiledCase, fluxen: ProfiledCase, workload: WorkloadName): string => {
+  const minimalMicros = microsPerRequestByPackage(minimal)
+  const fluxenMicros = microsPerRequestByPackage(fluxen)
+  const names = [...new Set([...minimalMicros.keys(), ...fluxenMicros.keys()])]
+  const difference = (name: string) => (fluxenMicros.get(name) ?? 0) - (minimalMicros.get(name) ?? 0)
+  names.sort((a, b) => Math.abs(difference(b)) - Math.abs(difference(a)))
+  const total = (micros: Map<string, number>) => [...micros.values()].reduce((sum, value) => sum + value, 0)
+  const rows = names.map((name) => [name, (minimalMicros.get(name) ?? 0).toFixed(1), (fluxenMicros.get(name) ?? 0).toFixed(1), difference(name).toFixed(1)])
+  rows.push(["all, busy main thread", total(minimalMicros).toFixed(1), total(fluxenMicros).toFixed(1), (total(fluxenMicros) - total(minimalMicros)).toFixed(1)])
+  const table = formatTable(["package", "minimal µs/req", "Fluxen µs/req", "difference"], rows)
+  return `Main-thread CPU per request by package, both under the profiler, ${workload} workload\n${table}`
+}

@@ -30,7 +30,7 @@ import {
   tasksetWorks
 } from "./processes.js"
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from "./profileSummary.js"
-import { compare, formatCases, formatComparisons, formatProfile } from "./report.js"
+import { compare, formatCases, formatComparisons, formatProfile, formatProfileComparison } from "./report.js"
 import {
   startFluxen,
   startMinimalProxy,
@@ -129,7 +129,8 @@ const timeBudgetMs = (options: BenchOptions): number => {
     (sum, spec) => sum + options.repeat * (options.quietWaitMs + spec.warmupMs + spec.durationMs + 20_000),
     0
   )
-  const profile = options.profile ? options.quietWaitMs + options.warmupMs + options.durationMs + 60_000 : 0
+  const profileRuns = (options.profile ? 1 : 0) + (options.profileMinimal ? 1 : 0)
+  const profile = profileRuns * (options.quietWaitMs + options.warmupMs + options.durationMs + 60_000)
   return options.targets.length * (perTarget + 40_000) + profile + 30_000
 }
 
@@ -238,8 +239,9 @@ interface ProfileRun {
   readonly summary: ProfileSummary
 }
 
-/** Runs Fluxen under `--cpu-prof` for one workload and summarizes the samples of the measured window. */
+/** Runs Fluxen or the minimal proxy under `--cpu-prof` for one workload and summarizes the samples of the measured window. */
 const runProfile = async (
+  target: "fluxen" | "minimal",
   options: BenchOptions,
   pinning: Pinning,
   mock: Server,
@@ -247,18 +249,18 @@ const runProfile = async (
   resultsDirectory: string,
   stamp: string
 ): Promise<ProfileRun> => {
-  const profileDirectory = Path.join(resultsDirectory, `profile-${stamp}`)
+  const profileDirectory = Path.join(resultsDirectory, `profile-${stamp}`, target)
   mkdirSync(profileDirectory, { recursive: true })
-  const server = await startFluxen(paths, {
-    cpus: pinning.proxyCpus,
-    upstreamUrl: mock.url,
-    analyzer: options.analyzer,
-    nodeArguments: ["--cpu-prof", "--cpu-prof-dir", profileDirectory]
-  })
+  const nodeArguments = ["--cpu-prof", "--cpu-prof-dir", profileDirectory]
+  const fluxen =
+    target === "fluxen"
+      ? await startFluxen(paths, { cpus: pinning.proxyCpus, upstreamUrl: mock.url, analyzer: options.analyzer, nodeArguments })
+      : undefined
+  const server = fluxen ?? (await startMinimalProxy(paths, pinning.proxyCpus, mock.url, nodeArguments))
   let result: CaseResult
   try {
     const spec: CaseSpec = {
-      target: "fluxen",
+      target,
       workload: options.profileWorkload,
       load: "loaded",
       connections: options.connections,
@@ -269,13 +271,14 @@ const runProfile = async (
     result = await runCase(spec, { paths, clientCpus: pinning.clientCpus, clockTicksPerSecond: ticksPerSecond, mock, server, probed: true })
     printCase(result)
   } finally {
-    await stopFluxen(server)
+    if (fluxen !== undefined) await stopFluxen(fluxen)
+    else await server.child.stop("SIGTERM", 5_000)
   }
 
   // Node names the file CPU.<date>.<time>.<pid>.<thread>.<sequence>.cpuprofile, where thread 0 is the main thread.
   const mainThread = new RegExp(`\\.${server.child.pid}\\.0\\.\\d+\\.cpuprofile$`)
   const file = readdirSync(profileDirectory).find((name) => mainThread.test(name))
-  if (file === undefined) throw new Error(`Fluxen wrote no CPU profile for its main thread in ${profileDirectory}.`)
+  if (file === undefined) throw new Error(`The ${target} process wrote no CPU profile for its main thread in ${profileDirectory}.`)
   const path = Path.join(profileDirectory, file)
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile
   const inside = result.windowMicros.start >= profile.startTime && result.windowMicros.end <= profile.endTime
@@ -320,6 +323,7 @@ const main = async (options: BenchOptions): Promise<number> => {
   const startupRssBytes: Partial<Record<TargetName, number>> = {}
   let usage: UsageCounts | undefined
   let profile: ProfileRun | undefined
+  let minimalProfile: ProfileRun | undefined
   try {
     for (const target of options.targets) {
       console.log(`Measuring ${target}…`)
@@ -331,7 +335,11 @@ const main = async (options: BenchOptions): Promise<number> => {
     }
     if (options.profile) {
       console.log(`Profiling Fluxen on the ${options.profileWorkload} workload…`)
-      profile = await runProfile(options, pinning, mock, ticksPerSecond, resultsDirectory, stamp)
+      profile = await runProfile("fluxen", options, pinning, mock, ticksPerSecond, resultsDirectory, stamp)
+    }
+    if (options.profileMinimal) {
+      console.log(`Profiling the minimal proxy on the ${options.profileWorkload} workload…`)
+      minimalProfile = await runProfile("minimal", options, pinning, mock, ticksPerSecond, resultsDirectory, stamp)
     }
   } finally {
     await mock.child.stop("SIGTERM", 5_000)
@@ -362,6 +370,10 @@ const main = async (options: BenchOptions): Promise<number> => {
     console.log(`Profile: ${profile.file}, summarized over the ${profile.scope}.`)
     console.log(`Throughput under the profiler: ${profile.result.requestsPerSecond.toFixed(0)} req/s.`)
   }
+  if (profile !== undefined && minimalProfile !== undefined) {
+    console.log(`\n${formatProfileComparison(minimalProfile, profile, options.profileWorkload)}`)
+    console.log(`Profile of the minimal proxy: ${minimalProfile.file}, summarized over the ${minimalProfile.scope}.`)
+  }
 
   mkdirSync(resultsDirectory, { recursive: true })
   const resultsFile = Path.join(resultsDirectory, `bench-${stamp}.json`)
@@ -382,7 +394,8 @@ const main = async (options: BenchOptions): Promise<number> => {
     cases,
     discardedRuns,
     comparisons,
-    profile: profile ?? null
+    profile: profile ?? null,
+    minimalProfile: minimalProfile ?? null
   }
   writeFileSync(resultsFile, `${JSON.stringify(report, null, 2)}\n`)
   console.log(`\nResults: ${Path.relative(paths.repositoryRoot, resultsFile)}`)

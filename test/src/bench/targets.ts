@@ -38,11 +38,16 @@ export const startMockUpstream = async (paths: Paths, cpus: string | undefined, 
   return { child, url }
 }
 
-export const startMinimalProxy = async (paths: Paths, cpus: string | undefined, upstreamUrl: string): Promise<Server> => {
+export const startMinimalProxy = async (
+  paths: Paths,
+  cpus: string | undefined,
+  upstreamUrl: string,
+  nodeArguments: ReadonlyArray<string> = []
+): Promise<Server> => {
   const child = new Child({
     name: "minimal proxy",
     cpus,
-    nodeArguments: probeArguments(paths),
+    nodeArguments: [...probeArguments(paths), ...nodeArguments],
     script: Path.join(paths.benchDirectory, "minimalProxy.js"),
     scriptArguments: [upstreamUrl]
   })
