@@ -2,6 +2,12 @@
  * Folds streamed chat completion chunks into one chat completion, the way
  * the OpenAI SDKs do: content and tool-call arguments concatenate, tool
  * calls are keyed by their `index`, the last finish reason and usage win.
+ *
+ * Fields outside OpenAI's own set reach the message too, because a client
+ * sends them back on the next turn: `reasoning_content` concatenates,
+ * `thinking_blocks` entries add up, and any other field of a delta or of a
+ * tool call (such as Gemini's `extra_content`, which contains its thought
+ * signature) keeps its last value.
  */
 import type { ChatCompletion, ChatCompletionChunk, FinishReason } from "./ChatResponse.js"
 
@@ -10,6 +16,7 @@ interface ToolCallState {
   type: "function"
   name: string
   arguments: string
+  extra: Record<string, unknown> | undefined
 }
 
 interface ChoiceState {
@@ -17,6 +24,31 @@ interface ChoiceState {
   refusal: string | null
   toolCalls: Map<number, ToolCallState>
   finishReason: FinishReason | null
+  extra: Record<string, unknown> | undefined
+}
+
+// Delta fields folded by their own rules. Each other field is copied into the message.
+const FOLDED_DELTA_FIELDS = new Set(["role", "content", "refusal", "tool_calls", "function_call"])
+// Tool-call fields folded by their own rules. Each other field is copied into the tool call.
+const FOLDED_TOOL_CALL_FIELDS = new Set(["index", "id", "type", "function"])
+
+/** Adds the fields of `source` outside `folded` to `extra`, concatenating text and lists where a delta streams them. */
+const foldExtraFields = (
+  extra: Record<string, unknown> | undefined,
+  source: Readonly<Record<string, unknown>>,
+  folded: ReadonlySet<string>
+): Record<string, unknown> | undefined => {
+  for (const name in source) {
+    if (folded.has(name)) continue
+    const value = source[name]
+    if (value === undefined || value === null) continue
+    extra ??= {}
+    const previous = extra[name]
+    if (name === "reasoning_content" && typeof value === "string" && typeof previous === "string") extra[name] = previous + value
+    else if (name === "thinking_blocks" && Array.isArray(value) && Array.isArray(previous)) extra[name] = [...previous, ...value]
+    else extra[name] = value
+  }
+  return extra
 }
 
 export class ChatStreamAssembler {
@@ -36,23 +68,25 @@ export class ChatStreamAssembler {
     for (const choice of chunk.choices ?? []) {
       let state = this.choices.get(choice.index)
       if (state === undefined) {
-        state = { content: null, refusal: null, toolCalls: new Map(), finishReason: null }
+        state = { content: null, refusal: null, toolCalls: new Map(), finishReason: null, extra: undefined }
         this.choices.set(choice.index, state)
       }
       const delta = choice.delta ?? {}
       if (typeof delta.content === "string") state.content = (state.content ?? "") + delta.content
       if (typeof delta.refusal === "string") state.refusal = (state.refusal ?? "") + delta.refusal
+      state.extra = foldExtraFields(state.extra, delta, FOLDED_DELTA_FIELDS)
       for (const call of delta.tool_calls ?? []) {
         // Some servers (Mistral) omit `index`; their calls arrive whole, one per chunk.
         const index = typeof call.index === "number" ? call.index : state.toolCalls.size
         let tool = state.toolCalls.get(index)
         if (tool === undefined) {
-          tool = { id: "", type: "function", name: "", arguments: "" }
+          tool = { id: "", type: "function", name: "", arguments: "", extra: undefined }
           state.toolCalls.set(index, tool)
         }
         if (call.id) tool.id = call.id
         if (call.function?.name) tool.name += call.function.name
         if (call.function?.arguments) tool.arguments += call.function.arguments
+        tool.extra = foldExtraFields(tool.extra, call as unknown as Readonly<Record<string, unknown>>, FOLDED_TOOL_CALL_FIELDS)
       }
       if (choice.finish_reason) state.finishReason = choice.finish_reason
     }
@@ -71,13 +105,14 @@ export class ChatStreamAssembler {
       .map(([index, state]) => {
         const toolCalls = [...state.toolCalls.entries()]
           .sort(([a], [b]) => a - b)
-          .map(([, call]) => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }))
+          .map(([, call]) => ({ id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments }, ...call.extra }))
         return {
           index,
           message: {
             role: "assistant" as const,
             content: state.content,
             refusal: state.refusal,
+            ...state.extra,
             ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {})
           },
           finish_reason: state.finishReason,

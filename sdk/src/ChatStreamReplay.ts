@@ -6,9 +6,9 @@
  * Each choice, in index order, becomes a run of chunks. A role chunk comes
  * first, and it also carries the message's extra fields and the choice's
  * logprobs. The content, the refusal and a legacy `function_call` follow.
- * Then each tool call comes with its id, type and name, followed by its
- * arguments. A chunk with the finish reason closes the choice. A usage-only
- * chunk (`choices: []`) and `[DONE]` end the stream.
+ * Then each tool call comes with its id, type, name and extra fields,
+ * followed by its arguments. A chunk with the finish reason closes the
+ * choice. A usage-only chunk (`choices: []`) and `[DONE]` end the stream.
  * Folding the chunks with {@link ChatStreamAssembler} or the OpenAI SDK gives
  * back the content, refusal, tool calls, finish reasons and usage.
  *
@@ -47,6 +47,10 @@ type ChunkDelta = ChunkChoice["delta"]
 // `annotations`) is copied into the role chunk, because the OpenAI SDK copies
 // unknown delta fields into the message.
 const STREAMED_MESSAGE_FIELDS = new Set(["role", "content", "refusal", "tool_calls", "function_call"])
+
+// Tool-call fields that the replay streams itself. Any other field (such as
+// Gemini's `extra_content`) is copied into the tool call's opening chunk.
+const TOOL_CALL_FIELDS = new Set(["id", "type", "function"])
 
 // Choice fields that the replay handles itself. Any other choice field is
 // copied into the choice of the role chunk.
@@ -113,7 +117,8 @@ const choiceChunks = (choice: ChatCompletion["choices"][number]): Array<ChunkCho
       index: callIndex,
       id: call.id,
       type: "function",
-      function: { name: call.function.name, arguments: "" }
+      function: { name: call.function.name, arguments: "" },
+      ...pickExtraFields(call, TOOL_CALL_FIELDS)
     }
     push({ tool_calls: [opening] })
     for (const piece of splitText(call.function.arguments, REPLAY_PIECE_CHARS)) {

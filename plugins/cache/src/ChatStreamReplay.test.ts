@@ -197,6 +197,34 @@ describe("chatCompletionToStreamEvents", () => {
     expect(toolDeltas.filter((delta) => delta.index === 0).length).toBeGreaterThan(2)
   })
 
+  it("keeps tool call extra fields", async () => {
+    const signed: ChatCompletion = {
+      ...multiChoice,
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: "assistant",
+            content: null,
+            reasoning_content: "The user wants the weather.",
+            tool_calls: [
+              { id: "call_0", type: "function", function: { name: "weather", arguments: '{"location":"Paris"}' }, extra_content: { google: { thought_signature: "c2lnbmF0dXJl" } } }
+            ]
+          },
+          finish_reason: "tool_calls",
+          logprobs: null
+        }
+      ]
+    }
+    const events = await collectEvents(chatCompletionToStreamEvents(signed, { includeUsage: true }))
+
+    const rebuilt = assembleWithGateway(events).choices[0]!.message
+    expect(rebuilt.reasoning_content).toBe("The user wants the weather.")
+    expect(rebuilt.tool_calls?.[0]).toMatchObject({ id: "call_0", extra_content: { google: { thought_signature: "c2lnbmF0dXJl" } } })
+    const viaSdk = (await assembleWithOpenAI(events)).choices[0]!.message as unknown as Record<string, any>
+    expect(viaSdk.tool_calls[0].extra_content).toEqual({ google: { thought_signature: "c2lnbmF0dXJl" } })
+  })
+
   it("keeps extra message fields", async () => {
     const recorded = readFixture("openai/chat-completions/text.json") as ChatCompletion
 
