@@ -122,7 +122,8 @@ describe("docker-compose.yml", () => {
 
     const ports = fluxenService().ports ?? []
     expect(ports.length, "the fluxen service publishes a port").toBeGreaterThan(0)
-    const [published, target] = String(ports[0]).split(":")
+    const [hostAddress, published, target] = String(ports[0]).split(":")
+    expect(hostAddress, "published on the host's loopback only").toBe("127.0.0.1")
     expect(Number(target), "container side of the published port").toBe(defaultPort)
     expect(Number(published), "host side of the published port").toBe(defaultPort)
 
@@ -206,7 +207,7 @@ describe("Dockerfile", () => {
 
   it("leaves host builds out of the context", () => {
     const isIgnored = readDockerignore()
-    const hostOnly = ["node_modules/effect/package.json", "runtime/dist/index.js", "sdk/node_modules/x", "runtime/dist/.tsbuildinfo", "data/fluxen.db", ".git/HEAD"]
+    const hostOnly = ["node_modules/effect/package.json", "runtime/dist/index.js", "sdk/node_modules/x", "runtime/dist/.tsbuildinfo", "data/fluxen.db", ".git/HEAD", ".env", ".env.production"]
     for (const path of hostOnly) expect(isIgnored(path), `.dockerignore leaves out ${path}`).toBe(true)
   })
 
