@@ -42,7 +42,7 @@ import { ExchangeCallContext } from "./ExchangeCallContext.js"
 import { decodeRequest, parseJsonBody } from "./parseRequest.js"
 import { newRequestId } from "./requestId.js"
 import { relayStream } from "./relayStream.js"
-import { RequestState } from "./RequestState.js"
+import { recordedUsageOf, RequestState } from "./RequestState.js"
 
 export interface ProxyDependencies {
   readonly router: ModelRouter
@@ -243,7 +243,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       const recorded: RecordedUsage = {
         status: record.status,
         httpStatus: record.httpStatus,
-        usage: outcome.usage ?? context.record.estimatedUsage,
+        usage: recordedUsageOf(outcome, context.record),
         estimated: record.usageEstimated,
         costUsd: record.costUsd
       }
@@ -260,11 +260,31 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     runSync(Effect.logError(message).pipe(Effect.annotateLogs({ "request.id": state.requestId, error: String(squashFailure(error)) })))
   }
 
+  /**
+   * Logs a failed upstream call with the request id, so that an operator sees what the client
+   * got. An upstream 4xx other than 429 is usually the client's mistake, so it is logged at info.
+   */
+  const logUpstreamFailure = (state: RequestState, error: GatewayError): void => {
+    if (!error._tag.startsWith("Upstream")) return
+    const status = error._tag === "UpstreamHttpError" ? error.status : undefined
+    const clientMistake = status !== undefined && status < 500 && status !== 429
+    const route = state.context?.route
+    log(clientMistake ? "Info" : "Warning")("Upstream call failed", {
+      "request.id": state.requestId,
+      provider: route?.provider ?? "",
+      model: route?.upstreamModel ?? "",
+      error: error._tag,
+      ...(status === undefined ? {} : { "http.status": status }),
+      "error.message": error.message
+    })
+  }
+
   /** Sends the error response to a failed request, and logs the errors of sending it instead of throwing them. */
   const respondToFailure = (exchange: Exchange, state: RequestState, spec: EndpointSpec, error: unknown): void => {
     try {
       if (isGatewayError(error)) {
         state.error = error
+        logUpstreamFailure(state, error)
         sendError(exchange, state, spec, errorResponse(error))
       } else {
         logUnexpected(state, error)

@@ -105,6 +105,24 @@ describe("process lifecycle", () => {
     expect(await modelIds(url)).toEqual(["gpt-4.1-nano", "gpt-4o-mini"])
   })
 
+  it("logs failed upstream calls", async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    upstream.enqueue({ status: 503, body: JSON.stringify({ error: { message: "The engine is overloaded.", type: "server_error" } }) })
+
+    const failure = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).catch((error: unknown) => error)
+
+    expect(failure).toBeInstanceOf(OpenAI.APIError)
+    const requestId = (failure as InstanceType<typeof OpenAI.APIError>).headers?.get("x-fluxen-request-id")
+    await waitFor(async () => output.includes("Upstream call failed"), "the upstream failure log", () => output)
+    const line = output.split("\n").find((text) => text.includes("Upstream call failed"))!
+    expect(line).toContain("level=WARN")
+    expect(line).toContain(`request.id=${requestId}`)
+    expect(line).toContain("error=UpstreamHttpError")
+    expect(line).toContain("http.status=503")
+    expect(line).toContain("The engine is overloaded.")
+    expect(output).not.toContain("sk-test-upstream-key")
+  })
+
   it("keeps the running configuration when the new one is invalid", async () => {
     writeFileSync(configPath, configText(port, upstream.url, "  broken: { provider: nowhere }"))
     child.kill("SIGHUP")
