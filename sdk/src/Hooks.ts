@@ -48,7 +48,11 @@ export interface RecordFields {
   costSavedUsd?: number | null
   /** Cosine similarity behind a semantic cache hit. */
   cacheSimilarity?: number
-  /** Usage the host should record when the provider reported none. */
+  /**
+   * Usage the host records when the provider reported none, or, for a request
+   * that did not end `ok`, in place of the provider's partial counts (a
+   * stream stopped before its final usage).
+   */
   estimatedUsage?: Usage
 }
 
@@ -88,7 +92,7 @@ export interface Outcome {
    * read (see `JsonResult.body`).
    */
   readonly response: unknown
-  /** Text generated so far on streamed chat and completions, for counting tokens when usage is missing. */
+  /** Text generated so far on streamed chat, completions and messages, for counting tokens when usage is missing or partial. */
   readonly streamedText: string
   /** True when a `beforeRequest` hook answered and no provider was called. */
   readonly answeredByHook: boolean

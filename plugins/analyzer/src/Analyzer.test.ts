@@ -354,6 +354,47 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
     })
   )
 
+  it.effect("stopped stream: delivered text replaces placeholder", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ upstreamModel: "gpt-4o-mini-2024-07-18", stream: true })
+      const streamedText = "The sea rolls in with silver light,\nand folds the harbor into night"
+      const reported = { promptTokens: 1042, completionTokens: 1, cachedInputTokens: 1031, cacheWriteTokens: 0, reasoningTokens: 0 }
+
+      yield* hooks.afterResponse(context, makeOutcome({ status: "cancelled", httpStatus: 499, usage: reported, streamedText }))
+
+      const completionTokens = o200k.countTokens(streamedText)
+      expect(context.record.estimatedUsage).toEqual({ ...reported, completionTokens })
+      // gpt-4o-mini: $0.15/M input, $0.075/M cached input, $0.60/M output
+      expect(context.record.costUsd).toBeCloseTo((11 * 0.15 + 1031 * 0.075 + completionTokens * 0.6) / 1e6, 15)
+    })
+  )
+
+  it.effect("stopped stream: larger reported count kept", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ stream: true })
+      const reported = { promptTokens: 20, completionTokens: 500, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 400 }
+
+      yield* hooks.afterResponse(context, makeOutcome({ status: "cancelled", httpStatus: 499, usage: reported, streamedText: "Short." }))
+
+      expect(context.record.estimatedUsage).toBeUndefined()
+      expect(context.record.costUsd).toBeGreaterThan(0)
+    })
+  )
+
+  it.effect("completed stream: reported usage trusted", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ stream: true })
+      const reported = { promptTokens: 20, completionTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
+
+      yield* hooks.afterResponse(context, makeOutcome({ usage: reported, streamedText: "A much longer text than one token." }))
+
+      expect(context.record.estimatedUsage).toBeUndefined()
+    })
+  )
+
   it.effect("missing JSON usage counts the reply", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)

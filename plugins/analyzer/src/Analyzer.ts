@@ -176,6 +176,23 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
       return { promptTokens, completionTokens, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
     })
 
+  /**
+   * Returns the usage of a stream that stopped before its end. The usage seen so far may be
+   * the one its first event reported: Anthropic's `message_start` counts one output token.
+   * When the text delivered counts more tokens, that count replaces the completion tokens,
+   * and the host records the result as estimated.
+   */
+  const correctStoppedStream = (context: RequestContext, outcome: Outcome, reported: Usage): Effect.Effect<Usage> =>
+    counter.count(context.route.upstreamModel, [outcome.streamedText]).pipe(
+      Effect.catchAll(logCountFailure(context, "completion")),
+      Effect.map((delivered) => {
+        if (delivered === undefined || delivered <= reported.completionTokens) return reported
+        const corrected = { ...reported, completionTokens: delivered }
+        context.record.estimatedUsage = corrected
+        return corrected
+      })
+    )
+
   const warnUnpriced = (context: RequestContext, model: string): Effect.Effect<void> => {
     if (warnedModels.has(model) || warnedModels.size >= MAX_WARNED_MODELS) return Effect.void
     warnedModels.add(model)
@@ -220,7 +237,10 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     },
 
     afterResponse: (context, outcome) => {
-      if (outcome.usage !== undefined) return recordCost(context, outcome.usage)
+      if (outcome.usage !== undefined) {
+        if (!context.stream || outcome.status === "ok" || outcome.streamedText === "") return recordCost(context, outcome.usage)
+        return Effect.flatMap(correctStoppedStream(context, outcome, outcome.usage), (usage) => recordCost(context, usage))
+      }
       return Effect.flatMap(estimateUsage(context, outcome), (usage) => {
         if (usage === undefined) return Effect.void
         context.record.estimatedUsage = usage

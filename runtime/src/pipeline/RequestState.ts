@@ -2,7 +2,7 @@
  * What the pipeline learns about one request as it goes, and the usage
  * record and hook outcome made from it when the request ends.
  */
-import type { Endpoint, GatewayError, JsonResult, Outcome, RequestContext, Usage } from "@fluxen/sdk"
+import type { Endpoint, GatewayError, JsonResult, Outcome, RecordFields, RequestContext, Usage } from "@fluxen/sdk"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import { makeStreamProgress, type StreamProgress } from "./relayStream.js"
 import { JsonOutcome, StreamOutcome, type OutcomeFieldValues } from "./RequestOutcome.js"
@@ -12,6 +12,16 @@ const completedResponse = (progress: StreamProgress): unknown => {
   const assembled = progress.assembler
   if (assembled === undefined) return progress.completed ? progress.completion : undefined
   return assembled.isComplete() ? assembled.toCompletion() : undefined
+}
+
+/**
+ * Returns the usage a request is recorded with: the provider's, unless a plugin estimated a
+ * usage because the provider reported none or the stream stopped short of its final counts.
+ */
+export const recordedUsageOf = (outcome: Outcome, fields: RecordFields | undefined): Usage | undefined => {
+  const estimated = fields?.estimatedUsage
+  if (outcome.usage === undefined) return estimated
+  return estimated !== undefined && outcome.status !== "ok" ? estimated : outcome.usage
 }
 
 export class RequestState {
@@ -55,7 +65,7 @@ export class RequestState {
   toRecord(outcome: Outcome, endedTick: number): UsageRecord {
     const context = this.context
     const fields = context?.record
-    const usage = outcome.usage ?? fields?.estimatedUsage
+    const usage = recordedUsageOf(outcome, fields)
     const firstByteAt = this.progress?.firstByteAt ?? this.firstByteAt
     return {
       requestId: this.requestId,
@@ -74,7 +84,7 @@ export class RequestState {
       cachedInputTokens: usage?.cachedInputTokens ?? null,
       cacheWriteTokens: usage?.cacheWriteTokens ?? null,
       reasoningTokens: usage?.reasoningTokens ?? null,
-      usageEstimated: outcome.usage === undefined && usage !== undefined,
+      usageEstimated: usage !== undefined && usage !== outcome.usage,
       costUsd: fields?.costUsd ?? null,
       priceVersion: fields?.priceVersion ?? null,
       cacheStatus: fields?.cacheStatus ?? null,

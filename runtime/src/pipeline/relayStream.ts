@@ -59,12 +59,33 @@ const collectText = (endpoint: Endpoint, json: any, parts: Array<string>): void 
     if (json.type === "response.output_text.delta" && typeof json.delta === "string") parts.push(json.delta)
     return
   }
+  if (endpoint === "messages") {
+    if (json.type === "content_block_delta") collectMessagesDelta(json.delta, parts)
+    return
+  }
   const choices = json.choices
   if (!Array.isArray(choices)) return
   for (const choice of choices) {
     const text = endpoint === "chat" ? choice?.delta?.content : choice?.text
     if (typeof text === "string" && text.length > 0) parts.push(text)
   }
+}
+
+/** Adds the generated text of an Anthropic `content_block_delta`: text, thinking or tool input. */
+const collectMessagesDelta = (delta: any, parts: Array<string>): void => {
+  let text: unknown
+  switch (delta?.type) {
+    case "text_delta":
+      text = delta.text
+      break
+    case "thinking_delta":
+      text = delta.thinking
+      break
+    case "input_json_delta":
+      text = delta.partial_json
+      break
+  }
+  if (typeof text === "string" && text.length > 0) parts.push(text)
 }
 
 /**
