@@ -42,6 +42,21 @@ const axisValues =
   (_chart: uPlot, splits: Array<number>): Array<string> =>
     splits.map(format)
 
+/** Approximate width in CSS pixels of one character of an axis label, in uPlot's default 12 px font. */
+const labelCharWidth = 7.5
+/** Room beside an axis label for its tick and the gap to the chart. */
+const axisMargin = 24
+
+/**
+ * Returns the width of a y axis that fits its longest label, so that labels
+ * such as `$0.000500` are not cut at the edge of the chart.
+ */
+export const axisSize = (_chart: unknown, values: ReadonlyArray<string> | null): number => {
+  let longest = 0
+  for (const value of values ?? []) longest = Math.max(longest, value.length)
+  return Math.max(40, Math.ceil(longest * labelCharWidth) + axisMargin)
+}
+
 const bars = (constructor: UPlotConstructor) => constructor.paths.bars!({ size: [0.6, 40] })
 
 /** Half a day in seconds: the x axis extends this far past the first and last day, so their bars are drawn whole. */
@@ -110,7 +125,7 @@ export const drawSpendChart = (data: DashboardData, forecast: ReadonlyArray<Fore
     {
       series,
       bands,
-      axes: [{}, { values: axisValues(formatUsd), size: 70 }],
+      axes: [{}, { values: axisValues(formatUsd), size: axisSize }],
       scales: { y: { range: (_chart, _min, max) => [0, max > 0 ? max * 1.1 : 1] } }
     },
     [days.map(dayToSeconds), ...columns]
@@ -128,7 +143,7 @@ export const drawTokensChart = (data: DashboardData): void => {
         { label: "Completion", stroke: colors.green, width: 2, value: legendValue(formatCompact) },
         { label: "Cached input", stroke: colors.amber, width: 2, value: legendValue(formatCompact) }
       ],
-      axes: [{}, { values: axisValues(formatCompact), size: 60 }]
+      axes: [{}, { values: axisValues(formatCompact), size: axisSize }]
     },
     [
       data.days.map((day) => dayToSeconds(day.day)),
@@ -152,8 +167,8 @@ export const drawRequestsChart = (data: DashboardData): void => {
       ],
       axes: [
         {},
-        { scale: "count", values: axisValues(formatCompact), size: 60 },
-        { scale: "rate", side: 1, values: axisValues(formatPercent), grid: { show: false }, size: 60 }
+        { scale: "count", values: axisValues(formatCompact), size: axisSize },
+        { scale: "rate", side: 1, values: axisValues(formatPercent), grid: { show: false }, size: axisSize }
       ],
       scales: { count: { range: (_chart, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, rate: { range: [0, 1] } }
     },
@@ -178,8 +193,8 @@ export const drawCacheChart = (data: DashboardData): void => {
       ],
       axes: [
         {},
-        { scale: "usd", values: axisValues(formatUsd), size: 70 },
-        { scale: "rate", side: 1, values: axisValues(formatPercent), grid: { show: false }, size: 60 }
+        { scale: "usd", values: axisValues(formatUsd), size: axisSize },
+        { scale: "rate", side: 1, values: axisValues(formatPercent), grid: { show: false }, size: axisSize }
       ],
       scales: { usd: { range: (_chart, _min, max) => [0, max > 0 ? max * 1.1 : 1] }, rate: { range: [0, 1] } }
     },
@@ -208,7 +223,7 @@ export const drawLatencyChart = (data: DashboardData): void => {
         { label: "p95", stroke: colors.amber, width: 2, value: legendValue(formatMs) },
         { label: "p99", stroke: colors.red, width: 2, value: legendValue(formatMs) }
       ],
-      axes: [{}, { values: axisValues(formatMs), size: 70 }]
+      axes: [{}, { values: axisValues(formatMs), size: axisSize }]
     },
     [data.days.map((day) => dayToSeconds(day.day)), column((day) => day.p50), column((day) => day.p95), column((day) => day.p99)]
   )
