@@ -122,11 +122,15 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
   )
 
   return router.pipe(
-    Effect.catchTag("RouteNotFound", (error) =>
-      Effect.succeed(
-        openAIError(404, `Unknown route ${error.request.method} ${new URL(error.request.url, "http://fluxen.local").pathname}.`, "not_found")
-      )
-    ),
+    Effect.catchTag("RouteNotFound", (error) => {
+      const path = new URL(error.request.url, "http://fluxen.local").pathname
+      const message = `Unknown route ${error.request.method} ${path}.`
+      // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
+      if (path === "/v1/messages" || path.startsWith("/v1/messages/")) {
+        return Effect.succeed(HttpServerResponse.unsafeJson({ type: "error", error: { type: "not_found_error", message } }, { status: 404 }))
+      }
+      return Effect.succeed(openAIError(404, message, "not_found"))
+    }),
     Effect.catchAllCause((cause) =>
       Effect.as(Effect.logError("Control route failed", cause), openAIError(500, "Fluxen failed to handle the request.", "internal_error"))
     ),

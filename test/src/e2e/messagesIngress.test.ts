@@ -608,6 +608,15 @@ describe("messages errors", () => {
     expect(upstream.requests.length).toBe(requestsBefore)
   })
 
+  it("unknown messages route: Anthropic shape", async () => {
+    const error = await failureOf(client.messages.countTokens({ model: "claude-sonnet-4-5", messages: question }))
+
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError)
+    const apiError = error as Anthropic.APIError
+    expect(apiError.type).toBe("not_found_error")
+    expect(apiError.apiMessage).toBe("Unknown route POST /v1/messages/count_tokens.")
+  })
+
   it("rejects a body without max_tokens with invalid_request_error", async () => {
     const params = { model: "claude-sonnet-4-5", messages: question } as unknown as Anthropic.MessageCreateParamsNonStreaming
     const requestsBefore = upstream.requests.length
