@@ -43,13 +43,20 @@ export default definePlugin({
         if (config.organization !== undefined) headers["openai-organization"] = config.organization
         if (config.project !== undefined) headers["openai-project"] = config.project
         const blankKey = config.apiKey === undefined || Redacted.value(config.apiKey) === ""
+        const authStyle = config.authStyle ?? preset.authStyle
+        if (blankKey && authStyle !== "none") {
+          yield* Effect.logWarning(
+            `Provider '${host.instanceName}' has no apiKey, so its requests go upstream without credentials. ` +
+              "Set apiKey (OPENAI_API_KEY in the example configuration), or authStyle: none for a server that needs no key."
+          ).pipe(Effect.annotateLogs("provider", host.instanceName))
+        }
         return {
           provider: makeOpenAICompatibleAdapter(
             {
               provider: host.instanceName,
               baseUrl: config.baseUrl ?? preset.baseUrl,
               apiKey: blankKey ? undefined : config.apiKey,
-              authStyle: config.authStyle ?? preset.authStyle,
+              authStyle,
               headers,
               streamUsage: config.streamUsage ?? preset.streamUsage,
               passthrough: config.passthrough ?? preset.passthrough,
