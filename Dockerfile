@@ -17,10 +17,12 @@ COPY . .
 # its CPU binaries ship inside the npm package.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci --no-audit --no-fund
-# tsc -b compiles the test workspace too; its files are removed once the build is done.
+# tsc -b compiles the test workspace too. It is then dropped from the workspaces, so that the
+# prune also removes the packages only the tests use (the openai and Anthropic SDKs, Playwright).
 RUN npm run build \
+  && node -e 'const fs = require("fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.workspaces = p.workspaces.filter((w) => w !== "test"); fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\n")' \
   && npm prune --omit=dev --no-audit --no-fund \
-  && rm -rf test node_modules/@fluxen/test
+  && rm -rf test
 
 # ---- runtime: compiled workspaces and production dependencies
 FROM node:20-bookworm-slim

@@ -1,7 +1,7 @@
 import { parseConfig } from "@fluxen/runtime"
 import { Duration, Either, Redacted } from "effect"
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { createServer, type AddressInfo } from "node:net"
 import { availableParallelism, tmpdir } from "node:os"
 import * as Path from "node:path"
@@ -216,6 +216,26 @@ describe("Dockerfile", () => {
     expect(buildCommands).toContain("npm ci")
     expect(buildCommands).toContain("npm run build")
     expect(buildCommands).toContain("npm prune --omit=dev")
+    // The test workspace leaves the workspaces before the prune, or its dependencies stay in the image.
+    expect(buildCommands.indexOf('w !== "test"')).toBeGreaterThan(buildCommands.indexOf("npm run build"))
+    expect(buildCommands.indexOf('w !== "test"')).toBeLessThan(buildCommands.indexOf("npm prune --omit=dev"))
+  })
+
+  it("drops the test workspace before pruning", () => {
+    const buildCommands = instructionsOf("RUN", 0).map((instruction) => instruction.argument).join(" && ")
+    const script = /node -e '([^']+)'/.exec(buildCommands)?.[1]
+    expect(script, "the build stage rewrites package.json with node -e").toBeDefined()
+    const directory = mkdtempSync(Path.join(tmpdir(), "fluxen-dockerfile-"))
+    try {
+      copyFileSync(Path.join(repositoryRoot, "package.json"), Path.join(directory, "package.json"))
+      execFileSync(process.execPath, ["-e", script!], { cwd: directory })
+      const rewritten = JSON.parse(readFileSync(Path.join(directory, "package.json"), "utf8")) as { workspaces: Array<string> }
+      const original = JSON.parse(readFileSync(Path.join(repositoryRoot, "package.json"), "utf8")) as { workspaces: Array<string> }
+      expect(rewritten.workspaces).toEqual(original.workspaces.filter((workspace) => workspace !== "test"))
+      expect(original.workspaces).toContain("test")
+    } finally {
+      rmSync(directory, { recursive: true, force: true })
+    }
     const finalCopies = instructionsOf("COPY", finalStage).map((instruction) => instruction.argument)
     expect(finalCopies, "the final stage copies the built /app").toContain("--from=build /app /app")
   })
