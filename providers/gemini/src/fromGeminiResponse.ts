@@ -3,12 +3,11 @@
  * The helpers that read one candidate's parts are shared with the stream
  * translator, because every stream event is a whole `GenerateContentResponse`.
  */
-import { UpstreamProtocolError, usageToOpenAI, type ChatCompletion, type ToolCall, type Usage } from "@fluxen/sdk"
+import { thoughtSignatureField, UpstreamProtocolError, usageToOpenAI, type ChatCompletion, type ToolCall, type Usage } from "@fluxen/sdk"
 import { Either, Schema } from "effect"
 import { promptBlockedError } from "./errors.js"
 import { toOpenAIFinishReason } from "./finishReasons.js"
 import { GenerateContentResponse, type Candidate, type FunctionCall } from "./GeminiTypes.js"
-import { thoughtSignatureField } from "./thoughtSignatures.js"
 import { usageFromGemini } from "./usage.js"
 
 const decodeResponse = Schema.decodeUnknownEither(GenerateContentResponse)
