@@ -351,7 +351,7 @@ describe("gemini tool loop with thought signatures", () => {
       expect(turn1.finishReason).toBe("tool_calls")
       expect(turn1.assistant.tool_calls).toHaveLength(1)
       const call = turn1.assistant.tool_calls![0]!
-      expect(call.id).toBe("call_0")
+      expect(call.id).toMatch(/^call_0_[0-9a-f]{12}$/)
       expect(call.function).toEqual({ name: "weather", arguments: '{"location":"San Francisco"}' })
       expect(call.extra_content).toEqual({ google: { thought_signature: CALL_SIGNATURE } })
 
