@@ -194,6 +194,17 @@ describe("AnthropicStreamEncoder", () => {
     })
   })
 
+  it("tool call signature in id", () => {
+    const signature = { extra_content: { google: { thought_signature: "EqUC+/9=" } } }
+    const events = encode([
+      chunk({ tool_calls: [{ index: 0, id: "c1", type: "function", function: { name: "f", arguments: "{}" }, ...signature }] }),
+      chunk({ tool_calls: [{ index: 1, id: "c2", type: "function", function: { name: "g", arguments: "{}" } }] }),
+      chunk({}, "tool_calls")
+    ])
+    const ids = events.filter((event) => event.event === "content_block_start").map((event) => (event.json as any).content_block.id)
+    expect(ids).toEqual(["c1__thought_signature__RXFVQysvOT0", "c2"])
+  })
+
   it("interleaved tool arguments rejected", () => {
     const encoder = new AnthropicStreamEncoder({ provider: "upstream-test" })
     encoder.push(chunk({ tool_calls: [{ index: 0, id: "c1", function: { name: "f", arguments: "{" } }] }))

@@ -12,7 +12,8 @@
  *   thinking becomes a `redacted_thinking` block of its own.
  * - `content` and `refusal` → a `text` block.
  * - each tool call (by its `index`) → a `tool_use` block whose arguments
- *   arrive as `input_json_delta` fragments.
+ *   arrive as `input_json_delta` fragments. Its id also carries a Gemini
+ *   thought signature (see `toolUseIds.ts`).
  *
  * OpenAI reports the finish reason and usage before `[DONE]` (usage only
  * when the request set `stream_options.include_usage`), so `message_delta`
@@ -23,6 +24,7 @@ import { UpstreamProtocolError, usageFromOpenAI, type ChatCompletionChunk, type 
 import { toStopReason } from "./finishReasons.js"
 import type { ErrorObject, StreamPayload } from "./MessagesApi.js"
 import { signedThinkingBlocksIn, type SignedThinkingBlock } from "./thinking.js"
+import { toToolUseId } from "./toolUseIds.js"
 import { usageToAnthropic } from "./usage.js"
 
 export interface AnthropicStreamEncoderOptions {
@@ -164,11 +166,12 @@ export class AnthropicStreamEncoder {
       this.#openBlock = { kind: "tool", index, toolIndex }
       this.#toolBlocksOpen.set(toolIndex, true)
       this.#lastToolIndex = toolIndex
+      // The id goes out here, so a thought signature counts only on the chunk that opens the call.
       events.push(
         this.#event({
           type: "content_block_start",
           index,
-          content_block: { type: "tool_use", id: call.id ?? "", name: call.function?.name ?? "", input: {} }
+          content_block: { type: "tool_use", id: toToolUseId(call), name: call.function?.name ?? "", input: {} }
         })
       )
     } else if (!open) {

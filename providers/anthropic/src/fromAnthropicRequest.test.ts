@@ -19,6 +19,9 @@ interface Case {
   readonly expected: Record<string, unknown>
 }
 
+// "call_0_abc" with the thought signature "EqUC+/9=", as toAnthropicResponse writes it.
+const SIGNED_ID = "call_0_abc__thought_signature__RXFVQysvOT0"
+
 const cases: ReadonlyArray<Case> = [
   {
     name: "minimal",
@@ -99,6 +102,29 @@ const cases: ReadonlyArray<Case> = [
         },
         { role: "tool", tool_call_id: "toolu_1", content: "18C" },
         { role: "user", content: "And tomorrow?" }
+      ]
+    }
+  },
+  {
+    name: "thought signature from tool_use id",
+    request: {
+      messages: [
+        { role: "user", content: "Weather?" },
+        { role: "assistant", content: [{ type: "tool_use", id: SIGNED_ID, name: "get_weather", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: SIGNED_ID, content: "18C" }] }
+      ]
+    },
+    expected: {
+      messages: [
+        { role: "user", content: "Weather?" },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            { id: "call_0_abc", type: "function", function: { name: "get_weather", arguments: "{}" }, extra_content: { google: { thought_signature: "EqUC+/9=" } } }
+          ]
+        },
+        { role: "tool", tool_call_id: "call_0_abc", content: "18C" }
       ]
     }
   },

@@ -6,7 +6,9 @@
  * the turn's other content, because OpenAI requires tool messages right
  * after the assistant message that called the tools. Thinking in assistant
  * turns travels as `reasoning_content` and `thinking_blocks`, the fields
- * `toAnthropicRequest` reads back.
+ * `toAnthropicRequest` reads back. A `tool_use` id that carries a Gemini
+ * thought signature is split back into the call id and
+ * `extra_content.google.thought_signature` (see `toolUseIds.ts`).
  *
  * Anthropic-only request fields (`top_k`, `service_tier`, `container`,
  * `mcp_servers`, `context_management`) are left out, because OpenAI rejects
@@ -18,6 +20,7 @@ import type { ChatMessage, ChatRequest, ContentPart, InvalidRequestError, Messag
 import type { Effect } from "effect"
 import { encodeBase64Text, formatBase64DataUrl } from "./dataUrl.js"
 import { effortForBudget, type SignedThinkingBlock } from "./thinking.js"
+import { splitToolUseId } from "./toolUseIds.js"
 import { invalidField, isRecord, runTranslation } from "./validation.js"
 
 /** Translates a Messages body, or fails with an `InvalidRequestError` naming the first block the OpenAI shape cannot carry. */
@@ -162,16 +165,17 @@ const toolMessage = (block: ContentPart, param: string): ChatMessage => {
   if (typeof block.tool_use_id !== "string") {
     throw invalidField(`${param}.tool_use_id`, `Missing ${param}.tool_use_id: expected the id of the tool_use block whose result it carries.`)
   }
+  const toolCallId = splitToolUseId(block.tool_use_id).id
   const content = block.content
-  if (content === undefined || content === null) return { role: "tool", tool_call_id: block.tool_use_id, content: "" }
-  if (typeof content === "string") return { role: "tool", tool_call_id: block.tool_use_id, content }
+  if (content === undefined || content === null) return { role: "tool", tool_call_id: toolCallId, content: "" }
+  if (typeof content === "string") return { role: "tool", tool_call_id: toolCallId, content }
   if (!Array.isArray(content)) throw invalidField(`${param}.content`, `Invalid ${param}.content: expected a string or an array of blocks.`)
   const parts = (content as ReadonlyArray<ContentPart>).map((part, index) => {
     const partParam = `${param}.content[${index}]`
     if (part.type === "text" || part.type === "image") return userPart(part, partParam)
     throw invalidField(`${partParam}.type`, `Invalid ${partParam}.type '${part.type}': tool results accept text and image blocks.`)
   })
-  return { role: "tool", tool_call_id: block.tool_use_id, content: joinTextIfPlain(parts) }
+  return { role: "tool", tool_call_id: toolCallId, content: joinTextIfPlain(parts) }
 }
 
 // ---------------------------------------------------------------------------
@@ -191,7 +195,9 @@ const assistantMessage = (content: string | ReadonlyArray<ContentPart>, param: s
     if (block.type === "text" && typeof block.text === "string") {
       parts.push(textPart(block.text, block.cache_control))
     } else if (block.type === "tool_use" && typeof block.id === "string" && typeof block.name === "string") {
-      toolCalls.push({ id: block.id, type: "function", function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } })
+      const { id, signature } = splitToolUseId(block.id)
+      const call: ToolCall = { id, type: "function", function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } }
+      toolCalls.push(signature === undefined ? call : { ...call, ...signature })
     } else if (block.type === "thinking" && typeof block.thinking === "string" && typeof block.signature === "string") {
       reasoning = (reasoning ?? "") + block.thinking
       thinkingBlocks.push({ type: "thinking", thinking: block.thinking, signature: block.signature })

@@ -95,6 +95,22 @@ describe("toAnthropicResponse", () => {
     expect(translated(withReasoning).content[0]).toEqual({ type: "thinking", thinking: "Because.", signature: "" })
   })
 
+  it("tool call signature in id", () => {
+    const completion = openAIFixture("tool-call.json")
+    const call = completion.choices[0]!.message.tool_calls![0]!
+    const signed = {
+      ...completion,
+      choices: [
+        {
+          ...completion.choices[0]!,
+          message: { ...completion.choices[0]!.message, tool_calls: [{ ...call, extra_content: { google: { thought_signature: "EqUC+/9=" } } }] }
+        }
+      ]
+    }
+    const toolUse = translated(signed).content.find((block) => block.type === "tool_use")
+    expect(toolUse).toMatchObject({ type: "tool_use", id: `${call.id}__thought_signature__RXFVQysvOT0`, name: call.function.name })
+  })
+
   it("invalid tool arguments fail", () => {
     const completion = openAIFixture("tool-call.json")
     const call = completion.choices[0]!.message.tool_calls![0]!

@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { toStopReason } from "./finishReasons.js"
 import type { ContentBlock, MessageResponse } from "./MessagesApi.js"
 import { signedThinkingBlocksIn } from "./thinking.js"
+import { toToolUseId } from "./toolUseIds.js"
 import { usageToAnthropic } from "./usage.js"
 import { isRecord } from "./validation.js"
 
@@ -19,7 +20,8 @@ export interface ToAnthropicResponseOptions {
 /**
  * Translates a chat completion: thinking first (the signed
  * `thinking_blocks`, or else `reasoning_content` as a thinking block with an
- * empty signature), then the text, then one `tool_use` block per tool call.
+ * empty signature), then the text, then one `tool_use` block per tool call,
+ * whose id also carries a Gemini thought signature (see `toolUseIds.ts`).
  * Fails with an `UpstreamProtocolError` when tool call arguments are not a
  * JSON object, which Anthropic's `tool_use.input` must be.
  */
@@ -51,7 +53,7 @@ export const toAnthropicResponse = (
           })
         )
       }
-      content.push({ type: "tool_use", id: call.id, name: call.function.name, input })
+      content.push({ type: "tool_use", id: toToolUseId(call), name: call.function.name, input })
     }
 
     return Effect.succeed({

@@ -55,10 +55,12 @@ describe("StreamTranslator", () => {
       role: "assistant",
       content: null,
       tool_calls: [
-        { index: 0, id: "call_0", type: "function", function: { name: "a", arguments: '{"x":1}' } },
-        { index: 1, id: "call_1", type: "function", function: { name: "b", arguments: "{}" } }
+        { index: 0, id: expect.stringMatching(/^call_0_[0-9a-f]{12}$/), type: "function", function: { name: "a", arguments: '{"x":1}' } },
+        { index: 1, id: expect.stringMatching(/^call_1_[0-9a-f]{12}$/), type: "function", function: { name: "b", arguments: "{}" } }
       ]
     })
+    const [call0, call1] = first.choices[0]!.delta.tool_calls!
+    expect(call0!.id!.slice("call_0".length)).toBe(call1!.id!.slice("call_1".length))
     expect(second.choices[0]!.delta).toEqual({
       tool_calls: [{ index: 2, id: "given", type: "function", function: { name: "c", arguments: "{}" } }]
     })

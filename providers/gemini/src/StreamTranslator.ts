@@ -12,6 +12,7 @@
 import {
   SseEventTooLargeError,
   SseParser,
+  thoughtSignatureField,
   UpstreamProtocolError,
   UpstreamUnreachableError,
   usageToOpenAI,
@@ -35,7 +36,6 @@ import {
   toOpenAIToolCall
 } from "./fromGeminiResponse.js"
 import type { Candidate } from "./GeminiTypes.js"
-import { thoughtSignatureField } from "./thoughtSignatures.js"
 import { usageFromGemini } from "./usage.js"
 
 export interface StreamTranslatorOptions {

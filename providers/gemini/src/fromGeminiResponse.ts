@@ -3,12 +3,11 @@
  * The helpers that read one candidate's parts are shared with the stream
  * translator, because every stream event is a whole `GenerateContentResponse`.
  */
-import { UpstreamProtocolError, usageToOpenAI, type ChatCompletion, type ToolCall, type Usage } from "@fluxen/sdk"
+import { thoughtSignatureField, UpstreamProtocolError, usageToOpenAI, type ChatCompletion, type ToolCall, type Usage } from "@fluxen/sdk"
 import { Either, Schema } from "effect"
 import { promptBlockedError } from "./errors.js"
 import { toOpenAIFinishReason } from "./finishReasons.js"
 import { GenerateContentResponse, type Candidate, type FunctionCall } from "./GeminiTypes.js"
-import { thoughtSignatureField } from "./thoughtSignatures.js"
 import { usageFromGemini } from "./usage.js"
 
 const decodeResponse = Schema.decodeUnknownEither(GenerateContentResponse)
@@ -66,12 +65,15 @@ export const readCandidateContent = (candidate: Candidate): CandidateContent => 
 
 /**
  * Returns a generator of tool call ids for one response or stream. Gemini
- * sends ids only on some models, so a missing one becomes `call_<n>`,
- * numbered from 0 in order of appearance.
+ * sends ids only on some models, so a missing one becomes `call_<n>_<suffix>`,
+ * numbered from 0 in order of appearance. The random suffix, one per
+ * response, keeps ids unique across the turns of a conversation, because
+ * Anthropic clients pair a `tool_result` with its `tool_use` by id.
  */
 export const makeToolCallIds = (): ((call: FunctionCall) => string) => {
+  const suffix = crypto.randomUUID().slice(-12)
   let next = 0
-  return (call) => call.id ?? `call_${next++}`
+  return (call) => call.id ?? `call_${next++}_${suffix}`
 }
 
 /** An OpenAI tool call for a whole Gemini function call, with its signature if it had one. */

@@ -14,9 +14,8 @@
  * because Gemini expects the roles to alternate. That also puts the results
  * of parallel tool calls into one turn, as Gemini requires.
  */
-import { InvalidRequestError, type ChatMessage, type ContentPart } from "@fluxen/sdk"
+import { InvalidRequestError, readThoughtSignature, type ChatMessage, type ContentPart } from "@fluxen/sdk"
 import type { Content, JsonObject, RequestPart } from "./GeminiTypes.js"
-import { readThoughtSignature } from "./thoughtSignatures.js"
 
 export interface GeminiContents {
   readonly contents: ReadonlyArray<Content>

@@ -9,7 +9,7 @@ import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
-import { fixtureText, makeClient, NO_PLUGINS } from "./harness.js"
+import { geminiResponseFromStream, makeClient, NO_PLUGINS, streamPayloads } from "./harness.js"
 
 type ChatChunk = OpenAI.Chat.Completions.ChatCompletionChunk
 type MessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam
@@ -56,29 +56,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------
 // Recordings
 // ---------------------------------------------------------------------------
-
-/** Returns the JSON payloads of a stream recording (`.sse` or `.chunks.txt`), in order. */
-const streamPayloads = (path: string): Array<any> => {
-  const text = fixtureText(path)
-  const lines = path.endsWith(".chunks.txt")
-    ? text.split("\n").filter((line) => line !== "")
-    : text
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice("data:".length).trim())
-  return lines.map((line) => JSON.parse(line))
-}
-
-/**
- * Builds the `generateContent` response that carries the same parts as a
- * Gemini stream recording, with the finish reason and usage of its last event.
- */
-const geminiResponseFromStream = (path: string): Record<string, unknown> => {
-  const payloads = streamPayloads(path)
-  const last = payloads.at(-1)
-  const parts = payloads.flatMap((payload) => payload.candidates[0].content.parts)
-  return { ...last, candidates: [{ ...last.candidates[0], content: { role: "model", parts } }] }
-}
 
 const anthropicSse = (payloads: ReadonlyArray<Record<string, unknown>>): string =>
   payloads.map((payload) => `event: ${String(payload.type)}\ndata: ${JSON.stringify(payload)}\n\n`).join("")
@@ -351,7 +328,7 @@ describe("gemini tool loop with thought signatures", () => {
       expect(turn1.finishReason).toBe("tool_calls")
       expect(turn1.assistant.tool_calls).toHaveLength(1)
       const call = turn1.assistant.tool_calls![0]!
-      expect(call.id).toBe("call_0")
+      expect(call.id).toMatch(/^call_0_[0-9a-f]{12}$/)
       expect(call.function).toEqual({ name: "weather", arguments: '{"location":"San Francisco"}' })
       expect(call.extra_content).toEqual({ google: { thought_signature: CALL_SIGNATURE } })
 

@@ -74,6 +74,29 @@ export const ssePayloads = (path: string): Array<any> =>
     .filter((line) => line.startsWith("data: ") && line !== "data: [DONE]")
     .map((line) => JSON.parse(line.slice("data: ".length)))
 
+/** Returns the JSON payloads of a stream recording (`.sse` or `.chunks.txt`), in order. */
+export const streamPayloads = (path: string): Array<any> => {
+  const text = fixtureText(path)
+  const lines = path.endsWith(".chunks.txt")
+    ? text.split("\n").filter((line) => line !== "")
+    : text
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice("data:".length).trim())
+  return lines.map((line) => JSON.parse(line))
+}
+
+/**
+ * Builds the `generateContent` response that carries the same parts as a
+ * Gemini stream recording, with the finish reason and usage of its last event.
+ */
+export const geminiResponseFromStream = (path: string): Record<string, unknown> => {
+  const payloads = streamPayloads(path)
+  const last = payloads.at(-1)
+  const parts = payloads.flatMap((payload) => payload.candidates[0].content.parts)
+  return { ...last, candidates: [{ ...last.candidates[0], content: { role: "model", parts } }] }
+}
+
 /** Concatenates the `delta.content` of every chat chunk in a chat SSE fixture. */
 export const chatFixtureText = (path: string): string =>
   ssePayloads(path)

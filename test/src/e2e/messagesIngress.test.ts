@@ -573,7 +573,9 @@ describe("messages translated to gemini", () => {
     const body = upstream.requests.at(-1)!.json as Record<string, any>
     expect(body.tools[0].functionDeclarations[0].name).toBe("weather")
 
-    expect(message.content).toEqual([{ type: "tool_use", id: "call_0", name: "weather", input: { location: "San Francisco" } }])
+    // The id carries the call's thought signature after the generated call id.
+    const id = expect.stringMatching(/^call_0_[0-9a-f]{12}__thought_signature__[A-Za-z0-9_-]+$/)
+    expect(message.content).toEqual([{ type: "tool_use", id, name: "weather", input: { location: "San Francisco" } }])
     expect(message.stop_reason).toBe("tool_use")
     expect(message.usage.input_tokens).toBe(29)
     expect(message.usage.output_tokens).toBe(60)

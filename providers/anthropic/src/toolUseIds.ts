@@ -1,0 +1,64 @@
+/**
+ * Gemini thought signatures carried in Anthropic `tool_use` ids.
+ *
+ * Gemini 3 rejects a request whose function call of the current turn lacks
+ * the signature it came with, and an OpenAI-shaped tool call carries it in
+ * `extra_content.google.thought_signature`. A `tool_use` block has no field
+ * for it, and some clients rebuild the block from `id`, `name` and `input`
+ * when they send it back. The id is the field every client returns, so a
+ * tool call with a signature gets the id
+ * `<call id>__thought_signature__<signature>`, with the signature's UTF-8
+ * bytes in unpadded base64url. The id then contains only letters, digits,
+ * `_` and `-`, like the ids Anthropic issues. A call without a signature
+ * keeps its id.
+ *
+ * NOTE: a signature on a text part (`extra_content` on the message) is not
+ * carried. Google's "Thought signatures" guide for the Gemini API makes
+ * returning signatures mandatory only for function calls, and recommended
+ * for text parts.
+ */
+import { readThoughtSignature, thoughtSignatureField, type ThoughtSignatureField } from "@fluxen/sdk"
+import { decodeBase64Text, encodeBase64Text } from "./dataUrl.js"
+
+const SEPARATOR = "__thought_signature__"
+
+const toBase64Url = (text: string): string =>
+  encodeBase64Text(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
+
+const fromBase64Url = (encoded: string): string | undefined => {
+  let text: string
+  try {
+    // atob accepts base64 without its padding.
+    text = decodeBase64Text(encoded.replace(/-/g, "+").replace(/_/g, "/"))
+  } catch {
+    return undefined
+  }
+  // atob skips whitespace and TextDecoder replaces invalid UTF-8, so only an exact round trip counts.
+  return toBase64Url(text) === encoded ? text : undefined
+}
+
+/** Returns the `tool_use` id of an OpenAI tool call: its id, followed by its thought signature when it has one. */
+export const toToolUseId = (call: { readonly id?: string | undefined }): string => {
+  const id = call.id ?? ""
+  const signature = readThoughtSignature(call)
+  return signature === undefined ? id : `${id}${SEPARATOR}${toBase64Url(signature)}`
+}
+
+/** A `tool_use` id split into the tool call id and the fields that carry its signature. */
+export interface ToolCallIdentity {
+  readonly id: string
+  readonly signature: ThoughtSignatureField | undefined
+}
+
+/**
+ * Reverses `toToolUseId`. The first separator counts, because the base64url
+ * text may contain it while a call id is not expected to. An id without a
+ * separator, or with text after it that is not base64url, is kept whole.
+ */
+export const splitToolUseId = (toolUseId: string): ToolCallIdentity => {
+  const at = toolUseId.indexOf(SEPARATOR)
+  if (at < 0) return { id: toolUseId, signature: undefined }
+  const signature = fromBase64Url(toolUseId.slice(at + SEPARATOR.length))
+  if (signature === undefined || signature === "") return { id: toolUseId, signature: undefined }
+  return { id: toolUseId.slice(0, at), signature: thoughtSignatureField(signature) }
+}
