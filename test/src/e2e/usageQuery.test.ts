@@ -4,12 +4,13 @@
  * read as UTC.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { NO_PLUGINS, readOpenAIError, startHarness, type Harness } from "./harness.js"
+import { NO_PLUGINS, postJson, readOpenAIError, requestIdOf, startHarness, waitForRecord, type Harness } from "./harness.js"
 
 interface UsageBody {
   readonly from: string
   readonly to: string
   readonly group_by: string
+  readonly data: ReadonlyArray<{ readonly group: string; readonly requests: number }>
 }
 
 let harness: Harness
@@ -65,5 +66,20 @@ describe("usage query parameters", () => {
     expect(response.status).toBe(200)
     expect(body.from).toBe(from)
     expect(body.to).toBe(to)
+  })
+})
+
+describe("usage totals by model", () => {
+  it("groups unreadable requests under (none)", async () => {
+    const response = await postJson(harness.gateway, "/v1/chat/completions", "this is not JSON")
+    expect(response.status).toBe(400)
+    await waitForRecord(harness.gateway, requestIdOf(response.headers))
+
+    const usage = await getUsage("group_by=model")
+    const body = (await usage.json()) as UsageBody
+
+    expect(usage.status).toBe(200)
+    expect(body.data.map((total) => total.group)).toEqual(["(none)"])
+    expect(body.data[0]!.requests).toBe(1)
   })
 })
