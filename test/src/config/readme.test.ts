@@ -1,6 +1,6 @@
 /**
  * Checks that README.md covers what the example configuration and the
- * gateway expose to a user: environment variables and error codes.
+ * gateway expose to a user: environment variables, npm scripts and error codes.
  */
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest"
 const repository = new URL("../../../", import.meta.url)
 const readme = readFileSync(new URL("README.md", repository), "utf8")
 const exampleConfig = readFileSync(new URL("config/fluxen.yaml", repository), "utf8")
+const scripts = (JSON.parse(readFileSync(new URL("package.json", repository), "utf8")) as { scripts: Record<string, string> }).scripts
 
 /** Returns the text of the README section under `## title`, up to the next section. */
 const section = (title: string): string => {
@@ -51,6 +52,15 @@ describe("README.md", () => {
 
     for (const code of errorCodes) {
       expect(errors, code).toContain(`\`${code}\``)
+    }
+  })
+
+  it("names only existing npm scripts", () => {
+    const named = [readme, exampleConfig].flatMap((text) => [...text.matchAll(/npm run ([a-z][a-z0-9:-]*)/g)].map((match) => match[1]!))
+
+    expect(named).toContain("fluxen")
+    for (const name of named) {
+      expect(Object.keys(scripts), `npm run ${name}`).toContain(name)
     }
   })
 })
