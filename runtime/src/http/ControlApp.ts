@@ -7,11 +7,12 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { PluginRoute } from "@fluxen/sdk"
-import { Effect, Either, Schema, type Redacted } from "effect"
+import { Effect, Either, type Redacted } from "effect"
 import { makeAdminKeyCheck } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
+import { decodeUsageQuery } from "./usageQuery.js"
 import { newRequestId } from "../pipeline/requestId.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
 import type { UsageStore } from "../usage/UsageStore.js"
@@ -36,12 +37,6 @@ const openAIError = (status: number, message: string, code: string, param: strin
     { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param, code } },
     { status }
   )
-
-const UsageQuery = Schema.Struct({
-  from: Schema.optional(Schema.DateFromString),
-  to: Schema.optional(Schema.DateFromString),
-  group_by: Schema.optionalWith(Schema.Literal("model", "key", "day", "provider", "team"), { default: () => "model" as const })
-})
 
 const dayMs = 86_400_000
 
@@ -77,20 +72,16 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
             : "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL."
         return HttpServerResponse.setHeaders(openAIError(401, message, "invalid_admin_key"), { "www-authenticate": "Bearer", "cache-control": "no-store" })
       }
-      const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
-      const query = Schema.decodeUnknownEither(UsageQuery)(params)
+      const query = decodeUsageQuery(new URL(request.url, "http://fluxen.local").searchParams)
       if (Either.isLeft(query)) {
-        return openAIError(
-          400,
-          "Invalid usage query: 'from' and 'to' take ISO dates, 'group_by' takes model, key, day, provider or team.",
-          "invalid_value"
-        )
+        return openAIError(400, query.left.message, "invalid_value", query.left.param)
       }
+
       const to = query.right.to ?? new Date()
       const from = query.right.from ?? new Date(to.getTime() - 30 * dayMs)
-      const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.group_by })
+      const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.groupBy })
       return HttpServerResponse.unsafeJson(
-        { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.group_by, data: totals },
+        { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.groupBy, data: totals },
         { headers: { "cache-control": "no-store" } }
       )
     })

@@ -22,7 +22,7 @@ export interface UsageRecord {
   readonly createdAt: Date
   readonly keyId: string | null
   readonly team: string | null
-  /** Model name as the client sent it, which may be an alias. */
+  /** Model name as the client sent it, which may be an alias, or empty when the request named none. */
   readonly requestedModel: string
   /** Model name sent upstream, or `null` when the request failed before routing. */
   readonly resolvedModel: string | null

@@ -248,6 +248,24 @@ for (const database of usageTestDatabases) {
         ])
       }))
 
+    it.effect("totals by model without one", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        // The pipeline stores an empty requested model when the body named none, such as a body that is not JSON.
+        yield* store.insertBatch([
+          makeUsageRecord({ requestId: "no-model", requestedModel: "", resolvedModel: null, provider: null }),
+          makeUsageRecord({ requestId: "named", requestedModel: "gpt-4o", resolvedModel: null, provider: null })
+        ])
+
+        const totals = yield* store.totals({ from, to, groupBy: "model" })
+
+        expect(totals.map((total) => [total.group, total.requests])).toEqual([
+          [nullGroupLabel, 1],
+          ["gpt-4o", 1]
+        ])
+      }))
+
     it.effect("totals by key, provider and team", () =>
       Effect.gen(function* () {
         const store = yield* UsageStore

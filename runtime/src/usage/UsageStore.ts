@@ -34,7 +34,8 @@ export interface UsageListQuery {
 export interface UsageTotal {
   /**
    * Group key. For `model` it is the resolved model, or the requested model when the request
-   * failed before routing. A null key id, provider or team is reported as `nullGroupLabel`.
+   * failed before routing. Records without a model, key id, provider or team are reported as
+   * `nullGroupLabel`.
    */
   readonly group: string
   readonly requests: number
@@ -54,14 +55,15 @@ export interface UsageTotal {
   readonly costSavedUsd: number
 }
 
-/** Group key reported for records whose key id, provider or team is null. */
+/** Group key reported for records without a model, key id, provider or team. */
 export const nullGroupLabel = "(none)"
 
 // Logged request ids per warning about skipped records, to keep a bad batch from flooding the log.
 const maxLoggedRequestIds = 10
 
 const groupExpressions = (dialect: UsageDialect): Record<UsageGroupBy, string> => ({
-  model: "coalesce(resolved_model, requested_model)",
+  // The pipeline stores an empty requested model when the request named none.
+  model: `coalesce(resolved_model, nullif(requested_model, ''), '${nullGroupLabel}')`,
   key: `coalesce(key_id, '${nullGroupLabel}')`,
   provider: `coalesce(provider, '${nullGroupLabel}')`,
   team: `coalesce(team, '${nullGroupLabel}')`,

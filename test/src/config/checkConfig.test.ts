@@ -17,6 +17,18 @@ describe("fluxen check-config", () => {
     expect(result.stdout).toContain("is valid")
   })
 
+  it("runs through npm run fluxen", () => {
+    // README.md and config/fluxen.yaml give this command, because npm ci puts no `fluxen` on the PATH.
+    const result = spawnSync("npm", ["run", "--silent", "fluxen", "--", "check-config", "config/fluxen.yaml"], {
+      cwd: repository,
+      encoding: "utf8",
+      timeout: 120_000
+    })
+    expect(result.stderr).not.toContain("Missing script")
+    expect(result.status).toBe(0)
+    expect(result.stdout).toContain("config/fluxen.yaml is valid.")
+  }, 120_000)
+
   it("checks plugin sections with the plugin's schema", () => {
     const result = checkConfig({ FLUXEN_CACHE_STORE: "disk" })
     expect(result.status).toBe(1)

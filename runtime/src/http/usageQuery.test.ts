@@ -1,0 +1,66 @@
+import { Either } from "effect"
+import { describe, expect, it } from "vitest"
+import { decodeUsageQuery, parseIsoTimestamp } from "./usageQuery.js"
+
+describe("parseIsoTimestamp", () => {
+  it.each([
+    ["2026-12-01", "2026-12-01T00:00:00.000Z"],
+    ["2026-12-01T10:00Z", "2026-12-01T10:00:00.000Z"],
+    ["2026-12-01T10:00:00Z", "2026-12-01T10:00:00.000Z"],
+    ["2026-12-01T10:00:00.5Z", "2026-12-01T10:00:00.500Z"],
+    ["2026-12-01T10:00:00.123456Z", "2026-12-01T10:00:00.123Z"],
+    ["2026-12-01T10:00:00", "2026-12-01T10:00:00.000Z"],
+    ["2026-12-01T01:30:00+02:00", "2026-11-30T23:30:00.000Z"],
+    ["2026-12-01T23:30:00-01:45", "2026-12-02T01:15:00.000Z"],
+    ["2024-02-29", "2024-02-29T00:00:00.000Z"],
+    ["0050-01-01", "0050-01-01T00:00:00.000Z"]
+  ])("reads %s", (text, expected) => {
+    expect(parseIsoTimestamp(text)?.toISOString()).toBe(expected)
+  })
+
+  it.each([
+    "1",
+    "yesterday",
+    "",
+    "2026-13-45",
+    "2026-00-10",
+    "2026-02-29",
+    "2026-02-30",
+    "2026-04-31",
+    "2026-12-00",
+    "2026-12-01T24:00:00Z",
+    "2026-12-01T10:60:00Z",
+    "2026-12-01T10:00:60Z",
+    "2026-12-01T10:00:00+24:00",
+    "2026-12-01T10",
+    "2026-12-01 10:00:00Z",
+    "12/01/2026",
+    "2026-12-01Z"
+  ])("rejects %j", (text) => {
+    expect(parseIsoTimestamp(text)).toBeUndefined()
+  })
+})
+
+describe("decodeUsageQuery", () => {
+  it("defaults to group_by model", () => {
+    const query = decodeUsageQuery(new URLSearchParams(""))
+
+    expect(query).toEqual(Either.right({ from: undefined, to: undefined, groupBy: "model" }))
+  })
+
+  it("ignores the key parameter", () => {
+    const query = decodeUsageQuery(new URLSearchParams("key=secret-admin-key&group_by=day"))
+
+    expect(Either.getOrThrow(query).groupBy).toBe("day")
+  })
+
+  it("names the first invalid parameter", () => {
+    const query = decodeUsageQuery(new URLSearchParams("from=2026-12-01&to=soon&group_by=bogus"))
+
+    const invalid = Either.getOrThrow(Either.flip(query))
+    expect(invalid.param).toBe("to")
+    expect(invalid.message).toBe(
+      `Invalid 'to': expected an ISO 8601 date or timestamp, such as 2026-12-01 or 2026-12-01T10:00:00Z, got "soon".`
+    )
+  })
+})
