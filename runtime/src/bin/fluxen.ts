@@ -115,14 +115,15 @@ const start = Effect.gen(function* () {
     })
   ).pipe(Effect.provide(layerLogging(loaded.config.logging)))
 }).pipe(
-  Effect.catchTag("ConfigError", reportFailure),
+  Effect.catchTags({ ConfigError: reportFailure, ServerListenError: reportFailure }),
   Effect.tapErrorCause((cause) => Effect.logError("Fluxen failed to start", cause))
 )
 
 if (args.command === "check-config") {
   NodeRuntime.runMain(checkConfig.pipe(Effect.provide(NodeFileSystem.layer)), { disableErrorReporting: true })
 } else if (args.command === "start") {
-  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), { disablePrettyLogger: true })
+  // The failure is logged above already, so runMain only sets the exit code.
+  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), { disablePrettyLogger: true, disableErrorReporting: true })
 } else {
   console.error(`Unknown command: ${args.command}\n\n${usage}`)
   process.exit(2)
