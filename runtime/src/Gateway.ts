@@ -6,6 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
 import { Effect } from "effect"
+import { formatPath } from "./config/interpolateEnv.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
 import { RequestMetrics } from "./metrics/RequestMetrics.js"
@@ -48,6 +49,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
       if (plugin.instance.provider === undefined) {
         return yield* new PluginLoadError({
           plugin: name,
+          path: formatPath(["providers", name, "use"]),
           message: `The package '${entry.use}' named under providers.${name} provides no provider adapter.`
         })
       }

@@ -7,7 +7,8 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Layer, Runtime } from "effect"
+import { Console, Effect, Either, Layer, Runtime } from "effect"
+import { ConfigError } from "../config/ConfigError.js"
 import { loadConfigFile } from "../config/loadConfig.js"
 import { layerLogging } from "../logging.js"
 import { makeNodeImporter } from "../node/nodeImporter.js"
@@ -66,23 +67,34 @@ if (typeof parsed === "string" || parsed.command === undefined || parsed.command
 }
 const args = parsed as Arguments
 
-/** Validates the file and every provider and plugin section with the plugin's own schema. */
-const checkConfig = loadConfigFile(args.config, process.env).pipe(
-  Effect.tap((loaded) => {
-    const importer = makeNodeImporter([loaded.directory, process.cwd()])
-    const options = { importer, configSource: loaded.source }
-    const providers = Object.entries(loaded.config.providers).map(([name, entry]) =>
-      checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, options)
-    )
-    const plugins = loaded.config.plugins.map((entry, index) =>
-      checkPlugin({ packageName: entry.use, instanceName: entry.name ?? entry.use, config: entry.config, yamlPath: ["plugins", index] }, options)
-    )
-    return Effect.all([...providers, ...plugins], { discard: true })
-  }),
-  Effect.flatMap((loaded) => Console.log(`${loaded.source} is valid.`)),
-  Effect.catchTag("PluginLoadError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))),
-  Effect.catchTag("ConfigError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1))))
-)
+const reportFailure = (error: { readonly message: string }) =>
+  Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))
+
+/**
+ * Validates the file and every provider and plugin section with the plugin's own schema.
+ * Every plugin is checked, so that one report lists all of them.
+ */
+const checkConfig = Effect.gen(function* () {
+  const loaded = yield* loadConfigFile(args.config, process.env)
+  const importer = makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
+  const options = { importer, configSource: loaded.source }
+
+  const providers = Object.entries(loaded.config.providers).map(([name, entry]) =>
+    checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, options)
+  )
+  const plugins = loaded.config.plugins.map((entry, index) =>
+    checkPlugin({ packageName: entry.use, instanceName: entry.name ?? entry.use, config: entry.config, yamlPath: ["plugins", index] }, options)
+  )
+  const results = yield* Effect.all([...providers, ...plugins].map(Effect.either))
+
+  const issues = results.flatMap((result) => {
+    if (Either.isRight(result)) return []
+    const error = result.left
+    return error._tag === "ConfigError" ? error.issues : [{ path: error.path, message: error.message }]
+  })
+  if (issues.length > 0) return yield* new ConfigError({ source: loaded.source, issues })
+  yield* Console.log(`${loaded.source} is valid.`)
+}).pipe(Effect.catchTag("ConfigError", reportFailure))
 
 const start = Effect.gen(function* () {
   const loaded = yield* loadConfigFile(args.config, process.env)
@@ -103,14 +115,15 @@ const start = Effect.gen(function* () {
     })
   ).pipe(Effect.provide(layerLogging(loaded.config.logging)))
 }).pipe(
-  Effect.catchTag("ConfigError", (error) => Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))),
+  Effect.catchTags({ ConfigError: reportFailure, ServerListenError: reportFailure }),
   Effect.tapErrorCause((cause) => Effect.logError("Fluxen failed to start", cause))
 )
 
 if (args.command === "check-config") {
   NodeRuntime.runMain(checkConfig.pipe(Effect.provide(NodeFileSystem.layer)), { disableErrorReporting: true })
 } else if (args.command === "start") {
-  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), { disablePrettyLogger: true })
+  // The failure is logged above already, so runMain only sets the exit code.
+  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), { disablePrettyLogger: true, disableErrorReporting: true })
 } else {
   console.error(`Unknown command: ${args.command}\n\n${usage}`)
   process.exit(2)

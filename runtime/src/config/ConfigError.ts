@@ -1,4 +1,5 @@
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
+import { secretValues, simplifyIssue } from "./simplifyIssue.js"
 
 export const ConfigIssue = Schema.Struct({ path: Schema.String, message: Schema.String })
 export type ConfigIssue = typeof ConfigIssue.Type
@@ -14,21 +15,57 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
   }
 }
 
-/**
- * Replaces the offending string value in a message with its length, because a
- * bad value may be a secret (an API key given where the schema expected
- * something else) and configuration errors reach logs and terminals.
- */
-const hideStrings = (message: string): string =>
-  message.replace(/actual "(?:[^"\\]|\\.)*"/g, (quoted) => `actual a string of ${quoted.length - 9} characters`)
+/** Describes a hidden value by its kind and size, so the reader can still tell what was written. */
+const describeHidden = (value: unknown): string =>
+  typeof value === "string"
+    ? `a string of ${value.length} characters`
+    : Array.isArray(value)
+      ? "a list"
+      : typeof value === "object"
+        ? "an object"
+        : `a ${typeof value}`
 
-/** Turns a schema decoding failure into issues whose paths start at `prefix`; string values are not repeated. */
+/**
+ * Removes a secret value from a message. Strings and objects appear in
+ * messages as JSON, and numbers and booleans as plain text after "actual" or "got".
+ */
+const hideValue = (message: string, value: unknown): string => {
+  if (typeof value === "number" || typeof value === "boolean") {
+    const text = String(value).replace(/[.+]/g, "\\$&")
+    return message.replace(new RegExp(`\\b(actual|got) ${text}(?![\\w.])`, "g"), `$1 ${describeHidden(value)}`)
+  }
+  const json = JSON.stringify(value)
+  if (json === undefined || json.length < 4) return message
+  const hidden = message.split(json).join(describeHidden(value))
+  return typeof value === "string" && value.length >= 4 ? hidden.split(value).join("***") : hidden
+}
+
+/** Replaces the password of any URL in a message, e.g. a Redis URL given in a field that is not marked secret. */
+const hideUrlPasswords = (message: string): string => message.replace(/(:\/\/[^\s:@/"]*):[^\s@/"]+@/g, "$1:***@")
+
+/**
+ * Turns a schema decoding failure into issues whose paths start at `prefix`.
+ * Messages show the offending value, except in fields that can hold a secret
+ * (see `secretValues`), because configuration errors reach logs and terminals.
+ */
 export const issuesFromParseError = (
-  formatted: ReadonlyArray<{ readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>,
+  issue: ParseResult.ParseIssue,
   prefix: ReadonlyArray<string | number>,
   formatPath: (path: ReadonlyArray<string | number>) => string
-): Array<ConfigIssue> =>
-  formatted.map((issue) => ({
-    path: formatPath([...prefix, ...issue.path.map((key) => (typeof key === "number" ? key : String(key)))]),
-    message: hideStrings(issue.message).replace(/^Expected undefined, actual .*$/, "Unexpected value")
-  }))
+): Array<ConfigIssue> => {
+  const secrets = secretValues(issue)
+  const seen = new Set<string>()
+  const issues: Array<ConfigIssue> = []
+  for (const formatted of ParseResult.ArrayFormatter.formatIssueSync(simplifyIssue(issue))) {
+    const path = formatPath([...prefix, ...formatted.path.map((key) => (typeof key === "number" ? key : String(key)))])
+    const message = hideUrlPasswords(secrets.reduce<string>(hideValue, formatted.message)).replace(
+      /^is unexpected, expected: /,
+      "Unknown key. Allowed keys: "
+    )
+    const key = `${path}\n${message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    issues.push({ path, message })
+  }
+  return issues
+}

@@ -108,14 +108,55 @@ plugins:
 })
 
 describe("config error messages", () => {
-  it("never repeat a string value", () => {
-    const message = Either.getOrThrow(Either.flip(parse(`${minimal}
+  const messageOf = (text: string) => Either.getOrThrow(Either.flip(parse(text))).message
+
+  it("lists each bad value once", () => {
+    const message = messageOf(`${minimal}
+server:
+  port: 99999
+  hots: example.com
+logging:
+  level: loud
+`)
+    const lines = message.split("\n").slice(1)
+    expect(lines).toEqual([
+      '  server.hots: Unknown key. Allowed keys: "host" | "port" | "bodyLimit" | "shutdownTimeout"',
+      "  server.port: Expected a number between 0 and 65535, actual 99999",
+      '  logging.level: Expected "debug" | "info" | "warning" | "error", actual "loud"'
+    ])
+  })
+
+  it("shows values of plain fields", () => {
+    const message = messageOf(`${minimal}
+server:
+  bodyLimit: 4MiBs
 plugins:
   - use: "@fluxen/analyzer"
-    failMode: sk-secret-value-1234
-`))).message
-    expect(message).toContain("plugins[0].failMode")
-    expect(message).toContain('"open"')
-    expect(message).not.toContain("sk-secret-value-1234")
+    failMode: sometimes
+`)
+    expect(message).toContain('server.bodyLimit: Expected a size such as 1048576 (bytes) or "4 MiB", got "4MiBs"')
+    expect(message).toContain('plugins[0].failMode: Expected "open" | "closed", actual "sometimes"')
+  })
+
+  it("hides values of secret fields", () => {
+    const message = messageOf(`${minimal}
+usage:
+  databaseUrl: [postgres://fluxen:hunter2@db/fluxen]
+admin:
+  key: 1234567890123456
+`)
+    expect(message).toContain("usage.databaseUrl: Expected string, actual a list")
+    expect(message).toContain("admin.key: must be a string")
+    expect(message).not.toContain("hunter2")
+    expect(message).not.toContain("1234567890123456")
+  })
+
+  it("hides passwords in URLs", () => {
+    const message = messageOf(`${minimal}
+logging:
+  format: redis://cache:hunter2@redis:6379
+`)
+    expect(message).toContain("redis://cache:***@redis:6379")
+    expect(message).not.toContain("hunter2")
   })
 })

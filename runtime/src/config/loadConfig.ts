@@ -4,7 +4,7 @@
  * `ConfigError` listing all problems with their YAML paths.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as Path from "node:path"
 import { parseDocument } from "yaml"
 import { ConfigError, issuesFromParseError, type ConfigIssue } from "./ConfigError.js"
@@ -109,7 +109,7 @@ export const parseConfig = (
 
   const decoded = Schema.decodeUnknownEither(FluxenConfig, { errors: "all", onExcessProperty: "error" })(raw)
   if (Either.isLeft(decoded)) {
-    return fail(issuesFromParseError(ParseResult.ArrayFormatter.formatErrorSync(decoded.left), [], formatPath))
+    return fail(issuesFromParseError(decoded.left.issue, [], formatPath))
   }
   const issues = crossCheck(decoded.right)
   if (issues.length > 0) return fail(issues)

@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net"
 import type { Gateway } from "../Gateway.js"
 import { makeNodeExchange } from "../http/NodeExchange.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
+import { ServerListenError } from "./ServerListenError.js"
 
 export interface NodeServerOptions {
   readonly host: string
@@ -55,8 +56,9 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
     })
 
     const address = yield* Effect.acquireRelease(
-      Effect.async<AddressInfo, Error>((resume) => {
-        const onError = (error: Error) => resume(Effect.fail(error))
+      Effect.async<AddressInfo, ServerListenError>((resume) => {
+        const onError = (error: NodeJS.ErrnoException) =>
+          resume(Effect.fail(new ServerListenError({ host: options.host, port: options.port, code: error.code, cause: error })))
         server.once("error", onError)
         server.listen(options.port, options.host, () => {
           server.off("error", onError)

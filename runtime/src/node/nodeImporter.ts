@@ -7,6 +7,7 @@
 import { createRequire } from "node:module"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
+import { PackageNotFoundError } from "../plugins/PluginLoadError.js"
 import type { ModuleImporter } from "../plugins/PluginLoader.js"
 
 const resolveFrom = (directory: string, packageName: string): string | undefined => {
@@ -18,12 +19,32 @@ const resolveFrom = (directory: string, packageName: string): string | undefined
   }
 }
 
+/** Returns whether `error` is Node's failure to find `packageName` itself, not one of its dependencies. */
+const isMissingPackage = (error: unknown, packageName: string): boolean =>
+  error instanceof Error &&
+  (error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND" &&
+  error.message.includes(`'${packageName}'`)
+
 export const makeNodeImporter =
-  (directories: ReadonlyArray<string>): ModuleImporter =>
+  (places: { readonly configDirectory: string; readonly workingDirectory: string }): ModuleImporter =>
   async (packageName) => {
-    for (const directory of directories) {
+    for (const directory of [places.configDirectory, places.workingDirectory]) {
       const resolved = resolveFrom(directory, packageName)
       if (resolved !== undefined) return import(pathToFileURL(resolved).href)
     }
-    return import(packageName)
+    try {
+      return await import(packageName)
+    } catch (error) {
+      if (!isMissingPackage(error, packageName)) throw error
+      // NOTE: createRequire cannot resolve a package whose exports have only an `import`
+      // condition, so such a package next to the configuration file is reported here too.
+      throw new PackageNotFoundError({
+        packageName,
+        searched: [
+          `next to the configuration file (${places.configDirectory})`,
+          `in the working directory (${places.workingDirectory})`,
+          "among Fluxen's own dependencies"
+        ]
+      })
+    }
   }

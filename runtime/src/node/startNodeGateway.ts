@@ -39,7 +39,7 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
         keepAliveMs: config.upstream.keepAlive,
         connectTimeoutMs: config.upstream.connectTimeout
       }),
-      importer: makeNodeImporter([loaded.directory, process.cwd()])
+      importer: makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
     })
     const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, config: loaded }
     const server = yield* serveNode(() => slot.current, {

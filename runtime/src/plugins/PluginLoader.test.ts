@@ -3,6 +3,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
 import { loadPlugin, type ModuleImporter } from "./PluginLoader.js"
+import { PackageNotFoundError } from "./PluginLoadError.js"
 
 const transport = Layer.merge(
   Layer.succeed(HttpTransport, { send: () => Promise.reject(new Error("no upstream calls in this test")) }),
@@ -30,8 +31,18 @@ const goodPlugin = definePlugin({
     )
 })
 
+const secretsPlugin = definePlugin({
+  ...goodPlugin,
+  configSchema: Schema.Struct({
+    apiKey: Schema.optional(Schema.Redacted(Schema.String)),
+    sessionToken: Schema.optional(Schema.Number),
+    store: Schema.optional(Schema.Literal("memory", "redis"))
+  })
+})
+
 const modules: Record<string, unknown> = {
   "example-plugin": { default: goodPlugin },
+  "secrets-plugin": { default: secretsPlugin },
   "future-plugin": { default: { ...goodPlugin, sdkApiVersion: 99 } },
   "not-a-plugin": { default: { hello: "world" } },
   "failing-plugin": {
@@ -41,7 +52,8 @@ const modules: Record<string, unknown> = {
 
 const importer: ModuleImporter = async (name) => {
   if (name in modules) return modules[name]
-  throw new Error(`Cannot find package '${name}'`)
+  if (name === "broken-plugin") throw new SyntaxError("Unexpected token '}'")
+  throw new PackageNotFoundError({ packageName: name, searched: ["next to the configuration file (/etc)", "in /srv"] })
 }
 
 const options = { importer, configSource: "/etc/fluxen.yaml", configDirectory: "/etc" }
@@ -104,7 +116,29 @@ describe("loadPlugin", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(load("missing-plugin", {}))
       expect(error._tag).toBe("PluginLoadError")
-      expect(error.message).toContain("'missing-plugin' cannot be imported")
+      expect(error._tag === "PluginLoadError" && error.path).toBe("plugins[3].use")
+      expect(error.message).toBe(
+        "The package 'missing-plugin' is not installed next to the configuration file (/etc) or in /srv. Install it in one of these places, or fix the name."
+      )
+    }))
+
+  it.scoped("reports a package that fails to import", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("broken-plugin", {}))
+      expect(error._tag === "PluginLoadError" && error.path).toBe("plugins[3].use")
+      expect(error.message).toBe("The package 'broken-plugin' failed to import: SyntaxError: Unexpected token '}'")
+    }))
+
+  it.scoped("hides secret plugin config values", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(load("secrets-plugin", { apiKey: 31415926, sessionToken: "tok-abcdef", store: "disk" }))
+      expect(error._tag).toBe("ConfigError")
+      const lines = error.message.split("\n").slice(1)
+      expect(lines).toEqual([
+        "  plugins[3].config.apiKey: Expected string, actual a number",
+        "  plugins[3].config.sessionToken: Expected number, actual a string of 10 characters",
+        '  plugins[3].config.store: Expected "memory" | "redis", actual "disk"'
+      ])
     }))
 
   it.scoped("reports a plugin whose layer fails", () =>

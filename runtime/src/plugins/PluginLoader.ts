@@ -14,15 +14,18 @@ import {
   type PluginDefinition,
   type PluginInstance
 } from "@fluxen/sdk"
-import { Context, Effect, Either, ExecutionStrategy, Exit, Layer, ParseResult, Schema, Scope } from "effect"
+import { Context, Effect, Either, ExecutionStrategy, Exit, Layer, Schema, Scope } from "effect"
 import { ConfigError, issuesFromParseError } from "../config/ConfigError.js"
 import { formatPath } from "../config/interpolateEnv.js"
-import { PluginLoadError } from "./PluginLoadError.js"
+import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
 /** The SDK API versions this runtime can host. */
 export const SUPPORTED_SDK_API_VERSIONS: ReadonlyArray<number> = [SDK_API_VERSION]
 
-/** Imports a module by package name; the entry point decides where packages are looked up. */
+/**
+ * Imports a module by package name. The entry point decides where packages are looked up,
+ * and the importer rejects with `PackageNotFoundError` when the package is in none of those places.
+ */
 export type ModuleImporter = (packageName: string) => Promise<unknown>
 
 export interface PluginRequest {
@@ -42,6 +45,9 @@ export interface LoadedPlugin {
   readonly scope: Scope.CloseableScope
 }
 
+/** The YAML path of an entry's package name, e.g. `plugins[2].use`. */
+export const usePath = (request: PluginRequest): string => formatPath([...request.yamlPath, "use"])
+
 const isPluginDefinition = (value: unknown): value is PluginDefinition<unknown> => {
   if (typeof value !== "object" || value === null) return false
   const candidate = value as Record<string, unknown>
@@ -54,13 +60,23 @@ const isPluginDefinition = (value: unknown): value is PluginDefinition<unknown> 
   )
 }
 
-const importDefinition = (importer: ModuleImporter, packageName: string) =>
+/** Describes why an import failed: where the importer looked, or the error of a package that exists. */
+const describeImportFailure = (packageName: string, cause: unknown): string =>
+  cause instanceof PackageNotFoundError
+    ? `The package '${packageName}' is not installed ${joinPlaces(cause.searched)}. Install it in one of these places, or fix the name.`
+    : `The package '${packageName}' failed to import: ${String(cause)}`
+
+const joinPlaces = (places: ReadonlyArray<string>): string =>
+  places.length < 2 ? places.join("") : `${places.slice(0, -1).join(", ")} or ${places[places.length - 1]}`
+
+const importDefinition = (importer: ModuleImporter, request: PluginRequest) =>
   Effect.tryPromise({
-    try: () => importer(packageName),
+    try: () => importer(request.packageName),
     catch: (cause) =>
       new PluginLoadError({
-        plugin: packageName,
-        message: `The package '${packageName}' cannot be imported. Is it installed next to Fluxen? (${String(cause)})`,
+        plugin: request.packageName,
+        path: usePath(request),
+        message: describeImportFailure(request.packageName, cause),
         cause
       })
   }).pipe(
@@ -70,24 +86,28 @@ const importDefinition = (importer: ModuleImporter, packageName: string) =>
         ? Effect.succeed(exported)
         : Effect.fail(
             new PluginLoadError({
-              plugin: packageName,
-              message: `The package '${packageName}' does not export a Fluxen plugin definition as its default export (see definePlugin in @fluxen/sdk).`
+              plugin: request.packageName,
+              path: usePath(request),
+              message: `The package '${request.packageName}' does not export a Fluxen plugin definition as its default export (see definePlugin in @fluxen/sdk).`
             })
           )
     })
   )
 
-const checkSdkVersion = (definition: PluginDefinition<unknown>, packageName: string) =>
-  SUPPORTED_SDK_API_VERSIONS.includes(definition.sdkApiVersion)
+const checkSdkVersion = (definition: PluginDefinition<unknown>, request: PluginRequest) => {
+  const packageName = request.packageName
+  return SUPPORTED_SDK_API_VERSIONS.includes(definition.sdkApiVersion)
     ? Effect.void
     : Effect.fail(
         new PluginLoadError({
           plugin: packageName,
+          path: usePath(request),
           message:
             `The plugin '${packageName}' ${definition.version} was built for Fluxen SDK API version ${definition.sdkApiVersion}, ` +
             `but this runtime supports version ${SUPPORTED_SDK_API_VERSIONS.join(", ")}. Install a release of the plugin built for a supported version.`
         })
       )
+}
 
 const decodePluginConfig = (definition: PluginDefinition<unknown>, request: PluginRequest, source: string) => {
   const decoded = Schema.decodeUnknownEither(definition.configSchema, { errors: "all", onExcessProperty: "error" })(
@@ -98,11 +118,7 @@ const decodePluginConfig = (definition: PluginDefinition<unknown>, request: Plug
     : Effect.fail(
         new ConfigError({
           source,
-          issues: issuesFromParseError(
-            ParseResult.ArrayFormatter.formatErrorSync(decoded.left),
-            [...request.yamlPath, "config"],
-            formatPath
-          )
+          issues: issuesFromParseError(decoded.left.issue, [...request.yamlPath, "config"], formatPath)
         })
       )
 }
@@ -116,8 +132,8 @@ export const checkPlugin = (
   options: { readonly importer: ModuleImporter; readonly configSource: string }
 ) =>
   Effect.gen(function* () {
-    const definition = yield* importDefinition(options.importer, request.packageName)
-    yield* checkSdkVersion(definition, request.packageName)
+    const definition = yield* importDefinition(options.importer, request)
+    yield* checkSdkVersion(definition, request)
     yield* decodePluginConfig(definition, request, options.configSource)
   })
 
@@ -131,8 +147,8 @@ export const loadPlugin = (
     const sql = yield* SqlClient.SqlClient
     const parentScope = yield* Effect.scope
 
-    const definition = yield* importDefinition(options.importer, request.packageName)
-    yield* checkSdkVersion(definition, request.packageName)
+    const definition = yield* importDefinition(options.importer, request)
+    yield* checkSdkVersion(definition, request)
     const config = yield* decodePluginConfig(definition, request, options.configSource)
 
     const scope = yield* Scope.fork(parentScope, ExecutionStrategy.sequential)
@@ -152,6 +168,7 @@ export const loadPlugin = (
           Effect.fail(
             new PluginLoadError({
               plugin: request.instanceName,
+              path: formatPath(request.yamlPath),
               message: `The plugin '${request.instanceName}' (${request.packageName}) failed to start.`,
               cause
             })

@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
@@ -7,8 +9,18 @@ const repository = fileURLToPath(new URL("../../../", import.meta.url))
 const cli = Path.join(repository, "runtime", "dist", "bin", "fluxen.js")
 const exampleConfig = Path.join(repository, "config", "fluxen.yaml")
 
-const checkConfig = (env: Record<string, string>) =>
-  spawnSync(process.execPath, [cli, "check-config", exampleConfig], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 })
+const checkConfig = (env: Record<string, string>, file = exampleConfig) =>
+  spawnSync(process.execPath, [cli, "check-config", file], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 })
+
+const checkText = (text: string) => {
+  const directory = mkdtempSync(Path.join(tmpdir(), "fluxen-check-"))
+  try {
+    writeFileSync(Path.join(directory, "fluxen.yaml"), text)
+    return { directory, result: checkConfig({}, Path.join(directory, "fluxen.yaml")) }
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
+  }
+}
 
 describe("fluxen check-config", () => {
   it("accepts the example configuration", () => {
@@ -32,6 +44,26 @@ describe("fluxen check-config", () => {
   it("checks plugin sections with the plugin's schema", () => {
     const result = checkConfig({ FLUXEN_CACHE_STORE: "disk" })
     expect(result.status).toBe(1)
-    expect(result.stderr).toContain("plugins[1].config.store")
+    expect(result.stderr).toContain('plugins[1].config.store: Expected "memory" | "redis", actual "disk"')
+    expect(result.stderr.match(/plugins\[1\]\.config\.store/g)).toHaveLength(1)
+  })
+
+  it("lists every missing plugin", () => {
+    const { directory, result } = checkText(`providers:
+  openai:
+    use: "@fluxen/provider-openai"
+plugins:
+  - use: "@fluxen/analyzer"
+  - use: "@fluxen/not-installed"
+  - use: "@fluxen/also-missing"
+`)
+    expect(result.status).toBe(1)
+    const lines = result.stderr.trim().split("\n").slice(1)
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toContain("plugins[1].use: The package '@fluxen/not-installed' is not installed")
+    expect(lines[0]).toContain(`next to the configuration file (${directory})`)
+    expect(lines[0]).toContain("in the working directory")
+    expect(lines[0]).toContain("among Fluxen's own dependencies")
+    expect(lines[1]).toContain("plugins[2].use: The package '@fluxen/also-missing' is not installed")
   })
 })
