@@ -40,6 +40,29 @@ const hideValue = (message: string, value: unknown): string => {
   return typeof value === "string" && value.length >= 4 ? hidden.split(value).join("***") : hidden
 }
 
+/** Describes a mapping or list by its size, from the text a message printed it as. */
+const describeShape = (text: string): string => {
+  try {
+    const value: unknown = JSON.parse(text)
+    if (Array.isArray(value)) return value.length === 1 ? "a list of 1 item" : `a list of ${value.length} items`
+    if (typeof value === "object" && value !== null) {
+      const size = Object.keys(value).length
+      return size === 1 ? "a mapping of 1 entry" : `a mapping of ${size} entries`
+    }
+  } catch {
+    // Not JSON: described by its first character below.
+  }
+  return text.startsWith("[") ? "a list" : "a mapping"
+}
+
+/**
+ * Replaces a mapping or list that a message prints after "actual" or "got" by
+ * its size. Printed whole, it could carry secrets nested anywhere in it, such
+ * as a plugin's keys under a `plugins:` section written as a mapping.
+ */
+const hideStructured = (message: string): string =>
+  message.replace(/\b(actual|got) ([[{][\s\S]*)$/, (_match, word: string, text: string) => `${word} ${describeShape(text)}`)
+
 /** Replaces the password of any URL in a message, e.g. a Redis URL given in a field that is not marked secret. */
 const hideUrlPasswords = (message: string): string => message.replace(/(:\/\/[^\s:@/"]*):[^\s@/"]+@/g, "$1:***@")
 
@@ -58,7 +81,7 @@ export const issuesFromParseError = (
   const issues: Array<ConfigIssue> = []
   for (const formatted of ParseResult.ArrayFormatter.formatIssueSync(simplifyIssue(issue))) {
     const path = formatPath([...prefix, ...formatted.path.map((key) => (typeof key === "number" ? key : String(key)))])
-    const message = hideUrlPasswords(secrets.reduce<string>(hideValue, formatted.message)).replace(
+    const message = hideUrlPasswords(hideStructured(secrets.reduce<string>(hideValue, formatted.message))).replace(
       /^is unexpected, expected: /,
       "Unknown key. Allowed keys: "
     )

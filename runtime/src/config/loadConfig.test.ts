@@ -151,6 +151,30 @@ admin:
     expect(message).not.toContain("1234567890123456")
   })
 
+  it("hides mappings printed whole", () => {
+    const message = messageOf(`${minimal}
+plugins:
+  policy:
+    use: "@fluxen/policy"
+    config:
+      masterKey: fx-master-hunter2
+      keys: [{ key: fx-virtual-hunter3 }]
+`)
+    expect(message).toContain("plugins: Expected ReadonlyArray")
+    expect(message).toContain("actual a mapping of 1 entry")
+    expect(message).not.toContain("hunter2")
+    expect(message).not.toContain("hunter3")
+  })
+
+  it("blank secret field: plain message", () => {
+    const message = messageOf(`${minimal}
+admin:
+  key:
+`)
+    expect(message).toContain("admin.key:")
+    expect(message).not.toContain("an object")
+  })
+
   it("hides passwords in URLs", () => {
     const message = messageOf(`${minimal}
 logging:

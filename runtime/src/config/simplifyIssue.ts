@@ -59,7 +59,8 @@ const simplifyComposite = (issue: ParseResult.Composite): ParseIssue => {
  * with everything nested in them.
  */
 export const secretValues = (issue: ParseIssue, secret = false, found: Array<unknown> = []): Array<unknown> => {
-  if (secret && issue.actual !== undefined) found.push(issue.actual)
+  // A blank field reads as null, which hides nothing and would turn every "null" in the message into a description.
+  if (secret && issue.actual !== undefined && issue.actual !== null) found.push(issue.actual)
   switch (issue._tag) {
     case "Pointer": {
       const path = Array.isArray(issue.path) ? issue.path : [issue.path]
