@@ -72,6 +72,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     ...options.headers
   }
   if (options.apiKey !== undefined) baseHeaders["x-api-key"] = Redacted.value(options.apiKey)
+  const secrets = options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]
 
   // The configured betas come first, then the client's, each once.
   const headersFor = (clientHeaders: RequestHeaders | undefined, stream: boolean): Record<string, string> => {
@@ -92,7 +93,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     const response = await transport.send(
       new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages`, headersFor(context.clientHeaders, stream), JSON.stringify(body), context)
     )
-    if (response.status >= 400) throw await readAnthropicError(provider, response)
+    if (response.status >= 400) throw await readAnthropicError(provider, response, secrets)
     return response
   }
 
@@ -192,7 +193,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
             signal: context.signal,
             idleTimeoutMs: LIST_MODELS_IDLE_TIMEOUT_MS
           })
-          if (response.status >= 400) throw await readAnthropicError(provider, response)
+          if (response.status >= 400) throw await readAnthropicError(provider, response, secrets)
           const { json } = await readJsonBody(response)
           const page = isRecord(json) ? json : {}
           const data = Array.isArray(page.data) ? page.data : []

@@ -46,9 +46,10 @@ export const upstreamErrorFromAnthropic = (
   provider: string,
   status: number,
   headers: Readonly<Record<string, string>>,
-  bodyText: string
+  bodyText: string,
+  secrets: ReadonlyArray<string> = []
 ): UpstreamHttpError => {
-  const mapped = upstreamErrorFromBody(provider, status, headers, bodyText)
+  const mapped = upstreamErrorFromBody(provider, status, headers, bodyText, secrets)
   return new UpstreamHttpError({
     provider,
     status,
@@ -57,10 +58,14 @@ export const upstreamErrorFromAnthropic = (
   })
 }
 
-/** Reads the rest of an error response and maps it. */
-export const readAnthropicError = async (provider: string, response: UpstreamResponse): Promise<UpstreamHttpError> => {
+/** Reads the rest of an error response and maps it. `secrets` (the API key) are removed from the message. */
+export const readAnthropicError = async (
+  provider: string,
+  response: UpstreamResponse,
+  secrets: ReadonlyArray<string> = []
+): Promise<UpstreamHttpError> => {
   const bytes = await response.bytes()
-  return upstreamErrorFromAnthropic(provider, response.status, response.headers, new TextDecoder().decode(bytes))
+  return upstreamErrorFromAnthropic(provider, response.status, response.headers, new TextDecoder().decode(bytes), secrets)
 }
 
 /**

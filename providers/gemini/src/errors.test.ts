@@ -83,6 +83,17 @@ describe("geminiHttpError", () => {
     expect(error.error.message).toBe("Bad key [redacted] given; [redacted] again.")
   })
 
+  it("key removed from other shapes", () => {
+    const error = geminiHttpError({
+      provider: "gemini",
+      status: 403,
+      headers: {},
+      bodyText: JSON.stringify({ error: "Key sk-secret-2 is suspended." }),
+      apiKey: Redacted.make("sk-secret-2")
+    })
+    expect(error.error.message).toBe("Key [redacted] is suspended.")
+  })
+
   it("other shapes use the generic reader", () => {
     const error = geminiHttpError({ provider: "gemini", status: 404, headers: {}, bodyText: "Not Found" })
     expect(error.error).toMatchObject({ message: "The upstream returned HTTP 404.", type: "not_found_error" })

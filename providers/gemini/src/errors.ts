@@ -79,7 +79,7 @@ export const geminiHttpError = (input: UpstreamErrorInput): UpstreamHttpError =>
   }
   const rpcStatus = googleRpcStatus(parsed)
   if (rpcStatus === undefined) {
-    return upstreamErrorFromBody(input.provider, input.status, input.headers, input.bodyText)
+    return upstreamErrorFromBody(input.provider, input.status, input.headers, input.bodyText, input.apiKey === undefined ? [] : [Redacted.value(input.apiKey)])
   }
 
   const headers = pickRateLimitHeaders(input.headers)

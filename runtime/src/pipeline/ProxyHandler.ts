@@ -268,11 +268,13 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     if (!error._tag.startsWith("Upstream")) return
     const status = error._tag === "UpstreamHttpError" ? error.status : undefined
     const clientMistake = status !== undefined && status < 500 && status !== 429
+    // The route names the first deployment, and after fallbacks the error may come from another.
     const route = state.context?.route
+    const provider = (error as { readonly provider: string }).provider
     log(clientMistake ? "Info" : "Warning")("Upstream call failed", {
       "request.id": state.requestId,
-      provider: route?.provider ?? "",
-      model: route?.upstreamModel ?? "",
+      provider,
+      model: route?.provider === provider ? route.upstreamModel : "",
       error: error._tag,
       ...(status === undefined ? {} : { "http.status": status }),
       "error.message": error.message

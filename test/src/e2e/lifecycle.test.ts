@@ -107,7 +107,8 @@ describe("process lifecycle", () => {
 
   it("logs failed upstream calls", async () => {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
-    upstream.enqueue({ status: 503, body: JSON.stringify({ error: { message: "The engine is overloaded.", type: "server_error" } }) })
+    // The upstream repeats the key it got, which must not reach the log.
+    upstream.enqueue({ status: 503, body: JSON.stringify({ error: { message: "The engine is overloaded for key sk-test-upstream-key.", type: "server_error" } }) })
 
     const failure = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).catch((error: unknown) => error)
 
@@ -119,7 +120,7 @@ describe("process lifecycle", () => {
     expect(line).toContain(`request.id=${requestId}`)
     expect(line).toContain("error=UpstreamHttpError")
     expect(line).toContain("http.status=503")
-    expect(line).toContain("The engine is overloaded.")
+    expect(line).toContain("The engine is overloaded for key [redacted].")
     expect(output).not.toContain("sk-test-upstream-key")
   })
 
