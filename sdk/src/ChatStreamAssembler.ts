@@ -4,10 +4,11 @@
  * calls are keyed by their `index`, the last finish reason and usage win.
  *
  * Fields outside OpenAI's own set reach the message too, because a client
- * sends them back on the next turn: `reasoning_content` concatenates,
- * `thinking_blocks` entries add up, and any other field of a delta or of a
- * tool call (such as Gemini's `extra_content`, which contains its thought
- * signature) keeps its last value.
+ * sends them back on the next turn. Streamed reasoning text concatenates:
+ * `reasoning_content`, or `reasoning` as some OpenAI-compatible servers name
+ * it. A list (`thinking_blocks`, `reasoning_details`) adds up its entries.
+ * Any other field of a delta or of a tool call keeps its last value, such as
+ * Gemini's `extra_content`, which contains its thought signature.
  */
 import type { ChatCompletion, ChatCompletionChunk, FinishReason } from "./ChatResponse.js"
 
@@ -32,7 +33,10 @@ const FOLDED_DELTA_FIELDS = new Set(["role", "content", "refusal", "tool_calls",
 // Tool-call fields folded by their own rules. Each other field is copied into the tool call.
 const FOLDED_TOOL_CALL_FIELDS = new Set(["index", "id", "type", "function"])
 
-/** Adds the fields of `source` outside `folded` to `extra`, concatenating text and lists where a delta streams them. */
+// Extra fields whose text streams in pieces, one piece per delta.
+const STREAMED_TEXT_FIELDS = new Set(["reasoning_content", "reasoning"])
+
+/** Adds the fields of `source` outside `folded` to `extra`: streamed text concatenates, lists add up, anything else is replaced. */
 const foldExtraFields = (
   extra: Record<string, unknown> | undefined,
   source: Readonly<Record<string, unknown>>,
@@ -44,8 +48,8 @@ const foldExtraFields = (
     if (value === undefined || value === null) continue
     extra ??= {}
     const previous = extra[name]
-    if (name === "reasoning_content" && typeof value === "string" && typeof previous === "string") extra[name] = previous + value
-    else if (name === "thinking_blocks" && Array.isArray(value) && Array.isArray(previous)) extra[name] = [...previous, ...value]
+    if (STREAMED_TEXT_FIELDS.has(name) && typeof value === "string" && typeof previous === "string") extra[name] = previous + value
+    else if (Array.isArray(value) && Array.isArray(previous)) extra[name] = [...previous, ...value]
     else extra[name] = value
   }
   return extra

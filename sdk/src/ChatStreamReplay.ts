@@ -50,7 +50,7 @@ const STREAMED_MESSAGE_FIELDS = new Set(["role", "content", "refusal", "tool_cal
 
 // Tool-call fields that the replay streams itself. Any other field (such as
 // Gemini's `extra_content`) is copied into the tool call's opening chunk.
-const TOOL_CALL_FIELDS = new Set(["id", "type", "function"])
+const TOOL_CALL_FIELDS = new Set(["index", "id", "type", "function"])
 
 // Choice fields that the replay handles itself. Any other choice field is
 // copied into the choice of the role chunk.

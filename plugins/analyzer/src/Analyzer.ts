@@ -178,9 +178,10 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
 
   /**
    * Returns the usage of a stream that stopped before its end. The usage seen so far may be
-   * the one its first event reported: Anthropic's `message_start` counts one output token.
-   * When the text delivered counts more tokens, that count replaces the completion tokens,
-   * and the host records the result as estimated.
+   * the placeholder of its first event: Anthropic's `message_start` counts one output token.
+   * When the reported completion is such a placeholder (at most one token) and the text
+   * delivered counts more, that count replaces it, and the host records the result as
+   * estimated. A provider that counts as it streams (Gemini) keeps its own figure.
    */
   const correctStoppedStream = (context: RequestContext, outcome: Outcome, reported: Usage): Effect.Effect<Usage> =>
     counter.count(context.route.upstreamModel, [outcome.streamedText]).pipe(
@@ -238,7 +239,8 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
 
     afterResponse: (context, outcome) => {
       if (outcome.usage !== undefined) {
-        if (!context.stream || outcome.status === "ok" || outcome.streamedText === "") return recordCost(context, outcome.usage)
+        const placeholder = context.stream && outcome.status !== "ok" && outcome.usage.completionTokens <= 1 && outcome.streamedText !== ""
+        if (!placeholder) return recordCost(context, outcome.usage)
         return Effect.flatMap(correctStoppedStream(context, outcome, outcome.usage), (usage) => recordCost(context, usage))
       }
       return Effect.flatMap(estimateUsage(context, outcome), (usage) => {

@@ -197,25 +197,21 @@ describe("chatCompletionToStreamEvents", () => {
     expect(toolDeltas.filter((delta) => delta.index === 0).length).toBeGreaterThan(2)
   })
 
+  /** A completion with one choice whose message is `message`, ended by its tool calls. */
+  const toolCallAnswer = (message: ChatCompletion["choices"][number]["message"]): ChatCompletion => ({
+    ...multiChoice,
+    choices: [{ index: 0, message, finish_reason: "tool_calls", logprobs: null }]
+  })
+
   it("keeps tool call extra fields", async () => {
-    const signed: ChatCompletion = {
-      ...multiChoice,
-      choices: [
-        {
-          index: 0,
-          message: {
-            role: "assistant",
-            content: null,
-            reasoning_content: "The user wants the weather.",
-            tool_calls: [
-              { id: "call_0", type: "function", function: { name: "weather", arguments: '{"location":"Paris"}' }, extra_content: { google: { thought_signature: "c2lnbmF0dXJl" } } }
-            ]
-          },
-          finish_reason: "tool_calls",
-          logprobs: null
-        }
+    const signed = toolCallAnswer({
+      role: "assistant",
+      content: null,
+      reasoning_content: "The user wants the weather.",
+      tool_calls: [
+        { id: "call_0", type: "function", function: { name: "weather", arguments: '{"location":"Paris"}' }, extra_content: { google: { thought_signature: "c2lnbmF0dXJl" } } }
       ]
-    }
+    })
     const events = await collectEvents(chatCompletionToStreamEvents(signed, { includeUsage: true }))
 
     const rebuilt = assembleWithGateway(events).choices[0]!.message
@@ -223,6 +219,19 @@ describe("chatCompletionToStreamEvents", () => {
     expect(rebuilt.tool_calls?.[0]).toMatchObject({ id: "call_0", extra_content: { google: { thought_signature: "c2lnbmF0dXJl" } } })
     const viaSdk = (await assembleWithOpenAI(events)).choices[0]!.message as unknown as Record<string, any>
     expect(viaSdk.tool_calls[0].extra_content).toEqual({ google: { thought_signature: "c2lnbmF0dXJl" } })
+  })
+
+  it("stored tool call index: replay numbers it", async () => {
+    const stored = toolCallAnswer({
+      role: "assistant",
+      content: null,
+      tool_calls: [{ index: 7, id: "call_0", type: "function", function: { name: "weather", arguments: "{}" } } as never]
+    })
+    const events = await collectEvents(chatCompletionToStreamEvents(stored, { includeUsage: false }))
+
+    const indexes = events.flatMap((event) => ((event.json as ChatCompletionChunk | undefined)?.choices ?? []).flatMap((choice) => (choice.delta.tool_calls ?? []).map((call) => call.index)))
+    expect(indexes.length).toBeGreaterThan(0)
+    expect(new Set(indexes)).toEqual(new Set([0]))
   })
 
   it("keeps extra message fields", async () => {

@@ -8,14 +8,20 @@
  * when they send it back. The id is the field every client returns, so a
  * tool call with a signature gets the id
  * `<call id>__thought_signature__<signature>`, with the signature's UTF-8
- * bytes in unpadded base64url. The id then contains only letters, digits,
- * `_` and `-`, like the ids Anthropic issues. A call without a signature
- * keeps its id.
+ * bytes in unpadded base64url. The added part contains only letters,
+ * digits, `_` and `-`, like the ids Anthropic issues. A call without a
+ * signature keeps its id.
  *
  * NOTE: a signature on a text part (`extra_content` on the message) is not
  * carried. Google's "Thought signatures" guide for the Gemini API makes
  * returning signatures mandatory only for function calls, and recommended
  * for text parts.
+ *
+ * NOTE: such ids run to several hundred characters (the recorded signatures
+ * give about 550 and 1,250), and only the translation to the OpenAI shape
+ * splits them. A conversation that moves from a Gemini model to an Anthropic
+ * deployment sends them to Anthropic unchanged. Whether Anthropic accepts ids
+ * that long was not checked.
  */
 import { readThoughtSignature, thoughtSignatureField, type ThoughtSignatureField } from "@fluxen/sdk"
 import { decodeBase64Text, encodeBase64Text } from "./dataUrl.js"

@@ -35,6 +35,10 @@ describe("provider without a key", () => {
     expect(await warningsOf({ apiKey: "sk-test" })).toEqual([])
   })
 
+  it("quiet with a key in headers", async () => {
+    expect(await warningsOf({ headers: { Authorization: "Bearer sk-from-header" } })).toEqual([])
+  })
+
   it("quiet for keyless servers", async () => {
     expect(await warningsOf({ preset: "ollama" })).toEqual([])
     expect(await warningsOf({ baseUrl: "http://127.0.0.1:8000/v1", authStyle: "none" })).toEqual([])

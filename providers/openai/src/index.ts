@@ -44,7 +44,9 @@ export default definePlugin({
         if (config.project !== undefined) headers["openai-project"] = config.project
         const blankKey = config.apiKey === undefined || Redacted.value(config.apiKey) === ""
         const authStyle = config.authStyle ?? preset.authStyle
-        if (blankKey && authStyle !== "none") {
+        // A key may also come in the configured headers, as for a proxy in front of the provider.
+        const headerKey = Object.keys(headers).some((name) => ["authorization", "api-key"].includes(name.toLowerCase()))
+        if (blankKey && authStyle !== "none" && !headerKey) {
           yield* Effect.logWarning(
             `Provider '${host.instanceName}' has no apiKey, so its requests go upstream without credentials. ` +
               "Set apiKey (OPENAI_API_KEY in the example configuration), or authStyle: none for a server that needs no key."

@@ -5,9 +5,10 @@
 import { Either, Schema } from "effect"
 import type { UsageGroupBy } from "../usage/UsageStore.js"
 
-// A date, optionally with a time, fractional seconds and an offset.
+// A date, optionally with a time, fractional seconds and an offset. A query string decodes an
+// unescaped `+` as a space, so a space takes the place of the `+` of an offset.
 const isoTimestampPattern =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?)?$/
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+ -]\d{2}:\d{2})?)?$/
 
 /** Minutes east of UTC of a `Z` or `±hh:mm` offset, or `undefined` when it is out of range. */
 const offsetMinutes = (offset: string): number | undefined => {

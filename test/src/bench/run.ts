@@ -371,7 +371,12 @@ const main = async (options: BenchOptions): Promise<number> => {
     console.log(`Throughput under the profiler: ${profile.result.requestsPerSecond.toFixed(0)} req/s.`)
   }
   if (profile !== undefined && minimalProfile !== undefined) {
-    console.log(`\n${formatProfileComparison(minimalProfile, profile, options.profileWorkload)}`)
+    if (profile.scope === minimalProfile.scope) {
+      console.log(`\n${formatProfileComparison(minimalProfile, profile, options.profileWorkload)}`)
+    } else {
+      // A whole-process profile includes start-up and warm-up, so its time per request is not comparable.
+      console.log(`\nNo comparison by package: Fluxen's profile covers the ${profile.scope} and the minimal proxy's the ${minimalProfile.scope}.`)
+    }
     console.log(`Profile of the minimal proxy: ${minimalProfile.file}, summarized over the ${minimalProfile.scope}.`)
   }
 
