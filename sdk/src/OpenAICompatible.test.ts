@@ -2,6 +2,7 @@ import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ChatRequest } from "./ChatRequest.js"
 import { UpstreamProtocolError } from "./Errors.js"
+import { upstreamSecrets } from "./UpstreamErrors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
 import { attachCancelNotice, type CancelNotice } from "./CancelNotice.js"
 import { eventBatchesOf } from "./EventBatches.js"
@@ -277,5 +278,12 @@ describe("OpenAI-compatible lazy fields", () => {
 
     expect(getterOf(first, "body")).toBeTypeOf("function")
     expect(getterOf(first, "body")).toBe(getterOf(second, "body"))
+  })
+})
+
+describe("upstreamSecrets", () => {
+  it("key and credential headers", () => {
+    expect(upstreamSecrets("sk-1", { Authorization: "Bearer sk-2", "x-custom": "visible", "api-key": "k-3" })).toEqual(["sk-1", "Bearer sk-2", "sk-2", "k-3"])
+    expect(upstreamSecrets(undefined)).toEqual([])
   })
 })

@@ -26,7 +26,7 @@ import { LazyJsonResult } from "./LazyJsonResult.js"
 import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStreamEvent.js"
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
-import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody } from "./UpstreamErrors.js"
+import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody, upstreamSecrets } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
@@ -88,7 +88,7 @@ export const makeOpenAICompatibleAdapter = (
     baseHeaders["api-key"] = Redacted.value(options.apiKey)
   }
   const streamHeaders = { ...baseHeaders, accept: "text/event-stream" }
-  const secrets = options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]
+  const secrets = upstreamSecrets(options.apiKey === undefined ? undefined : Redacted.value(options.apiKey), options.headers)
 
   const toProviderError = (cause: unknown): ProviderError => {
     if (isGatewayError(cause)) return cause as ProviderError

@@ -65,6 +65,24 @@ export const upstreamErrorFromBody = (
 }
 
 /** Replaces every occurrence of a secret (an API key the upstream quoted back) with `[redacted]`. */
+const CREDENTIAL_HEADERS = new Set(["authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization"])
+
+/**
+ * Returns the secrets to remove from upstream error messages: the API key, and
+ * the values of credential headers set in the configuration, with and without
+ * their `Bearer ` prefix.
+ */
+export const upstreamSecrets = (apiKey: string | undefined, headers: Readonly<Record<string, string>> = {}): Array<string> => {
+  const secrets = apiKey === undefined || apiKey === "" ? [] : [apiKey]
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADERS.has(name.toLowerCase())) continue
+    secrets.push(value)
+    const token = value.replace(/^bearer\s+/i, "")
+    if (token !== value) secrets.push(token)
+  }
+  return secrets
+}
+
 export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
   secrets.reduce((result, secret) => (secret.length >= 4 ? result.split(secret).join("[redacted]") : result), text)
 

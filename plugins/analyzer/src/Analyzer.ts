@@ -177,9 +177,9 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     })
 
   /**
-   * Returns the usage of a stream that stopped before its end. The usage seen so far may be
-   * the placeholder of its first event: Anthropic's `message_start` counts one output token.
-   * When the reported completion is such a placeholder (at most one token) and the text
+   * Returns the usage of a stream that stopped before its end. A provider may report its
+   * input early and its output only at the end, as Anthropic does: its adapter then reports
+   * no output tokens until the end arrives. When the reported completion is 0 and the text
    * delivered counts more, that count replaces it, and the host records the result as
    * estimated. A provider that counts as it streams (Gemini) keeps its own figure.
    */
@@ -239,8 +239,8 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
 
     afterResponse: (context, outcome) => {
       if (outcome.usage !== undefined) {
-        const placeholder = context.stream && outcome.status !== "ok" && outcome.usage.completionTokens <= 1 && outcome.streamedText !== ""
-        if (!placeholder) return recordCost(context, outcome.usage)
+        const outputNotReported = context.stream && outcome.status !== "ok" && outcome.usage.completionTokens === 0 && outcome.streamedText !== ""
+        if (!outputNotReported) return recordCost(context, outcome.usage)
         return Effect.flatMap(correctStoppedStream(context, outcome, outcome.usage), (usage) => recordCost(context, usage))
       }
       return Effect.flatMap(estimateUsage(context, outcome), (usage) => {

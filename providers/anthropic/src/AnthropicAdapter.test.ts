@@ -341,7 +341,8 @@ describe("messages passthrough", () => {
 
       const rawEvents = new TextDecoder().decode(raw).split("\n\n").filter((text) => text !== "")
       expect(events.map((event) => `event: ${event.event}\ndata: ${event.data}`)).toEqual(rawEvents)
-      expect(events[0]!.usage).toEqual({ promptTokens: 1042, completionTokens: 1, cachedInputTokens: 1031, cacheWriteTokens: 0, reasoningTokens: 0 })
+      // message_start's output count is a placeholder, so none is reported until message_delta.
+      expect(events[0]!.usage).toEqual({ promptTokens: 1042, completionTokens: 0, cachedInputTokens: 1031, cacheWriteTokens: 0, reasoningTokens: 0 })
       expect(events.at(-1)!.usage).toEqual({ promptTokens: 1042, completionTokens: 100, cachedInputTokens: 1031, cacheWriteTokens: 0, reasoningTokens: 0 })
     })
   )
@@ -355,6 +356,24 @@ describe("messages passthrough", () => {
       const { events, error } = yield* Effect.promise(() => collectEvents(result.events))
       expect(events).toEqual([])
       expect((error as UpstreamHttpError).status).toBe(529)
+    })
+  )
+
+  it.effect("key removed from error messages", () =>
+    Effect.gen(function* () {
+      const echoed = (type: string) => JSON.stringify({ type: "error", error: { type, message: `Rejected key ${apiKey}.` } })
+      const streamed =
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n' +
+        `event: error\ndata: ${echoed("overloaded_error")}\n\n`
+      const { adapter } = adapterFor([{ status: 401, body: echoed("authentication_error") }, { body: streamed }])
+
+      const rejected = yield* Effect.flip(adapter.passthrough!("messages", messagesRequest, makeContext()))
+      expect((rejected as UpstreamHttpError).error.message).toBe("Rejected key [redacted].")
+
+      const result = yield* adapter.passthrough!("messages", { ...messagesRequest, stream: true }, makeContext())
+      if (result._tag !== "Stream") throw new Error("expected a stream")
+      const { error } = yield* Effect.promise(() => collectEvents(result.events))
+      expect((error as UpstreamHttpError).error.message).toBe("Rejected key [redacted].")
     })
   )
 

@@ -8,6 +8,7 @@ import {
   InvalidRequestError,
   isGatewayError,
   UpstreamProtocolError,
+  upstreamSecrets,
   type CallContext,
   type ChatRequest,
   type CompletionRequest,
@@ -34,7 +35,7 @@ import { fromAnthropicResponse, isMessageResponse } from "./fromAnthropicRespons
 import type { MessagesUsage } from "./MessagesApi.js"
 import { StreamTranslator } from "./StreamTranslator.js"
 import { toAnthropicRequest } from "./toAnthropicRequest.js"
-import { mergeAnthropicUsage, usageFromAnthropic } from "./usage.js"
+import { mergeAnthropicUsage, usageAtMessageStart, usageFromAnthropic } from "./usage.js"
 import { isRecord } from "./validation.js"
 
 export interface AnthropicAdapterOptions {
@@ -72,7 +73,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     ...options.headers
   }
   if (options.apiKey !== undefined) baseHeaders["x-api-key"] = Redacted.value(options.apiKey)
-  const secrets = options.apiKey === undefined ? [] : [Redacted.value(options.apiKey)]
+  const secrets = upstreamSecrets(options.apiKey === undefined ? undefined : Redacted.value(options.apiKey), options.headers)
 
   // The configured betas come first, then the client's, each once.
   const headersFor = (clientHeaders: RequestHeaders | undefined, stream: boolean): Record<string, string> => {
@@ -139,7 +140,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     )
 
   async function* translateEvents(response: UpstreamResponse): AsyncGenerator<StreamEvent> {
-    const translator = new StreamTranslator({ provider })
+    const translator = new StreamTranslator({ provider, secrets })
     for await (const { payload } of readAnthropicEvents(provider, response)) {
       yield* translator.push(payload)
       if (translator.failure !== undefined) throw translator.failure
@@ -217,16 +218,16 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     let started = false
     for await (const { event, data, payload } of readAnthropicEvents(provider, response)) {
       if (payload.type === "message_start" || payload.type === "message_delta") {
-        const update = payload.type === "message_start" ? payload.message?.usage : payload.usage
+        const update = payload.type === "message_start" ? usageAtMessageStart(isRecord(payload.message?.usage) ? payload.message.usage : undefined) : payload.usage
         rawUsage = mergeAnthropicUsage(rawUsage, isRecord(update) ? update : undefined)
         usage = usageFromAnthropic(rawUsage)
       }
       // An error before any other event is only thrown, so the host can still respond with an HTTP error status.
-      if (payload.type === "error" && !started) throw streamedUpstreamError(provider, payload.error)
+      if (payload.type === "error" && !started) throw streamedUpstreamError(provider, payload.error, secrets)
       started = true
       const base = event === undefined ? { data, json: payload } : { event, data, json: payload }
       yield usage === undefined ? base : { ...base, usage }
-      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error)
+      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error, secrets)
     }
   }
 

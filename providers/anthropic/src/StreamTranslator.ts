@@ -35,7 +35,7 @@ import { streamedUpstreamError, toOpenAIErrorPayload } from "./errors.js"
 import { toFinishReason } from "./finishReasons.js"
 import type { MessagesUsage, StreamPayload } from "./MessagesApi.js"
 import type { SignedThinkingBlock } from "./thinking.js"
-import { mergeAnthropicUsage, usageFromAnthropic, usageToChatCompletionUsage } from "./usage.js"
+import { mergeAnthropicUsage, usageAtMessageStart, usageFromAnthropic, usageToChatCompletionUsage } from "./usage.js"
 import { isRecord } from "./validation.js"
 
 type ChunkDelta = ChatCompletionChunk["choices"][number]["delta"]
@@ -54,11 +54,14 @@ export interface StreamTranslatorOptions {
   readonly provider: string
   /** Clock for the chunks' `created` field, in milliseconds. Default: `Date.now`. */
   readonly now?: () => number
+  /** Values removed from the message of an error event (the API key). */
+  readonly secrets?: ReadonlyArray<string>
 }
 
 export class StreamTranslator {
   readonly #provider: string
   readonly #now: () => number
+  readonly #secrets: ReadonlyArray<string>
 
   #started = false
   #id = ""
@@ -77,6 +80,7 @@ export class StreamTranslator {
   constructor(options: StreamTranslatorOptions) {
     this.#provider = options.provider
     this.#now = options.now ?? Date.now
+    this.#secrets = options.secrets ?? []
   }
 
   /** True once `message_stop` arrived. */
@@ -112,7 +116,7 @@ export class StreamTranslator {
       case "message_stop":
         return this.#messageStop()
       case "error": {
-        this.#failure = streamedUpstreamError(this.#provider, payload.error)
+        this.#failure = streamedUpstreamError(this.#provider, payload.error, this.#secrets)
         if (!this.#started) return []
         const json = toOpenAIErrorPayload(this.#failure)
         return [{ data: JSON.stringify(json), json }]
@@ -128,7 +132,7 @@ export class StreamTranslator {
     this.#id = typeof message?.id === "string" ? message.id : ""
     this.#model = typeof message?.model === "string" ? message.model : ""
     this.#created = Math.floor(this.#now() / 1000)
-    this.#updateUsage(isRecord(message?.usage) ? message.usage : {})
+    this.#updateUsage(usageAtMessageStart(isRecord(message?.usage) ? message.usage : undefined))
     return [this.#chunkEvent({ role: "assistant", content: "" })]
   }
 

@@ -6,7 +6,7 @@
  * upstream sent reaches the client. The type becomes the OpenAI `type`, and
  * `code` stays null because Anthropic has no separate error code.
  */
-import { pickRateLimitHeaders, UpstreamHttpError, upstreamErrorFromBody, type UpstreamResponse } from "@fluxen/sdk"
+import { pickRateLimitHeaders, redact, UpstreamHttpError, upstreamErrorFromBody, type UpstreamResponse } from "@fluxen/sdk"
 import type { ErrorObject } from "./MessagesApi.js"
 
 const anthropicRateLimitHeader = /^anthropic-ratelimit-/
@@ -76,10 +76,14 @@ export const readAnthropicError = async (
  * status and type that show whether a retry may help. A type missing from
  * `statusByErrorType` gets 500.
  */
-export const streamedUpstreamError = (provider: string, error: Partial<ErrorObject> | undefined): UpstreamHttpError => {
+export const streamedUpstreamError = (
+  provider: string,
+  error: Partial<ErrorObject> | undefined,
+  secrets: ReadonlyArray<string> = []
+): UpstreamHttpError => {
   const type = typeof error?.type === "string" ? error.type : "api_error"
   const message =
-    typeof error?.message === "string" ? error.message : "The upstream reported an error in the middle of the stream."
+    typeof error?.message === "string" ? redact(error.message, secrets) : "The upstream reported an error in the middle of the stream."
   return new UpstreamHttpError({
     provider,
     status: statusByErrorType[type] ?? 500,

@@ -29,6 +29,14 @@ export const usageFromAnthropic = (usage: MessagesUsage): Usage => {
 }
 
 /**
+ * Returns the usage of a `message_start` event with its output count set to
+ * 0. That count is a placeholder (1 or 2 in Anthropic's streams), and the
+ * real one comes with `message_delta`. A stream that stops before then
+ * reports no output, so the analyzer counts the text that was delivered.
+ */
+export const usageAtMessageStart = (usage: MessagesUsage | undefined): MessagesUsage => ({ ...usage, output_tokens: 0 })
+
+/**
  * Renders a usage as OpenAI's chat `usage` object, with the cache-write
  * count in `prompt_tokens_details.cache_write_tokens` (the field the SDK's
  * `usageFromOpenAI` reads back).

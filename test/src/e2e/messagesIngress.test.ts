@@ -744,9 +744,11 @@ describe("messages streams that fail after they started", () => {
     expect(text).toBe("Hello")
     expect(record.status).toBe("error")
     expect(record.errorType).toBe("UpstreamUnreachableError")
-    // message_start reported 12 input tokens and 1 output token before the cut.
+    // message_start reported 12 input tokens. Its output count is a placeholder, so the one
+    // output token is counted from the text delivered, "Hello".
     expect(record.promptTokens).toBe(12)
     expect(record.completionTokens).toBe(1)
+    expect(record.usageEstimated).toBe(true)
   })
 
   it("ends a cut-off translated stream with an error event", async () => {
