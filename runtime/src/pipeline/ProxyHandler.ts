@@ -208,8 +208,9 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       result = decision.respond
     } else {
       const cancel = exchange.departure
-      const invoke = (deployment: Deployment) =>
-        spec.invoke(
+      const invoke = (deployment: Deployment) => {
+        state.lastAttempt = deployment
+        return spec.invoke(
           deployment.adapter,
           deployment.provider,
           context.request,
@@ -217,6 +218,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           attachCancelNotice(new ExchangeCallContext(state.requestId, deployment.upstreamModel, deployment.idleTimeoutMs, exchange), cancel),
           state.stream
         )
+      }
       const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel)
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
@@ -268,13 +270,13 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     if (!error._tag.startsWith("Upstream")) return
     const status = error._tag === "UpstreamHttpError" ? error.status : undefined
     const clientMistake = status !== undefined && status < 500 && status !== 429
-    // The route names the first deployment, and after fallbacks the error may come from another.
-    const route = state.context?.route
+    // The route names the first deployment, and after fallbacks the error comes from the last one tried.
     const provider = (error as { readonly provider: string }).provider
+    const attempt = state.lastAttempt
     log(clientMistake ? "Info" : "Warning")("Upstream call failed", {
       "request.id": state.requestId,
       provider,
-      model: route?.provider === provider ? route.upstreamModel : "",
+      model: attempt?.provider === provider ? attempt.upstreamModel : "",
       error: error._tag,
       ...(status === undefined ? {} : { "http.status": status }),
       "error.message": error.message

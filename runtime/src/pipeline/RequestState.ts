@@ -31,6 +31,8 @@ export class RequestState {
   /** How many plugins had their `beforeRequest` run. */
   readonly hookProgress = { ran: 0 }
   answeredByHook = false
+  /** The provider and model of the last upstream call made, which after a fallback may differ from `context.route`. */
+  lastAttempt: { readonly provider: string; readonly upstreamModel: string } | undefined = undefined
   httpStatus = 200
   error: GatewayError | undefined = undefined
   /** Usage of a JSON response; streams keep theirs in `progress`. */

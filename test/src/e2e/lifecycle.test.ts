@@ -29,6 +29,7 @@ providers:
     config: { baseUrl: "${upstreamUrl}/v1", apiKey: "sk-test-upstream-key" }
 models:
   gpt-4o-mini: { provider: openai, model: gpt-4o-mini-2024-07-18 }
+  gpt-4o: { provider: openai, model: gpt-4o-2024-08-06, fallbacks: [gpt-4o-mini] }
 ${extraModels}
 plugins: []
 `
@@ -102,15 +103,18 @@ describe("process lifecycle", () => {
     const { text, finish } = await inFlight
     expect(text.length).toBeGreaterThan(0)
     expect(finish).toBe("stop")
-    expect(await modelIds(url)).toEqual(["gpt-4.1-nano", "gpt-4o-mini"])
+    expect(await modelIds(url)).toEqual(["gpt-4.1-nano", "gpt-4o", "gpt-4o-mini"])
   })
 
   it("logs failed upstream calls", async () => {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
-    // The upstream repeats the key it got, which must not reach the log.
-    upstream.enqueue({ status: 503, body: JSON.stringify({ error: { message: "The engine is overloaded for key sk-test-upstream-key.", type: "server_error" } }) })
+    // Both calls fail: gpt-4o, then its fallback gpt-4o-mini. The upstream repeats the key it
+    // got, which must not reach the log.
+    const overloaded = { status: 503, body: JSON.stringify({ error: { message: "The engine is overloaded for key sk-test-upstream-key.", type: "server_error" } }) }
+    upstream.enqueue(overloaded)
+    upstream.enqueue(overloaded)
 
-    const failure = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).catch((error: unknown) => error)
+    const failure = await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }).catch((error: unknown) => error)
 
     expect(failure).toBeInstanceOf(OpenAI.APIError)
     const requestId = (failure as InstanceType<typeof OpenAI.APIError>).headers?.get("x-fluxen-request-id")
@@ -120,6 +124,8 @@ describe("process lifecycle", () => {
     expect(line).toContain(`request.id=${requestId}`)
     expect(line).toContain("error=UpstreamHttpError")
     expect(line).toContain("http.status=503")
+    expect(line).toContain("provider=openai")
+    expect(line).toContain("model=gpt-4o-mini-2024-07-18")
     expect(line).toContain("The engine is overloaded for key [redacted].")
     expect(output).not.toContain("sk-test-upstream-key")
   })
@@ -129,7 +135,7 @@ describe("process lifecycle", () => {
     child.kill("SIGHUP")
     await waitFor(async () => output.includes("Configuration reload failed"), "the reload failure log", () => output)
     expect(output).toContain("models.broken.provider")
-    expect(await modelIds(url)).toEqual(["gpt-4o-mini"])
+    expect(await modelIds(url)).toEqual(["gpt-4o", "gpt-4o-mini"])
     expect(child.exitCode).toBeNull()
   })
 
