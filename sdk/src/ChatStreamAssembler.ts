@@ -49,6 +49,8 @@ const foldExtraFields = (
     extra ??= {}
     const previous = extra[name]
     if (STREAMED_TEXT_FIELDS.has(name) && typeof value === "string" && typeof previous === "string") extra[name] = previous + value
+    // NOTE: entries are appended as they come. A server that streams one entry in fragments
+    // (one per delta, under the same index) gets one entry per fragment here.
     else if (Array.isArray(value) && Array.isArray(previous)) extra[name] = [...previous, ...value]
     else extra[name] = value
   }

@@ -40,7 +40,7 @@ const hideValue = (message: string, value: unknown): string => {
   return typeof value === "string" && value.length >= 4 ? hidden.split(value).join("***") : hidden
 }
 
-/** Describes a mapping or list by its size, from the text a message printed it as. */
+/** Describes a printed mapping or list by its number of entries. */
 const describeShape = (text: string): string => {
   try {
     const value: unknown = JSON.parse(text)

@@ -13,6 +13,6 @@ describe("ServerListenError", () => {
     const message = denied(8080).message
 
     expect(message).not.toContain("below 1024")
-    expect(message).toContain("Cannot listen on 127.0.0.1:8080: permission denied")
+    expect(message).toContain("Cannot listen on 127.0.0.1:8080: the system denied permission")
   })
 })

@@ -16,7 +16,7 @@ export class ServerListenError extends Data.TaggedError("ServerListenError")<{
       case "EACCES":
         return this.port > 0 && this.port < 1024
           ? `Cannot listen on ${address}: permission denied. Ports below 1024 need extra privileges, so choose a port from 1024 up with server.port or --port.`
-          : `Cannot listen on ${address}: permission denied by the system (a security policy or a reserved port range). Choose another port with server.port or --port.`
+          : `Cannot listen on ${address}: the system denied permission to use this port. Choose another port with server.port or --port.`
       case "EADDRNOTAVAIL":
         return `Cannot listen on ${address} because ${this.host} is not an address of this machine. Set server.host or --host to a local address such as 127.0.0.1 or 0.0.0.0.`
       default:

@@ -235,7 +235,7 @@ interface ProfileRun {
   readonly file: string
   readonly result: CaseResult
   /** "measured window", or "whole process" when the window did not fall inside the profile. */
-  readonly scope: string
+  readonly scope: "measured window" | "whole process"
   readonly summary: ProfileSummary
 }
 
@@ -371,11 +371,11 @@ const main = async (options: BenchOptions): Promise<number> => {
     console.log(`Throughput under the profiler: ${profile.result.requestsPerSecond.toFixed(0)} req/s.`)
   }
   if (profile !== undefined && minimalProfile !== undefined) {
-    if (profile.scope === minimalProfile.scope) {
+    if (profile.scope === "measured window" && minimalProfile.scope === "measured window") {
       console.log(`\n${formatProfileComparison(minimalProfile, profile, options.profileWorkload)}`)
     } else {
       // A whole-process profile includes start-up and warm-up, so its time per request is not comparable.
-      console.log(`\nNo comparison by package: Fluxen's profile covers the ${profile.scope} and the minimal proxy's the ${minimalProfile.scope}.`)
+      console.log(`\nNo comparison by package: Fluxen's profile covers the ${profile.scope} and the minimal proxy's the ${minimalProfile.scope}, and only two measured windows compare.`)
     }
     console.log(`Profile of the minimal proxy: ${minimalProfile.file}, summarized over the ${minimalProfile.scope}.`)
   }
