@@ -136,7 +136,7 @@ export const makeOpenAICompatibleAdapter = (
    * completions stream that ends with neither `[DONE]` nor a finish reason,
    * because that is a cut connection, not a finished response. A chat or
    * completions event that can carry neither a usage object nor an error is
-   * parsed only when its `json` is read (see `LazyStreamEvent`); its finish
+   * parsed only when its `json` is read (see `LazyStreamEvent`). Its finish
    * reason, if any, is found in its text.
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })

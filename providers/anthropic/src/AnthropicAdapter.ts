@@ -218,8 +218,9 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     let started = false
     for await (const { event, data, payload } of readAnthropicEvents(provider, response)) {
       if (payload.type === "message_start" || payload.type === "message_delta") {
-        const update = payload.type === "message_start" ? usageAtMessageStart(isRecord(payload.message?.usage) ? payload.message.usage : undefined) : payload.usage
-        rawUsage = mergeAnthropicUsage(rawUsage, isRecord(update) ? update : undefined)
+        const reported = payload.type === "message_start" ? payload.message?.usage : payload.usage
+        const update = isRecord(reported) ? reported : undefined
+        rawUsage = mergeAnthropicUsage(rawUsage, payload.type === "message_start" ? usageAtMessageStart(update) : update)
         usage = usageFromAnthropic(rawUsage)
       }
       // An error before any other event is only thrown, so the host can still respond with an HTTP error status.

@@ -10,7 +10,7 @@ import type { UsageGroupBy } from "../usage/UsageStore.js"
 const isoTimestampPattern =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+ -]\d{2}:\d{2})?)?$/
 
-/** Minutes east of UTC of a `Z` or `±hh:mm` offset (a space read as `+`), or `undefined` when it is out of range. */
+/** Returns the minutes east of UTC of a `Z` or `±hh:mm` offset (a space read as `+`), or `undefined` when it is out of range. */
 const offsetMinutes = (offset: string): number | undefined => {
   if (offset === "Z") return 0
   const hours = Number(offset.slice(1, 3))

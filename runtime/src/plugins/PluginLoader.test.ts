@@ -3,7 +3,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
 import { loadPlugin, type ModuleImporter } from "./PluginLoader.js"
-import { PackageNotFoundError } from "./PluginLoadError.js"
+import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
 const transport = Layer.merge(
   Layer.succeed(HttpTransport, { send: () => Promise.reject(new Error("no upstream calls in this test")) }),
@@ -64,6 +64,9 @@ const load = (packageName: string, config: unknown, instanceName = packageName) 
     Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none))
   )
 
+/** Returns the YAML path of a plugin load error, or undefined for another error. */
+const pathOf = (error: { readonly _tag: string }): string | undefined => (error instanceof PluginLoadError ? error.path : undefined)
+
 describe("loadPlugin", () => {
   it.effect("builds a plugin with its decoded config and closes its scope", () =>
     Effect.gen(function* () {
@@ -116,7 +119,7 @@ describe("loadPlugin", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(load("missing-plugin", {}))
       expect(error._tag).toBe("PluginLoadError")
-      expect(error._tag === "PluginLoadError" && error.path).toBe("plugins[3].use")
+      expect(pathOf(error)).toBe("plugins[3].use")
       expect(error.message).toBe(
         "The package 'missing-plugin' is not installed next to the configuration file (/etc) or in /srv. Install it in one of these places, or fix the name."
       )
@@ -125,7 +128,8 @@ describe("loadPlugin", () => {
   it.scoped("reports a package that fails to import", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(load("broken-plugin", {}))
-      expect(error._tag === "PluginLoadError" && error.path).toBe("plugins[3].use")
+      expect(error._tag).toBe("PluginLoadError")
+      expect(pathOf(error)).toBe("plugins[3].use")
       expect(error.message).toBe("The package 'broken-plugin' failed to import: SyntaxError: Unexpected token '}'")
     }))
 

@@ -130,7 +130,7 @@ interface HitCase {
   readonly name: string
   readonly fixture: string
   readonly model: string
-  /** How the hit is asked for; the miss that stores the answer is always streamed. */
+  /** How the hit is requested. The miss that stores the response is always streamed. */
   readonly hit: "stream" | "json"
   /** Checks that the miss carried what the hit must keep, so that an empty pair cannot pass. */
   readonly expectCarried: (miss: ReturnedMessage) => void
