@@ -16,6 +16,7 @@ import type {
 } from "./MessagesApi.js"
 import { readThinkingBlocks } from "./thinking.js"
 import { invalidField, isRecord } from "./validation.js"
+import { wireToolUseId } from "./wireToolUseId.js"
 
 interface Turn {
   readonly role: "user" | "assistant"
@@ -243,18 +244,19 @@ const toolUseBlock = (call: NonNullable<ChatMessage["tool_calls"]>[number], para
     }
   }
   if (!isRecord(input)) throw invalidField(argumentsParam, `Invalid ${argumentsParam}: expected a JSON object.`)
-  return { type: "tool_use", id: call.id, name: call.function.name, input }
+  return { type: "tool_use", id: wireToolUseId(call.id), name: call.function.name, input }
 }
 
 const toolResultBlock = (message: ChatMessage, param: string): ToolResultBlock => {
   if (typeof message.tool_call_id !== "string" || message.tool_call_id === "") {
     throw invalidField(`${param}.tool_call_id`, `Missing ${param}.tool_call_id: a tool message must name the tool call whose result it carries.`)
   }
+  const toolUseId = wireToolUseId(message.tool_call_id)
   const content = message.content
   if (typeof content === "string") {
     return content === ""
-      ? { type: "tool_result", tool_use_id: message.tool_call_id }
-      : { type: "tool_result", tool_use_id: message.tool_call_id, content }
+      ? { type: "tool_result", tool_use_id: toolUseId }
+      : { type: "tool_result", tool_use_id: toolUseId, content }
   }
   const blocks = userBlocks(content, `${param}.content`).map((block): TextBlock | ImageBlock => {
     if (block.type === "document") {
@@ -263,6 +265,6 @@ const toolResultBlock = (message: ChatMessage, param: string): ToolResultBlock =
     return block
   })
   return blocks.length === 0
-    ? { type: "tool_result", tool_use_id: message.tool_call_id }
-    : { type: "tool_result", tool_use_id: message.tool_call_id, content: blocks }
+    ? { type: "tool_result", tool_use_id: toolUseId }
+    : { type: "tool_result", tool_use_id: toolUseId, content: blocks }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { InvalidRequestError, type ChatRequest } from "@fluxen/sdk"
 import { Effect, Either } from "effect"
 import { toAnthropicRequest } from "./toAnthropicRequest.js"
+import { wireToolUseId } from "./wireToolUseId.js"
 
 const options = { model: "claude-upstream", defaultMaxTokens: 4096, stream: false }
 
@@ -144,6 +145,21 @@ const cases: ReadonlyArray<Case> = [
             { type: "text", text: "Thanks, and Oslo?" }
           ]
         }
+      ]
+    }
+  },
+  {
+    name: "foreign tool call ids",
+    request: {
+      messages: [
+        { role: "assistant", content: "", tool_calls: [{ id: "functions.Bash:0", type: "function", function: { name: "Bash", arguments: "" } }] },
+        { role: "tool", tool_call_id: "functions.Bash:0", content: "ok" }
+      ]
+    },
+    expected: {
+      messages: [
+        { role: "assistant", content: [{ type: "tool_use", id: wireToolUseId("functions.Bash:0"), name: "Bash", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: wireToolUseId("functions.Bash:0"), content: "ok" }] }
       ]
     }
   },

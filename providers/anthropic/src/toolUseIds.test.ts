@@ -20,6 +20,10 @@ describe("toToolUseId", () => {
   it("ignores an empty signature", () => {
     expect(toToolUseId(signed("call_0_abc", ""))).toBe("call_0_abc")
   })
+
+  it("rewrites a foreign id", () => {
+    expect(toToolUseId({ id: "functions.Bash:0" })).toMatch(/^functions_Bash_0_[0-9a-f]{8}$/)
+  })
 })
 
 describe("splitToolUseId", () => {

@@ -25,6 +25,7 @@
  */
 import { readThoughtSignature, thoughtSignatureField, type ThoughtSignatureField } from "@fluxen/sdk"
 import { decodeBase64Text, encodeBase64Text } from "./dataUrl.js"
+import { wireToolUseId } from "./wireToolUseId.js"
 
 const SEPARATOR = "__thought_signature__"
 
@@ -43,9 +44,13 @@ const fromBase64Url = (encoded: string): string | undefined => {
   return toBase64Url(text) === encoded ? text : undefined
 }
 
-/** Returns the `tool_use` id of an OpenAI tool call: its id, followed by its thought signature when it has one. */
+/**
+ * Returns the `tool_use` id of an OpenAI tool call: its id in a form Anthropic accepts (see
+ * `wireToolUseId.ts`), followed by its thought signature when it has one.
+ */
 export const toToolUseId = (call: { readonly id?: string | undefined }): string => {
-  const id = call.id ?? ""
+  // A client that later sends the conversation to an Anthropic deployment sends these ids unchanged.
+  const id = wireToolUseId(call.id ?? "")
   const signature = readThoughtSignature(call)
   return signature === undefined ? id : `${id}${SEPARATOR}${toBase64Url(signature)}`
 }
