@@ -98,7 +98,8 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
       isReady: () => ready,
       probeDatabase: sql`select 1`,
       metrics: { requests: requestMetrics, hookPlugins, inflight, usageWriterStats: writer.stats },
-      adminKey: config.admin?.key
+      adminKey: config.admin?.key,
+      protectMetrics: config.admin?.protectMetrics ?? false
     })
     const gateway: Gateway = {
       proxy,

@@ -76,12 +76,14 @@ const acceptEnvReferencesBelow = (schema: JsonObject, definitions: JsonObject): 
   return result
 }
 
-// A document with one entry of each kind, so that decoding it fills in the
-// defaults of entries (models, deployments, plugins) as well as of sections.
+// A document with one entry of each kind and the optional `admin` section, so
+// that decoding it fills in the defaults of entries (models, deployments,
+// plugins) and of `admin` as well as of the other sections.
 const sampleDocument = {
   providers: { sample: { use: "package" } },
   models: { sample: { provider: "sample", deployments: [{ provider: "sample" }], retry: {} } },
-  plugins: [{ use: "package" }]
+  plugins: [{ use: "package" }],
+  admin: { key: "sample-admin-key-0000" }
 }
 
 const isPlainObject = (value: unknown): value is JsonObject => isObject(value) && Object.getPrototypeOf(value) === Object.prototype

@@ -109,15 +109,20 @@ export const LoggingConfig = Schema.Struct({
 // The messages are fixed, because the default ones would repeat the secret.
 export const AdminConfig = Schema.Struct({
   /**
-   * The secret that opens the dashboard, its data route and the usage totals, sent as
-   * `Authorization: Bearer <key>` or `?key=`. Without it the dashboard responds with 401 and
-   * the usage totals are open.
+   * The secret that opens the dashboard, its data route, the usage totals and, with
+   * `protectMetrics`, the metrics, sent as `Authorization: Bearer <key>` or `?key=`. Without
+   * it the dashboard responds with 401 and the usage totals are open.
    */
   key: Schema.Redacted(
     Schema.String.annotations({ message: () => "must be a string" }).pipe(
       Schema.minLength(16, { message: () => "must be at least 16 characters long" })
     )
-  )
+  ),
+  /**
+   * Whether `GET /metrics` needs the key too. Off by default, so that Prometheus
+   * scrapers configured without a token keep working.
+   */
+  protectMetrics: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }).annotations({ message: () => "must be a mapping such as { key: ${FLUXEN_ADMIN_KEY} }" })
 
 export const FluxenConfig = Schema.Struct({

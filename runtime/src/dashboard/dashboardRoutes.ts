@@ -12,6 +12,7 @@ import { Effect, Either, Schema, type Redacted } from "effect"
 import { readFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { fileURLToPath } from "node:url"
+import { makeAdminKeyGuard } from "../http/adminKeyGuard.js"
 import type { UsageStore } from "../usage/UsageStore.js"
 import { adminKeyRejectionMessage, makeAdminKeyCheck } from "./adminKey.js"
 import { findPluginRoutePaths, readDashboardData } from "./DashboardData.js"
@@ -68,19 +69,10 @@ const errorJson = (status: number, message: string, code: string, headers: Recor
 
 /** Adds the dashboard's routes to a router. */
 export const dashboardRoutes = (options: DashboardOptions) => {
-  const checkAdminKey = makeAdminKeyCheck(options.adminKey)
+  const guarded = makeAdminKeyGuard(makeAdminKeyCheck(options.adminKey), adminKeyRejectionMessage)
   const pluginRoutePaths = findPluginRoutePaths(options.pluginRoutes)
   // Assets do not change while the process runs, so each is read from disk once.
   const loadedAssets = new Map<string, Promise<string>>()
-
-  /** Runs `handle` when the request carries the admin key, and responds with 401 otherwise. */
-  const guarded = <E, R>(handle: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const rejection = checkAdminKey(request)
-      return rejection === undefined
-        ? handle
-        : Effect.succeed(errorJson(401, adminKeyRejectionMessage[rejection], "invalid_admin_key", { "www-authenticate": "Bearer" }))
-    })
 
   const page = HttpRouter.get(
     "/dashboard",

@@ -8,9 +8,12 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { PluginRoute } from "@fluxen/sdk"
 import { Effect, Either, type Redacted } from "effect"
-import { makeAdminKeyCheck } from "../dashboard/adminKey.js"
+import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
+import { makeAdminKeyGuard } from "./adminKeyGuard.js"
+import { anthropicErrorBody } from "./anthropicErrorResponse.js"
+import { anthropicModelPage, openAIModelList } from "./modelList.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
 import { decodeUsageQuery } from "./usageQuery.js"
 import { newRequestId } from "../pipeline/requestId.js"
@@ -30,6 +33,8 @@ export interface ControlDependencies {
   readonly metrics: MetricsSources
   /** The `admin.key` that opens the dashboard. Without it the dashboard responds with 401. */
   readonly adminKey: Redacted.Redacted<string> | undefined
+  /** `admin.protectMetrics`: whether `GET /metrics` needs `adminKey`. */
+  readonly protectMetrics: boolean
 }
 
 const openAIError = (status: number, message: string, code: string, param: string | null = null) =>
@@ -40,51 +45,51 @@ const openAIError = (status: number, message: string, code: string, param: strin
 
 const dayMs = 86_400_000
 
+const usageRejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
+  not_configured: "The usage totals need admin.key, which fluxen.yaml does not set.",
+  missing: "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
+  invalid: adminKeyRejectionMessage.invalid
+}
+
 export const makeControlApp = (dependencies: ControlDependencies) => {
+  // The Anthropic SDKs send `anthropic-version` with every request and the OpenAI SDKs never do,
+  // so the header picks the shape of the list.
   const models = HttpRouter.get(
     "/v1/models",
-    Effect.sync(() =>
-      HttpServerResponse.unsafeJson({
-        object: "list",
-        data: dependencies.router.listConfigured().map((model) => ({
-          id: model.id,
-          object: "model",
-          created: 0,
-          owned_by: model.provider
-        }))
-      })
-    )
+    Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const configured = dependencies.router.listConfigured()
+      if (request.headers["anthropic-version"] === undefined) return HttpServerResponse.unsafeJson(openAIModelList(configured))
+
+      const page = anthropicModelPage(configured, new URL(request.url, "http://fluxen.local").searchParams)
+      return Either.isRight(page)
+        ? HttpServerResponse.unsafeJson(page.right)
+        : HttpServerResponse.unsafeJson(anthropicErrorBody(400, page.left.message), { status: 400 })
+    })
   )
+
+  const usageTotals = Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const query = decodeUsageQuery(new URL(request.url, "http://fluxen.local").searchParams)
+    if (Either.isLeft(query)) {
+      return openAIError(400, query.left.message, "invalid_value", query.left.param)
+    }
+
+    const to = query.right.to ?? new Date()
+    const from = query.right.from ?? new Date(to.getTime() - 30 * dayMs)
+    const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.groupBy })
+    return HttpServerResponse.unsafeJson(
+      { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.groupBy, data: totals },
+      { headers: { "cache-control": "no-store" } }
+    )
+  })
 
   // The usage totals show the same figures as the dashboard, so `admin.key` guards them too. Without
   // it they stay open, as on the embedded defaults.
-  const checkAdminKey = dependencies.adminKey === undefined ? undefined : makeAdminKeyCheck(dependencies.adminKey)
-
   const usage = HttpRouter.get(
     "/v1/fluxen/usage",
-    Effect.gen(function* () {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const rejection = checkAdminKey?.(request)
-      if (rejection !== undefined) {
-        const message =
-          rejection === "invalid"
-            ? "The admin key is invalid."
-            : "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL."
-        return HttpServerResponse.setHeaders(openAIError(401, message, "invalid_admin_key"), { "www-authenticate": "Bearer", "cache-control": "no-store" })
-      }
-      const query = decodeUsageQuery(new URL(request.url, "http://fluxen.local").searchParams)
-      if (Either.isLeft(query)) {
-        return openAIError(400, query.left.message, "invalid_value", query.left.param)
-      }
-
-      const to = query.right.to ?? new Date()
-      const from = query.right.from ?? new Date(to.getTime() - 30 * dayMs)
-      const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.groupBy })
-      return HttpServerResponse.unsafeJson(
-        { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.groupBy, data: totals },
-        { headers: { "cache-control": "no-store" } }
-      )
-    })
+    dependencies.adminKey === undefined
+      ? usageTotals
+      : makeAdminKeyGuard(makeAdminKeyCheck(dependencies.adminKey), usageRejectionMessages)(usageTotals)
   )
 
   const health = HttpRouter.get("/healthz", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" })))
@@ -107,7 +112,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       usage,
       health,
       ready,
-      metricsRoute(dependencies.metrics),
+      metricsRoute(dependencies.metrics, dependencies.protectMetrics ? dependencies.adminKey : undefined),
       dashboardRoutes({ usageStore: dependencies.usageStore, adminKey: dependencies.adminKey, pluginRoutes: dependencies.pluginRoutes })
     )
   )

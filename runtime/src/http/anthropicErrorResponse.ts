@@ -23,10 +23,14 @@ export interface AnthropicErrorBody {
   readonly error: { readonly type: string; readonly message: string }
 }
 
-export const toAnthropicErrorBody = (response: ErrorResponse): AnthropicErrorBody => ({
+/** Builds the body for a status and message, with the error type Anthropic gives that status. */
+export const anthropicErrorBody = (status: number, message: string): AnthropicErrorBody => ({
   type: "error",
-  error: { type: anthropicTypeByStatus[response.status] ?? "api_error", message: response.body.error.message }
+  error: { type: anthropicTypeByStatus[status] ?? "api_error", message }
 })
+
+export const toAnthropicErrorBody = (response: ErrorResponse): AnthropicErrorBody =>
+  anthropicErrorBody(response.status, response.body.error.message)
 
 /** The error as a stream event, for failures after a stream's headers were sent; the Anthropic SDKs raise it. */
 export const anthropicErrorEventText = (response: ErrorResponse): string =>

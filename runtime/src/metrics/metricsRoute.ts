@@ -1,7 +1,9 @@
 /** `GET /metrics`: the gateway's counters in the Prometheus text format. */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect } from "effect"
+import { Effect, type Redacted } from "effect"
+import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
+import { makeAdminKeyGuard } from "../http/adminKeyGuard.js"
 import type { HookPlugin } from "../plugins/HookChain.js"
 import type { UsageWriterStats } from "../usage/UsageWriter.js"
 import { ExpositionWriter, prometheusContentType, renderLabels } from "./PrometheusText.js"
@@ -59,15 +61,23 @@ export const renderMetrics = (sources: MetricsSources): Effect.Effect<string> =>
     return writer.toString()
   })
 
+const rejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
+  not_configured: "The metrics need admin.key, which fluxen.yaml does not set.",
+  missing:
+    "The metrics need the admin key, because admin.protectMetrics is true: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
+  invalid: adminKeyRejectionMessage.invalid
+}
+
 /**
- * Adds `GET /metrics` to a router. The route is not authenticated, as
- * Prometheus scrapes usually are not: it shows provider, model and plugin
- * names and counts, never keys, teams or prompt text.
+ * Adds `GET /metrics` to a router. Without `adminKey` the route is open, as
+ * Prometheus scrapes usually are: it shows provider, model and plugin names
+ * and counts, never keys, teams or prompt text. With `adminKey` it responds
+ * with 401 unless the request carries that key.
  */
-export const metricsRoute = (sources: MetricsSources) =>
-  HttpRouter.get(
-    "/metrics",
-    Effect.map(renderMetrics(sources), (body) =>
-      HttpServerResponse.text(body, { contentType: prometheusContentType, headers: { "cache-control": "no-store" } })
-    )
+export const metricsRoute = (sources: MetricsSources, adminKey: Redacted.Redacted<string> | undefined) => {
+  const scrape = Effect.map(renderMetrics(sources), (body) =>
+    HttpServerResponse.text(body, { contentType: prometheusContentType, headers: { "cache-control": "no-store" } })
   )
+  const guard = adminKey === undefined ? undefined : makeAdminKeyGuard(makeAdminKeyCheck(adminKey), rejectionMessages)
+  return HttpRouter.get("/metrics", guard === undefined ? scrape : guard(scrape))
+}

@@ -115,6 +115,7 @@ describe("config/fluxen.schema.json", () => {
     expect(rootSchema.properties.plugins.default).toEqual([])
     expect(rootSchema.properties.plugins.items.properties.failMode.default).toBe("open")
     expect(rootSchema.properties.plugins.items.properties.timeout.default).toBe(5_000)
+    expect(rootSchema.properties.admin.properties.protectMetrics.default).toBe(false)
   })
 
   const cases: ReadonlyArray<{ readonly name: string; readonly yaml: string; readonly valid: boolean }> = [
@@ -131,7 +132,11 @@ describe("config/fluxen.schema.json", () => {
     { name: "provider name with a space", yaml: "providers: { 'open ai': { use: x } }", valid: false },
     { name: "provider without use", yaml: "providers: { openai: { config: {} } }", valid: false },
     { name: "unknown plugin fail mode", yaml: "providers: {}\nplugins: [{ use: x, failMode: maybe }]", valid: false },
-    { name: "empty deployment list", yaml: "providers: { p: { use: x } }\nmodels: { m: { deployments: [] } }", valid: false }
+    { name: "empty deployment list", yaml: "providers: { p: { use: x } }\nmodels: { m: { deployments: [] } }", valid: false },
+    { name: "protected metrics", yaml: "providers: {}\nadmin: { key: admin-key-0123456789, protectMetrics: true }", valid: true },
+    { name: "protectMetrics as a word", yaml: "providers: {}\nadmin: { key: admin-key-0123456789, protectMetrics: sometimes }", valid: false },
+    { name: "short admin key", yaml: "providers: {}\nadmin: { key: too-short }", valid: false },
+    { name: "protectMetrics without a key", yaml: "providers: {}\nadmin: { protectMetrics: true }", valid: false }
   ]
 
   it.each(cases)("agrees with the decoder on $name", ({ yaml, valid }) => {

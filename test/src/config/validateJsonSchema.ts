@@ -22,6 +22,7 @@ const checkedKeywords = new Set([
   "type",
   "enum",
   "pattern",
+  "minLength",
   "minimum",
   "maximum",
   "exclusiveMinimum",
@@ -100,6 +101,10 @@ export const validateJsonSchema = (root: JsonObject, value: unknown): Array<Sche
     }
     if (typeof schema.pattern === "string" && typeof value === "string" && !new RegExp(schema.pattern, "u").test(value)) {
       fail(`${JSON.stringify(value)} does not match ${schema.pattern}`)
+    }
+    // JSON Schema counts string length in Unicode code points.
+    if (typeof schema.minLength === "number" && typeof value === "string" && [...value].length < schema.minLength) {
+      fail(`${JSON.stringify(value)} is shorter than ${schema.minLength} characters`)
     }
     if (typeof value === "number") {
       if (typeof schema.minimum === "number" && value < schema.minimum) fail(`${value} is below the minimum ${schema.minimum}`)
