@@ -1,0 +1,95 @@
+/**
+ * `npm start` and `npm run fluxen` run Fluxen through `sh -c`, and npm passes
+ * SIGTERM and SIGINT to that shell. The shell must hand its place to node
+ * (`exec`). Otherwise the shell dies, and Fluxen keeps running without a
+ * parent, still holding its port.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+
+const repository = fileURLToPath(new URL("../../../", import.meta.url))
+
+const freePort = async (): Promise<number> => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+const configText = (port: number) => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 5 seconds }
+usage: { sqlitePath: ./usage.db }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+    config: { baseUrl: "http://127.0.0.1:9/v1", apiKey: "sk-test-unused" }
+models:
+  gpt-4o-mini: { provider: openai, model: gpt-4o-mini }
+`
+
+const answers = async (url: string): Promise<boolean> => {
+  try {
+    return (await fetch(`${url}/healthz`)).ok
+  } catch {
+    return false
+  }
+}
+
+const waitUntil = async (check: () => Promise<boolean>, what: string, output: () => string): Promise<void> => {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`Timed out waiting for ${what}:\n${output()}`)
+}
+
+describe("npm run fluxen", () => {
+  let directory: string
+  let npm: ChildProcess | undefined
+  let output = ""
+
+  beforeEach(() => {
+    directory = mkdtempSync(Path.join(tmpdir(), "fluxen-npm-script-"))
+    output = ""
+  })
+
+  afterEach(() => {
+    // Ends the whole process group the test started, whatever the outcome.
+    if (npm?.pid !== undefined) {
+      try {
+        process.kill(-npm.pid, "SIGKILL")
+      } catch {
+        // The group has already exited.
+      }
+    }
+    rmSync(directory, { recursive: true, force: true })
+  })
+
+  it("stops Fluxen on SIGTERM", { timeout: 120_000 }, async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const configPath = Path.join(directory, "fluxen.yaml")
+    writeFileSync(configPath, configText(port))
+    // Its own process group, so that the cleanup reaches a Fluxen that outlived npm.
+    npm = spawn("npm", ["run", "--silent", "fluxen", "--", "start", "--config", configPath], {
+      cwd: repository,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    const exited = new Promise<void>((resolve) => npm!.once("exit", () => resolve()))
+    await waitUntil(() => answers(url), "Fluxen to start", () => output)
+
+    npm.kill("SIGTERM")
+    await exited
+    await waitUntil(async () => !(await answers(url)), "Fluxen to stop", () => output)
+    expect(await answers(url)).toBe(false)
+  })
+})
