@@ -96,6 +96,8 @@ export interface CacheHooks {
 /** The key and TTL that `beforeRequest` leaves for `afterResponse` when the response may be stored. */
 interface PendingStore {
   readonly key: string
+  /** The deployment the key names, `provider/upstream model`. */
+  readonly deployment: string
   readonly ttlMs: number
   /** Set when the response is to be indexed semantically too. */
   readonly semantic: { readonly query: SemanticQuery; vector: Float32Array | undefined } | undefined
@@ -145,6 +147,8 @@ const assemblyDropsRequestedParts = (request: Readonly<Record<string, unknown>>)
   request.audio !== undefined && request.audio !== null ||
   Array.isArray(request.modalities) && request.modalities.includes("audio") ||
   request.functions !== undefined
+
+const deploymentOf = (context: RequestContext): string => `${context.route.provider}/${context.route.upstreamModel}`
 
 const setStatus = (context: RequestContext, status: NonNullable<RecordFields["cacheStatus"]>) => {
   context.record.cacheStatus = status
@@ -269,6 +273,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
     const query = options.semantic?.queryOf(context, fullNamespace)
     const pending: PendingStore = {
       key,
+      deployment: deploymentOf(context),
       ttlMs: Math.min(ttlMs ?? options.ttlMs, options.maxTtlMs),
       semantic: query === undefined ? undefined : { query, vector: undefined }
     }
@@ -358,6 +363,9 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
     const pending = context.attributes.get(attributeKey) as PendingStore | undefined
     if (pending === undefined) return Effect.void
     if (outcome.status !== "ok" || outcome.httpStatus !== 200 || outcome.answeredByHook) return Effect.void
+    // A fallback, or a routing rule listed after the cache, moved the request to another
+    // deployment. Its answer must not be served later under the key of the first one.
+    if (deploymentOf(context) !== pending.deployment) return Effect.void
     // A streamed chat arrives here assembled only when every choice finished.
     if (!isCompleteResponse(context.endpoint as CachedEndpoint, outcome.response)) return Effect.void
     if (context.stream && assemblyDropsRequestedParts(context.request as Readonly<Record<string, unknown>>)) return Effect.void
