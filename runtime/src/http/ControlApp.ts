@@ -11,7 +11,10 @@ import { Effect, Either, type Redacted } from "effect"
 import { makeAdminKeyCheck } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
+import { anthropicErrorBody } from "./anthropicErrorResponse.js"
+import { internalErrorResponse } from "./errorResponse.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
+import { requestIdHeaders, type ApiShape } from "./requestIdHeaders.js"
 import { decodeUsageQuery } from "./usageQuery.js"
 import { newRequestId } from "../pipeline/requestId.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
@@ -112,19 +115,26 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     )
   )
 
-  return router.pipe(
-    Effect.catchTag("RouteNotFound", (error) => {
-      const path = new URL(error.request.url, "http://fluxen.local").pathname
-      const message = `Unknown route ${error.request.method} ${path}.`
-      // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
-      if (path === "/v1/messages" || path.startsWith("/v1/messages/")) {
-        return Effect.succeed(HttpServerResponse.unsafeJson({ type: "error", error: { type: "not_found_error", message } }, { status: 404 }))
-      }
-      return Effect.succeed(openAIError(404, message, "not_found"))
-    }),
-    Effect.catchAllCause((cause) =>
-      Effect.as(Effect.logError("Control route failed", cause), openAIError(500, "Fluxen failed to handle the request.", "internal_error"))
-    ),
-    Effect.map((response) => HttpServerResponse.setHeader(response, "x-fluxen-request-id", newRequestId()))
-  )
+  return Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const path = new URL(request.url, "http://fluxen.local").pathname
+    const requestId = newRequestId()
+    // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
+    const shape: ApiShape = path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai"
+    const errorFor = (status: number, message: string, code: string) =>
+      shape === "anthropic"
+        ? HttpServerResponse.unsafeJson(anthropicErrorBody(status, message, requestId), { status })
+        : openAIError(status, message, code)
+
+    const response = yield* router.pipe(
+      Effect.catchTag("RouteNotFound", () => Effect.succeed(errorFor(404, `Unknown route ${request.method} ${path}.`, "not_found"))),
+      Effect.catchAllCause((cause) =>
+        Effect.as(
+          Effect.logError("Control route failed", cause).pipe(Effect.annotateLogs({ "request.id": requestId })),
+          errorFor(500, internalErrorResponse(requestId).body.error.message, "internal_error")
+        )
+      )
+    )
+    return HttpServerResponse.setHeaders(response, requestIdHeaders(requestId, shape))
+  })
 }
