@@ -45,7 +45,7 @@ export interface AnthropicAdapterOptions {
   readonly baseUrl: string
   /** Sent as `x-api-key`. Leave it undefined only behind a proxy that adds its own. */
   readonly apiKey?: Redacted.Redacted<string> | undefined
-  /** Sent as `anthropic-version`, e.g. `2023-06-01`. */
+  /** Sent as `anthropic-version`, e.g. `2023-06-01`, unless a native Messages client sent its own. */
   readonly version: string
   /** `max_tokens` for chat requests that set no limit, because Anthropic requires one. */
   readonly defaultMaxTokens: number
@@ -53,6 +53,12 @@ export interface AnthropicAdapterOptions {
   readonly betas?: ReadonlyArray<string>
   /** Extra headers sent on every request. */
   readonly headers?: Readonly<Record<string, string>>
+}
+
+/** Options of one upstream call: whether it streams, and whether the client's `anthropic-version` is sent. */
+interface UpstreamCall {
+  readonly stream: boolean
+  readonly forwardClientVersion: boolean
 }
 
 const decoder = new TextDecoder()
@@ -75,9 +81,16 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
   if (options.apiKey !== undefined) baseHeaders["x-api-key"] = Redacted.value(options.apiKey)
   const secrets = upstreamSecrets(options.apiKey === undefined ? undefined : Redacted.value(options.apiKey), options.headers)
 
-  // The configured betas come first, then the client's, each once.
-  const headersFor = (clientHeaders: RequestHeaders | undefined, stream: boolean): Record<string, string> => {
+  /**
+   * Builds the upstream headers. The configured betas come first, then the client's, each once.
+   * With `forwardClientVersion` the client's `anthropic-version`, when it sent one, replaces the
+   * configured one, because the client wrote a native Messages body for its own version. Chat
+   * bodies are written by Fluxen, so they keep the configured version.
+   */
+  const headersFor = (clientHeaders: RequestHeaders | undefined, { stream, forwardClientVersion }: UpstreamCall): Record<string, string> => {
     const headers: Record<string, string> = stream ? { ...baseHeaders, accept: "text/event-stream" } : { ...baseHeaders }
+    const version = forwardClientVersion ? clientHeaders?.get("anthropic-version")?.trim() : undefined
+    if (version !== undefined && version !== "") headers["anthropic-version"] = version
     const clientBetas = (clientHeaders?.get("anthropic-beta") ?? "").split(",")
     const betas = [...new Set([...configuredBetas, ...clientBetas].map((beta) => beta.trim()).filter((beta) => beta !== ""))]
     if (betas.length > 0) headers["anthropic-beta"] = betas.join(",")
@@ -89,11 +102,10 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     return new UpstreamProtocolError({ provider, message: `Reading the upstream response failed: ${String(cause)}` })
   }
 
-  const postMessages = async (body: unknown, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
+  const postMessages = async (body: unknown, context: CallContext, call: UpstreamCall): Promise<UpstreamResponse> => {
+    const headers = headersFor(context.clientHeaders, call)
     // The request reads `context.signal` only if the transport does. Fluxen's transport watches the notice instead.
-    const response = await transport.send(
-      new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages`, headersFor(context.clientHeaders, stream), JSON.stringify(body), context)
-    )
+    const response = await transport.send(new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages`, headers, JSON.stringify(body), context))
     if (response.status >= 400) throw await readAnthropicError(provider, response, secrets)
     return response
   }
@@ -125,7 +137,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
       (body) =>
         Effect.tryPromise({
           try: async (): Promise<JsonResult> => {
-            const response = await postMessages(body, context, false)
+            const response = await postMessages(body, context, { stream: false, forwardClientVersion: false })
             const { message } = await readMessage(response)
             return {
               _tag: "Json",
@@ -153,7 +165,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
       (body) =>
         Effect.tryPromise({
           try: async (): Promise<StreamResult> => {
-            const response = await postMessages(body, context, true)
+            const response = await postMessages(body, context, { stream: true, forwardClientVersion: false })
             return {
               _tag: "Stream",
               status: response.status,
@@ -190,7 +202,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
             provider,
             method: "GET",
             url: `${baseUrl}/models?${query}`,
-            headers: headersFor(undefined, false),
+            headers: headersFor(undefined, { stream: false, forwardClientVersion: false }),
             signal: context.signal,
             idleTimeoutMs: LIST_MODELS_IDLE_TIMEOUT_MS
           })
@@ -215,7 +227,6 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
   async function* passthroughEvents(response: UpstreamResponse): AsyncGenerator<StreamEvent> {
     let rawUsage: MessagesUsage = {}
     let usage: Usage | undefined
-    let started = false
     for await (const { event, data, payload } of readAnthropicEvents(provider, response)) {
       if (payload.type === "message_start" || payload.type === "message_delta") {
         const reported = payload.type === "message_start" ? payload.message?.usage : payload.usage
@@ -223,12 +234,11 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
         rawUsage = mergeAnthropicUsage(rawUsage, payload.type === "message_start" ? usageAtMessageStart(update) : update)
         usage = usageFromAnthropic(rawUsage)
       }
-      // An error before any other event is only thrown, so the host can still respond with an HTTP error status.
-      if (payload.type === "error" && !started) throw streamedUpstreamError(provider, payload.error, secrets)
-      started = true
+      // An `error` event is thrown, never yielded, because its message may quote the API key. The host
+      // then responds with an HTTP error, or after the first event with its own redacted error event.
+      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error, secrets)
       const base = event === undefined ? { data, json: payload } : { event, data, json: payload }
       yield usage === undefined ? base : { ...base, usage }
-      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error, secrets)
     }
   }
 
@@ -237,10 +247,10 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
       try: async (): Promise<ProviderResult> => {
         const body = { ...request, model: context.upstreamModel }
         if (request.stream === true) {
-          const response = await postMessages(body, context, true)
+          const response = await postMessages(body, context, { stream: true, forwardClientVersion: true })
           return { _tag: "Stream", status: response.status, headers: pickAnthropicHeaders(response.headers), events: passthroughEvents(response) }
         }
-        const response = await postMessages(body, context, false)
+        const response = await postMessages(body, context, { stream: false, forwardClientVersion: true })
         const { bytes, message } = await readMessage(response)
         return {
           _tag: "Json",

@@ -15,7 +15,7 @@ export const AnthropicProviderConfig = Schema.Struct({
   baseUrl: Schema.optionalWith(Schema.String.pipe(Schema.pattern(/^https?:\/\//)), {
     default: () => "https://api.anthropic.com/v1"
   }),
-  /** Sent as the `anthropic-version` header. */
+  /** Sent as the `anthropic-version` header, unless a client of `/v1/messages` sent its own. */
   version: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { default: () => "2023-06-01" }),
   /** `max_tokens` for chat requests that set no limit, because Anthropic requires one. */
   defaultMaxTokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),

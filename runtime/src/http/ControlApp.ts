@@ -7,14 +7,16 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { PluginRoute } from "@fluxen/sdk"
-import { Effect, Either, type Redacted } from "effect"
+import { Context, Effect, Either, type Redacted } from "effect"
 import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { makeAdminKeyGuard } from "./adminKeyGuard.js"
 import { anthropicErrorBody } from "./anthropicErrorResponse.js"
+import { internalErrorResponse } from "./errorResponse.js"
 import { anthropicModelPage, openAIModelList } from "./modelList.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
+import { requestIdHeaders, type ApiShape } from "./requestIdHeaders.js"
 import { decodeUsageQuery } from "./usageQuery.js"
 import { newRequestId } from "../pipeline/requestId.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
@@ -51,19 +53,22 @@ const usageRejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
   invalid: adminKeyRejectionMessage.invalid
 }
 
+/** Fluxen's id of the control request being served, which its response carries as a header. */
+class ControlRequestId extends Context.Tag("@fluxen/runtime/ControlRequestId")<ControlRequestId, string>() {}
+
 export const makeControlApp = (dependencies: ControlDependencies) => {
   // The Anthropic SDKs send `anthropic-version` with every request and the OpenAI SDKs never do,
   // so the header picks the shape of the list.
   const models = HttpRouter.get(
     "/v1/models",
-    Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+    Effect.zipWith(HttpServerRequest.HttpServerRequest, ControlRequestId, (request, requestId) => {
       const configured = dependencies.router.listConfigured()
       if (request.headers["anthropic-version"] === undefined) return HttpServerResponse.unsafeJson(openAIModelList(configured))
 
       const page = anthropicModelPage(configured, new URL(request.url, "http://fluxen.local").searchParams)
       return Either.isRight(page)
         ? HttpServerResponse.unsafeJson(page.right)
-        : HttpServerResponse.unsafeJson(anthropicErrorBody(400, page.left.message), { status: 400 })
+        : HttpServerResponse.unsafeJson(anthropicErrorBody(400, page.left.message, requestId), { status: 400 })
     })
   )
 
@@ -117,19 +122,27 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     )
   )
 
-  return router.pipe(
-    Effect.catchTag("RouteNotFound", (error) => {
-      const path = new URL(error.request.url, "http://fluxen.local").pathname
-      const message = `Unknown route ${error.request.method} ${path}.`
-      // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
-      if (path === "/v1/messages" || path.startsWith("/v1/messages/")) {
-        return Effect.succeed(HttpServerResponse.unsafeJson({ type: "error", error: { type: "not_found_error", message } }, { status: 404 }))
-      }
-      return Effect.succeed(openAIError(404, message, "not_found"))
-    }),
-    Effect.catchAllCause((cause) =>
-      Effect.as(Effect.logError("Control route failed", cause), openAIError(500, "Fluxen failed to handle the request.", "internal_error"))
-    ),
-    Effect.map((response) => HttpServerResponse.setHeader(response, "x-fluxen-request-id", newRequestId()))
-  )
+  return Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const path = new URL(request.url, "http://fluxen.local").pathname
+    const requestId = newRequestId()
+    // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
+    const shape: ApiShape = path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai"
+    const errorFor = (status: number, message: string, code: string) =>
+      shape === "anthropic"
+        ? HttpServerResponse.unsafeJson(anthropicErrorBody(status, message, requestId), { status })
+        : openAIError(status, message, code)
+
+    const response = yield* router.pipe(
+      Effect.provideService(ControlRequestId, requestId),
+      Effect.catchTag("RouteNotFound", () => Effect.succeed(errorFor(404, `Unknown route ${request.method} ${path}.`, "not_found"))),
+      Effect.catchAllCause((cause) =>
+        Effect.as(
+          Effect.logError("Control route failed", cause).pipe(Effect.annotateLogs({ "request.id": requestId })),
+          errorFor(500, internalErrorResponse(requestId).body.error.message, "internal_error")
+        )
+      )
+    )
+    return HttpServerResponse.setHeaders(response, requestIdHeaders(requestId, shape))
+  })
 }

@@ -1,11 +1,11 @@
 /**
  * Errors on the Anthropic-style route, in Anthropic's error shape:
- * `{"type": "error", "error": {"type", "message"}}`, with the same status
- * codes as the OpenAI routes.
+ * `{"type": "error", "error": {"type", "message"}, "request_id"}`, with the
+ * same status codes as the OpenAI routes.
  */
 import type { ErrorResponse } from "./errorResponse.js"
 
-// The status of each error type in Anthropic's error reference. Other statuses get `api_error`.
+// The status of each error type in Anthropic's error reference.
 const anthropicTypeByStatus: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
@@ -18,20 +18,41 @@ const anthropicTypeByStatus: Record<number, string> = {
   529: "overloaded_error"
 }
 
-export interface AnthropicErrorBody {
-  readonly type: "error"
-  readonly error: { readonly type: string; readonly message: string }
+/** Returns the Anthropic error type of a status. Anthropic's reference gives other 4xx statuses `invalid_request_error`. */
+export const anthropicErrorType = (status: number): string =>
+  anthropicTypeByStatus[status] ?? (status >= 400 && status <= 499 ? "invalid_request_error" : "api_error")
+
+export interface AnthropicError {
+  readonly type: string
+  readonly message: string
 }
 
-/** Builds the body for a status and message, with the error type Anthropic gives that status. */
-export const anthropicErrorBody = (status: number, message: string): AnthropicErrorBody => ({
-  type: "error",
-  error: { type: anthropicTypeByStatus[status] ?? "api_error", message }
+export interface AnthropicErrorBody {
+  readonly type: "error"
+  readonly error: AnthropicError
+  /** Fluxen's request id, where Anthropic's own error bodies have theirs. */
+  readonly request_id: string
+}
+
+const toAnthropicError = (response: ErrorResponse): AnthropicError => ({
+  type: anthropicErrorType(response.status),
+  message: response.body.error.message
 })
 
-export const toAnthropicErrorBody = (response: ErrorResponse): AnthropicErrorBody =>
-  anthropicErrorBody(response.status, response.body.error.message)
+export const anthropicErrorBody = (status: number, message: string, requestId: string): AnthropicErrorBody => ({
+  type: "error",
+  error: { type: anthropicErrorType(status), message },
+  request_id: requestId
+})
 
-/** The error as a stream event, for failures after a stream's headers were sent; the Anthropic SDKs raise it. */
+export const toAnthropicErrorBody = (response: ErrorResponse, requestId: string): AnthropicErrorBody =>
+  anthropicErrorBody(response.status, response.body.error.message, requestId)
+
+/**
+ * Formats the error as a stream event, which the Anthropic SDKs raise, for
+ * failures after the stream's headers were sent. The event has only the
+ * error's type and message, because the stream's `request-id` header already
+ * has the id.
+ */
 export const anthropicErrorEventText = (response: ErrorResponse): string =>
-  `event: error\ndata: ${JSON.stringify(toAnthropicErrorBody(response))}\n\n`
+  `event: error\ndata: ${JSON.stringify({ type: "error", error: toAnthropicError(response) })}\n\n`

@@ -46,7 +46,10 @@ async function* encodeChatStream(events: AsyncIterable<StreamEvent>, provider: s
     if (event.usage !== undefined) usage = event.usage
     if (event.done === true) complete = true
     if (event.done === true || event.json === undefined) continue
-    // NOTE: the event carries no HTTP status, so the error is reported as a 500.
+    // NOTE: the event carries no HTTP status, so the error is reported as a 500. Its message is not
+    // redacted here, because `ProviderAdapter` does not expose an adapter's credentials. The bundled
+    // adapters remove their keys from stream errors themselves, so a key can reach the client here
+    // only from a plugin's adapter that yields raw error events.
     if (isErrorEvent(event.json)) throw upstreamErrorFromBody(provider, 500, {}, event.data)
     const chunk = event.json as ChatCompletionChunk
     if (hasFinishReason(chunk)) complete = true

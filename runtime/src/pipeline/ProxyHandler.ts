@@ -31,6 +31,7 @@ import { Effect, type Either, Runtime } from "effect"
 import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropicErrorResponse.js"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
+import { requestIdHeaders } from "../http/requestIdHeaders.js"
 import { isPromise, type HookChain, type Pending } from "../plugins/HookChain.js"
 import { callWithRouting, type RoutingEffects } from "../routing/callWithRouting.js"
 import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
@@ -79,10 +80,13 @@ export class InflightRequests {
   }
 }
 
-const jsonHeaders = (requestId: string): Record<string, string> => ({
+const jsonHeaders = (spec: EndpointSpec, requestId: string): Record<string, string> => ({
   "content-type": "application/json",
-  "x-fluxen-request-id": requestId
+  ...requestIdHeaders(requestId, spec.errorShape)
 })
+
+const errorBody = (spec: EndpointSpec, response: ErrorResponse, requestId: string): unknown =>
+  spec.errorShape === "anthropic" ? toAnthropicErrorBody(response, requestId) : response.body
 
 /** Returns the value of a decoding or routing step, or throws its error. */
 const valueOf = <A, E>(either: Either.Either<A, E>): A => {
@@ -143,11 +147,11 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       return
     }
     state.httpStatus = response.status
-    const body = anthropic ? toAnthropicErrorBody(response) : response.body
-    exchange.send(response.status, { ...response.headers, ...jsonHeaders(state.requestId), ...state.context?.responseHeaders }, JSON.stringify(body))
+    const body = errorBody(spec, response, state.requestId)
+    exchange.send(response.status, { ...response.headers, ...jsonHeaders(spec, state.requestId), ...state.context?.responseHeaders }, JSON.stringify(body))
   }
 
-  const respond = async (exchange: Exchange, state: RequestState, result: ProviderResult): Promise<void> => {
+  const respond = async (exchange: Exchange, spec: EndpointSpec, state: RequestState, result: ProviderResult): Promise<void> => {
     const context = state.context!
     if (result._tag === "Json") {
       state.usage = result.usage
@@ -156,7 +160,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       state.firstByteAt = performance.now()
       exchange.send(
         result.status,
-        { ...result.headers, "content-type": "application/json", "x-fluxen-request-id": state.requestId, ...context.responseHeaders },
+        { ...result.headers, ...jsonHeaders(spec, state.requestId), ...context.responseHeaders },
         result.bytes ?? JSON.stringify(result.body)
       )
       return
@@ -168,7 +172,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       ...result.headers,
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
-      "x-fluxen-request-id": state.requestId,
+      ...requestIdHeaders(state.requestId, spec.errorShape),
       ...context.responseHeaders
     }
     try {
@@ -223,7 +227,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }
-    await respond(exchange, state, result)
+    await respond(exchange, spec, state, result)
   }
 
   /** Runs the after hooks, then queues the usage record. */
@@ -301,7 +305,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       state.httpStatus = 500
       try {
         if (exchange.headersSent()) exchange.end()
-        else exchange.send(500, jsonHeaders(state.requestId), JSON.stringify(internalErrorResponse(state.requestId).body))
+        else exchange.send(500, jsonHeaders(spec, state.requestId), JSON.stringify(errorBody(spec, internalErrorResponse(state.requestId), state.requestId)))
       } catch (lastFailure) {
         logUnexpected(state, lastFailure, "Sending the error response failed")
       }

@@ -18,6 +18,7 @@ import {
   type ProviderResult
 } from "@fluxen/sdk"
 import { Effect, type Schema } from "effect"
+import type { ApiShape } from "../http/requestIdHeaders.js"
 import { invokeMessages } from "../ingress/anthropicMessages.js"
 
 export interface EndpointSpec {
@@ -30,8 +31,8 @@ export interface EndpointSpec {
     context: CallContext,
     stream: boolean
   ) => Effect.Effect<ProviderResult, GatewayError>
-  /** The error body shape of this route's API. */
-  readonly errorShape: "openai" | "anthropic"
+  /** The API whose error body shape and request id headers this route uses. */
+  readonly errorShape: ApiShape
 }
 
 const passthrough =

@@ -1,16 +1,25 @@
+import Anthropic from "@anthropic-ai/sdk"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 
+const ANTHROPIC_KEY = "sk-ant-test-upstream-key"
+
 // No licensed recording has an Anthropic error event after the stream started,
-// so this stream is written by hand in Anthropic's documented event format.
-const streamWithError = [
-  `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}`,
-  `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
-  `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}`,
-  `event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`,
-  ""
-].join("\n\n")
+// so these streams are written by hand in Anthropic's documented event format.
+const streamWithErrorEvent = (error: { readonly type: string; readonly message: string }): string =>
+  [
+    `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}`,
+    `event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+    `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}`,
+    `event: error\ndata: ${JSON.stringify({ type: "error", error })}`,
+    ""
+  ].join("\n\n")
+
+const streamWithError = streamWithErrorEvent({ type: "overloaded_error", message: "Overloaded" })
+
+// An upstream that quotes the credential it was sent, which Fluxen must never pass on.
+const streamQuotingKey = streamWithErrorEvent({ type: "api_error", message: `Internal error while serving key ${ANTHROPIC_KEY}.` })
 
 describe("Anthropic error after the stream started", () => {
   let upstream: ReplayUpstream
@@ -21,7 +30,7 @@ describe("Anthropic error after the stream started", () => {
     gateway = await startTestGateway({
       upstreamUrl: upstream.url,
       pluginsYaml: "plugins: []",
-      providersYaml: `  anthropic:\n    use: "@fluxen/provider-anthropic"\n    config:\n      baseUrl: ${upstream.url}/v1\n      apiKey: sk-ant-test\n`,
+      providersYaml: `  anthropic:\n    use: "@fluxen/provider-anthropic"\n    config:\n      baseUrl: ${upstream.url}/v1\n      apiKey: ${ANTHROPIC_KEY}\n`,
       modelsYaml: `  claude-sonnet-4-5:\n    provider: anthropic\n`
     })
   })
@@ -31,8 +40,8 @@ describe("Anthropic error after the stream started", () => {
     await upstream?.close()
   })
 
-  const send = async (path: string, body: unknown) => {
-    upstream.enqueue({ body: streamWithError, headers: { "content-type": "text/event-stream" } })
+  const send = async (path: string, body: unknown, stream = streamWithError) => {
+    upstream.enqueue({ body: stream, headers: { "content-type": "text/event-stream" } })
     const response = await fetch(`${gateway.url}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -54,5 +63,34 @@ describe("Anthropic error after the stream started", () => {
     expect(text.match(/event: error/g)).toHaveLength(1)
     const record = (await gateway.usageRecords()).at(-1)!
     expect(record.status).toBe("error")
+  })
+
+  it("redacts the key in the event", async () => {
+    const text = await send(
+      "/v1/messages",
+      { model: "claude-sonnet-4-5", stream: true, max_tokens: 100, messages: [{ role: "user", content: "hi" }] },
+      streamQuotingKey
+    )
+
+    expect(text).not.toContain(ANTHROPIC_KEY)
+    expect(text).toContain('event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Internal error while serving key [redacted]."}}')
+  })
+
+  it("Anthropic SDK never sees the key", async () => {
+    upstream.enqueue({ body: streamQuotingKey, headers: { "content-type": "text/event-stream" } })
+    const client = new Anthropic({ baseURL: gateway.url, apiKey: "client-key", maxRetries: 0 })
+
+    const stream = client.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user", content: "hi" }] })
+    const error = await stream.finalMessage().then(
+      () => undefined,
+      (failure: unknown) => failure
+    )
+
+    expect(error).toBeInstanceOf(Anthropic.APIError)
+    const apiError = error as Anthropic.APIError
+    expect(apiError.type).toBe("api_error")
+    expect(apiError.apiMessage).toBe("Internal error while serving key [redacted].")
+    expect(apiError.message).not.toContain(ANTHROPIC_KEY)
+    expect(JSON.stringify(apiError.error)).not.toContain(ANTHROPIC_KEY)
   })
 })

@@ -3,6 +3,7 @@
  * upstream, an OpenAI client pointed at it, and readers for the values the
  * tests compare against the recorded fixtures.
  */
+import Anthropic from "@anthropic-ai/sdk"
 import OpenAI from "openai"
 import { readFileSync } from "node:fs"
 import type { UsageRecord } from "@fluxen/runtime"
@@ -26,12 +27,18 @@ export interface Harness {
   readonly close: () => Promise<void>
 }
 
+export interface HarnessOptions extends Omit<TestGatewayOptions, "upstreamUrl" | "providersYaml"> {
+  /** YAML lines added under `providers:`. A function receives the upstream's URL, for a provider's `baseUrl`. */
+  readonly providersYaml?: string | ((upstreamUrl: string) => string)
+}
+
 /** Starts a replaying upstream and a gateway in front of it, with an OpenAI client that never retries. */
-export const startHarness = async (options: Omit<TestGatewayOptions, "upstreamUrl"> = {}): Promise<Harness> => {
+export const startHarness = async (options: HarnessOptions = {}): Promise<Harness> => {
   const upstream = await startReplayUpstream()
+  const providersYaml = typeof options.providersYaml === "function" ? options.providersYaml(upstream.url) : options.providersYaml
   let gateway: TestGateway
   try {
-    gateway = await startTestGateway({ ...options, upstreamUrl: upstream.url })
+    gateway = await startTestGateway({ ...options, providersYaml, upstreamUrl: upstream.url })
   } catch (error) {
     await upstream.close()
     throw error
@@ -53,6 +60,10 @@ export const startHarness = async (options: Omit<TestGatewayOptions, "upstreamUr
  */
 export const makeClient = (gateway: TestGateway): OpenAI =>
   new OpenAI({ baseURL: gateway.baseURL, apiKey: CLIENT_API_KEY, maxRetries: 0 })
+
+/** Creates an Anthropic client for the gateway's `/v1/messages`, with retries off as in `makeClient`. */
+export const makeAnthropicClient = (gateway: TestGateway): Anthropic =>
+  new Anthropic({ baseURL: gateway.url, apiKey: CLIENT_API_KEY, maxRetries: 0 })
 
 /** Reads a fixture file as UTF-8 text. */
 export const fixtureText = (path: string): string => readFileSync(new URL(path, fixturesDir), "utf8")

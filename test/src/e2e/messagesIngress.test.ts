@@ -193,7 +193,6 @@ describe("messages passthrough to anthropic", () => {
     expect(request.path).toBe("/v1/messages")
     expect(request.json).toEqual({ ...params, model: "claude-sonnet-4-5-20250929" })
     expect(request.headers["x-api-key"]).toBe(ANTHROPIC_KEY)
-    expect(request.headers["anthropic-version"]).toBe("2023-06-01")
     expect(JSON.stringify(request.headers)).not.toContain(CLIENT_KEY)
 
     expect(message).toEqual(fixtureJson("anthropic/messages/text.json"))
@@ -204,6 +203,23 @@ describe("messages passthrough to anthropic", () => {
       stream: false,
       usage: { promptTokens: 12, completionTokens: 29, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, costUsd: 0.000471 }
     })
+  })
+
+  it("forwards the client's anthropic-version", async () => {
+    upstream.enqueue({ fixture: "anthropic/messages/text.json" })
+
+    await client.messages.create(params, { headers: { "anthropic-version": "2023-01-01" } })
+
+    expect(upstream.requests.at(-1)!.headers["anthropic-version"]).toBe("2023-01-01")
+  })
+
+  it("sends the configured anthropic-version otherwise", async () => {
+    upstream.enqueue({ fixture: "anthropic/messages/text.json" })
+
+    // A null value makes the SDK leave out its default header.
+    await client.messages.create(params, { headers: { "anthropic-version": null } })
+
+    expect(upstream.requests.at(-1)!.headers["anthropic-version"]).toBe("2023-06-01")
   })
 
   it("returns the upstream body byte for byte", async () => {
@@ -605,7 +621,7 @@ describe("messages errors", () => {
     const apiError = error as Anthropic.APIError
     expect(apiError.status).toBe(404)
     expect(apiError.type).toBe("not_found_error")
-    expect(apiError.error).toEqual({ type: "error", error: { type: "not_found_error", message: apiError.apiMessage } })
+    expect(apiError.error).toEqual({ type: "error", error: { type: "not_found_error", message: apiError.apiMessage }, request_id: apiError.requestID })
     expect(apiError.apiMessage).toContain("no-such-model")
     expect(upstream.requests.length).toBe(requestsBefore)
   })
@@ -642,8 +658,9 @@ describe("messages errors", () => {
 
     expect(response.status).toBe(400)
     expect(response.headers.get("content-type")).toMatch(/^application\/json/)
-    const body = (await response.json()) as { type: string; error: { type: string; message: string } }
-    expect(Object.keys(body).sort()).toEqual(["error", "type"])
+    const body = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string }
+    expect(Object.keys(body).sort()).toEqual(["error", "request_id", "type"])
+    expect(body.request_id).toBe(response.headers.get("request-id"))
     expect(body.type).toBe("error")
     expect(body.error.type).toBe("invalid_request_error")
     expect(body.error.message).toMatch(/^The request body is not valid JSON/)
@@ -659,7 +676,8 @@ describe("messages errors", () => {
     expect(apiError.status).toBe(429)
     expect(apiError.error).toEqual({
       type: "error",
-      error: { type: "rate_limit_error", message: "You exceeded your current quota, please check your plan." }
+      error: { type: "rate_limit_error", message: "You exceeded your current quota, please check your plan." },
+      request_id: apiError.requestID
     })
     // RetryInfo.retryDelay "34.4s", rounded up to whole seconds.
     expect(apiError.headers?.get("retry-after")).toBe("35")
@@ -702,10 +720,23 @@ describe("messages errors", () => {
       expect(error).toBeInstanceOf(expected.errorClass)
       const apiError = error as Anthropic.APIError
       expect(apiError.status).toBe(expected.status)
-      expect(apiError.error).toEqual(fixtureJson(expected.fixture))
+      expect(apiError.error).toEqual({ ...fixtureJson(expected.fixture), request_id: apiError.requestID })
       expect(JSON.stringify(apiError.error)).not.toContain(ANTHROPIC_KEY)
     })
   }
+
+  it("maps an upstream 422 to invalid_request_error", async () => {
+    // No licensed recording has a 422, so the body is written by hand in OpenAI's error shape.
+    const body = '{"error":{"message":"The request could not be processed.","type":"invalid_request_error","param":null,"code":null}}'
+    upstream.enqueue({ status: 422, body })
+
+    const error = await failureOf(client.messages.create({ model: "gpt-4o-mini", max_tokens: 16, messages: question }))
+
+    expect(error).toBeInstanceOf(Anthropic.UnprocessableEntityError)
+    const apiError = error as Anthropic.APIError
+    expect(apiError.status).toBe(422)
+    expect(apiError.type).toBe("invalid_request_error")
+  })
 
   it("raises an upstream timeout as timeout_error", async () => {
     upstream.enqueue({ fixture: "anthropic/messages/text.json", delayBeforeHeadersMs: 1000 })
