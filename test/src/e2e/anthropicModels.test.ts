@@ -135,10 +135,11 @@ describe("GET /v1/models for Anthropic clients", () => {
     { name: "both cursors", query: "?after_id=a&before_id=b", message: "not both" }
   ])("$name: 400 in Anthropic's shape", async ({ query, message }) => {
     const response = await getAnthropicModels(query)
-    const body = (await response.json()) as { type: string; error: { type: string; message: string } }
+    const body = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string }
 
     expect(response.status).toBe(400)
-    expect(Object.keys(body).sort()).toEqual(["error", "type"])
+    expect(Object.keys(body).sort()).toEqual(["error", "request_id", "type"])
+    expect(body.request_id).toBe(response.headers.get("x-fluxen-request-id"))
     expect(body.type).toBe("error")
     expect(body.error.type).toBe("invalid_request_error")
     expect(body.error.message).toContain(message)
