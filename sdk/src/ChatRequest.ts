@@ -131,15 +131,30 @@ export const EmbeddingsRequest = Schema.Struct(
 )
 export type EmbeddingsRequest = typeof EmbeddingsRequest.Type
 
-/** Anthropic's Messages API body, for the `/v1/messages` route; only the fields Fluxen reads are checked. */
-export const MessagesRequest = Schema.Struct(
+/**
+ * Anthropic's token counting body, for the `/v1/messages/count_tokens` route:
+ * the Messages body without `max_tokens` and `stream`. Only the fields Fluxen
+ * reads are checked.
+ */
+export const CountTokensRequest = Schema.Struct(
   {
     model: Schema.String.pipe(Schema.minLength(1)),
     messages: Schema.Array(
       Schema.Struct({ role: Schema.Literal("user", "assistant"), content: Schema.Union(Schema.String, Schema.Array(ContentPart)) }, Extra)
     ),
+    system: Schema.optional(Schema.Union(Schema.String, Schema.Array(ContentPart)))
+  },
+  Extra
+)
+export type CountTokensRequest = typeof CountTokensRequest.Type
+
+/** Anthropic's Messages API body, for the `/v1/messages` route; only the fields Fluxen reads are checked. */
+export const MessagesRequest = Schema.Struct(
+  {
+    model: CountTokensRequest.fields.model,
+    messages: CountTokensRequest.fields.messages,
     max_tokens: Schema.Int.pipe(Schema.positive()),
-    system: Schema.optional(Schema.Union(Schema.String, Schema.Array(ContentPart))),
+    system: CountTokensRequest.fields.system,
     stream: Schema.optional(Schema.Boolean)
   },
   Extra

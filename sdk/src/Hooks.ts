@@ -8,14 +8,19 @@
  * a failing hook is logged and skipped; with `closed`, it fails the request.
  */
 import type { Effect } from "effect"
-import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, CountTokensRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
 import type { GatewayError } from "./Errors.js"
 import type { ProviderResult, RequestHeaders } from "./Provider.js"
 import type { Usage } from "./Usage.js"
 
-export type Endpoint = "chat" | "completions" | "embeddings" | "responses" | "messages"
+/**
+ * The API a request came in on. `count_tokens` is Anthropic's token counting
+ * route. It has no output and Fluxen does not bill it, so hooks that charge
+ * or cap output should let it pass.
+ */
+export type Endpoint = "chat" | "completions" | "embeddings" | "responses" | "messages" | "count_tokens"
 
-export type CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingsRequest | ResponsesRequest | MessagesRequest
+export type CanonicalRequest = ChatRequest | CompletionRequest | EmbeddingsRequest | ResponsesRequest | MessagesRequest | CountTokensRequest
 
 /** Where a request is going after model mapping. */
 export interface Route {

@@ -5,7 +5,7 @@
  * adapter only translates and reports usage.
  */
 import type { Effect } from "effect"
-import type { ChatRequest, CompletionRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, CountTokensRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
 import type { ProviderError } from "./Errors.js"
 import type { SseEvent } from "./Sse.js"
 import type { Usage } from "./Usage.js"
@@ -94,6 +94,13 @@ export interface ModelInfo {
  */
 export type PassthroughEndpoint = "completions" | "responses" | "messages"
 
+/** The upstream's count of a request's input tokens. */
+export interface InputTokenCount {
+  readonly inputTokens: number
+  /** Upstream headers worth passing to the client (lowercase names), such as rate-limit headers. */
+  readonly headers: Readonly<Record<string, string>>
+}
+
 export interface ProviderAdapter {
   readonly chat: (request: ChatRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
   /**
@@ -112,4 +119,11 @@ export interface ProviderAdapter {
     request: CompletionRequest | ResponsesRequest | MessagesRequest,
     context: CallContext
   ) => Effect.Effect<ProviderResult, ProviderError>
+  /**
+   * Requests from the upstream the number of input tokens that an
+   * Anthropic-shaped request (`/v1/messages/count_tokens`) would take, sending
+   * `context.upstreamModel`. Without it the host responds to that route with
+   * its own estimate.
+   */
+  readonly countTokens?: (request: CountTokensRequest, context: CallContext) => Effect.Effect<InputTokenCount, ProviderError>
 }

@@ -16,7 +16,7 @@ import {
 } from "@fluxen/sdk"
 import { Context, Effect, HashMap, Layer, Logger, Schema } from "effect"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
-import { isEncodingLoadedNow } from "./Encodings.js"
+import { isEncodingLoadedNow } from "@fluxen/sdk/tokens"
 import { makeRequestHooks } from "./Analyzer.js"
 import definition, { AnalyzerConfig, DEFAULT_INLINE_MAX_CHARS } from "./index.js"
 import { makePricingTable } from "./Pricing.js"
@@ -284,6 +284,24 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
       expect(context.record.costUsd).toBeCloseTo(0.0001468, 15)
       expect(context.record.estimatedUsage).toBeUndefined()
       expect(context.record.costSavedUsd).toBeUndefined()
+    })
+  )
+
+  it.effect("token count costs zero", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const request = { model: "gpt-4.1-nano", messages: [{ role: "user" as const, content: "Count me." }] }
+      const counted = makeContext({ endpoint: "count_tokens", request })
+      const failed = makeContext({ endpoint: "count_tokens", request })
+
+      yield* hooks.beforeRequest(counted)
+      yield* hooks.afterResponse(counted, makeOutcome({}))
+      yield* hooks.afterResponse(failed, makeOutcome({ status: "error", httpStatus: 502 }))
+
+      expect(counted.record.promptTokensEstimate).toBeUndefined()
+      expect(counted.record.costUsd).toBe(0)
+      expect(counted.record.estimatedUsage).toBeUndefined()
+      expect(failed.record.costUsd).toBeUndefined()
     })
   )
 

@@ -5,7 +5,7 @@
 import type { Outcome, RecordFields, RequestContext, RequestHooks, Usage } from "@fluxen/sdk"
 import { Effect, Runtime } from "effect"
 import { costOf, lookupPrice, type PricingTable } from "./Pricing.js"
-import { estimatedEndpoints, promptTextOf, type PromptText } from "./PromptText.js"
+import { estimatedEndpoints, promptTextOf, type PromptText } from "@fluxen/sdk/tokens"
 import type { TokenCountError, TokenCounterService } from "./TokenCounter.js"
 
 export interface AnalyzerOptions {
@@ -238,6 +238,11 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     },
 
     afterResponse: (context, outcome) => {
+      // Fluxen does not bill token counting, so a count that succeeded costs 0 rather than an unknown amount.
+      if (context.endpoint === "count_tokens") {
+        if (outcome.status === "ok") context.record.costUsd = 0
+        return Effect.void
+      }
       if (outcome.usage !== undefined) {
         const outputNotReported = context.stream && outcome.status !== "ok" && outcome.usage.completionTokens === 0 && outcome.streamedText !== ""
         if (!outputNotReported) return recordCost(context, outcome.usage)

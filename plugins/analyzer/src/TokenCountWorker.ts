@@ -8,7 +8,7 @@ import * as WorkerRunner from "@effect/platform/WorkerRunner"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
 import { Effect, Layer } from "effect"
-import { countTokens, loadEncoding } from "./Encodings.js"
+import { countTokens, loadEncoding } from "@fluxen/sdk/tokens"
 import { CountTokens } from "./TokenCountRequest.js"
 
 const RunnerLive = WorkerRunner.layerSerialized(CountTokens, {

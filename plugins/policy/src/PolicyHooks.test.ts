@@ -191,6 +191,40 @@ describe.each(policyTestDatabases)("policy hooks on $name", (database) => {
       })
     )
 
+    it.scoped("token count needs a key", () =>
+      Effect.gen(function* () {
+        const key = newKey()
+        const { hooks } = yield* buildPolicyPlugin({ keys: [{ key, name: "narrow", models: ["gpt-4o-mini"] }] })
+
+        const missing = yield* Effect.flip(hooks.beforeRequest!(makeContext({ endpoint: "count_tokens" })))
+        const unknown = yield* Effect.flip(hooks.beforeRequest!(authorized(newKey(), { endpoint: "count_tokens" })))
+        const otherModel = yield* Effect.flip(hooks.beforeRequest!(authorized(key, { endpoint: "count_tokens", model: "gpt-4.1-nano" })))
+
+        expect(missing._tag).toBe("AuthenticationError")
+        expect(unknown._tag).toBe("AuthenticationError")
+        expect(otherModel._tag).toBe("PermissionDeniedError")
+      })
+    )
+
+    it.scoped("token count skips limits", () =>
+      Effect.gen(function* () {
+        const key = newKey()
+        const { hooks } = yield* buildPolicyPlugin({
+          ...PRICES,
+          keys: [{ key, name: "counted", limits: { requestsPerMinute: 1, tokensPerMinute: 10 }, budgets: [{ period: "day", limitUsd: 0.000001 }] }]
+        })
+
+        const counts = [authorized(key, { endpoint: "count_tokens" }), authorized(key, { endpoint: "count_tokens" })]
+        for (const context of counts) yield* hooks.beforeRequest!(context)
+        for (const context of counts) yield* hooks.afterUsage!(context, recorded({ usage: undefined, costUsd: 0 }))
+
+        expect(counts[0]!.caller.keyId).toBe("static:counted")
+        expect(counts[0]!.attributes.size).toBe(0)
+        expect(counts[0]!.responseHeaders).toEqual({})
+        expect(counts[1]!.attributes.size).toBe(0)
+      })
+    )
+
     it.scoped("rejects a request larger than the token limit", () =>
       Effect.gen(function* () {
         const key = newKey()

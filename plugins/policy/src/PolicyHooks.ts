@@ -3,8 +3,9 @@
  *
  * `beforeRequest`: authenticate the key, check the model against the key's
  * allow-list, then admit the request against every applicable rate limit and
- * budget at once, reserving its estimated cost. A refusal fails the request
- * before any upstream call.
+ * budget at once, reserving its estimated cost. A token count
+ * (`/v1/messages/count_tokens`) gets the key checks only. A refusal fails the
+ * request before any upstream call.
  *
  * `afterUsage`: release the reservation, add the request's real cost to the
  * spent counters, and correct the token rate limits with the real token
@@ -280,8 +281,13 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
     })
   }
 
-  /** Applies the budgets and rate limits of the request's key, team and model. */
+  /**
+   * Applies the budgets and rate limits of the request's key, team and model.
+   * A token count passes without them, because it has no cost or output to
+   * reserve. The key checks before this step still apply to it.
+   */
   const admit = (context: RequestContext, key: ResolvedKey | undefined): Effect.Effect<HookDecision, GatewayError> => {
+    if (context.endpoint === "count_tokens") return Effect.succeed(undefined)
     const { budgets, rates, rateKeys } = limits.forRequest({
       key,
       requestedModel: context.route.requestedModel,

@@ -79,7 +79,8 @@ export const makeRulesHooks = (rules: ReadonlyArray<Rule>, headerNames: Readonly
             break
         }
       }
-      if (cap !== undefined) capTokens(context, cap)
+      // A token count has no output to cap, and its body has no `max_tokens` field.
+      if (cap !== undefined && context.endpoint !== "count_tokens") capTokens(context, cap)
       return undefined
     })
 

@@ -8,6 +8,7 @@ import {
   UpstreamHttpError,
   UpstreamProtocolError,
   type ChatRequest,
+  type CountTokensRequest,
   type HttpTransportService,
   type MessagesRequest,
   type UpstreamResponse
@@ -417,6 +418,76 @@ describe("messages passthrough", () => {
   )
 })
 
+describe("token counting", () => {
+  // No recording of count_tokens exists, so these bodies follow the response
+  // shape in Anthropic's API reference: `{"input_tokens": N}`.
+  const countRequest: CountTokensRequest = {
+    model: "client-name",
+    messages: [{ role: "user", content: "Hi" }],
+    system: "Be brief.",
+    tools: [{ name: "get_weather", input_schema: { type: "object", properties: {} } }],
+    thinking: { type: "enabled", budget_tokens: 1024 }
+  }
+
+  it.effect("forwards the body unchanged", () =>
+    Effect.gen(function* () {
+      const { adapter, transport } = adapterFor([{ headers: { "content-type": "application/json" }, body: '{"input_tokens":42}' }], {
+        betas: ["token-efficient-tools-2025-02-19"]
+      })
+
+      yield* adapter.countTokens!(countRequest, makeContext({ clientHeaderValues: { "anthropic-beta": "interleaved-thinking-2025-05-14" } }))
+
+      const sent = transport.requests[0]!
+      expect(sent.method).toBe("POST")
+      expect(sent.url).toBe("https://anthropic.invalid/v1/messages/count_tokens")
+      expect(sent.headers).toEqual({
+        "content-type": "application/json",
+        accept: "application/json",
+        "anthropic-version": "2023-06-01",
+        "x-api-key": apiKey,
+        "anthropic-beta": "token-efficient-tools-2025-02-19,interleaved-thinking-2025-05-14"
+      })
+      expect(JSON.parse(sent.body as string)).toEqual({ ...countRequest, model: "claude-test-model" })
+    })
+  )
+
+  it.effect("returns the upstream count", () =>
+    Effect.gen(function* () {
+      const { adapter } = adapterFor([
+        { headers: { "content-type": "application/json", "anthropic-ratelimit-requests-remaining": "99", "set-cookie": "s=1" }, body: '{"input_tokens":42}' }
+      ])
+
+      const count = yield* adapter.countTokens!(countRequest, makeContext())
+
+      expect(count.inputTokens).toBe(42)
+      expect(count.headers).toEqual({ "anthropic-ratelimit-requests-remaining": "99" })
+    })
+  )
+
+  it.effect("maps an upstream error", () =>
+    Effect.gen(function* () {
+      const { adapter } = adapterFor([jsonReply("error-401-authentication.json", 401)])
+
+      const error = yield* failureOf(adapter.countTokens!(countRequest, makeContext()))
+
+      expect(error).toBeInstanceOf(UpstreamHttpError)
+      expect((error as UpstreamHttpError).status).toBe(401)
+      expect((error as UpstreamHttpError).error.type).toBe("authentication_error")
+      expect(JSON.stringify(error)).not.toContain(apiKey)
+    })
+  )
+
+  it.effect("rejects a body without a count", () =>
+    Effect.gen(function* () {
+      for (const body of ['{"tokens":42}', '{"input_tokens":-1}', '{"input_tokens":4.5}', "not json"]) {
+        const { adapter } = adapterFor([{ headers: { "content-type": "application/json" }, body }])
+        const error = yield* failureOf(adapter.countTokens!(countRequest, makeContext()))
+        expect(error, body).toBeInstanceOf(UpstreamProtocolError)
+      }
+    })
+  )
+})
+
 describe("plugin definition", () => {
   it.effect("decodes config and builds adapter", () =>
     Effect.gen(function* () {
@@ -454,7 +525,7 @@ describe("plugin definition", () => {
 // A real HTTP exchange: a replaying server on 127.0.0.1 and a fetch-based transport.
 // ---------------------------------------------------------------------------
 
-/** A minimal `HttpTransport` over the platform `fetch`, enough for one test. */
+/** A minimal `HttpTransport` over the platform `fetch`, enough for the loopback tests. */
 const fetchTransport: HttpTransportService = {
   send: async (request) => {
     const response = await fetch(request.url, {
@@ -491,15 +562,15 @@ interface ReplayServer {
   readonly close: () => Promise<void>
 }
 
-/** Serves `body` in 5-byte writes, 1 ms apart, to every request. */
-const startReplayServer = async (body: Uint8Array): Promise<ReplayServer> => {
+/** Serves `body` in 5-byte writes, 1 ms apart, to every request, as `contentType`. */
+const startReplayServer = async (body: Uint8Array, contentType = "text/event-stream"): Promise<ReplayServer> => {
   const received: ReplayServer["received"] = []
   const server = createServer((request, response) => {
     const chunks: Array<Buffer> = []
     request.on("data", (chunk: Buffer) => chunks.push(chunk))
     request.on("end", async () => {
       received.push({ path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks).toString("utf8") })
-      response.writeHead(200, { "content-type": "text/event-stream", "anthropic-ratelimit-requests-remaining": "49" })
+      response.writeHead(200, { "content-type": contentType, "anthropic-ratelimit-requests-remaining": "49" })
       for (const write of splitWrites(body, { kind: "slices", bytes: 5 })) {
         response.write(write)
         await new Promise((resolve) => setTimeout(resolve, 1))
@@ -551,6 +622,30 @@ describe("real HTTP exchange", () => {
             thinking: { type: "enabled", budget_tokens: 1024 },
             max_tokens: 2048
           })
+        }),
+      (server) => Effect.promise(() => server.close())
+    )
+  )
+
+  // The server's body follows the response shape in Anthropic's API reference,
+  // because no recording of count_tokens exists.
+  it.effect("token count over loopback", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startReplayServer(new TextEncoder().encode('{"input_tokens":27}'), "application/json")),
+      (server) =>
+        Effect.gen(function* () {
+          const adapter = makeAnthropicAdapter(
+            { provider: "anthropic-local", baseUrl: server.url, apiKey: Redacted.make(apiKey), version: "2023-06-01", defaultMaxTokens: 1024 },
+            fetchTransport
+          )
+          const count = yield* adapter.countTokens!({ model: "client-name", messages: [{ role: "user", content: "Hi" }] }, makeContext())
+
+          expect(count).toEqual({ inputTokens: 27, headers: { "anthropic-ratelimit-requests-remaining": "49" } })
+          const sent = server.received[0]!
+          expect(sent.path).toBe("/v1/messages/count_tokens")
+          expect(sent.headers["x-api-key"]).toBe(apiKey)
+          expect(sent.headers["anthropic-version"]).toBe("2023-06-01")
+          expect(JSON.parse(sent.body)).toEqual({ model: "claude-test-model", messages: [{ role: "user", content: "Hi" }] })
         }),
       (server) => Effect.promise(() => server.close())
     )

@@ -1,7 +1,8 @@
 /**
  * The provider adapter for Anthropic's Messages API: OpenAI-shaped chat
- * requests are translated both ways, and Anthropic-shaped `/v1/messages`
- * requests are forwarded unchanged except for the model.
+ * requests are translated both ways, and Anthropic-shaped `/v1/messages` and
+ * `/v1/messages/count_tokens` requests are forwarded unchanged except for the
+ * model.
  */
 import {
   CallUpstreamRequest,
@@ -12,8 +13,10 @@ import {
   type CallContext,
   type ChatRequest,
   type CompletionRequest,
+  type CountTokensRequest,
   type EmbeddingsRequest,
   type HttpTransportService,
+  type InputTokenCount,
   type JsonResult,
   type MessagesRequest,
   type ModelInfo,
@@ -102,10 +105,13 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     return new UpstreamProtocolError({ provider, message: `Reading the upstream response failed: ${String(cause)}` })
   }
 
-  const postMessages = async (body: unknown, context: CallContext, call: UpstreamCall): Promise<UpstreamResponse> => {
+  /** Posts to a path under `/messages`: the Messages API itself, or `/count_tokens` below it. */
+  const postMessages = async (body: unknown, context: CallContext, call: UpstreamCall, subpath = ""): Promise<UpstreamResponse> => {
     const headers = headersFor(context.clientHeaders, call)
     // The request reads `context.signal` only if the transport does. Fluxen's transport watches the notice instead.
-    const response = await transport.send(new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages`, headers, JSON.stringify(body), context))
+    const response = await transport.send(
+      new CallUpstreamRequest(provider, "POST", `${baseUrl}/messages${subpath}`, headers, JSON.stringify(body), context)
+    )
     if (response.status >= 400) throw await readAnthropicError(provider, response, secrets)
     return response
   }
@@ -264,6 +270,24 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
       catch: toProviderError
     })
 
+  // ---------------------------------------------------------------------------
+  // Token counting
+  // ---------------------------------------------------------------------------
+
+  const countTokens = (request: CountTokensRequest, context: CallContext): Effect.Effect<InputTokenCount, ProviderError> =>
+    Effect.tryPromise({
+      try: async (): Promise<InputTokenCount> => {
+        const response = await postMessages({ ...request, model: context.upstreamModel }, context, { stream: false, forwardClientVersion: true }, "/count_tokens")
+        const { json } = await readJsonBody(response)
+        const inputTokens = isRecord(json) ? json.input_tokens : undefined
+        if (typeof inputTokens !== "number" || !Number.isInteger(inputTokens) || inputTokens < 0) {
+          throw new UpstreamProtocolError({ provider, message: "The upstream sent a token count without a whole input_tokens number." })
+        }
+        return { inputTokens, headers: pickAnthropicHeaders(response.headers) }
+      },
+      catch: toProviderError
+    })
+
   const passthrough = (
     endpoint: PassthroughEndpoint,
     request: CompletionRequest | ResponsesRequest | MessagesRequest,
@@ -278,5 +302,5 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
           })
         )
 
-  return { chat, chatStream, embeddings, listModels, passthroughEndpoints: ["messages"], passthrough }
+  return { chat, chatStream, embeddings, listModels, passthroughEndpoints: ["messages"], passthrough, countTokens }
 }

@@ -16,18 +16,22 @@
  * `reasoning_effort`, so its exact budget is not kept, and `tool_result`'s
  * `is_error` flag has no OpenAI field and is dropped.
  */
-import type { ChatMessage, ChatRequest, ContentPart, InvalidRequestError, MessagesRequest, ToolCall } from "@fluxen/sdk"
+import type { ChatMessage, ChatRequest, ContentPart, CountTokensRequest, InvalidRequestError, ToolCall } from "@fluxen/sdk"
 import type { Effect } from "effect"
 import { encodeBase64Text, formatBase64DataUrl } from "./dataUrl.js"
 import { effortForBudget, type SignedThinkingBlock } from "./thinking.js"
 import { splitToolUseId } from "./toolUseIds.js"
 import { invalidField, isRecord, runTranslation } from "./validation.js"
 
-/** Translates a Messages body, or fails with an `InvalidRequestError` naming the first block the OpenAI shape cannot carry. */
-export const fromAnthropicRequest = (request: MessagesRequest): Effect.Effect<ChatRequest, InvalidRequestError> =>
+/**
+ * Translates a Messages body, or a token counting body, which has no
+ * `max_tokens`. Fails with an `InvalidRequestError` naming the first block
+ * the OpenAI shape cannot carry.
+ */
+export const fromAnthropicRequest = (request: CountTokensRequest): Effect.Effect<ChatRequest, InvalidRequestError> =>
   runTranslation(() => buildChatRequest(request))
 
-const buildChatRequest = (request: MessagesRequest): ChatRequest => {
+const buildChatRequest = (request: CountTokensRequest): ChatRequest => {
   const messages: Array<ChatMessage> = [...systemMessages(request.system)]
   request.messages.forEach((message, index) => {
     const param = `messages[${index}]`
@@ -36,7 +40,8 @@ const buildChatRequest = (request: MessagesRequest): ChatRequest => {
   })
 
   // NOTE: max_completion_tokens is OpenAI's current name, but some OpenAI-compatible servers still read only max_tokens.
-  const body: Record<string, unknown> = { model: request.model, messages, max_completion_tokens: request.max_tokens }
+  const body: Record<string, unknown> = { model: request.model, messages }
+  if (typeof request.max_tokens === "number") body.max_completion_tokens = request.max_tokens
   if (typeof request.temperature === "number") body.temperature = request.temperature
   if (typeof request.top_p === "number") body.top_p = request.top_p
   if (Array.isArray(request.stop_sequences) && request.stop_sequences.length > 0) body.stop = request.stop_sequences
@@ -68,7 +73,7 @@ const buildChatRequest = (request: MessagesRequest): ChatRequest => {
 // System
 // ---------------------------------------------------------------------------
 
-const systemMessages = (system: MessagesRequest["system"]): Array<ChatMessage> => {
+const systemMessages = (system: CountTokensRequest["system"]): Array<ChatMessage> => {
   if (system === undefined) return []
   if (typeof system === "string") return system === "" ? [] : [{ role: "system", content: system }]
   const parts = system.map((block, index) => {

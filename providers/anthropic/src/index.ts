@@ -1,7 +1,7 @@
 /**
  * The Anthropic provider plugin: Claude models through Anthropic's Messages
- * API, for OpenAI-shaped chat requests and for native `/v1/messages`
- * requests. The translation functions are exported for hosts that need
+ * API, for OpenAI-shaped chat requests and for native `/v1/messages` and
+ * `/v1/messages/count_tokens` requests. The translation functions are exported for hosts that need
  * them elsewhere (an Anthropic-shaped ingress in front of other providers).
  */
 import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"

@@ -191,7 +191,8 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     let order = orderDeployments(plan, router.health, Date.now())
     let first = order[0]
     if (first === undefined) throw new ModelNotFoundError({ model: request.model })
-    state.stream = spec.endpoint !== "embeddings" && (request as { stream?: boolean | null }).stream === true
+    const streamable = spec.endpoint !== "embeddings" && spec.endpoint !== "count_tokens"
+    state.stream = streamable && (request as { stream?: boolean | null }).stream === true
     const context = makeContext(state, exchange, request, plan.requestedModel, first)
     state.context = context
 

@@ -1,10 +1,11 @@
 /**
- * The proxied OpenAI routes as a table: the body schema each one decodes
- * with, and the adapter call it makes.
+ * The proxied routes as a table: the body schema each one decodes with, and
+ * the adapter call it makes.
  */
 import {
   ChatRequest,
   CompletionRequest,
+  CountTokensRequest,
   EmbeddingsRequest,
   InvalidRequestError,
   MessagesRequest,
@@ -19,6 +20,7 @@ import {
 } from "@fluxen/sdk"
 import { Effect, type Schema } from "effect"
 import type { ApiShape } from "../http/requestIdHeaders.js"
+import { invokeCountTokens } from "../ingress/anthropicCountTokens.js"
 import { invokeMessages } from "../ingress/anthropicMessages.js"
 
 export interface EndpointSpec {
@@ -76,6 +78,15 @@ export const proxyEndpoints: ReadonlyMap<string, EndpointSpec> = new Map<string,
       schema: MessagesRequest,
       errorShape: "anthropic",
       invoke: (adapter, provider, request, context, stream) => invokeMessages(adapter, provider, request as MessagesRequest, context, stream)
+    }
+  ],
+  [
+    "/v1/messages/count_tokens",
+    {
+      endpoint: "count_tokens",
+      schema: CountTokensRequest,
+      errorShape: "anthropic",
+      invoke: (adapter, _provider, request, context) => invokeCountTokens(adapter, request as CountTokensRequest, context)
     }
   ]
 ])

@@ -1,7 +1,7 @@
 import * as Schema from "effect/Schema"
 
-/** OpenAI- or Anthropic-compatible API surface that served the request. */
-export type UsageEndpoint = "chat" | "completions" | "embeddings" | "responses" | "messages"
+/** OpenAI- or Anthropic-compatible API surface that served the request. `count_tokens` is Anthropic's token counting route. */
+export type UsageEndpoint = "chat" | "completions" | "embeddings" | "responses" | "messages" | "count_tokens"
 
 /** Outcome of a proxied request: `cancelled` means the client went away before the response finished. */
 export type UsageStatus = "ok" | "error" | "cancelled"
@@ -68,7 +68,7 @@ export const UsageRecordSchema = Schema.Struct({
   requestedModel: Schema.String,
   resolvedModel: Schema.NullOr(Schema.String),
   provider: Schema.NullOr(Schema.String),
-  endpoint: Schema.Literal("chat", "completions", "embeddings", "responses", "messages"),
+  endpoint: Schema.Literal("chat", "completions", "embeddings", "responses", "messages", "count_tokens"),
   status: Schema.Literal("ok", "error", "cancelled"),
   httpStatus: Schema.Number,
   stream: Schema.Boolean,

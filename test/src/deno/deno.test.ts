@@ -5,6 +5,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import o200k from "gpt-tokenizer/encoding/o200k_base"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
@@ -111,6 +112,20 @@ plugins:
     expect(byModel["gpt-4o-mini-2024-07-18"]?.promptTokens).toBe(78)
     expect(byModel["gpt-4o-mini-2024-07-18"]?.completionTokens).toBe(9)
     expect(byModel["gpt-4.1-nano"]?.costUsd).toBeGreaterThan(0)
+  })
+
+  // After the usage test, whose totals must count its two chats only.
+  it("estimates a token count", async () => {
+    const content = "How many tokens does this question take?"
+    const response = await fetch(`${url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] })
+    })
+
+    expect(response.status).toBe(200)
+    expect(response.headers.get("x-fluxen-token-count")).toBe("estimate")
+    expect(await response.json()).toEqual({ input_tokens: o200k.encodeChat([{ role: "user", content }], "gpt-4o").length })
   })
 
   it("shuts down cleanly on SIGTERM", async () => {

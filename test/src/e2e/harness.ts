@@ -17,6 +17,17 @@ export const UPSTREAM_API_KEY = "sk-test-upstream-key"
 /** The key the test clients send to Fluxen; Fluxen must not pass it upstream. */
 export const CLIENT_API_KEY = "sk-client-key"
 
+/** The key the Anthropic provider of {@link anthropicProviderYaml} sends upstream. */
+export const ANTHROPIC_UPSTREAM_KEY = "sk-ant-test-upstream-key"
+
+/** YAML lines for `providersYaml`: a provider named `anthropic` whose API root is `upstreamUrl/v1`. */
+export const anthropicProviderYaml = (upstreamUrl: string): string => `  anthropic:
+    use: "@fluxen/provider-anthropic"
+    config:
+      baseUrl: ${upstreamUrl}/v1
+      apiKey: ${ANTHROPIC_UPSTREAM_KEY}
+`
+
 /** Plugin section that loads no plugin, for tests that must not depend on the analyzer. */
 export const NO_PLUGINS = "plugins: []"
 

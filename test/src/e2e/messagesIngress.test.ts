@@ -627,12 +627,12 @@ describe("messages errors", () => {
   })
 
   it("unknown messages route: Anthropic shape", async () => {
-    const error = await failureOf(client.messages.countTokens({ model: "claude-sonnet-4-5", messages: question }))
+    const error = await failureOf(client.messages.batches.retrieve("msgbatch_test"))
 
     expect(error).toBeInstanceOf(Anthropic.NotFoundError)
     const apiError = error as Anthropic.APIError
     expect(apiError.type).toBe("not_found_error")
-    expect(apiError.apiMessage).toBe("Unknown route POST /v1/messages/count_tokens.")
+    expect(apiError.apiMessage).toBe("Unknown route GET /v1/messages/batches/msgbatch_test.")
   })
 
   it("rejects a body without max_tokens with invalid_request_error", async () => {

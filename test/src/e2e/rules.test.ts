@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
-import { makeClient } from "./harness.js"
+import { anthropicProviderYaml, makeClient } from "./harness.js"
 
 const rulesPlugins = `plugins:
   - use: "@fluxen/analyzer"
@@ -33,7 +33,12 @@ describe("CEL rules", () => {
 
   beforeAll(async () => {
     upstream = await startReplayUpstream()
-    gateway = await startTestGateway({ upstreamUrl: upstream.url, pluginsYaml: rulesPlugins })
+    gateway = await startTestGateway({
+      upstreamUrl: upstream.url,
+      pluginsYaml: rulesPlugins,
+      providersYaml: anthropicProviderYaml(upstream.url),
+      modelsYaml: "  claude-sonnet-4-5:\n    provider: anthropic\n"
+    })
   })
 
   afterAll(async () => {
@@ -67,6 +72,21 @@ describe("CEL rules", () => {
     expect((upstream.requests.at(-1)!.json as { max_tokens: number }).max_tokens).toBe(50)
     const record = (await gateway.usageRecords()).at(-1)!
     expect(record.metadata).toEqual({ "cost-center": "research" })
+  })
+
+  it("leaves a token count uncapped", async () => {
+    // No recording of count_tokens exists; this reply follows the shape in Anthropic's API reference.
+    upstream.enqueue({ headers: { "content-type": "application/json" }, body: '{"input_tokens":9}' })
+    const response = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-team": "free" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] })
+    })
+
+    expect(response.status).toBe(200)
+    expect(upstream.requests.at(-1)!.path).toBe("/v1/messages/count_tokens")
+    expect(upstream.requests.at(-1)!.json).not.toHaveProperty("max_tokens")
+    expect((await gateway.usageRecords()).at(-1)!.metadata).toEqual({ "cost-center": "research" })
   })
 
   it("denies with 403 naming the rule", async () => {

@@ -12,7 +12,7 @@
  * NOTE: images, audio and files in content parts are not counted, although
  * providers bill them as input tokens.
  */
-import type { CanonicalRequest, Endpoint } from "@fluxen/sdk"
+import type { CanonicalRequest, Endpoint } from "../Hooks.js"
 
 /** Special tokens around each message: `<|im_start|>`, `<|im_sep|>` and `<|im_end|>`. */
 export const MESSAGE_FRAMING_TOKENS = 3
@@ -143,6 +143,7 @@ export const promptTextOf = (endpoint: Endpoint, request: CanonicalRequest): Pro
     case "responses":
       return responsesPrompt(body)
     case "messages":
+    case "count_tokens":
       return undefined
   }
 }

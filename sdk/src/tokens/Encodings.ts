@@ -1,6 +1,8 @@
 /**
- * The BPE encodings the analyzer counts with, from `gpt-tokenizer`. This
- * module has no Effect services, so the token-count worker imports it too.
+ * The BPE encodings from `gpt-tokenizer` that Fluxen estimates tokens with:
+ * the analyzer plugin on its worker threads and the event loop, and the
+ * runtime for `/v1/messages/count_tokens` on providers that cannot count.
+ * This module has no Effect services, so a worker thread can import it.
  *
  * Counts are exact for OpenAI models. For other providers' models they are an
  * estimate: Anthropic and Google use tokenizers of their own, which
@@ -32,7 +34,7 @@ const loaded = new Map<EncodingName, Promise<GptEncoding>>()
 /**
  * Loads an encoding once per thread. Loading blocks the thread while the
  * merge ranks are built, which took 155–190 ms for o200k_base and 60–75 ms
- * for cl100k_base in `bench/tokenizer-timing.mjs` (2-core AMD EPYC VM, Node 20).
+ * for cl100k_base in `plugins/analyzer/bench/tokenizer-timing.mjs` (2-core AMD EPYC VM, Node 20).
  */
 export const loadEncoding = (name: EncodingName): Promise<GptEncoding> => {
   let encoding = loaded.get(name)
