@@ -95,7 +95,9 @@ describe("messages request id", () => {
 
 describe("messages control route failure", () => {
   it("answers 500 in Anthropic's shape", async () => {
-    const error = await apiErrorOf(client.messages.countTokens({ model: "claude-sonnet-4-5", messages: question }))
+    const error = await apiErrorOf(
+      client.messages.batches.create({ requests: [{ custom_id: "one", params: { model: "claude-sonnet-4-5", max_tokens: 16, messages: question } }] })
+    )
 
     expect(error).toBeInstanceOf(Anthropic.InternalServerError)
     expect(error.status).toBe(500)

@@ -1,6 +1,6 @@
 /**
  * A route plugin for the error tests, loaded by its compiled file's path. It
- * serves `POST /v1/messages/count_tokens` with a handler that dies, as a
+ * serves `POST /v1/messages/batches` with a handler that dies, as a
  * plugin with a bug would, so the control router responds with a 500.
  */
 import { definePlugin, Plugin, SDK_API_VERSION } from "@fluxen/sdk"
@@ -16,7 +16,7 @@ export default definePlugin({
       routes: [
         {
           method: "POST",
-          path: "/v1/messages/count_tokens",
+          path: "/v1/messages/batches",
           handle: () => Effect.die(new Error("The test route always fails."))
         }
       ]
