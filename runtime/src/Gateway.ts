@@ -93,6 +93,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     })
     const controlApp = makeControlApp({
       router,
+      hooks,
       pluginRoutes,
       usageStore: store,
       isReady: () => ready,

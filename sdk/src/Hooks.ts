@@ -1,11 +1,14 @@
 /**
- * Request hooks: plugin code that runs around every provider call.
+ * Request hooks: plugin code that runs around every provider call, and on
+ * the model list.
  *
  * Ordering contract: `beforeRequest` hooks run in the order the plugins are
  * listed in the configuration; `afterResponse` hooks run in the reverse
  * order, and only for plugins whose `beforeRequest` ran (or that have
- * none). The host applies each plugin's timeout and fail mode: with `open`,
- * a failing hook is logged and skipped; with `closed`, it fails the request.
+ * none). `listModels` hooks run in configuration order, each on the list
+ * the previous one returned. The host applies each plugin's timeout and
+ * fail mode: with `open`, a failing hook is logged and skipped; with
+ * `closed`, it fails the request.
  */
 import type { Effect } from "effect"
 import type { ChatRequest, CompletionRequest, CountTokensRequest, EmbeddingsRequest, MessagesRequest, ResponsesRequest } from "./ChatRequest.js"
@@ -103,6 +106,12 @@ export interface Outcome {
   readonly answeredByHook: boolean
 }
 
+/** A model in the `GET /v1/models` list: its public name and the provider of its first deployment. */
+export interface ListedModel {
+  readonly id: string
+  readonly provider: string
+}
+
 /** What a `beforeRequest` hook decides: go on (possibly after changing `context.request`), or answer now. */
 export type HookDecision = undefined | { readonly respond: ProviderResult }
 
@@ -127,6 +136,13 @@ export interface RequestHooks {
    * plugins as `afterResponse`.
    */
   readonly afterUsage?: (context: RequestContext, recorded: RecordedUsage) => Effect.Effect<void, GatewayError>
+  /**
+   * Runs for `GET /v1/models` with the client's headers and the models listed
+   * so far, and returns the models this caller may see, normally a subset.
+   * A gateway error (a 401 for a missing key) becomes the route's response.
+   * A faulty hook under fail mode `open` leaves the list unchanged.
+   */
+  readonly listModels?: (headers: RequestHeaders, models: ReadonlyArray<ListedModel>) => Effect.Effect<ReadonlyArray<ListedModel>, GatewayError>
   /** Set when `afterResponse` needs a stream assembled into one chat completion (a cache does). */
   readonly needsAssembledStream?: boolean
 }

@@ -15,13 +15,17 @@ import { newSpanId, newTraceId } from "./SpanIds.js"
 export const SCOPE_NAME = "@fluxen/otel"
 export const SCOPE_VERSION = "0.1.0"
 
-/** `gen_ai.operation.name` of each endpoint. The Responses and Messages APIs generate chat turns. */
+/**
+ * `gen_ai.operation.name` of each endpoint. The Responses and Messages APIs generate chat turns.
+ * The conventions name no operation for token counting, so it gets a name of its own.
+ */
 const operationNames: Record<Endpoint, string> = {
   chat: "chat",
   completions: "text_completion",
   embeddings: "embeddings",
   responses: "chat",
-  messages: "chat"
+  messages: "chat",
+  count_tokens: "count_tokens"
 }
 
 const SPAN_KIND_SERVER = 2

@@ -12,6 +12,9 @@
  * count. It reads the cost the analyzer recorded, so `@fluxen/analyzer` must
  * be listed before this plugin under `plugins:`; its `beforeRequest` also
  * supplies the prompt token estimate.
+ *
+ * `listModels`: authenticate the key as `beforeRequest` does, and list only
+ * the models that the key's allow-list admits.
  */
 import type { PricingTable } from "@fluxen/analyzer"
 import {
@@ -21,8 +24,10 @@ import {
   PluginError,
   type GatewayError,
   type HookDecision,
+  type ListedModel,
   type RecordedUsage,
   type RequestContext,
+  type RequestHeaders,
   type RequestHooks
 } from "@fluxen/sdk"
 import { Effect } from "effect"
@@ -82,6 +87,10 @@ const WARNING_INTERVAL_MS = 10_000
 
 const formatUsd = (usd: number): string => `$${Number(usd.toFixed(6))}`
 
+/** Whether a key's allow-list admits a model name as the client sends it, so the model list and chat requests agree. */
+const keyAllowsModel = (key: ResolvedKey, model: string): boolean =>
+  key.allowedModels === null || key.allowedModels.some((pattern) => modelMatches(pattern, model))
+
 const missingKey = new AuthenticationError({
   message: "Missing API key. Send a Fluxen key in the 'Authorization: Bearer fx-...' header or the 'x-api-key' header."
 })
@@ -128,29 +137,41 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
   // Authentication
   // ---------------------------------------------------------------------------
 
-  const lookUpKey = (context: RequestContext, hash: string): Effect.Effect<ResolvedKey | undefined, GatewayError> =>
+  /** Looks up a key by its hash. A database failure is logged and fails the calling hook with a PluginError. */
+  const lookUpKey = (
+    hash: string,
+    hook: "beforeRequest" | "listModels",
+    logAnnotations: Record<string, string>
+  ): Effect.Effect<ResolvedKey | undefined, GatewayError> =>
     resolver.resolve(hash).pipe(
       Effect.tapError((error) =>
-        Effect.logError("Looking up an API key failed.").pipe(Effect.annotateLogs({ ...annotations(context), error: error.message }))
+        Effect.logError("Looking up an API key failed.").pipe(Effect.annotateLogs({ ...logAnnotations, error: error.message }))
       ),
       Effect.mapError(
         () =>
           new PluginError({
             plugin: options.pluginName,
-            hook: "beforeRequest",
+            hook,
             message: "Fluxen could not check the API key because its database did not respond. Retry in a moment."
           })
       )
     )
 
-  /** Returns why a found key may not be used, or undefined when it may. */
-  const keyRefusal = (key: ResolvedKey | undefined, model: string): GatewayError | undefined => {
-    if (key === undefined) return invalidKey
+  /** Returns why a found key may not be used at all (revoked, expired), or undefined when it may. */
+  const keyStatusRefusal = (key: ResolvedKey): GatewayError | undefined => {
     if (key.revoked) return new AuthenticationError({ message: "The API key has been revoked." })
     if (key.expiresAtMs !== null && key.expiresAtMs <= now()) {
       return new AuthenticationError({ message: `The API key expired at ${new Date(key.expiresAtMs).toISOString()}.` })
     }
-    if (key.allowedModels !== null && !key.allowedModels.some((pattern) => modelMatches(pattern, model))) {
+    return undefined
+  }
+
+  /** Returns why a found key may not be used for `model`, or undefined when it may. */
+  const keyRefusal = (key: ResolvedKey | undefined, model: string): GatewayError | undefined => {
+    if (key === undefined) return invalidKey
+    const refusal = keyStatusRefusal(key)
+    if (refusal !== undefined) return refusal
+    if (!keyAllowsModel(key, model)) {
       return new PermissionDeniedError({ message: `The API key '${key.name}' is not allowed to use the model '${model}'.` })
     }
     return undefined
@@ -343,7 +364,28 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
     const hash = hashKey(presented)
     const cached = resolver.cached(hash)
     if (cached !== undefined) return authorize(context, cached.key)
-    return Effect.flatMap(lookUpKey(context, hash), (key) => authorize(context, key))
+    return Effect.flatMap(lookUpKey(hash, "beforeRequest", annotations(context)), (key) => authorize(context, key))
+  }
+
+  // ---------------------------------------------------------------------------
+  // Model list
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Checks the key as `beforeRequest` does, then keeps the models the key may
+   * use. A request without a key gets every model when keys are optional.
+   */
+  const listModels = (headers: RequestHeaders, models: ReadonlyArray<ListedModel>): Effect.Effect<ReadonlyArray<ListedModel>, GatewayError> => {
+    const presented = keyFromHeaders(headers)
+    if (presented === undefined) return config.requireKey ? Effect.fail(missingKey) : Effect.succeed(models)
+    if (!isPlausibleKey(presented)) return Effect.fail(invalidKey)
+
+    return Effect.flatMap(lookUpKey(hashKey(presented), "listModels", { plugin: options.pluginName }), (key) => {
+      if (key === undefined) return Effect.fail(invalidKey)
+      const refusal = keyStatusRefusal(key)
+      if (refusal !== undefined) return Effect.fail(refusal)
+      return Effect.succeed(models.filter((model) => keyAllowsModel(key, model.id)))
+    })
   }
 
   // ---------------------------------------------------------------------------
@@ -416,6 +458,6 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
     return missingCost ? Effect.zipRight(warnMissingCost(context.route.upstreamModel, annotations(context)), settlement) : settlement
   }
 
-  const hooks: RequestHooks = { beforeRequest, afterUsage }
+  const hooks: RequestHooks = { beforeRequest, afterUsage, listModels }
   return { hooks, stats }
 }

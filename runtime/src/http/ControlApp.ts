@@ -12,13 +12,14 @@ import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } f
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { makeAdminKeyGuard } from "./adminKeyGuard.js"
-import { anthropicErrorBody } from "./anthropicErrorResponse.js"
-import { internalErrorResponse } from "./errorResponse.js"
+import { anthropicErrorBody, toAnthropicErrorBody } from "./anthropicErrorResponse.js"
+import { errorResponse, internalErrorResponse } from "./errorResponse.js"
 import { anthropicModelPage, openAIModelList } from "./modelList.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
 import { requestIdHeaders, type ApiShape } from "./requestIdHeaders.js"
 import { decodeUsageQuery } from "./usageQuery.js"
 import { newRequestId } from "../pipeline/requestId.js"
+import type { HookChain } from "../plugins/HookChain.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
 import type { UsageStore } from "../usage/UsageStore.js"
 
@@ -26,6 +27,8 @@ export interface ControlDependencies {
   /** Routes contributed by plugins, mounted beside the built-in ones. */
   readonly pluginRoutes: ReadonlyArray<PluginRoute>
   readonly router: ModelRouter
+  /** The plugins' hooks. Their `listModels` hooks check the caller of `GET /v1/models` and narrow the list. */
+  readonly hooks: HookChain
   readonly usageStore: UsageStore["Type"]
   /** False while starting or draining for shutdown. */
   readonly isReady: () => boolean
@@ -58,14 +61,24 @@ class ControlRequestId extends Context.Tag("@fluxen/runtime/ControlRequestId")<C
 
 export const makeControlApp = (dependencies: ControlDependencies) => {
   // The Anthropic SDKs send `anthropic-version` with every request and the OpenAI SDKs never do,
-  // so the header picks the shape of the list.
+  // so the header picks the shape of the list and of its errors.
   const models = HttpRouter.get(
     "/v1/models",
-    Effect.zipWith(HttpServerRequest.HttpServerRequest, ControlRequestId, (request, requestId) => {
-      const configured = dependencies.router.listConfigured()
-      if (request.headers["anthropic-version"] === undefined) return HttpServerResponse.unsafeJson(openAIModelList(configured))
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const requestId = yield* ControlRequestId
+      const anthropic = request.headers["anthropic-version"] !== undefined
+      const headers = { get: (name: string) => request.headers[name.toLowerCase()] }
 
-      const page = anthropicModelPage(configured, new URL(request.url, "http://fluxen.local").searchParams)
+      const listed = yield* Effect.either(dependencies.hooks.runListModels(headers, dependencies.router.listConfigured()))
+      if (Either.isLeft(listed)) {
+        const mapped = errorResponse(listed.left)
+        const body = anthropic ? toAnthropicErrorBody(mapped, requestId) : mapped.body
+        return HttpServerResponse.unsafeJson(body, { status: mapped.status, headers: mapped.headers })
+      }
+      if (!anthropic) return HttpServerResponse.unsafeJson(openAIModelList(listed.right))
+
+      const page = anthropicModelPage(listed.right, new URL(request.url, "http://fluxen.local").searchParams)
       return Either.isRight(page)
         ? HttpServerResponse.unsafeJson(page.right)
         : HttpServerResponse.unsafeJson(anthropicErrorBody(400, page.left.message, requestId), { status: 400 })

@@ -1,14 +1,10 @@
 /**
  * The body of `GET /v1/models` in OpenAI's list shape and in Anthropic's
- * paged shape. Both list the configured models in configuration order.
+ * paged shape. Both list the models in the order given: the configured
+ * models in configuration order, as the plugins' `listModels` hooks left them.
  */
+import type { ListedModel } from "@fluxen/sdk"
 import { Either } from "effect"
-
-/** A configured public model name and the provider of its first deployment. */
-export interface ListedModel {
-  readonly id: string
-  readonly provider: string
-}
 
 /** Fluxen does not know when a model was released, so both shapes give the Unix epoch. */
 const unknownReleaseTime = new Date(0)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { LimitExceededError, type Outcome, type RequestContext, type RequestHooks } from "@fluxen/sdk"
+import { AuthenticationError, LimitExceededError, type ListedModel, type Outcome, type RequestContext, type RequestHooks } from "@fluxen/sdk"
 import { Effect, Exit, Logger, Runtime } from "effect"
 import { HookChain, makeHookStats, type HookPlugin } from "./HookChain.js"
 
@@ -167,5 +167,109 @@ describe("HookChain in a finalizer", () => {
       yield* Effect.uninterruptible(chain([slow]).runAfter(context(), outcome, 1).pipe(Effect.provide(silent)))
       expect(slow.stats.timeouts).toBe(1)
       expect(Date.now() - started).toBeLessThan(1_500)
+    }))
+})
+
+const models: ReadonlyArray<ListedModel> = [
+  { id: "a", provider: "p" },
+  { id: "b", provider: "p" },
+  { id: "c", provider: "q" }
+]
+const noHeaders = { get: () => undefined }
+const idsOf = (listed: ReadonlyArray<ListedModel>) => listed.map((model) => model.id)
+
+describe("HookChain listModels", () => {
+  it.effect("narrows the list in order", () =>
+    Effect.gen(function* () {
+      const seen: Array<Array<string>> = []
+      const without = (id: string): RequestHooks => ({
+        listModels: (_headers, listed) =>
+          Effect.sync(() => {
+            seen.push(idsOf(listed))
+            return listed.filter((model) => model.id !== id)
+          })
+      })
+      const hooks = chain([plugin("first", without("a")), plugin("none", {}), plugin("second", without("c"))])
+
+      const listed = yield* hooks.runListModels(noHeaders, models)
+
+      expect(idsOf(listed)).toEqual(["b"])
+      expect(seen).toEqual([["a", "b", "c"], ["b", "c"]])
+    }))
+
+  it.effect("passes the client's headers", () =>
+    Effect.gen(function* () {
+      const headers = { get: (name: string) => (name === "authorization" ? "Bearer fx-test" : undefined) }
+      let received: string | undefined
+      const hooks = chain([
+        plugin("auth", {
+          listModels: (given, listed) =>
+            Effect.sync(() => {
+              received = given.get("authorization")
+              return listed
+            })
+        })
+      ])
+
+      yield* hooks.runListModels(headers, models)
+
+      expect(received).toBe("Bearer fx-test")
+    }))
+
+  it.effect("returns a gateway error unchanged", () =>
+    Effect.gen(function* () {
+      const missing = new AuthenticationError({ message: "Missing API key." })
+      const later: Array<string> = []
+      const hooks = chain([
+        plugin("auth", { listModels: () => Effect.fail(missing) }),
+        plugin("later", {
+          listModels: (_headers, listed) =>
+            Effect.sync(() => {
+              later.push("later")
+              return listed
+            })
+        })
+      ])
+
+      const exit = yield* Effect.exit(hooks.runListModels(noHeaders, models))
+
+      expect(exit).toEqual(Exit.fail(missing))
+      expect(later).toEqual([])
+    }))
+
+  it.effect("open mode skips a faulty hook", () =>
+    Effect.gen(function* () {
+      const faulty = plugin("faulty", {
+        listModels: () => {
+          throw new Error("bug in plugin")
+        }
+      })
+
+      const listed = yield* chain([faulty]).runListModels(noHeaders, models).pipe(Effect.provide(silent))
+
+      expect(idsOf(listed)).toEqual(["a", "b", "c"])
+      expect(faulty.stats.faults).toBe(1)
+    }))
+
+  it.effect("closed mode fails with PluginError", () =>
+    Effect.gen(function* () {
+      const strict = plugin("strict", { listModels: () => Effect.die("boom") }, { failMode: "closed" })
+
+      const error = yield* Effect.flip(chain([strict]).runListModels(noHeaders, models).pipe(Effect.provide(silent)))
+
+      expect(error._tag).toBe("PluginError")
+      expect((error as { hook: string }).hook).toBe("listModels")
+    }))
+
+  it.live("times out a slow hook", () =>
+    Effect.gen(function* () {
+      const slow = plugin("slow", { listModels: () => Effect.as(Effect.sleep("5 seconds"), []) }, { timeoutMs: 50 })
+      const started = Date.now()
+
+      const listed = yield* chain([slow]).runListModels(noHeaders, models).pipe(Effect.provide(silent))
+
+      expect(idsOf(listed)).toEqual(["a", "b", "c"])
+      expect(slow.stats.timeouts).toBe(1)
+      expect(Date.now() - started).toBeLessThan(2_000)
     }))
 })

@@ -1,7 +1,7 @@
 /**
  * Running the plugins' request hooks with the host's guarantees: order
- * (`beforeRequest` in configuration order, `afterResponse` in reverse),
- * a timeout per call, and each plugin's fail mode.
+ * (`beforeRequest` and `listModels` in configuration order, `afterResponse`
+ * in reverse), a timeout per call, and each plugin's fail mode.
  *
  * A hook that fails with a gateway error (a 401 from an auth plugin, a 429
  * from a budget) has made a decision, and the request fails with it in
@@ -18,9 +18,11 @@ import {
   PluginError,
   type GatewayError,
   type HookDecision,
+  type ListedModel,
   type Outcome,
   type RecordedUsage,
   type RequestContext,
+  type RequestHeaders,
   type RequestHooks
 } from "@fluxen/sdk"
 import { Cause, Effect, Exit, Fiber, Option, Runtime } from "effect"
@@ -44,7 +46,7 @@ export interface HookStats {
 
 export const makeHookStats = (): HookStats => ({ calls: 0, faults: 0, timeouts: 0, totalMs: 0 })
 
-type HookName = "beforeRequest" | "afterResponse" | "afterUsage"
+type HookName = "beforeRequest" | "afterResponse" | "afterUsage" | "listModels"
 
 /** A result available now, or a promise of it when a hook had to wait. */
 export type Pending<A> = A | Promise<A>
@@ -116,7 +118,7 @@ export class HookChain {
           if (changed !== model) reroute(changed)
           return from(next)
         }
-        const result = this.guard(plugin, "beforeRequest", context, () => hook(context), clientGone)
+        const result = this.guard(plugin, "beforeRequest", context.requestId, () => hook(context), clientGone)
         return isPromise(result) ? result.then(afterHook) : afterHook(result)
       }
       return undefined
@@ -135,7 +137,7 @@ export class HookChain {
         const plugin = this.plugins[index]!
         const hook = plugin.hooks.afterResponse
         if (hook === undefined) continue
-        const result = this.guardLogged(plugin, "afterResponse", context, () => hook(context, outcome))
+        const result = this.guardLogged(plugin, "afterResponse", context.requestId, () => hook(context, outcome))
         if (isPromise(result)) {
           const next = index - 1
           return result.then(() => from(next))
@@ -153,7 +155,7 @@ export class HookChain {
         const plugin = this.plugins[index]!
         const hook = plugin.hooks.afterUsage
         if (hook === undefined) continue
-        const result = this.guardLogged(plugin, "afterUsage", context, () => hook(context, recorded))
+        const result = this.guardLogged(plugin, "afterUsage", context.requestId, () => hook(context, recorded))
         if (isPromise(result)) {
           const next = index + 1
           return result.then(() => from(next))
@@ -161,6 +163,28 @@ export class HookChain {
       }
     }
     return from(0)
+  }
+
+  /**
+   * Runs `listModels` hooks in configuration order, each on the list the
+   * previous one returned. A faulty hook under fail mode `open` leaves the
+   * list unchanged. It throws the first gateway error.
+   */
+  listModels(headers: RequestHeaders, models: ReadonlyArray<ListedModel>): Pending<ReadonlyArray<ListedModel>> {
+    const plugins = this.plugins
+    const from = (index: number, listed: ReadonlyArray<ListedModel>): Pending<ReadonlyArray<ListedModel>> => {
+      for (; index < plugins.length; index++) {
+        const hook = plugins[index]!.hooks.listModels
+        if (hook === undefined) continue
+        const next = index + 1
+        const afterHook = (narrowed: ReadonlyArray<ListedModel> | undefined) => from(next, narrowed ?? listed)
+        // No request id, because control routes create theirs only after the route has responded.
+        const result = this.guard(plugins[index]!, "listModels", undefined, () => hook(headers, listed))
+        return isPromise(result) ? result.then(afterHook) : afterHook(result)
+      }
+      return listed
+    }
+    return from(0, models)
   }
 
   /** Runs `before` as an Effect. */
@@ -182,6 +206,11 @@ export class HookChain {
     return fromPending(() => this.afterUsage(context, recorded, ran)) as Effect.Effect<void>
   }
 
+  /** Runs `listModels` as an Effect. */
+  runListModels(headers: RequestHeaders, models: ReadonlyArray<ListedModel>): Effect.Effect<ReadonlyArray<ListedModel>, GatewayError> {
+    return fromPending(() => this.listModels(headers, models))
+  }
+
   /**
    * Runs one hook call with the plugin's timeout and fail mode.
    *
@@ -193,7 +222,7 @@ export class HookChain {
   private guard<A>(
     plugin: HookPlugin,
     hookName: HookName,
-    context: RequestContext,
+    requestId: string | undefined,
     run: () => Effect.Effect<A, GatewayError>,
     clientGone?: () => AbortSignal
   ): Pending<A | undefined> {
@@ -203,11 +232,11 @@ export class HookChain {
     const fiber = exit._tag === "Failure" ? (asyncFiberOf(exit.cause) as Fiber.RuntimeFiber<A, GatewayError> | undefined) : undefined
     if (fiber === undefined) {
       plugin.stats.totalMs += performance.now() - started
-      return this.settle(plugin, hookName, context, exit)
+      return this.settle(plugin, hookName, requestId, exit)
     }
     return this.wait(fiber, plugin.timeoutMs, clientGone?.()).then((waited) => {
       plugin.stats.totalMs += performance.now() - started
-      return this.settle(plugin, hookName, context, waited)
+      return this.settle(plugin, hookName, requestId, waited)
     })
   }
 
@@ -233,18 +262,18 @@ export class HookChain {
   private guardLogged(
     plugin: HookPlugin,
     hookName: HookName,
-    context: RequestContext,
+    requestId: string,
     run: () => Effect.Effect<void, GatewayError>
   ): Pending<void> {
     const logFailure = (error: unknown) => {
       this.runSync(
         Effect.logWarning(`Plugin ${hookName} hook failed`).pipe(
-          Effect.annotateLogs({ plugin: plugin.name, "request.id": context.requestId, error: describe(error) })
+          Effect.annotateLogs({ plugin: plugin.name, "request.id": requestId, error: describe(error) })
         )
       )
     }
     try {
-      const result = this.guard(plugin, hookName, context, run)
+      const result = this.guard(plugin, hookName, requestId, run)
       return isPromise(result) ? result.then(() => undefined, logFailure) : undefined
     } catch (error) {
       logFailure(error)
@@ -284,7 +313,7 @@ export class HookChain {
   private settle<A>(
     plugin: HookPlugin,
     hookName: HookName,
-    context: RequestContext,
+    requestId: string | undefined,
     exit: Exit.Exit<A, GatewayError> | HookTimeout | HookCancelled
   ): A | undefined {
     if (exit instanceof HookCancelled) throw exit
@@ -307,7 +336,7 @@ export class HookChain {
         Effect.annotateLogs({
           plugin: plugin.name,
           hook: hookName,
-          "request.id": context.requestId,
+          ...(requestId === undefined ? {} : { "request.id": requestId }),
           "plugin.fail_mode": plugin.failMode,
           ...(timedOut ? {} : { error: String(defect) })
         })
