@@ -24,6 +24,24 @@ const chatMessages = [
 ]
 
 describe("estimateInputTokens", () => {
+  it.live("counts a long prompt in slices", () =>
+    Effect.gen(function* () {
+      // About 100 slices of ordinary words, so that every cut falls before a space.
+      const text = "The quick brown fox jumps over the lazy dog. ".repeat(36_000)
+      const request: CountTokensRequest = { model: "anything", messages: [{ role: "user", content: text }] }
+      let timerRuns = 0
+      const timer = setInterval(() => timerRuns++, 0)
+
+      const tokens = yield* Effect.ensuring(estimateInputTokens(request, "gpt-4o"), Effect.sync(() => clearInterval(timer)))
+      const whole = o200k.encodeChat([{ role: "user", content: text }], "gpt-4o").length
+
+      // The event loop ran timers while the count went on.
+      expect(timerRuns).toBeGreaterThan(10)
+      // Each cut comes before a space, where o200k_base starts a new token anyway.
+      expect(tokens).toBe(whole)
+    })
+  )
+
   it.effect("matches gpt-tokenizer's chat encoding", () =>
     Effect.gen(function* () {
       const tokens = yield* estimateInputTokens(conversation, "gpt-4o-mini-2024-07-18")
