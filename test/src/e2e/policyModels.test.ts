@@ -119,7 +119,8 @@ describe("model list with the Anthropic SDK", () => {
     const body = (await response.json()) as Record<string, unknown>
 
     expect(response.status).toBe(401)
-    expect(Object.keys(body).sort()).toEqual(["error", "type"])
+    expect(Object.keys(body).sort()).toEqual(["error", "request_id", "type"])
+    expect(body.request_id).toBe(response.headers.get("x-fluxen-request-id"))
     expect(body.type).toBe("error")
     expect((body.error as { type: string }).type).toBe("authentication_error")
   })
