@@ -108,7 +108,7 @@ const start = Effect.gen(function* () {
         ...(args.host === undefined ? {} : { host: args.host })
       })
       const runtime = yield* Effect.runtime<never>()
-      const reload = running.reload(loadConfigFile(args.config, process.env).pipe(Effect.provide(NodeFileSystem.layer)))
+      const reload = running.reload(loadConfigFile(args.config, process.env, { reload: true }).pipe(Effect.provide(NodeFileSystem.layer)))
       const onHangup = () => {
         Runtime.runFork(runtime)(Effect.zipRight(Effect.logInfo("SIGHUP received; reloading the configuration"), reload))
       }

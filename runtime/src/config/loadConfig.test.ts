@@ -117,6 +117,15 @@ models:
     ])
   })
 
+  it("names a restart on reload", () => {
+    const text = `${minimal}\nusage:\n  databaseUrl: \${DATABASE_URL}\n`
+    const reloaded = parseConfig(text, { source: "fluxen.yaml", directory: "/srv", env: {}, reload: true })
+    const message = Either.getOrThrow(Either.flip(reloaded)).message
+    expect(message).toContain("DATABASE_URL is not set in the environment Fluxen started with")
+    expect(message).toContain("Restart Fluxen with DATABASE_URL set, or write ${DATABASE_URL:-default}.")
+    expect(message).not.toContain("set it")
+  })
+
   it("rejects a model whose provider is not declared", () => {
     const message = Either.getOrThrow(Either.flip(parse(`${minimal}
 models:

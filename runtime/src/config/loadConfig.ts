@@ -26,6 +26,12 @@ export interface ReadOptions {
   readonly source: string
   readonly directory: string
   readonly env: Readonly<Record<string, string | undefined>>
+  /**
+   * True when a running gateway reads the file again on SIGHUP. `env` is
+   * then the environment the process started with, which a shell cannot
+   * change, so a missing variable needs a restart.
+   */
+  readonly reload?: boolean
 }
 
 /** Everything one reading of a configuration found. */
@@ -51,9 +57,12 @@ const isUnder = (path: string, prefix: string): boolean =>
 export const dropIssuesUnder = (issues: ReadonlyArray<ConfigIssue>, paths: ReadonlyArray<string>): Array<ConfigIssue> =>
   issues.filter((issue) => !paths.some((path) => isUnder(issue.path, path)))
 
-const missingVariableIssue = ({ path, variable }: MissingVariable): ConfigIssue => ({
+const missingVariableIssue = ({ path, variable }: MissingVariable, reload: boolean): ConfigIssue => ({
   path,
-  message: `The environment variable ${variable} is not set; set it, or write \${${variable}:-default}.`
+  message: reload
+    ? `The environment variable ${variable} is not set in the environment Fluxen started with, and a reload cannot add it. ` +
+      `Restart Fluxen with ${variable} set, or write \${${variable}:-default}.`
+    : `The environment variable ${variable} is not set; set it, or write \${${variable}:-default}.`
 })
 
 /**
@@ -75,7 +84,7 @@ export const readConfig = (text: string, options: ReadOptions): ConfigReading =>
   const sections = Either.isRight(decoded) ? sectionsOf(decoded.right) : decodeSections(raw)
   const schemaIssues = Either.isLeft(decoded) ? issuesFromParseError(decoded.left.issue, [], formatPath) : []
   const issues = [
-    ...missing.map(missingVariableIssue),
+    ...missing.map((variable) => missingVariableIssue(variable, options.reload === true)),
     ...dropIssuesUnder([...schemaIssues, ...crossCheck(sections)], unsetPaths)
   ]
   const config = Either.isRight(decoded) && issues.length === 0 ? decoded.right : undefined
@@ -90,7 +99,11 @@ export const parseConfig = (text: string, options: ReadOptions): Either.Either<L
 }
 
 /** Reads a configuration file and lists every problem. It fails only when the file cannot be read. */
-export const readConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>) =>
+export const readConfigFile = (
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly reload?: boolean } = {}
+) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const absolute = Path.resolve(file)
@@ -101,12 +114,16 @@ export const readConfigFile = (file: string, env: Readonly<Record<string, string
       )
     )
     const directory = Path.dirname(absolute)
-    return { source: absolute, directory, reading: readConfig(text, { source: absolute, directory, env }) }
+    return { source: absolute, directory, reading: readConfig(text, { source: absolute, directory, env, ...options }) }
   })
 
 /** Reads and validates a configuration file. */
-export const loadConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>) =>
-  Effect.flatMap(readConfigFile(file, env), ({ source, directory, reading }) =>
+export const loadConfigFile = (
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly reload?: boolean } = {}
+) =>
+  Effect.flatMap(readConfigFile(file, env, options), ({ source, directory, reading }) =>
     reading.config === undefined
       ? Effect.fail(new ConfigError({ source, issues: reading.issues }))
       : Effect.succeed<LoadedConfig>({ config: reading.config, directory, source })
