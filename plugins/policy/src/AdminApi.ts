@@ -28,160 +28,19 @@ import {
   type PluginHttpResponse,
   type PluginRoute
 } from "@fluxen/sdk"
-import { Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
+import { Effect, Option, Redacted } from "effect"
+import { CreateKeyBody, CreateTeamBody, decodeBody, UpdateKeyBody, UpdateTeamBody } from "./AdminBodies.js"
+import { errorBody, json, keyView, notFound, staticKeyView, teamView } from "./AdminViews.js"
 import { generateKey, generateKeyId, hashesEqual, hashKey } from "./ApiKey.js"
 import type { ApplicableLimits } from "./ApplicableLimits.js"
 import type { BudgetLedger } from "./BudgetLedger.js"
 import type { KeyResolver, ResolvedKey } from "./KeyResolver.js"
 import type { KeyRecord, KeyStore, TeamRecord } from "./KeyStore.js"
-import { BudgetLimit, WarnFraction, type RateLimits } from "./Limits.js"
 import type { LimitStoreError } from "./LimitStore.js"
-import { BudgetPeriod } from "./Periods.js"
 import type { PolicyStats } from "./PolicyHooks.js"
 
 export const ADMIN_PREFIX = "/v1/fluxen/admin"
 const ACTOR = "master"
-
-// ============================================================================
-// Request bodies
-// ============================================================================
-
-const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
-const Metadata = Schema.Record({ key: Schema.String, value: Schema.String })
-
-const PerMinute = Schema.Int.pipe(Schema.positive())
-
-/** A budget in the admin API; decodes to {@link BudgetLimit}. */
-export const ApiBudget = Schema.Struct({
-  period: BudgetPeriod,
-  limitUsd: Schema.propertySignature(BudgetLimit.fields.limitUsd).pipe(Schema.fromKey("limit_usd")),
-  warnAt: Schema.optionalWith(Schema.Array(WarnFraction), { exact: true }).pipe(Schema.fromKey("warn_at"))
-})
-
-/** Rate limits in the admin API; decodes to {@link RateLimits}. */
-export const ApiRateLimits = Schema.Struct({
-  requestsPerMinute: Schema.optionalWith(PerMinute, { exact: true }).pipe(Schema.fromKey("requests_per_minute")),
-  tokensPerMinute: Schema.optionalWith(PerMinute, { exact: true }).pipe(Schema.fromKey("tokens_per_minute"))
-})
-
-const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWith(schema, { exact: true })
-
-const keyFields = {
-  team: optional(Schema.NullOr(Name)),
-  /** Null or absent allows every model. */
-  models: optional(Schema.NullOr(Schema.Array(Schema.String))),
-  budgets: optional(Schema.Array(ApiBudget)),
-  limits: optional(ApiRateLimits),
-  metadata: optional(Metadata),
-  expiresAt: optional(Schema.NullOr(Schema.Date)).pipe(Schema.fromKey("expires_at"))
-}
-
-export const CreateKeyBody = Schema.Struct({ name: Name, ...keyFields })
-export const UpdateKeyBody = Schema.Struct({ name: optional(Name), ...keyFields })
-
-export const CreateTeamBody = Schema.Struct({
-  name: Name,
-  budgets: optional(Schema.Array(ApiBudget)),
-  limits: optional(ApiRateLimits),
-  metadata: optional(Metadata)
-})
-export const UpdateTeamBody = Schema.Struct({
-  budgets: optional(Schema.Array(ApiBudget)),
-  limits: optional(ApiRateLimits),
-  metadata: optional(Metadata)
-})
-
-/** Decodes a body, failing with a 400 that names the first invalid field. */
-const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Effect.Effect<A, InvalidRequestError> => {
-  if (body === undefined) {
-    return Effect.fail(new InvalidRequestError({ message: "The request needs a JSON body.", code: "missing_body" }))
-  }
-  const decoded = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "error" })(body)
-  if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-  const param = issue === undefined || issue.path.length === 0 ? undefined : formatParam(issue.path)
-  const message = issue === undefined ? "The request body is invalid." : issue.message
-  return Effect.fail(
-    new InvalidRequestError({
-      message: param === undefined ? `Invalid request body: ${message}` : `Invalid value for '${param}': ${message}`,
-      param,
-      code: "invalid_value"
-    })
-  )
-}
-
-/** Formats an issue path as `budgets[0].limit_usd`. */
-const formatParam = (path: ReadonlyArray<PropertyKey>): string => {
-  let text = ""
-  for (const key of path) {
-    if (typeof key === "number") text += `[${key}]`
-    else text += text === "" ? String(key) : `.${String(key)}`
-  }
-  return text
-}
-
-// ============================================================================
-// Responses
-// ============================================================================
-
-const encodeBudgets = Schema.encodeSync(Schema.Array(ApiBudget))
-const encodeLimits = Schema.encodeSync(ApiRateLimits)
-
-const isoOrNull = (date: Date | null): string | null => (date === null ? null : date.toISOString())
-
-const keyView = (key: KeyRecord) => ({
-  id: key.id,
-  object: "fluxen.key",
-  source: "api",
-  name: key.name,
-  team: key.team,
-  models: key.allowedModels,
-  budgets: encodeBudgets(key.budgets),
-  limits: encodeLimits(key.limits),
-  metadata: key.metadata,
-  expires_at: isoOrNull(key.expiresAt),
-  revoked_at: isoOrNull(key.revokedAt),
-  created_at: key.createdAt.toISOString(),
-  updated_at: key.updatedAt.toISOString()
-})
-
-const staticKeyView = (key: ResolvedKey) => ({
-  id: key.id,
-  object: "fluxen.key",
-  source: "config",
-  name: key.name,
-  team: key.team,
-  models: key.allowedModels,
-  budgets: encodeBudgets(key.budgets),
-  limits: encodeLimits(key.limits),
-  metadata: key.metadata,
-  expires_at: null,
-  revoked_at: null,
-  created_at: null,
-  updated_at: null
-})
-
-const teamView = (team: TeamRecord) => ({
-  name: team.name,
-  object: "fluxen.team",
-  budgets: encodeBudgets(team.budgets),
-  limits: encodeLimits(team.limits),
-  metadata: team.metadata,
-  created_at: team.createdAt.toISOString(),
-  updated_at: team.updatedAt.toISOString()
-})
-
-const json = (status: number, body: unknown): PluginHttpResponse => ({ status, body })
-
-// 404 and 409 have no gateway error type, so these build OpenAI's error shape here.
-const errorBody = (status: number, message: string, code: string, param: string | null = null): PluginHttpResponse =>
-  json(status, { error: { message, type: "invalid_request_error", param, code } })
-
-const notFound = (what: string, id: string) => errorBody(404, `No ${what} has the id '${id}'.`, "not_found")
-
-// ============================================================================
-// Routes
-// ============================================================================
 
 export interface AdminApiOptions {
   readonly pluginName: string
