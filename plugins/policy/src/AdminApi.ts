@@ -9,7 +9,7 @@
  *   DELETE /keys/:id         revoke a key
  *   GET    /keys/:id/spend   spend and remaining amount per budget period
  *   POST   /teams            create a team with budgets and limits
- *   GET    /teams            list teams
+ *   GET    /teams            list teams (YAML teams included)
  *   GET    /teams/:name      one team
  *   PATCH  /teams/:name      change a team's budgets, limits or metadata
  *   GET    /status           limit store and counters
@@ -30,10 +30,11 @@ import {
 } from "@fluxen/sdk"
 import { Effect, Option, Redacted } from "effect"
 import { CreateKeyBody, CreateTeamBody, decodeBody, UpdateKeyBody, UpdateTeamBody } from "./AdminBodies.js"
-import { errorBody, json, keyView, notFound, staticKeyView, teamView } from "./AdminViews.js"
+import { configTeamView, errorBody, json, keyView, notFound, staticKeyView, teamView } from "./AdminViews.js"
 import { generateKey, generateKeyId, hashesEqual, hashKey } from "./ApiKey.js"
 import type { ApplicableLimits } from "./ApplicableLimits.js"
 import type { BudgetLedger } from "./BudgetLedger.js"
+import type { ConfigTeam } from "./ConfigTeams.js"
 import type { KeyResolver, ResolvedKey } from "./KeyResolver.js"
 import type { KeyRecord, KeyStore, TeamRecord } from "./KeyStore.js"
 import type { LimitStoreError } from "./LimitStore.js"
@@ -50,6 +51,8 @@ export interface AdminApiOptions {
   readonly limits: ApplicableLimits
   readonly ledger: BudgetLedger
   readonly staticKeys: ReadonlyArray<ResolvedKey>
+  /** The teams that team entries of the YAML's `budgets` and `rateLimits` declare. */
+  readonly configTeams: ReadonlyArray<ConfigTeam>
   readonly stats: PolicyStats
   readonly storeKind: "memory" | "redis"
   readonly storeStatus: () => string
@@ -119,6 +122,14 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
       param: "id",
       code: "static_key"
     })
+
+  const configTeam = (name: string) => options.configTeams.find((team) => team.name === name)
+
+  const configTeamMessage = (name: string) =>
+    `The team '${name}' is declared in fluxen.yaml, so the API cannot change it. Edit its budgets and rate limits there and reload.`
+
+  const configTeamIsReadOnly = (name: string) =>
+    new InvalidRequestError({ message: configTeamMessage(name), param: "name", code: "static_team" })
 
   const createKey = route("POST", "/keys", (request) =>
     Effect.gen(function* () {
@@ -229,6 +240,7 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
   const createTeam = route("POST", "/teams", (request) =>
     Effect.gen(function* () {
       const body = yield* decodeBody(CreateTeamBody, request.body)
+      if (configTeam(body.name) !== undefined) return errorBody(409, configTeamMessage(body.name), "already_exists", "name")
       const existing = yield* store.findTeam(body.name)
       if (Option.isSome(existing)) {
         return errorBody(409, `A team named '${body.name}' exists already; change it with PATCH.`, "already_exists", "name")
@@ -248,17 +260,22 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
   )
 
   const listTeams = route("GET", "/teams", () =>
-    Effect.map(store.listTeams, (teams) => json(200, { object: "list", data: teams.map(teamView) }))
+    Effect.map(store.listTeams, (teams) =>
+      json(200, { object: "list", data: [...options.configTeams.map(configTeamView), ...teams.map(teamView)] })
+    )
   )
 
   const getTeam = route("GET", "/teams/:name", (request) => {
     const name = request.params.name!
+    const fromConfig = configTeam(name)
+    if (fromConfig !== undefined) return Effect.succeed(json(200, configTeamView(fromConfig)))
     return Effect.map(store.findTeam(name), Option.match({ onNone: () => notFound("team", name), onSome: (team) => json(200, teamView(team)) }))
   })
 
   const updateTeam = route("PATCH", "/teams/:name", (request) =>
     Effect.gen(function* () {
       const name = request.params.name!
+      if (configTeam(name) !== undefined) return yield* configTeamIsReadOnly(name)
       const body = yield* decodeBody(UpdateTeamBody, request.body)
       const changes = setFields(body)
       if (changes.length === 0) {

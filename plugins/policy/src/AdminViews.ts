@@ -5,6 +5,7 @@
 import type { PluginHttpResponse } from "@fluxen/sdk"
 import { Schema } from "effect"
 import { ApiBudget, ApiRateLimits } from "./AdminBodies.js"
+import type { ConfigTeam } from "./ConfigTeams.js"
 import type { ResolvedKey } from "./KeyResolver.js"
 import type { KeyRecord, TeamRecord } from "./KeyStore.js"
 
@@ -48,11 +49,23 @@ export const staticKeyView = (key: ResolvedKey) => ({
 export const teamView = (team: TeamRecord) => ({
   name: team.name,
   object: "fluxen.team",
+  source: "api",
   budgets: encodeBudgets(team.budgets),
   limits: encodeLimits(team.limits),
   metadata: team.metadata,
   created_at: team.createdAt.toISOString(),
   updated_at: team.updatedAt.toISOString()
+})
+
+export const configTeamView = (team: ConfigTeam) => ({
+  name: team.name,
+  object: "fluxen.team",
+  source: "config",
+  budgets: encodeBudgets(team.budgets),
+  limits: encodeLimits(team.limits),
+  metadata: {},
+  created_at: null,
+  updated_at: null
 })
 
 export const json = (status: number, body: unknown): PluginHttpResponse => ({ status, body })
