@@ -1,7 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, layer } from "@effect/vitest"
 import type { GatewayError, PluginHttpResponse } from "@fluxen/sdk"
-import { Effect, Either } from "effect"
+import { Effect, Either, HashMap, Logger } from "effect"
 import { createHash } from "node:crypto"
 import { buildPolicyPlugin, callRoute, insertUsage, makeContext, policyTestDatabases } from "./testing/PolicyTesting.js"
 
@@ -229,6 +229,65 @@ describe.each(policyTestDatabases)("admin API on $name", (database) => {
         expect(body(patched).metadata).toEqual({ cost_center: "42" })
         expect(body(patched).limits).toEqual({ tokens_per_minute: 1000 })
         expect((body(list).data as Array<{ name: string }>).map((entry) => entry.name)).toEqual(["research"])
+      })
+    )
+
+    it.scoped("shows YAML teams read-only", () =>
+      Effect.gen(function* () {
+        const { routes } = yield* buildPolicyPlugin({
+          ...config,
+          budgets: [{ scope: "team", name: "finance", period: "month", limitUsd: 50 }],
+          rateLimits: [
+            { scope: "team", name: "finance", requestsPerMinute: 60 },
+            { scope: "team", name: "finance", requestsPerMinute: 30, tokensPerMinute: 1000 }
+          ]
+        })
+
+        const one = ok(yield* callRoute(routes, "GET", "/v1/fluxen/admin/teams/finance", { master: MASTER }))
+        const list = ok(yield* callRoute(routes, "GET", "/v1/fluxen/admin/teams", { master: MASTER }))
+        const patch = failed(yield* callRoute(routes, "PATCH", "/v1/fluxen/admin/teams/finance", { master: MASTER, body: { metadata: {} } }))
+        const create = ok(yield* callRoute(routes, "POST", "/v1/fluxen/admin/teams", { master: MASTER, body: { name: "finance" } }))
+
+        expect(one.status).toBe(200)
+        expect(body(one).source).toBe("config")
+        expect(body(one).budgets).toEqual([{ period: "month", limit_usd: 50 }])
+        expect(body(one).limits).toEqual({ requests_per_minute: 30, tokens_per_minute: 1000 })
+        expect((body(list).data as Array<{ name: string; source: string }>).map((team) => `${team.source}:${team.name}`)).toContain("config:finance")
+        expect(patch._tag).toBe("InvalidRequestError")
+        expect(patch.message).toContain("declared in fluxen.yaml")
+        expect(create.status).toBe(409)
+        expect(body(create).error.message).toContain("declared in fluxen.yaml")
+      })
+    )
+
+    it.scoped("lists every accepted budget period", () =>
+      Effect.gen(function* () {
+        const { routes } = yield* buildPolicyPlugin(config)
+        const invalid = { name: "x", budgets: [{ period: "year", limit_usd: 1 }] }
+
+        const error = failed(yield* callRoute(routes, "POST", "/v1/fluxen/admin/keys", { master: MASTER, body: invalid }))
+
+        expect(error.message).toBe(`Invalid value for 'budgets[0].period': Expected "day", "week" or "month", actual "year"`)
+      })
+    )
+
+    it.scoped("reports the memory store as unused", () =>
+      Effect.gen(function* () {
+        const annotations: Array<Record<string, unknown>> = []
+        const capture = Logger.replace(
+          Logger.defaultLogger,
+          Logger.make((entry) => {
+            annotations.push(Object.fromEntries(HashMap.toEntries(entry.annotations)))
+          })
+        )
+        const { routes } = yield* Effect.provide(buildPolicyPlugin(config), capture)
+
+        const status = ok(yield* callRoute(routes, "GET", "/v1/fluxen/admin/status", { master: MASTER }))
+        const started = annotations.find((entry) => entry["policy.store"] !== undefined)
+
+        expect(body(status).store).toBe("memory")
+        expect(body(status).store_connection).toBe("not used")
+        expect(started?.["policy.redis_status"]).toBe("not used")
       })
     )
 

@@ -9,7 +9,7 @@
  *   DELETE /keys/:id         revoke a key
  *   GET    /keys/:id/spend   spend and remaining amount per budget period
  *   POST   /teams            create a team with budgets and limits
- *   GET    /teams            list teams
+ *   GET    /teams            list teams (YAML teams included)
  *   GET    /teams/:name      one team
  *   PATCH  /teams/:name      change a team's budgets, limits or metadata
  *   GET    /status           limit store and counters
@@ -28,160 +28,20 @@ import {
   type PluginHttpResponse,
   type PluginRoute
 } from "@fluxen/sdk"
-import { Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
+import { Effect, Option, Redacted } from "effect"
+import { CreateKeyBody, CreateTeamBody, decodeBody, UpdateKeyBody, UpdateTeamBody } from "./AdminBodies.js"
+import { configTeamView, errorBody, json, keyView, notFound, staticKeyView, teamView } from "./AdminViews.js"
 import { generateKey, generateKeyId, hashesEqual, hashKey } from "./ApiKey.js"
 import type { ApplicableLimits } from "./ApplicableLimits.js"
 import type { BudgetLedger } from "./BudgetLedger.js"
+import type { ConfigTeam } from "./ConfigTeams.js"
 import type { KeyResolver, ResolvedKey } from "./KeyResolver.js"
 import type { KeyRecord, KeyStore, TeamRecord } from "./KeyStore.js"
-import { BudgetLimit, WarnFraction, type RateLimits } from "./Limits.js"
 import type { LimitStoreError } from "./LimitStore.js"
-import { BudgetPeriod } from "./Periods.js"
 import type { PolicyStats } from "./PolicyHooks.js"
 
 export const ADMIN_PREFIX = "/v1/fluxen/admin"
 const ACTOR = "master"
-
-// ============================================================================
-// Request bodies
-// ============================================================================
-
-const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
-const Metadata = Schema.Record({ key: Schema.String, value: Schema.String })
-
-const PerMinute = Schema.Int.pipe(Schema.positive())
-
-/** A budget in the admin API; decodes to {@link BudgetLimit}. */
-export const ApiBudget = Schema.Struct({
-  period: BudgetPeriod,
-  limitUsd: Schema.propertySignature(BudgetLimit.fields.limitUsd).pipe(Schema.fromKey("limit_usd")),
-  warnAt: Schema.optionalWith(Schema.Array(WarnFraction), { exact: true }).pipe(Schema.fromKey("warn_at"))
-})
-
-/** Rate limits in the admin API; decodes to {@link RateLimits}. */
-export const ApiRateLimits = Schema.Struct({
-  requestsPerMinute: Schema.optionalWith(PerMinute, { exact: true }).pipe(Schema.fromKey("requests_per_minute")),
-  tokensPerMinute: Schema.optionalWith(PerMinute, { exact: true }).pipe(Schema.fromKey("tokens_per_minute"))
-})
-
-const optional = <A, I>(schema: Schema.Schema<A, I>) => Schema.optionalWith(schema, { exact: true })
-
-const keyFields = {
-  team: optional(Schema.NullOr(Name)),
-  /** Null or absent allows every model. */
-  models: optional(Schema.NullOr(Schema.Array(Schema.String))),
-  budgets: optional(Schema.Array(ApiBudget)),
-  limits: optional(ApiRateLimits),
-  metadata: optional(Metadata),
-  expiresAt: optional(Schema.NullOr(Schema.Date)).pipe(Schema.fromKey("expires_at"))
-}
-
-export const CreateKeyBody = Schema.Struct({ name: Name, ...keyFields })
-export const UpdateKeyBody = Schema.Struct({ name: optional(Name), ...keyFields })
-
-export const CreateTeamBody = Schema.Struct({
-  name: Name,
-  budgets: optional(Schema.Array(ApiBudget)),
-  limits: optional(ApiRateLimits),
-  metadata: optional(Metadata)
-})
-export const UpdateTeamBody = Schema.Struct({
-  budgets: optional(Schema.Array(ApiBudget)),
-  limits: optional(ApiRateLimits),
-  metadata: optional(Metadata)
-})
-
-/** Decodes a body, failing with a 400 that names the first invalid field. */
-const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown): Effect.Effect<A, InvalidRequestError> => {
-  if (body === undefined) {
-    return Effect.fail(new InvalidRequestError({ message: "The request needs a JSON body.", code: "missing_body" }))
-  }
-  const decoded = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "error" })(body)
-  if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]
-  const param = issue === undefined || issue.path.length === 0 ? undefined : formatParam(issue.path)
-  const message = issue === undefined ? "The request body is invalid." : issue.message
-  return Effect.fail(
-    new InvalidRequestError({
-      message: param === undefined ? `Invalid request body: ${message}` : `Invalid value for '${param}': ${message}`,
-      param,
-      code: "invalid_value"
-    })
-  )
-}
-
-/** Formats an issue path as `budgets[0].limit_usd`. */
-const formatParam = (path: ReadonlyArray<PropertyKey>): string => {
-  let text = ""
-  for (const key of path) {
-    if (typeof key === "number") text += `[${key}]`
-    else text += text === "" ? String(key) : `.${String(key)}`
-  }
-  return text
-}
-
-// ============================================================================
-// Responses
-// ============================================================================
-
-const encodeBudgets = Schema.encodeSync(Schema.Array(ApiBudget))
-const encodeLimits = Schema.encodeSync(ApiRateLimits)
-
-const isoOrNull = (date: Date | null): string | null => (date === null ? null : date.toISOString())
-
-const keyView = (key: KeyRecord) => ({
-  id: key.id,
-  object: "fluxen.key",
-  source: "api",
-  name: key.name,
-  team: key.team,
-  models: key.allowedModels,
-  budgets: encodeBudgets(key.budgets),
-  limits: encodeLimits(key.limits),
-  metadata: key.metadata,
-  expires_at: isoOrNull(key.expiresAt),
-  revoked_at: isoOrNull(key.revokedAt),
-  created_at: key.createdAt.toISOString(),
-  updated_at: key.updatedAt.toISOString()
-})
-
-const staticKeyView = (key: ResolvedKey) => ({
-  id: key.id,
-  object: "fluxen.key",
-  source: "config",
-  name: key.name,
-  team: key.team,
-  models: key.allowedModels,
-  budgets: encodeBudgets(key.budgets),
-  limits: encodeLimits(key.limits),
-  metadata: key.metadata,
-  expires_at: null,
-  revoked_at: null,
-  created_at: null,
-  updated_at: null
-})
-
-const teamView = (team: TeamRecord) => ({
-  name: team.name,
-  object: "fluxen.team",
-  budgets: encodeBudgets(team.budgets),
-  limits: encodeLimits(team.limits),
-  metadata: team.metadata,
-  created_at: team.createdAt.toISOString(),
-  updated_at: team.updatedAt.toISOString()
-})
-
-const json = (status: number, body: unknown): PluginHttpResponse => ({ status, body })
-
-// 404 and 409 have no gateway error type, so these build OpenAI's error shape here.
-const errorBody = (status: number, message: string, code: string, param: string | null = null): PluginHttpResponse =>
-  json(status, { error: { message, type: "invalid_request_error", param, code } })
-
-const notFound = (what: string, id: string) => errorBody(404, `No ${what} has the id '${id}'.`, "not_found")
-
-// ============================================================================
-// Routes
-// ============================================================================
 
 export interface AdminApiOptions {
   readonly pluginName: string
@@ -191,6 +51,8 @@ export interface AdminApiOptions {
   readonly limits: ApplicableLimits
   readonly ledger: BudgetLedger
   readonly staticKeys: ReadonlyArray<ResolvedKey>
+  /** The teams that team entries of the YAML's `budgets` and `rateLimits` declare. */
+  readonly configTeams: ReadonlyArray<ConfigTeam>
   readonly stats: PolicyStats
   readonly storeKind: "memory" | "redis"
   readonly storeStatus: () => string
@@ -260,6 +122,14 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
       param: "id",
       code: "static_key"
     })
+
+  const configTeam = (name: string) => options.configTeams.find((team) => team.name === name)
+
+  const configTeamMessage = (name: string) =>
+    `The team '${name}' is declared in fluxen.yaml, so the API cannot change it. Edit its budgets and rate limits there and reload.`
+
+  const configTeamIsReadOnly = (name: string) =>
+    new InvalidRequestError({ message: configTeamMessage(name), param: "name", code: "static_team" })
 
   const createKey = route("POST", "/keys", (request) =>
     Effect.gen(function* () {
@@ -370,6 +240,7 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
   const createTeam = route("POST", "/teams", (request) =>
     Effect.gen(function* () {
       const body = yield* decodeBody(CreateTeamBody, request.body)
+      if (configTeam(body.name) !== undefined) return errorBody(409, configTeamMessage(body.name), "already_exists", "name")
       const existing = yield* store.findTeam(body.name)
       if (Option.isSome(existing)) {
         return errorBody(409, `A team named '${body.name}' exists already; change it with PATCH.`, "already_exists", "name")
@@ -389,17 +260,22 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
   )
 
   const listTeams = route("GET", "/teams", () =>
-    Effect.map(store.listTeams, (teams) => json(200, { object: "list", data: teams.map(teamView) }))
+    Effect.map(store.listTeams, (teams) =>
+      json(200, { object: "list", data: [...options.configTeams.map(configTeamView), ...teams.map(teamView)] })
+    )
   )
 
   const getTeam = route("GET", "/teams/:name", (request) => {
     const name = request.params.name!
+    const fromConfig = configTeam(name)
+    if (fromConfig !== undefined) return Effect.succeed(json(200, configTeamView(fromConfig)))
     return Effect.map(store.findTeam(name), Option.match({ onNone: () => notFound("team", name), onSome: (team) => json(200, teamView(team)) }))
   })
 
   const updateTeam = route("PATCH", "/teams/:name", (request) =>
     Effect.gen(function* () {
       const name = request.params.name!
+      if (configTeam(name) !== undefined) return yield* configTeamIsReadOnly(name)
       const body = yield* decodeBody(UpdateTeamBody, request.body)
       const changes = setFields(body)
       if (changes.length === 0) {

@@ -4,7 +4,15 @@
  */
 import { Schema } from "effect"
 
-export const BudgetPeriod = Schema.Literal("day", "week", "month")
+const periods = ["day", "week", "month"] as const
+
+const quotedPeriods = `${periods.slice(0, -1).map((period) => `"${period}"`).join(", ")} or "${periods[periods.length - 1]}"`
+
+// The message replaces the one per literal, because the admin API reports only the first
+// issue, and that named "day" alone.
+export const BudgetPeriod = Schema.Literal(...periods).annotations({
+  message: (issue) => ({ message: `Expected ${quotedPeriods}, actual ${JSON.stringify(issue.actual)}`, override: true })
+})
 export type BudgetPeriod = typeof BudgetPeriod.Type
 
 /** The adjective of each period, for messages ("the daily budget"). */

@@ -17,6 +17,7 @@ import { makeAdminRoutes } from "./AdminApi.js"
 import { makeApplicableLimits } from "./ApplicableLimits.js"
 import { makeBudgetAlerts } from "./BudgetAlerts.js"
 import { makeBudgetLedger } from "./BudgetLedger.js"
+import { configTeams } from "./ConfigTeams.js"
 import { makeKeyResolver, staticKeyId, type ResolvedKey } from "./KeyResolver.js"
 import { makeKeyStore } from "./KeyStore.js"
 import type { LimitStore } from "./LimitStore.js"
@@ -29,7 +30,8 @@ import { makePolicyHooks } from "./PolicyHooks.js"
 import { makeRedisLimitStore } from "./RedisLimitStore.js"
 import { makeSpendHistory } from "./SpendHistory.js"
 
-export { ApiBudget, ApiRateLimits, CreateKeyBody, CreateTeamBody, UpdateKeyBody, UpdateTeamBody, ADMIN_PREFIX } from "./AdminApi.js"
+export { ADMIN_PREFIX } from "./AdminApi.js"
+export { ApiBudget, ApiRateLimits, CreateKeyBody, CreateTeamBody, UpdateKeyBody, UpdateTeamBody } from "./AdminBodies.js"
 export { generateKey, hashKey, keyFromHeaders } from "./ApiKey.js"
 export { webhookPayload, type ThresholdEvent } from "./BudgetAlerts.js"
 export { BudgetLimit, LimitScope, RateLimits } from "./Limits.js"
@@ -73,7 +75,8 @@ export default definePlugin({
         let storeStatus: () => string
         if (config.redis === undefined) {
           store = yield* makeMemoryLimitStore
-          storeStatus = () => "ready"
+          // The memory store has no connection, so its status is "not used" rather than a Redis client state.
+          storeStatus = () => "not used"
         } else {
           const warnConnection = makeThrottledWarning("The Redis connection of the policy plugin failed.", REDIS_WARNING_INTERVAL_MS)
           const redis = yield* makeRedisLimitStore({
@@ -130,6 +133,7 @@ export default definePlugin({
           limits,
           ledger,
           staticKeys,
+          configTeams: configTeams(config),
           stats: policy.stats,
           storeKind: config.redis === undefined ? "memory" : "redis",
           storeStatus

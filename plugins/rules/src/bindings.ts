@@ -1,6 +1,8 @@
 /**
  * The variables a rule's CEL expression sees. Unknown numbers are -1 and
- * unknown strings empty, so expressions need no presence checks.
+ * unknown strings empty, including a listed header that the request does
+ * not send, so these need no presence checks. A `metadata` key can be
+ * absent, and an expression that reads a missing one fails to evaluate.
  */
 import type { RequestContext } from "@fluxen/sdk"
 
@@ -12,8 +14,7 @@ const readHeaders = (context: RequestContext, names: ReadonlyArray<string>): Rec
   const headers: Record<string, string> = {}
   for (const name of names) {
     if (hiddenHeaders.has(name)) continue
-    const value = context.headers.get(name)
-    if (value !== undefined) headers[name] = value
+    headers[name] = context.headers.get(name) ?? ""
   }
   return headers
 }

@@ -14,7 +14,10 @@ export { makeRulesHooks } from "./RulesHooks.js"
 
 export const RulesPluginConfig = Schema.Struct({
   rules: Schema.Array(Rule),
-  /** Request headers rules may read as `headers["name"]`; credential headers are never exposed. */
+  /**
+   * Request headers rules may read as `headers["name"]`, in lowercase. A listed header that the
+   * request does not send reads as "". Credential headers are never exposed.
+   */
   headers: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
 }).pipe(
   Schema.filter((config) => {

@@ -9,7 +9,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Either, Layer, Runtime } from "effect"
 import { ConfigError } from "../config/ConfigError.js"
-import { loadConfigFile } from "../config/loadConfig.js"
+import { dropIssuesUnder, loadConfigFile, readConfigFile } from "../config/loadConfig.js"
 import { layerLogging } from "../logging.js"
 import { makeNodeImporter } from "../node/nodeImporter.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
@@ -72,28 +72,31 @@ const reportFailure = (error: { readonly message: string }) =>
 
 /**
  * Validates the file and every provider and plugin section with the plugin's own schema.
- * Every plugin is checked, so that one report lists all of them.
+ * The plugin sections are checked even when the file has other problems, as far as their
+ * entries decode, so that one report lists every problem.
  */
 const checkConfig = Effect.gen(function* () {
-  const loaded = yield* loadConfigFile(args.config, process.env)
-  const importer = makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
-  const options = { importer, configSource: loaded.source }
+  const { source, directory, reading } = yield* readConfigFile(args.config, process.env)
+  const importer = makeNodeImporter({ configDirectory: directory, workingDirectory: process.cwd() })
+  const options = { importer, configSource: source }
+  const sections = reading.sections
 
-  const providers = Object.entries(loaded.config.providers).map(([name, entry]) =>
+  const providers = Object.entries(sections?.providers ?? {}).map(([name, entry]) =>
     checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, options)
   )
-  const plugins = loaded.config.plugins.map((entry, index) =>
+  const plugins = (sections?.plugins ?? []).map(({ index, entry }) =>
     checkPlugin({ packageName: entry.use, instanceName: entry.name ?? entry.use, config: entry.config, yamlPath: ["plugins", index] }, options)
   )
   const results = yield* Effect.all([...providers, ...plugins].map(Effect.either))
 
-  const issues = results.flatMap((result) => {
+  const pluginIssues = results.flatMap((result) => {
     if (Either.isRight(result)) return []
     const error = result.left
     return error._tag === "ConfigError" ? error.issues : [{ path: error.path, message: error.message }]
   })
-  if (issues.length > 0) return yield* new ConfigError({ source: loaded.source, issues })
-  yield* Console.log(`${loaded.source} is valid.`)
+  const issues = [...reading.issues, ...dropIssuesUnder(pluginIssues, reading.unsetPaths)]
+  if (issues.length > 0) return yield* new ConfigError({ source, issues })
+  yield* Console.log(`${source} is valid.`)
 }).pipe(Effect.catchTag("ConfigError", reportFailure))
 
 const start = Effect.gen(function* () {
@@ -105,7 +108,7 @@ const start = Effect.gen(function* () {
         ...(args.host === undefined ? {} : { host: args.host })
       })
       const runtime = yield* Effect.runtime<never>()
-      const reload = running.reload(loadConfigFile(args.config, process.env).pipe(Effect.provide(NodeFileSystem.layer)))
+      const reload = running.reload(loadConfigFile(args.config, process.env, { reload: true }).pipe(Effect.provide(NodeFileSystem.layer)))
       const onHangup = () => {
         Runtime.runFork(runtime)(Effect.zipRight(Effect.logInfo("SIGHUP received; reloading the configuration"), reload))
       }

@@ -83,6 +83,49 @@ plugins:
     expect(message).toContain("plugins[0].failMode")
   })
 
+  it("checks references when the schema fails", () => {
+    const message = Either.getOrThrow(Either.flip(parse(`${minimal}
+usage:
+  flushInterval: 1 fortnight
+models:
+  claude:
+    provider: anthropic
+  broken:
+    provider: openai
+    colour: blue
+  mini:
+    alias: missing
+`))).message
+    expect(message).toContain("usage.flushInterval")
+    expect(message).toContain("models.claude.provider: Unknown provider 'anthropic'")
+    expect(message).toContain("models.broken.colour")
+    expect(message).toContain("models.mini.alias: Unknown model 'missing'")
+  })
+
+  it("omits problems of unset variables", () => {
+    const message = Either.getOrThrow(Either.flip(parse(`${minimal}
+server:
+  port: \${FLUXEN_PORT}
+models:
+  claude:
+    provider: anthropic
+`))).message
+    const lines = message.split("\n").slice(1)
+    expect(lines).toEqual([
+      "  server.port: The environment variable FLUXEN_PORT is not set; set it, or write ${FLUXEN_PORT:-default}.",
+      "  models.claude.provider: Unknown provider 'anthropic'. Declared providers: openai."
+    ])
+  })
+
+  it("names a restart on reload", () => {
+    const text = `${minimal}\nusage:\n  databaseUrl: \${DATABASE_URL}\n`
+    const reloaded = parseConfig(text, { source: "fluxen.yaml", directory: "/srv", env: {}, reload: true })
+    const message = Either.getOrThrow(Either.flip(reloaded)).message
+    expect(message).toContain("DATABASE_URL is not set in the environment Fluxen started with")
+    expect(message).toContain("Restart Fluxen with DATABASE_URL set, or write ${DATABASE_URL:-default}.")
+    expect(message).not.toContain("set it")
+  })
+
   it("rejects a model whose provider is not declared", () => {
     const message = Either.getOrThrow(Either.flip(parse(`${minimal}
 models:

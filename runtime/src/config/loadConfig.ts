@@ -1,13 +1,17 @@
 /**
  * Reading `fluxen.yaml`: YAML parsing, `${VAR}` substitution, schema
- * decoding and the checks that span sections. Every failure becomes one
- * `ConfigError` listing all problems with their YAML paths.
+ * decoding and the checks that span sections. Each step runs even when an
+ * earlier one found problems, wherever its input is still known, and every
+ * failure becomes one `ConfigError` listing all problems with their YAML
+ * paths.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, Schema } from "effect"
 import * as Path from "node:path"
 import { parseDocument } from "yaml"
 import { ConfigError, issuesFromParseError, type ConfigIssue } from "./ConfigError.js"
+import { crossCheck, sectionsOf, type ConfigSections } from "./crossCheck.js"
+import { decodeSections } from "./decodeSections.js"
 import { FluxenConfig } from "./FluxenConfig.js"
 import { formatPath, interpolateEnv, type MissingVariable } from "./interpolateEnv.js"
 
@@ -18,106 +22,88 @@ export interface LoadedConfig {
   readonly source: string
 }
 
-/** Finds aliases that lead back to themselves. */
-const aliasCycles = (config: FluxenConfig): Array<ConfigIssue> => {
-  const issues: Array<ConfigIssue> = []
-  for (const name of Object.keys(config.models)) {
-    const seen = new Set<string>([name])
-    let current = config.models[name]?.alias
-    while (current !== undefined) {
-      if (seen.has(current)) {
-        issues.push({ path: formatPath(["models", name, "alias"]), message: `The alias chain ${[...seen, current].join(" -> ")} loops.` })
-        break
-      }
-      seen.add(current)
-      current = config.models[current]?.alias
-    }
-  }
-  return issues
+export interface ReadOptions {
+  readonly source: string
+  readonly directory: string
+  readonly env: Readonly<Record<string, string | undefined>>
+  /**
+   * True when a running gateway reads the file again on SIGHUP. `env` is
+   * then the environment the process started with, which a shell cannot
+   * change, so a missing variable needs a restart.
+   */
+  readonly reload?: boolean
 }
 
-const crossCheck = (config: FluxenConfig): Array<ConfigIssue> => {
-  const issues: Array<ConfigIssue> = []
-  const declaredProviders = Object.keys(config.providers).join(", ") || "none"
-  for (const [name, model] of Object.entries(config.models)) {
-    const forms = [model.provider, model.deployments, model.alias].filter((value) => value !== undefined).length
-    if (forms !== 1) {
-      issues.push({
-        path: formatPath(["models", name]),
-        message: "Set exactly one of 'provider', 'deployments' or 'alias'."
-      })
-    }
-    if (model.provider !== undefined && !(model.provider in config.providers)) {
-      issues.push({
-        path: formatPath(["models", name, "provider"]),
-        message: `Unknown provider '${model.provider}'. Declared providers: ${declaredProviders}.`
-      })
-    }
-    model.deployments?.forEach((deployment, index) => {
-      if (!(deployment.provider in config.providers)) {
-        issues.push({
-          path: formatPath(["models", name, "deployments", index, "provider"]),
-          message: `Unknown provider '${deployment.provider}'. Declared providers: ${declaredProviders}.`
-        })
-      }
-    })
-    if (model.alias !== undefined && !(model.alias in config.models)) {
-      issues.push({ path: formatPath(["models", name, "alias"]), message: `Unknown model '${model.alias}'.` })
-    }
-    model.fallbacks.forEach((fallback, index) => {
-      if (!(fallback in config.models)) {
-        issues.push({ path: formatPath(["models", name, "fallbacks", index]), message: `Unknown model '${fallback}'.` })
-      }
-    })
-  }
-  issues.push(...aliasCycles(config))
-  const pluginNames = new Set<string>()
-  config.plugins.forEach((plugin, index) => {
-    const name = plugin.name ?? plugin.use
-    if (pluginNames.has(name)) {
-      issues.push({
-        path: formatPath(["plugins", index, "name"]),
-        message: `The plugin name '${name}' is used twice; give one of the instances another 'name'.`
-      })
-    }
-    pluginNames.add(name)
-  })
-  return issues
+/** Everything one reading of a configuration found. */
+export interface ConfigReading {
+  /** Every problem found, or none when the configuration is valid. */
+  readonly issues: ReadonlyArray<ConfigIssue>
+  /** The decoded configuration, when there is no problem. */
+  readonly config: FluxenConfig | undefined
+  /** The entries that decoded, for the plugin checks. It is undefined when the YAML does not parse. */
+  readonly sections: ConfigSections | undefined
+  /** The YAML paths whose value reads an unset environment variable. */
+  readonly unsetPaths: ReadonlyArray<string>
 }
 
-/** Parses and validates configuration text. */
-export const parseConfig = (
-  text: string,
-  options: { readonly source: string; readonly directory: string; readonly env: Readonly<Record<string, string | undefined>> }
-): Either.Either<LoadedConfig, ConfigError> => {
-  const fail = (issues: Array<ConfigIssue>) => Either.left(new ConfigError({ source: options.source, issues }))
+const isUnder = (path: string, prefix: string): boolean =>
+  path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`)
 
+/**
+ * Leaves out the problems found at or below a value that reads an unset
+ * variable. That value was read as empty, so its problems would only
+ * repeat the missing variable.
+ */
+export const dropIssuesUnder = (issues: ReadonlyArray<ConfigIssue>, paths: ReadonlyArray<string>): Array<ConfigIssue> =>
+  issues.filter((issue) => !paths.some((path) => isUnder(issue.path, path)))
+
+const missingVariableIssue = ({ path, variable }: MissingVariable, reload: boolean): ConfigIssue => ({
+  path,
+  message: reload
+    ? `The environment variable ${variable} is not set in the environment Fluxen started with, and a reload cannot add it. ` +
+      `Restart Fluxen with ${variable} set, or write \${${variable}:-default}.`
+    : `The environment variable ${variable} is not set; set it, or write \${${variable}:-default}.`
+})
+
+/**
+ * Parses configuration text and lists every problem. When the file does not
+ * decode as a whole, the cross-section checks still run on the provider,
+ * model and plugin entries that decode on their own.
+ */
+export const readConfig = (text: string, options: ReadOptions): ConfigReading => {
   const document = parseDocument(text, { prettyErrors: true })
   if (document.errors.length > 0) {
-    return fail(document.errors.map((error) => ({ path: "", message: error.message })))
+    const issues = document.errors.map((error) => ({ path: "", message: error.message }))
+    return { issues, config: undefined, sections: undefined, unsetPaths: [] }
   }
   const missing: Array<MissingVariable> = []
   const raw = interpolateEnv(document.toJS() ?? {}, options.env, missing)
-  if (missing.length > 0) {
-    return fail(
-      missing.map(({ path, variable }) => ({
-        path,
-        message: `The environment variable ${variable} is not set; set it, or write \${${variable}:-default}.`
-      }))
-    )
-  }
+  const unsetPaths = missing.map((variable) => variable.path)
 
   const decoded = Schema.decodeUnknownEither(FluxenConfig, { errors: "all", onExcessProperty: "error" })(raw)
-  if (Either.isLeft(decoded)) {
-    return fail(issuesFromParseError(decoded.left.issue, [], formatPath))
-  }
-  const issues = crossCheck(decoded.right)
-  if (issues.length > 0) return fail(issues)
-  return Either.right({ config: decoded.right, directory: options.directory, source: options.source })
+  const sections = Either.isRight(decoded) ? sectionsOf(decoded.right) : decodeSections(raw)
+  const schemaIssues = Either.isLeft(decoded) ? issuesFromParseError(decoded.left.issue, [], formatPath) : []
+  const issues = [
+    ...missing.map((variable) => missingVariableIssue(variable, options.reload === true)),
+    ...dropIssuesUnder([...schemaIssues, ...crossCheck(sections)], unsetPaths)
+  ]
+  const config = Either.isRight(decoded) && issues.length === 0 ? decoded.right : undefined
+  return { issues, config, sections, unsetPaths }
 }
 
-/** Reads and validates a configuration file. */
-export const loadConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>) =>
+/** Parses and validates configuration text. */
+export const parseConfig = (text: string, options: ReadOptions): Either.Either<LoadedConfig, ConfigError> => {
+  const reading = readConfig(text, options)
+  if (reading.config === undefined) return Either.left(new ConfigError({ source: options.source, issues: reading.issues }))
+  return Either.right({ config: reading.config, directory: options.directory, source: options.source })
+}
+
+/** Reads a configuration file and lists every problem. It fails only when the file cannot be read. */
+export const readConfigFile = (
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly reload?: boolean } = {}
+) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const absolute = Path.resolve(file)
@@ -127,5 +113,18 @@ export const loadConfigFile = (file: string, env: Readonly<Record<string, string
           new ConfigError({ source: absolute, issues: [{ path: "", message: `The file cannot be read: ${error.message}` }] })
       )
     )
-    return yield* parseConfig(text, { source: absolute, directory: Path.dirname(absolute), env })
+    const directory = Path.dirname(absolute)
+    return { source: absolute, directory, reading: readConfig(text, { source: absolute, directory, env, ...options }) }
   })
+
+/** Reads and validates a configuration file. */
+export const loadConfigFile = (
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  options: { readonly reload?: boolean } = {}
+) =>
+  Effect.flatMap(readConfigFile(file, env, options), ({ source, directory, reading }) =>
+    reading.config === undefined
+      ? Effect.fail(new ConfigError({ source, issues: reading.issues }))
+      : Effect.succeed<LoadedConfig>({ config: reading.config, directory, source })
+  )

@@ -61,11 +61,28 @@ const assets: ReadonlyMap<string, Asset> = new Map([
   ...browserModules.map((name): [string, Asset] => [name, fileAsset(fileURLToPath(new URL(`./browser/${name}`, import.meta.url)), javascript)])
 ])
 
-const errorJson = (status: number, message: string, code: string, headers: Record<string, string> = {}) =>
+const errorJson = (
+  status: number,
+  message: string,
+  code: string,
+  options: { readonly param?: string; readonly headers?: Record<string, string> } = {}
+) =>
   HttpServerResponse.unsafeJson(
-    { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code } },
-    { status, headers: { "cache-control": "no-store", ...headers } }
+    { error: { message, type: status >= 500 ? "server_error" : "invalid_request_error", param: options.param ?? null, code } },
+    { status, headers: { "cache-control": "no-store", ...options.headers } }
   )
+
+/**
+ * Reads `?days=`, 30 when absent. The page checks it too, although only the data route uses
+ * it, so that a page opened with an invalid value gets the same 400 as its data.
+ */
+const readDays = (request: HttpServerRequest.HttpServerRequest): Either.Either<number, HttpServerResponse.HttpServerResponse> => {
+  const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
+  const query = Schema.decodeUnknownEither(DataQuery)(params)
+  if (Either.isRight(query)) return Either.right(query.right.days)
+  const message = `Invalid 'days': expected a whole number from 1 to 366, got ${JSON.stringify(params.days)}.`
+  return Either.left(errorJson(400, message, "invalid_value", { param: "days" }))
+}
 
 /** Adds the dashboard's routes to a router. */
 export const dashboardRoutes = (options: DashboardOptions) => {
@@ -74,19 +91,21 @@ export const dashboardRoutes = (options: DashboardOptions) => {
   // Assets do not change while the process runs, so each is read from disk once.
   const loadedAssets = new Map<string, Promise<string>>()
 
+  const pageResponse = HttpServerResponse.text(dashboardHtml, {
+    contentType: "text/html; charset=utf-8",
+    headers: {
+      "cache-control": "no-store",
+      "content-security-policy": contentSecurityPolicy,
+      "referrer-policy": "no-referrer",
+      "x-content-type-options": "nosniff"
+    }
+  })
+
   const page = HttpRouter.get(
     "/dashboard",
     guarded(
-      Effect.succeed(
-        HttpServerResponse.text(dashboardHtml, {
-          contentType: "text/html; charset=utf-8",
-          headers: {
-            "cache-control": "no-store",
-            "content-security-policy": contentSecurityPolicy,
-            "referrer-policy": "no-referrer",
-            "x-content-type-options": "nosniff"
-          }
-        })
+      Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
+        Either.match(readDays(request), { onLeft: (rejection) => rejection, onRight: () => pageResponse })
       )
     )
   )
@@ -96,14 +115,12 @@ export const dashboardRoutes = (options: DashboardOptions) => {
     guarded(
       Effect.gen(function* () {
         const request = yield* HttpServerRequest.HttpServerRequest
-        const params = Object.fromEntries(new URL(request.url, "http://fluxen.local").searchParams)
-        const query = Schema.decodeUnknownEither(DataQuery)(params)
-        if (Either.isLeft(query)) {
-          return errorJson(400, "Invalid dashboard query: 'days' takes a whole number from 1 to 366.", "invalid_value")
-        }
+        const days = readDays(request)
+        if (Either.isLeft(days)) return days.left
+
         const result = yield* readDashboardData(options.usageStore, pluginRoutePaths, {
           now: new Date(),
-          days: query.right.days,
+          days: days.right,
           topCount,
           latencyRecordLimit
         })

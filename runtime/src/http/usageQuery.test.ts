@@ -56,6 +56,22 @@ describe("decodeUsageQuery", () => {
     expect(Either.getOrThrow(query).groupBy).toBe("day")
   })
 
+  it("rejects from after to", () => {
+    const query = decodeUsageQuery(new URLSearchParams("from=2026-12-06&to=2026-12-01"))
+
+    const invalid = Either.getOrThrow(Either.flip(query))
+    expect(invalid.param).toBe("from")
+    expect(invalid.message).toBe(
+      "Invalid range: 'from' (2026-12-06T00:00:00.000Z) is after 'to' (2026-12-01T00:00:00.000Z). Give a 'from' at or before 'to'."
+    )
+  })
+
+  it("accepts an empty range", () => {
+    const query = decodeUsageQuery(new URLSearchParams("from=2026-12-01&to=2026-12-01"))
+
+    expect(Either.isRight(query)).toBe(true)
+  })
+
   it("names the first invalid parameter", () => {
     const query = decodeUsageQuery(new URLSearchParams("from=2026-12-01&to=soon&group_by=bogus"))
 

@@ -68,8 +68,9 @@ const invalidParam = (param: string, expected: string, value: string): InvalidUs
 })
 
 /**
- * Decodes `from`, `to` and `group_by` (default `model`), or names the first invalid one. Other
- * parameters, such as `key`, are ignored, and a repeated parameter is read from its first value.
+ * Decodes `from`, `to` and `group_by` (default `model`), or names the first invalid one. A `from`
+ * after `to` is invalid, because the range would select nothing. Other parameters, such as
+ * `key`, are ignored, and a repeated parameter is read from its first value.
  */
 export const decodeUsageQuery = (params: URLSearchParams): Either.Either<UsageQuery, InvalidUsageParam> => {
   const dates: Partial<Record<"from" | "to", Date>> = {}
@@ -84,6 +85,13 @@ export const decodeUsageQuery = (params: URLSearchParams): Either.Either<UsageQu
   const groupBy = params.get("group_by") ?? "model"
   if (!isGroupBy(groupBy)) {
     return Either.left(invalidParam("group_by", `one of ${groupByValues.join(", ")}`, groupBy))
+  }
+
+  if (dates.from !== undefined && dates.to !== undefined && dates.from > dates.to) {
+    return Either.left({
+      param: "from",
+      message: `Invalid range: 'from' (${dates.from.toISOString()}) is after 'to' (${dates.to.toISOString()}). Give a 'from' at or before 'to'.`
+    })
   }
 
   return Either.right({ from: dates.from, to: dates.to, groupBy })

@@ -66,4 +66,33 @@ plugins:
     expect(lines[0]).toContain("among Fluxen's own dependencies")
     expect(lines[1]).toContain("plugins[2].use: The package '@fluxen/also-missing' is not installed")
   })
+
+  it("lists every problem in one run", () => {
+    const { result } = checkText(`usage:
+  flushInterval: 1 fortnight
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+models:
+  claude:
+    provider: anthropic
+plugins:
+  - use: "@fluxen/analyzer"
+    config:
+      colour: blue
+  - use: "@fluxen/policy"
+    config:
+      masterKey: short
+      shape: round
+`)
+    expect(result.status).toBe(1)
+    const paths = result.stderr.trim().split("\n").slice(1).map((line) => line.trim().split(":")[0])
+    expect(paths).toEqual([
+      "usage.flushInterval",
+      "models.claude.provider",
+      "plugins[0].config.colour",
+      "plugins[1].config.shape",
+      "plugins[1].config.masterKey"
+    ])
+  })
 })

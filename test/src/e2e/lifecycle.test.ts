@@ -139,6 +139,17 @@ describe("process lifecycle", () => {
     expect(child.exitCode).toBeNull()
   })
 
+  it("reload names a restart for unset variables", async () => {
+    // The variable is absent from the child's environment, as one exported in a shell after the start would be.
+    const unsetModel = "  added: { provider: openai, model: \"${FLUXEN_LIFECYCLE_UNSET_MODEL}\" }"
+    writeFileSync(configPath, configText(port, upstream.url, unsetModel))
+    child.kill("SIGHUP")
+    await waitFor(async () => output.includes("Configuration reload failed"), "the reload failure log", () => output)
+    expect(output).toContain("FLUXEN_LIFECYCLE_UNSET_MODEL is not set in the environment Fluxen started with")
+    expect(output).toContain("Restart Fluxen with FLUXEN_LIFECYCLE_UNSET_MODEL set")
+    expect(await modelIds(url)).toEqual(["gpt-4o", "gpt-4o-mini"])
+  })
+
   it("finishes an in-flight stream on SIGTERM and writes its usage", async () => {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
     const inFlight = slowStream(client)

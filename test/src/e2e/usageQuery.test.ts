@@ -34,7 +34,8 @@ describe("usage query parameters", () => {
     ["from=1", "from"],
     ["to=2026-12-01T25:00:00Z", "to"],
     ["from=", "from"],
-    ["group_by=bogus", "group_by"]
+    ["group_by=bogus", "group_by"],
+    ["from=2026-12-06&to=2026-12-01", "from"]
   ])("rejects %s with 400", async (query, param) => {
     const response = await getUsage(query)
     const body = await readOpenAIError(response)
