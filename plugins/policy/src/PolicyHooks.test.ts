@@ -206,12 +206,12 @@ describe.each(policyTestDatabases)("policy hooks on $name", (database) => {
       })
     )
 
-    it.scoped("token count skips limits", () =>
+    it.scoped("token count skips budgets", () =>
       Effect.gen(function* () {
         const key = newKey()
         const { hooks } = yield* buildPolicyPlugin({
           ...PRICES,
-          keys: [{ key, name: "counted", limits: { requestsPerMinute: 1, tokensPerMinute: 10 }, budgets: [{ period: "day", limitUsd: 0.000001 }] }]
+          keys: [{ key, name: "counted", limits: { requestsPerMinute: 2, tokensPerMinute: 10 }, budgets: [{ period: "day", limitUsd: 0.000001 }] }]
         })
 
         const counts = [authorized(key, { endpoint: "count_tokens" }), authorized(key, { endpoint: "count_tokens" })]
@@ -219,9 +219,20 @@ describe.each(policyTestDatabases)("policy hooks on $name", (database) => {
         for (const context of counts) yield* hooks.afterUsage!(context, recorded({ usage: undefined, costUsd: 0 }))
 
         expect(counts[0]!.caller.keyId).toBe("static:counted")
-        expect(counts[0]!.attributes.size).toBe(0)
-        expect(counts[0]!.responseHeaders).toEqual({})
-        expect(counts[1]!.attributes.size).toBe(0)
+        expect(counts[1]!.caller.keyId).toBe("static:counted")
+      })
+    )
+
+    it.scoped("token count keeps request rates", () =>
+      Effect.gen(function* () {
+        const key = newKey()
+        const { hooks } = yield* buildPolicyPlugin({ keys: [{ key, name: "counted", limits: { requestsPerMinute: 2 } }] })
+
+        yield* hooks.beforeRequest!(authorized(key, { endpoint: "count_tokens" }))
+        yield* hooks.beforeRequest!(authorized(key, { endpoint: "count_tokens" }))
+        const third = yield* Effect.flip(hooks.beforeRequest!(authorized(key, { endpoint: "count_tokens" })))
+
+        expect(third._tag).toBe("LimitExceededError")
       })
     )
 

@@ -303,12 +303,35 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
   }
 
   /**
+   * Applies the request-rate limits of a token count's key, team and model.
+   * A count has no cost or output to reserve, so budgets and token-rate
+   * limits leave it alone. Request rates still apply, because each count
+   * costs the gateway a tokenization or an upstream call.
+   */
+  const admitCount = (context: RequestContext, key: ResolvedKey | undefined): Effect.Effect<HookDecision, GatewayError> => {
+    const { rates, rateKeys } = limits.forRequest({
+      key,
+      requestedModel: context.route.requestedModel,
+      upstreamModel: context.route.upstreamModel
+    })
+    const requestRates: Array<(typeof rates)[number]> = []
+    const rateChecks: Array<RateCheck> = []
+    rates.forEach((rate, index) => {
+      if (rate.unit !== "requests") return
+      requestRates.push(rate)
+      rateChecks.push({ key: rateKeys[index]!, perMinute: rate.perMinute, cost: 1 })
+    })
+    if (rateChecks.length === 0) return Effect.succeed(undefined)
+    const estimate = estimateRequest(context, pricing, config.defaultMaxOutputTokens)
+    return Effect.as(admitRound(context, [], requestRates, rateChecks, estimate, 0), undefined)
+  }
+
+  /**
    * Applies the budgets and rate limits of the request's key, team and model.
-   * A token count passes without them, because it has no cost or output to
-   * reserve. The key checks before this step still apply to it.
+   * The key checks before this step apply to every request.
    */
   const admit = (context: RequestContext, key: ResolvedKey | undefined): Effect.Effect<HookDecision, GatewayError> => {
-    if (context.endpoint === "count_tokens") return Effect.succeed(undefined)
+    if (context.endpoint === "count_tokens") return admitCount(context, key)
     const { budgets, rates, rateKeys } = limits.forRequest({
       key,
       requestedModel: context.route.requestedModel,

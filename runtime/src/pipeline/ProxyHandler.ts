@@ -224,7 +224,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           state.stream
         )
       }
-      const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel)
+      const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel, spec.endpoint !== "count_tokens")
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }

@@ -68,6 +68,17 @@ describe("callWithRouting", () => {
     expect(successes).toEqual(["b"])
   })
 
+  it("leaves health alone when told", async () => {
+    const { router, failures, successes } = fakeRouter()
+    const [a, b] = [deployment("a"), deployment("b")]
+    const invoke = (target: Deployment): Effect.Effect<ProviderResult, GatewayError> =>
+      target.id === "a" ? Effect.fail(unreachable()) : Effect.succeed(ok)
+    const routed = await callWithRouting(router, plan([a, b]), [a, b], invoke, "req", effects, cancelNotice(), false)
+    expect(routed.deployment).toBe(b)
+    expect(failures).toEqual([])
+    expect(successes).toEqual([])
+  })
+
   it("stops at a non-retryable failure", async () => {
     const { router, failures } = fakeRouter()
     const [a, b] = [deployment("a"), deployment("b")]

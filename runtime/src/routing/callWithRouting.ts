@@ -38,7 +38,13 @@ export const callWithRouting = async (
   requestId: string,
   effects: RoutingEffects,
   /** The client's leaving. A failure after it is the cancellation's, not the deployment's. */
-  cancel: CancelNotice
+  cancel: CancelNotice,
+  /**
+   * Whether the outcome counts toward the deployment's health (cooldowns and
+   * latency averages). A token count does not: it is often answered without
+   * an upstream call, and Anthropic limits it apart from messages.
+   */
+  recordHealth = true
 ): Promise<RoutedResult> => {
   const health = router.health
   // The fallback plans, resolved only once the first plan has failed: most calls succeed at once.
@@ -67,7 +73,7 @@ export const callWithRouting = async (
         let error: GatewayError
         try {
           const result = await effects.attempt(invoke(deployment), cancel)
-          health.recordSuccess(deployment.id, performance.now() - started)
+          if (recordHealth) health.recordSuccess(deployment.id, performance.now() - started)
           return { result, deployment, attempts }
         } catch (failure) {
           // A defect, an interruption or a cancelled call ends the request as it is, and
@@ -78,7 +84,7 @@ export const callWithRouting = async (
 
         lastError = error
         if (!isRetryable(error)) throw error
-        if (health.recordFailure(deployment.id, Date.now())) {
+        if (recordHealth && health.recordFailure(deployment.id, Date.now())) {
           effects.logWarning("Deployment put in cooldown after repeated failures", {
             "request.id": requestId,
             provider: deployment.provider,
