@@ -21,12 +21,22 @@ describe("toToolUseId", () => {
     expect(toToolUseId(signed("call_0_abc", ""))).toBe("call_0_abc")
   })
 
-  it("rewrites a foreign id", () => {
-    expect(toToolUseId({ id: "functions.Bash:0" })).toMatch(/^functions_Bash_0_[0-9a-f]{8}$/)
+  it("encodes a foreign id", () => {
+    expect(toToolUseId({ id: "functions.Bash:0" })).toMatch(/^fluxen_id_[A-Za-z0-9_-]+$/)
   })
 })
 
 describe("splitToolUseId", () => {
+  it("restores a foreign id", () => {
+    expect(splitToolUseId(toToolUseId({ id: "functions.Bash:0" })).id).toBe("functions.Bash:0")
+  })
+
+  it("restores a foreign signed id", () => {
+    const split = splitToolUseId(toToolUseId(signed("functions.Bash:0", SIGNATURE)))
+    expect(split.id).toBe("functions.Bash:0")
+    expect(split.signature).toEqual({ extra_content: { google: { thought_signature: SIGNATURE } } })
+  })
+
   it("round-trips id and signature", () => {
     const split = splitToolUseId(toToolUseId(signed("call_0_abc", SIGNATURE)))
     expect(split.id).toBe("call_0_abc")

@@ -24,25 +24,10 @@
  * that long was not checked.
  */
 import { readThoughtSignature, thoughtSignatureField, type ThoughtSignatureField } from "@fluxen/sdk"
-import { decodeBase64Text, encodeBase64Text } from "./dataUrl.js"
-import { wireToolUseId } from "./wireToolUseId.js"
+import { fromBase64Url, toBase64Url } from "./base64Url.js"
+import { originalToolUseId, wireToolUseId } from "./wireToolUseId.js"
 
 const SEPARATOR = "__thought_signature__"
-
-const toBase64Url = (text: string): string =>
-  encodeBase64Text(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")
-
-const fromBase64Url = (encoded: string): string | undefined => {
-  let text: string
-  try {
-    // atob accepts base64 without its padding.
-    text = decodeBase64Text(encoded.replace(/-/g, "+").replace(/_/g, "/"))
-  } catch {
-    return undefined
-  }
-  // atob skips whitespace and TextDecoder replaces invalid UTF-8, so only an exact round trip counts.
-  return toBase64Url(text) === encoded ? text : undefined
-}
 
 /**
  * Returns the `tool_use` id of an OpenAI tool call: its id in a form Anthropic accepts (see
@@ -65,11 +50,12 @@ export interface ToolCallIdentity {
  * Reverses `toToolUseId`. The first separator counts, because the base64url
  * text may contain it while a call id is not expected to. An id without a
  * separator, or with text after it that is not base64url, is kept whole.
+ * The call id gets back the form its provider issued (see `wireToolUseId.ts`).
  */
 export const splitToolUseId = (toolUseId: string): ToolCallIdentity => {
   const at = toolUseId.indexOf(SEPARATOR)
-  if (at < 0) return { id: toolUseId, signature: undefined }
+  if (at < 0) return { id: originalToolUseId(toolUseId), signature: undefined }
   const signature = fromBase64Url(toolUseId.slice(at + SEPARATOR.length))
-  if (signature === undefined || signature === "") return { id: toolUseId, signature: undefined }
-  return { id: toolUseId.slice(0, at), signature: thoughtSignatureField(signature) }
+  if (signature === undefined || signature === "") return { id: originalToolUseId(toolUseId), signature: undefined }
+  return { id: originalToolUseId(toolUseId.slice(0, at)), signature: thoughtSignatureField(signature) }
 }

@@ -6,30 +6,21 @@
  * providers issue ids outside that set, such as `functions.Bash:0` or ids
  * with `|` or `.`. When a fallback or a routing rule moves a conversation
  * from one of them to an Anthropic deployment, its history brings those
- * ids along. Such an id is rewritten: each character
- * outside the set becomes `_`, and a hash of the original id follows, so
- * that two ids that differ only in those characters stay apart. The same
- * id always gets the same result, so a call and its result still match,
- * on this request and on the next turn's.
+ * ids along. Such an id travels as `fluxen_id_` and the base64url of its
+ * text, which Anthropic accepts. The same id always gets the same result, so
+ * a call and its result still match, on this request and on the next turn's,
+ * and the provider that issued the id gets it back as it was.
  */
+import { fromBase64Url, toBase64Url } from "./base64Url.js"
 
 const ACCEPTED = /^[A-Za-z0-9_-]+$/
-const REJECTED_CHARACTER = /[^A-Za-z0-9_-]/g
+const ENCODED_PREFIX = "fluxen_id_"
 
-/**
- * FNV-1a over the UTF-16 code units, 32 bits, as 8 hex digits. Not a
- * cryptographic hash: it only keeps the rewritten ids of one conversation
- * apart.
- */
-const fnv1a = (text: string): string => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0).toString(16).padStart(8, "0")
+/** Returns `id` when Anthropic accepts it, else its encoded form. */
+export const wireToolUseId = (id: string): string => (ACCEPTED.test(id) ? id : `${ENCODED_PREFIX}${toBase64Url(id)}`)
+
+/** Returns the id that {@link wireToolUseId} encoded, or `id` itself when it is not such an encoding. */
+export const originalToolUseId = (id: string): string => {
+  if (!id.startsWith(ENCODED_PREFIX)) return id
+  return fromBase64Url(id.slice(ENCODED_PREFIX.length)) ?? id
 }
-
-/** Returns `id` when Anthropic accepts it, else its rewritten form. */
-export const wireToolUseId = (id: string): string =>
-  ACCEPTED.test(id) ? id : `${id.replace(REJECTED_CHARACTER, "_")}_${fnv1a(id)}`
