@@ -48,8 +48,6 @@ const openAIError = (status: number, message: string, code: string, param: strin
     { status }
   )
 
-const dayMs = 86_400_000
-
 const usageRejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
   not_configured: "The usage totals need admin.key, which fluxen.yaml does not set.",
   missing: "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
@@ -92,8 +90,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       return openAIError(400, query.left.message, "invalid_value", query.left.param)
     }
 
-    const to = query.right.to ?? new Date()
-    const from = query.right.from ?? new Date(to.getTime() - 30 * dayMs)
+    const { from, to } = query.right
     const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.groupBy })
     return HttpServerResponse.unsafeJson(
       { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.groupBy, data: totals },
@@ -140,7 +137,10 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     const path = new URL(request.url, "http://fluxen.local").pathname
     const requestId = newRequestId()
     // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
-    const shape: ApiShape = path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai"
+    // The model list answers in Anthropic's shape to the Anthropic SDKs, which send `anthropic-version`.
+    const anthropic =
+      path === "/v1/messages" || path.startsWith("/v1/messages/") || (path === "/v1/models" && request.headers["anthropic-version"] !== undefined)
+    const shape: ApiShape = anthropic ? "anthropic" : "openai"
     const errorFor = (status: number, message: string, code: string) =>
       shape === "anthropic"
         ? HttpServerResponse.unsafeJson(anthropicErrorBody(status, message, requestId), { status })

@@ -44,10 +44,17 @@ describe("parseIsoTimestamp", () => {
 })
 
 describe("decodeUsageQuery", () => {
-  it("defaults to group_by model", () => {
-    const query = decodeUsageQuery(new URLSearchParams(""))
+  it("defaults to the last 30 days", () => {
+    const now = new Date("2026-12-05T12:00:00Z")
+    const query = decodeUsageQuery(new URLSearchParams(""), now)
 
-    expect(query).toEqual(Either.right({ from: undefined, to: undefined, groupBy: "model" }))
+    expect(query).toEqual(Either.right({ from: new Date("2026-11-05T12:00:00Z"), to: now, groupBy: "model" }))
+  })
+
+  it("rejects a future from alone", () => {
+    const query = decodeUsageQuery(new URLSearchParams("from=2026-12-06"), new Date("2026-12-05T12:00:00Z"))
+
+    expect(Either.isLeft(query) && query.left.param).toBe("from")
   })
 
   it("ignores the key parameter", () => {

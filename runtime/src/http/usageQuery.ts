@@ -51,10 +51,12 @@ const isGroupBy = Schema.is(Schema.Literal(...groupByValues))
 const timestampExample = "an ISO 8601 date or timestamp, such as 2026-12-01 or 2026-12-01T10:00:00Z"
 
 export interface UsageQuery {
-  readonly from: Date | undefined
-  readonly to: Date | undefined
+  readonly from: Date
+  readonly to: Date
   readonly groupBy: UsageGroupBy
 }
+
+const defaultRangeMs = 30 * 86_400_000
 
 /** A query parameter with an invalid value, and the message for the client. */
 export interface InvalidUsageParam {
@@ -68,11 +70,12 @@ const invalidParam = (param: string, expected: string, value: string): InvalidUs
 })
 
 /**
- * Decodes `from`, `to` and `group_by` (default `model`), or names the first invalid one. A `from`
- * after `to` is invalid, because the range would select nothing. Other parameters, such as
+ * Decodes `from`, `to` and `group_by` (default `model`), or names the first invalid one. `to`
+ * defaults to `now`, and `from` to 30 days before `to`. A `from` after `to` is invalid, also
+ * when `to` is the default, because the range would select nothing. Other parameters, such as
  * `key`, are ignored, and a repeated parameter is read from its first value.
  */
-export const decodeUsageQuery = (params: URLSearchParams): Either.Either<UsageQuery, InvalidUsageParam> => {
+export const decodeUsageQuery = (params: URLSearchParams, now: Date = new Date()): Either.Either<UsageQuery, InvalidUsageParam> => {
   const dates: Partial<Record<"from" | "to", Date>> = {}
   for (const param of ["from", "to"] as const) {
     const text = params.get(param)
@@ -87,12 +90,15 @@ export const decodeUsageQuery = (params: URLSearchParams): Either.Either<UsageQu
     return Either.left(invalidParam("group_by", `one of ${groupByValues.join(", ")}`, groupBy))
   }
 
-  if (dates.from !== undefined && dates.to !== undefined && dates.from > dates.to) {
+  const to = dates.to ?? now
+  const from = dates.from ?? new Date(to.getTime() - defaultRangeMs)
+  if (from > to) {
+    const toText = dates.to === undefined ? `now, ${to.toISOString()}` : to.toISOString()
     return Either.left({
       param: "from",
-      message: `Invalid range: 'from' (${dates.from.toISOString()}) is after 'to' (${dates.to.toISOString()}). Give a 'from' at or before 'to'.`
+      message: `Invalid range: 'from' (${from.toISOString()}) is after 'to' (${toText}). Give a 'from' at or before 'to'.`
     })
   }
 
-  return Either.right({ from: dates.from, to: dates.to, groupBy })
+  return Either.right({ from, to, groupBy })
 }

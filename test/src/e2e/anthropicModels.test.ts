@@ -140,6 +140,7 @@ describe("GET /v1/models for Anthropic clients", () => {
     expect(response.status).toBe(400)
     expect(Object.keys(body).sort()).toEqual(["error", "request_id", "type"])
     expect(body.request_id).toBe(response.headers.get("x-fluxen-request-id"))
+    expect(response.headers.get("request-id")).toBe(body.request_id)
     expect(body.type).toBe("error")
     expect(body.error.type).toBe("invalid_request_error")
     expect(body.error.message).toContain(message)
