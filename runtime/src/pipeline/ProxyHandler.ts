@@ -85,6 +85,14 @@ const jsonHeaders = (spec: EndpointSpec, requestId: string): Record<string, stri
   ...requestIdHeaders(requestId, spec.errorShape)
 })
 
+/**
+ * Adds `request-id`, where Anthropic's API sends its id, to the headers of a response on an
+ * Anthropic route. The OpenAI routes, most of the traffic, build no extra object for it.
+ */
+const addAnthropicRequestId = (headers: Record<string, string>, requestId: string): void => {
+  headers["request-id"] = requestId
+}
+
 const errorBody = (spec: EndpointSpec, response: ErrorResponse, requestId: string): unknown =>
   spec.errorShape === "anthropic" ? toAnthropicErrorBody(response, requestId) : response.body
 
@@ -158,11 +166,14 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       state.jsonResult = result
       state.httpStatus = result.status
       state.firstByteAt = performance.now()
-      exchange.send(
-        result.status,
-        { ...result.headers, ...jsonHeaders(spec, state.requestId), ...context.responseHeaders },
-        result.bytes ?? JSON.stringify(result.body)
-      )
+      const headers: Record<string, string> = {
+        ...result.headers,
+        "content-type": "application/json",
+        "x-fluxen-request-id": state.requestId,
+        ...context.responseHeaders
+      }
+      if (spec.errorShape === "anthropic") addAnthropicRequestId(headers, state.requestId)
+      exchange.send(result.status, headers, result.bytes ?? JSON.stringify(result.body))
       return
     }
     state.httpStatus = result.status
@@ -172,9 +183,10 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       ...result.headers,
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
-      ...requestIdHeaders(state.requestId, spec.errorShape),
+      "x-fluxen-request-id": state.requestId,
       ...context.responseHeaders
     }
+    if (spec.errorShape === "anthropic") addAnthropicRequestId(headers, state.requestId)
     try {
       await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: () => exchange.departure.cancelled() }, progress)
     } catch (cause) {
