@@ -68,7 +68,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       const anthropic = request.headers["anthropic-version"] !== undefined
       const headers = { get: (name: string) => request.headers[name.toLowerCase()] }
 
-      const listed = yield* Effect.either(dependencies.hooks.runListModels(headers, dependencies.router.listConfigured()))
+      const listed = yield* Effect.either(dependencies.hooks.runListModels(headers, dependencies.router.listConfigured(), requestId))
       if (Either.isLeft(listed)) {
         const mapped = errorResponse(listed.left)
         const body = anthropic ? toAnthropicErrorBody(mapped, requestId) : mapped.body

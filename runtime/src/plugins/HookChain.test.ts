@@ -251,6 +251,24 @@ describe("HookChain listModels", () => {
       expect(faulty.stats.faults).toBe(1)
     }))
 
+  it.effect("logs a fault with the request id", () =>
+    Effect.gen(function* () {
+      const annotations: Array<Record<string, unknown>> = []
+      const capture = Logger.make(({ annotations: logged }) => {
+        annotations.push(Object.fromEntries(logged))
+      })
+      const runtime = Effect.runSync(Effect.runtime<never>().pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture))))
+      const faulty = plugin("faulty", {
+        listModels: () => {
+          throw new Error("bug in plugin")
+        }
+      })
+
+      yield* new HookChain([faulty], runtime).runListModels(noHeaders, models, "req-models")
+
+      expect(annotations.map((logged) => logged["request.id"])).toEqual(["req-models"])
+    }))
+
   it.effect("closed mode fails with PluginError", () =>
     Effect.gen(function* () {
       const strict = plugin("strict", { listModels: () => Effect.die("boom") }, { failMode: "closed" })

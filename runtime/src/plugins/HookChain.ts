@@ -170,7 +170,7 @@ export class HookChain {
    * previous one returned. A faulty hook under fail mode `open` leaves the
    * list unchanged. It throws the first gateway error.
    */
-  listModels(headers: RequestHeaders, models: ReadonlyArray<ListedModel>): Pending<ReadonlyArray<ListedModel>> {
+  listModels(headers: RequestHeaders, models: ReadonlyArray<ListedModel>, requestId?: string): Pending<ReadonlyArray<ListedModel>> {
     const plugins = this.plugins
     const from = (index: number, listed: ReadonlyArray<ListedModel>): Pending<ReadonlyArray<ListedModel>> => {
       for (; index < plugins.length; index++) {
@@ -178,8 +178,7 @@ export class HookChain {
         if (hook === undefined) continue
         const next = index + 1
         const afterHook = (narrowed: ReadonlyArray<ListedModel> | undefined) => from(next, narrowed ?? listed)
-        // No request id, because control routes create theirs only after the route has responded.
-        const result = this.guard(plugins[index]!, "listModels", undefined, () => hook(headers, listed))
+        const result = this.guard(plugins[index]!, "listModels", requestId, () => hook(headers, listed))
         return isPromise(result) ? result.then(afterHook) : afterHook(result)
       }
       return listed
@@ -207,8 +206,12 @@ export class HookChain {
   }
 
   /** Runs `listModels` as an Effect. */
-  runListModels(headers: RequestHeaders, models: ReadonlyArray<ListedModel>): Effect.Effect<ReadonlyArray<ListedModel>, GatewayError> {
-    return fromPending(() => this.listModels(headers, models))
+  runListModels(
+    headers: RequestHeaders,
+    models: ReadonlyArray<ListedModel>,
+    requestId?: string
+  ): Effect.Effect<ReadonlyArray<ListedModel>, GatewayError> {
+    return fromPending(() => this.listModels(headers, models, requestId))
   }
 
   /**
