@@ -163,8 +163,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
       }
       // Counted here when `estimatePromptTokens` is off or the earlier count failed.
       const promptTokens = context.record.promptTokensEstimate ?? (yield* estimatePrompt(context))
-      // NOTE: without a prompt estimate (the `messages` endpoint) no usage is
-      // recorded, rather than a usage whose prompt side reads 0.
+      // Without a prompt estimate no usage is recorded, rather than a usage whose prompt side reads 0.
       if (promptTokens === undefined) return undefined
 
       const generated = context.stream ? [outcome.streamedText] : responseTexts(outcome.response)

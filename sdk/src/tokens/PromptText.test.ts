@@ -73,8 +73,30 @@ describe("promptTextOf", () => {
     expect(prompt?.fixedTokens).toBe(4 * MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS)
   })
 
-  it("skips the messages endpoint", () => {
-    expect(promptTextOf("messages", { model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] })).toBeUndefined()
+  it("reads a Messages body", () => {
+    const tool = { name: "get_weather", input_schema: { type: "object" } }
+    const request = {
+      model: "claude-sonnet-4-5",
+      max_tokens: 64,
+      system: [{ type: "text", text: "Be brief." }],
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        { role: "assistant", content: [{ type: "text", text: "Checking." }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Oslo" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "4C" }] }, { type: "image", source: {} }] }
+      ],
+      tools: [tool]
+    } as unknown as CanonicalRequest
+
+    const prompt = promptTextOf("messages", request)
+
+    expect(prompt?.texts).toEqual([
+      "Be brief.",
+      "user", "Weather in Oslo?",
+      "assistant", "Checking.", "get_weather", "{\"city\":\"Oslo\"}",
+      "user", "4C",
+      JSON.stringify(tool)
+    ])
+    expect(prompt?.fixedTokens).toBe(4 * MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS)
   })
 
   it("skips the count_tokens endpoint", () => {

@@ -28,7 +28,7 @@ export interface PromptText {
 }
 
 /** The endpoints whose request bodies {@link promptTextOf} reads. */
-export const estimatedEndpoints: ReadonlySet<Endpoint> = new Set<Endpoint>(["chat", "completions", "embeddings", "responses"])
+export const estimatedEndpoints: ReadonlySet<Endpoint> = new Set<Endpoint>(["chat", "completions", "embeddings", "responses", "messages"])
 
 type Json = Readonly<Record<string, unknown>>
 
@@ -130,6 +130,42 @@ const responsesPrompt = (request: Json): PromptText => {
   return { texts, fixedTokens: messageCount * MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS }
 }
 
+/** Collects the text of an Anthropic content block: text, a tool call's name and input, or a tool result. */
+const pushMessagesBlock = (texts: Array<string>, block: unknown): void => {
+  if (!isRecord(block)) return
+  if (typeof block.text === "string") texts.push(block.text)
+  if (block.type === "tool_use") {
+    if (typeof block.name === "string") texts.push(block.name)
+    texts.push(JSON.stringify(block.input ?? {}))
+  }
+  if (block.type === "tool_result") pushContent(texts, block.content)
+}
+
+/**
+ * Reads an Anthropic Messages body: `system` as a string or text blocks, the
+ * messages' text, tool calls and tool results, and `tools`. The framing is
+ * counted as for chat, which Anthropic's tokenizer does not share, so the
+ * result is an estimate.
+ */
+const messagesPrompt = (request: Json): PromptText => {
+  const texts: Array<string> = []
+  let messageCount = 0
+  if (request.system !== undefined) {
+    pushContent(texts, request.system)
+    messageCount += 1
+  }
+  const messages = Array.isArray(request.messages) ? request.messages : []
+  for (const message of messages) {
+    if (!isRecord(message)) continue
+    messageCount += 1
+    if (typeof message.role === "string") texts.push(message.role)
+    if (typeof message.content === "string") texts.push(message.content)
+    else if (Array.isArray(message.content)) for (const block of message.content) pushMessagesBlock(texts, block)
+  }
+  pushToolDefinitions(texts, request.tools)
+  return { texts, fixedTokens: messageCount * MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS }
+}
+
 /** Extracts the countable prompt of a request, or returns undefined for endpoints not in {@link estimatedEndpoints}. */
 export const promptTextOf = (endpoint: Endpoint, request: CanonicalRequest): PromptText | undefined => {
   const body: Json = request
@@ -143,6 +179,7 @@ export const promptTextOf = (endpoint: Endpoint, request: CanonicalRequest): Pro
     case "responses":
       return responsesPrompt(body)
     case "messages":
+      return messagesPrompt(body)
     case "count_tokens":
       return undefined
   }

@@ -3,7 +3,9 @@
  * the input tokens in `message_start`, with a placeholder of one output
  * token, and the output count only in `message_delta`. A stream that the
  * client leaves in between must be recorded with the input tokens reported
- * and the output tokens counted from the text that reached the client.
+ * and the output tokens counted from the text that reached the client. A
+ * stream on the messages route served by another provider, which reported
+ * nothing, is recorded with both sides estimated.
  */
 import Anthropic from "@anthropic-ai/sdk"
 import OpenAI from "openai"
@@ -91,6 +93,33 @@ describe("streams stopped by the client", () => {
     expect(record.promptTokens).toBe(PROMPT_TOKENS)
     expect(record.completionTokens).toBeGreaterThan(1)
     expect(record.usageEstimated).toBe(true)
+  })
+
+  it("messages route on OpenAI: usage estimated", async () => {
+    // A recording without a usage chunk, whose text runs over many events.
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-no-usage.sse", writes: "per-event", delayMs: 20 })
+    const client = new Anthropic({ baseURL: gateway.url, apiKey: "client-key", maxRetries: 0 })
+    const controller = new AbortController()
+
+    const { data: stream, response } = await client.messages
+      .create({ model: "gpt-4o-mini", max_tokens: 256, stream: true, messages: [{ role: "user", content: "Tell me a story." }] }, { signal: controller.signal })
+      .withResponse()
+    let text = ""
+    try {
+      for await (const event of stream) {
+        if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text
+        if (text.length >= LEAVE_AFTER_CHARS) controller.abort()
+      }
+    } catch (error) {
+      if (!(error instanceof Anthropic.APIUserAbortError)) throw error
+    }
+    const record = await waitForRecord(gateway, requestIdOf(response.headers))
+
+    expect(record.status).toBe("cancelled")
+    expect(record.promptTokens).toBeGreaterThan(0)
+    expect(record.completionTokens).toBeGreaterThan(1)
+    expect(record.usageEstimated).toBe(true)
+    expect(record.costUsd).toBeGreaterThan(0)
   })
 
   it("completed stream: reported usage kept", async () => {
