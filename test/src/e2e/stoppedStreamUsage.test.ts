@@ -46,25 +46,29 @@ afterAll(async () => {
 /** Text the client must receive before it leaves: several deltas, so that it counts more than one token. */
 const LEAVE_AFTER_CHARS = 40
 
+/** Streams a story from `model` on the messages route, leaves after `LEAVE_AFTER_CHARS`, and returns the request's usage record. */
+const leaveMessagesStream = async (model: string) => {
+  const client = new Anthropic({ baseURL: gateway.url, apiKey: "client-key", maxRetries: 0 })
+  const controller = new AbortController()
+  const { data: stream, response } = await client.messages
+    .create({ model, max_tokens: 256, stream: true, messages: [{ role: "user", content: "Tell me a story." }] }, { signal: controller.signal })
+    .withResponse()
+  let text = ""
+  try {
+    for await (const event of stream) {
+      if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text
+      if (text.length >= LEAVE_AFTER_CHARS) controller.abort()
+    }
+  } catch (error) {
+    if (!(error instanceof Anthropic.APIUserAbortError)) throw error
+  }
+  return waitForRecord(gateway, requestIdOf(response.headers))
+}
+
 describe("streams stopped by the client", () => {
   it("messages route: output counted from text", async () => {
     upstream.enqueue({ fixture: FIXTURE, writes: "per-event", delayMs: 60 })
-    const client = new Anthropic({ baseURL: gateway.url, apiKey: "client-key", maxRetries: 0 })
-    const controller = new AbortController()
-
-    const { data: stream, response } = await client.messages
-      .create({ model: "claude-sonnet-4", max_tokens: 256, stream: true, messages: [{ role: "user", content: "Tell me a story." }] }, { signal: controller.signal })
-      .withResponse()
-    let text = ""
-    try {
-      for await (const event of stream) {
-        if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text
-        if (text.length >= LEAVE_AFTER_CHARS) controller.abort()
-      }
-    } catch (error) {
-      if (!(error instanceof Anthropic.APIUserAbortError)) throw error
-    }
-    const record = await waitForRecord(gateway, requestIdOf(response.headers))
+    const record = await leaveMessagesStream("claude-sonnet-4")
 
     expect(record.status).toBe("cancelled")
     expect(record.promptTokens).toBe(PROMPT_TOKENS)
@@ -98,22 +102,7 @@ describe("streams stopped by the client", () => {
   it("messages route on OpenAI: usage estimated", async () => {
     // A recording without a usage chunk, whose text runs over many events.
     upstream.enqueue({ fixture: "openai/chat-completions/text-stream-no-usage.sse", writes: "per-event", delayMs: 20 })
-    const client = new Anthropic({ baseURL: gateway.url, apiKey: "client-key", maxRetries: 0 })
-    const controller = new AbortController()
-
-    const { data: stream, response } = await client.messages
-      .create({ model: "gpt-4o-mini", max_tokens: 256, stream: true, messages: [{ role: "user", content: "Tell me a story." }] }, { signal: controller.signal })
-      .withResponse()
-    let text = ""
-    try {
-      for await (const event of stream) {
-        if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text
-        if (text.length >= LEAVE_AFTER_CHARS) controller.abort()
-      }
-    } catch (error) {
-      if (!(error instanceof Anthropic.APIUserAbortError)) throw error
-    }
-    const record = await waitForRecord(gateway, requestIdOf(response.headers))
+    const record = await leaveMessagesStream("gpt-4o-mini")
 
     expect(record.status).toBe("cancelled")
     expect(record.promptTokens).toBeGreaterThan(0)
