@@ -191,6 +191,19 @@ describe.each(policyTestDatabases)("policy hooks on $name", (database) => {
       })
     )
 
+    it.scoped("names the key it refuses", () =>
+      Effect.gen(function* () {
+        const key = newKey()
+        const { hooks } = yield* buildPolicyPlugin({ keys: [{ key, name: "narrow", models: ["gpt-4o-mini"] }] })
+        const context = authorized(key, { model: "gpt-4.1-nano" })
+
+        const error = yield* Effect.flip(hooks.beforeRequest!(context))
+
+        expect(error._tag).toBe("PermissionDeniedError")
+        expect(context.caller.keyId).toBe("static:narrow")
+      })
+    )
+
     it.scoped("token count needs a key", () =>
       Effect.gen(function* () {
         const key = newKey()

@@ -369,11 +369,15 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
   }
 
   const authorize = (context: RequestContext, key: ResolvedKey | undefined): Effect.Effect<HookDecision, GatewayError> => {
+    // A known key is named on its request's usage record even when refused, so that the
+    // records show which key tried a model it may not use, or used a revoked key.
+    if (key !== undefined) {
+      context.caller.keyId = key.id
+      context.caller.team = key.team
+      Object.assign(context.caller.metadata, key.metadata)
+    }
     const refusal = keyRefusal(key, context.route.requestedModel)
     if (refusal !== undefined) return Effect.fail(refusal)
-    context.caller.keyId = key!.id
-    context.caller.team = key!.team
-    Object.assign(context.caller.metadata, key!.metadata)
     return admit(context, key)
   }
 
