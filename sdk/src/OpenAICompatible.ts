@@ -26,7 +26,7 @@ import { LazyJsonResult } from "./LazyJsonResult.js"
 import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStreamEvent.js"
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
-import { pickRateLimitHeaders, readUpstreamError, upstreamErrorFromBody, upstreamSecrets } from "./UpstreamErrors.js"
+import { pickUpstreamHeaders, readUpstreamError, upstreamErrorFromBody, upstreamSecrets } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
@@ -121,7 +121,7 @@ export const makeOpenAICompatibleAdapter = (
    */
   const readJson = async (response: UpstreamResponse, scanUsage: boolean): Promise<JsonResult> => {
     const bytes = await response.bytes()
-    const headers = pickRateLimitHeaders(response.headers)
+    const headers = pickUpstreamHeaders(response.headers)
     const usageObject = scanUsage ? scanUsageObject(bytes) : undefined
     if (usageObject === undefined) {
       const body = parseBody(bytes)
@@ -205,7 +205,7 @@ export const makeOpenAICompatibleAdapter = (
   const streamResult = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): StreamResult => ({
     _tag: "Stream",
     status: response.status,
-    headers: pickRateLimitHeaders(response.headers),
+    headers: pickUpstreamHeaders(response.headers),
     events: batchedEvents(() => readBatches(response, endpoint))
   })
 

@@ -8,7 +8,29 @@ import type { UpstreamResponse } from "./HttpTransport.js"
 
 const forwardedHeaderPattern = /^(retry-after|retry-after-ms|x-ratelimit-.*)$/
 
-/** Picks the upstream headers a client needs to back off: `retry-after` and `x-ratelimit-*`. */
+/** The response header that carries the upstream's own request id to the client. */
+export const UPSTREAM_REQUEST_ID_HEADER = "x-fluxen-upstream-request-id"
+
+/**
+ * Picks the upstream headers a client needs: `retry-after` and
+ * `x-ratelimit-*` to back off, and the upstream's request id (OpenAI's
+ * `x-request-id`, Anthropic's `request-id`) as
+ * `x-fluxen-upstream-request-id`, which the provider's support needs to find the call.
+ * Fluxen's own id keeps the client-facing request id headers.
+ */
+export const pickUpstreamHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const picked: Record<string, string> = {}
+  for (const name in headers) {
+    if (forwardedHeaderPattern.test(name)) picked[name] = headers[name]!
+    else if (name === "x-request-id" || name === "request-id") picked[UPSTREAM_REQUEST_ID_HEADER] = headers[name]!
+  }
+  return picked
+}
+
+/**
+ * Picks `retry-after` and `x-ratelimit-*` only.
+ * @deprecated Use {@link pickUpstreamHeaders}, which also passes on the upstream's request id.
+ */
 export const pickRateLimitHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
   const picked: Record<string, string> = {}
   for (const name in headers) {
@@ -60,7 +82,7 @@ export const upstreamErrorFromBody = (
       param: stringOrNull(fields?.param),
       code: typeof code === "string" || typeof code === "number" ? code : null
     },
-    headers: pickRateLimitHeaders(headers)
+    headers: pickUpstreamHeaders(headers)
   })
 }
 

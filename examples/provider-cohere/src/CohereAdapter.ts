@@ -5,7 +5,7 @@
 import {
   InvalidRequestError,
   isGatewayError,
-  pickRateLimitHeaders,
+  pickUpstreamHeaders,
   UpstreamProtocolError,
   type CallContext,
   type ChatRequest,
@@ -87,7 +87,7 @@ export const makeCohereAdapter = (options: CohereAdapterOptions, transport: Http
         return {
           _tag: "Json",
           status: response.status,
-          headers: pickRateLimitHeaders(response.headers),
+          headers: pickUpstreamHeaders(response.headers),
           body: completion,
           ...(usage === undefined ? {} : { usage })
         }
@@ -116,7 +116,7 @@ export const makeCohereAdapter = (options: CohereAdapterOptions, transport: Http
         return {
           _tag: "Stream",
           status: response.status,
-          headers: pickRateLimitHeaders(response.headers),
+          headers: pickUpstreamHeaders(response.headers),
           events: readStream(response, translator)
         }
       },

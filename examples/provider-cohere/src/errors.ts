@@ -4,7 +4,7 @@
  * Any occurrence of the API key in it is replaced, so the key never reaches
  * a client or a log through this error.
  */
-import { pickRateLimitHeaders, UpstreamHttpError } from "@fluxen/sdk"
+import { pickUpstreamHeaders, UpstreamHttpError } from "@fluxen/sdk"
 import { Redacted } from "effect"
 
 const errorTypeByStatus: Readonly<Record<number, string>> = {
@@ -48,6 +48,6 @@ export const cohereHttpError = (input: CohereErrorInput): UpstreamHttpError => {
       param: null,
       code: null
     },
-    headers: pickRateLimitHeaders(input.headers)
+    headers: pickUpstreamHeaders(input.headers)
   })
 }

@@ -116,7 +116,7 @@ describe("chat", () => {
       const result = yield* adapter.chat(chatRequest, makeContext())
       expect(result.status).toBe(200)
       expect(result.bytes).toBeUndefined()
-      expect(result.headers).toEqual({ "anthropic-ratelimit-tokens-remaining": "9000" })
+      expect(result.headers).toEqual({ "anthropic-ratelimit-tokens-remaining": "9000", "x-fluxen-upstream-request-id": "req_1" })
       expect(result.usage).toEqual({ promptTokens: 1532, completionTokens: 33, cachedInputTokens: 1111, cacheWriteTokens: 418, reasoningTokens: 0 })
       const body = result.body as any
       expect(body.object).toBe("chat.completion")
@@ -250,7 +250,8 @@ describe("upstream errors", () => {
         "retry-after": "12",
         "anthropic-ratelimit-requests-remaining": "0",
         "anthropic-ratelimit-tokens-reset": "2025-01-01T00:00:12Z",
-        "x-ratelimit-limit": "50"
+        "x-ratelimit-limit": "50",
+        "x-fluxen-upstream-request-id": "req_abc"
       })
     })
   )

@@ -6,17 +6,18 @@
  * upstream sent reaches the client. The type becomes the OpenAI `type`, and
  * `code` stays null because Anthropic has no separate error code.
  */
-import { pickRateLimitHeaders, redact, UpstreamHttpError, upstreamErrorFromBody, type UpstreamResponse } from "@fluxen/sdk"
+import { pickUpstreamHeaders, redact, UpstreamHttpError, upstreamErrorFromBody, type UpstreamResponse } from "@fluxen/sdk"
 import type { ErrorObject } from "./MessagesApi.js"
 
 const anthropicRateLimitHeader = /^anthropic-ratelimit-/
 
 /**
- * Picks the headers a client needs to back off: `retry-after`,
- * `x-ratelimit-*` and Anthropic's `anthropic-ratelimit-*`.
+ * Picks the headers a client needs: `retry-after`, `x-ratelimit-*` and
+ * Anthropic's `anthropic-ratelimit-*` to back off, and Anthropic's
+ * `request-id` as `x-fluxen-upstream-request-id`.
  */
 export const pickAnthropicHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
-  const picked = pickRateLimitHeaders(headers)
+  const picked = pickUpstreamHeaders(headers)
   for (const name in headers) {
     if (anthropicRateLimitHeader.test(name)) picked[name] = headers[name]!
   }

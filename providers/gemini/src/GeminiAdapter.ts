@@ -9,7 +9,7 @@ import {
   CallUpstreamRequest,
   InvalidRequestError,
   isGatewayError,
-  pickRateLimitHeaders,
+  pickUpstreamHeaders,
   UpstreamProtocolError,
   type CallContext,
   type ChatRequest,
@@ -135,7 +135,7 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
           return {
             _tag: "Json",
             status: response.status,
-            headers: pickRateLimitHeaders(response.headers),
+            headers: pickUpstreamHeaders(response.headers),
             body: completion,
             ...(usage !== undefined ? { usage } : {})
           }
@@ -187,7 +187,7 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
           return {
             _tag: "Stream",
             status: response.status,
-            headers: pickRateLimitHeaders(response.headers),
+            headers: pickUpstreamHeaders(response.headers),
             events: first.done === true ? events : prepend(first.value, events)
           }
         },
@@ -218,7 +218,7 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
             })
           }
           batches.push(batch)
-          headers = pickRateLimitHeaders(response.headers)
+          headers = pickUpstreamHeaders(response.headers)
         }
         return {
           _tag: "Json",

@@ -7,7 +7,7 @@
  * Only `message`, `status` and two known `details` entries are read, so
  * nothing else from the body (quota ids, project metadata) reaches the client.
  */
-import { InvalidRequestError, pickRateLimitHeaders, upstreamErrorFromBody, UpstreamHttpError } from "@fluxen/sdk"
+import { InvalidRequestError, pickUpstreamHeaders, upstreamErrorFromBody, UpstreamHttpError } from "@fluxen/sdk"
 import { Redacted } from "effect"
 
 const ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -82,7 +82,7 @@ export const geminiHttpError = (input: UpstreamErrorInput): UpstreamHttpError =>
     return upstreamErrorFromBody(input.provider, input.status, input.headers, input.bodyText, input.apiKey === undefined ? [] : [Redacted.value(input.apiKey)])
   }
 
-  const headers = pickRateLimitHeaders(input.headers)
+  const headers = pickUpstreamHeaders(input.headers)
   if (input.status === 429 && headers["retry-after"] === undefined) {
     const seconds = retryAfterSeconds(findDetail(rpcStatus.details, RETRY_INFO_TYPE)?.retryDelay)
     if (seconds !== undefined) headers["retry-after"] = String(seconds)

@@ -20,6 +20,7 @@ import {
   attachCancelNotice,
   ModelNotFoundError,
   isGatewayError,
+  UPSTREAM_REQUEST_ID_HEADER,
   UpstreamProtocolError,
   type CanonicalRequest,
   type GatewayError,
@@ -286,6 +287,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   const logUpstreamFailure = (state: RequestState, error: GatewayError): void => {
     if (!error._tag.startsWith("Upstream")) return
     const status = error._tag === "UpstreamHttpError" ? error.status : undefined
+    const upstreamRequestId = error._tag === "UpstreamHttpError" ? error.headers[UPSTREAM_REQUEST_ID_HEADER] : undefined
     const clientMistake = status !== undefined && status < 500 && status !== 429
     // The route names the first deployment, and after fallbacks the error comes from the last one tried.
     const provider = (error as { readonly provider: string }).provider
@@ -296,6 +298,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       model: attempt?.provider === provider ? attempt.upstreamModel : "",
       error: error._tag,
       ...(status === undefined ? {} : { "http.status": status }),
+      ...(upstreamRequestId === undefined ? {} : { "upstream.request_id": upstreamRequestId }),
       "error.message": error.message
     })
   }

@@ -64,6 +64,16 @@ describe("chat completion", () => {
     expect(response.headers.get("x-fluxen-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   })
 
+  it("passes on the upstream's request id", async () => {
+    harness.upstream.enqueue({ fixture: TEXT, headers: { "x-request-id": "req_upstream_text" } })
+
+    const { response } = await harness.client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Which id did OpenAI give this?" }] })
+      .withResponse()
+
+    expect(response.headers.get("x-fluxen-upstream-request-id")).toBe("req_upstream_text")
+  })
+
   it("sends the mapped model name upstream", async () => {
     harness.upstream.enqueue({ fixture: TEXT })
     const before = harness.upstream.requests.length

@@ -110,9 +110,13 @@ describe("process lifecycle", () => {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
     // Both calls fail: gpt-4o, then its fallback gpt-4o-mini. The upstream repeats the key it
     // got, which must not reach the log.
-    const overloaded = { status: 503, body: JSON.stringify({ error: { message: "The engine is overloaded for key sk-test-upstream-key.", type: "server_error" } }) }
-    upstream.enqueue(overloaded)
-    upstream.enqueue(overloaded)
+    const overloaded = (upstreamId: string) => ({
+      status: 503,
+      headers: { "x-request-id": upstreamId },
+      body: JSON.stringify({ error: { message: "The engine is overloaded for key sk-test-upstream-key.", type: "server_error" } })
+    })
+    upstream.enqueue(overloaded("req_first_attempt"))
+    upstream.enqueue(overloaded("req_last_attempt"))
 
     const failure = await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] }).catch((error: unknown) => error)
 
@@ -126,6 +130,8 @@ describe("process lifecycle", () => {
     expect(line).toContain("http.status=503")
     expect(line).toContain("provider=openai")
     expect(line).toContain("model=gpt-4o-mini-2024-07-18")
+    expect(line).toContain("upstream.request_id=req_last_attempt")
+    expect((failure as InstanceType<typeof OpenAI.APIError>).headers?.get("x-fluxen-upstream-request-id")).toBe("req_last_attempt")
     expect(line).toContain("The engine is overloaded for key [redacted].")
     expect(output).not.toContain("sk-test-upstream-key")
   })
