@@ -155,7 +155,13 @@ export const MessagesRequest = Schema.Struct(
     messages: CountTokensRequest.fields.messages,
     max_tokens: Schema.Int.pipe(Schema.positive()),
     system: CountTokensRequest.fields.system,
-    stream: Schema.optional(Schema.Boolean)
+    stream: Schema.optional(Schema.Boolean),
+    // Checked here because the translation for other providers drops a value it cannot read,
+    // where Anthropic answers 400.
+    temperature: Schema.optional(Schema.NullOr(Schema.Number)),
+    top_p: Schema.optional(Schema.NullOr(Schema.Number)),
+    top_k: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.nonNegative()))),
+    stop_sequences: Schema.optional(Schema.NullOr(Schema.Array(Schema.String)))
   },
   Extra
 )

@@ -649,6 +649,17 @@ describe("messages errors", () => {
     expect(upstream.requests.length).toBe(requestsBefore)
   })
 
+  it("rejects a temperature that is text", async () => {
+    const params = { model: "gpt-4o-mini", max_tokens: 16, temperature: "hot", messages: question } as unknown as Anthropic.MessageCreateParamsNonStreaming
+    const requestsBefore = upstream.requests.length
+
+    const error = await failureOf(client.messages.create(params))
+
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError)
+    expect((error as Anthropic.APIError).apiMessage).toContain("temperature")
+    expect(upstream.requests.length).toBe(requestsBefore)
+  })
+
   it("rejects text that is not JSON with invalid_request_error", async () => {
     const response = await fetch(`${gateway.url}/v1/messages`, {
       method: "POST",
