@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { pickUpstreamHeaders } from "./UpstreamErrors.js"
+import { pickUpstreamHeaders, redact } from "./UpstreamErrors.js"
 
 describe("pickUpstreamHeaders", () => {
   it("keeps rate limit headers", () => {
@@ -14,5 +14,16 @@ describe("pickUpstreamHeaders", () => {
 
   it("renames Anthropic's request id", () => {
     expect(pickUpstreamHeaders({ "request-id": "req_anthropic" })).toEqual({ "x-fluxen-upstream-request-id": "req_anthropic" })
+  })
+})
+
+describe("redact", () => {
+  it("removes a quoted key", () => {
+    expect(redact("bad key sk-live-123456", ["sk-live-123456"])).toBe("bad key [redacted]")
+  })
+
+  it("removes a key the provider masked", () => {
+    const message = "Incorrect API key provided: bad-key-**********test. You can find your API key at https://example.test."
+    expect(redact(message, [])).toBe("Incorrect API key provided: [redacted]. You can find your API key at https://example.test.")
   })
 })

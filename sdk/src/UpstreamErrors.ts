@@ -105,8 +105,17 @@ export const upstreamSecrets = (apiKey: string | undefined, headers: Readonly<Re
   return secrets
 }
 
+/**
+ * A key that the provider masked itself, such as OpenAI's `sk-proj-****…ab12`
+ * in a 401 message. Its visible ends are still part of a secret.
+ */
+const MASKED_KEY = /[A-Za-z0-9_-]*\*{4,}[A-Za-z0-9_-]*/g
+
+/** Replaces each of `secrets`, and each key the provider masked, with `[redacted]`. */
 export const redact = (text: string, secrets: ReadonlyArray<string>): string =>
-  secrets.reduce((result, secret) => (secret.length >= 4 ? result.split(secret).join("[redacted]") : result), text)
+  secrets
+    .reduce((result, secret) => (secret.length >= 4 ? result.split(secret).join("[redacted]") : result), text)
+    .replace(MASKED_KEY, "[redacted]")
 
 /** Reads the rest of an error response and maps it, removing `secrets` from the message. */
 export const readUpstreamError = async (

@@ -83,8 +83,17 @@ describe("upstream error responses", () => {
     ["openai/chat-completions/error-404-model-not-found.json", 404]
   ] as const
 
+  /**
+   * Returns the recorded error as the client gets it. OpenAI's 401 message shows the key it
+   * got, masked in the middle (`bad-key-**********test`), and Fluxen removes what is left of it.
+   */
+  const expectedError = (fixture: string) => {
+    const error = fixtureJson(fixture).error
+    return { ...error, message: error.message.replace("bad-key-**********test", "[redacted]") }
+  }
+
   it.each(cases)("keeps %s for the OpenAI client", async (fixture, status) => {
-    const recorded = fixtureJson(fixture).error
+    const recorded = expectedError(fixture)
     harness.upstream.enqueue({ fixture })
 
     const error = await captureApiError(() => harness.client.chat.completions.create({ model: "gpt-4.1-nano", messages: hello }))
@@ -105,7 +114,7 @@ describe("upstream error responses", () => {
     const body = await readOpenAIError(response)
 
     expect(response.status).toBe(status)
-    expect(body).toEqual({ error: fixtureJson(fixture).error })
+    expect(body).toEqual({ error: expectedError(fixture) })
     expect(text).not.toContain(UPSTREAM_API_KEY)
     expect(JSON.stringify([...response.headers])).not.toContain(UPSTREAM_API_KEY)
   })
