@@ -191,12 +191,16 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
         `The budget resets at ${new Date(entry.window.endMs).toISOString()}.`
     })
 
-  const rateLimited = (rate: ApplicableRate, retryAfterMs: number) =>
+  /** The current time for Anthropic's rate limit headers on Anthropic's routes, undefined on the others. */
+  const anthropicHeaderTime = (context: RequestContext): number | undefined =>
+    context.endpoint === "messages" || context.endpoint === "count_tokens" ? now() : undefined
+
+  const rateLimited = (context: RequestContext, rate: ApplicableRate, retryAfterMs: number) =>
     new LimitExceededError({
       kind: "rate_limit",
       message: `Rate limit reached: ${describeOwner(rate)} allows ${rate.perMinute} ${rate.unit} per minute. Retry in ${Math.ceil(retryAfterMs / 1_000)} s.`,
       retryAfterSeconds: retryAfterMs / 1_000,
-      headers: refusalHeaders(rate, retryAfterMs)
+      headers: refusalHeaders(rate, retryAfterMs, anthropicHeaderTime(context))
     })
 
   const cannotCheck = () =>
@@ -207,11 +211,11 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
     })
 
   // A request larger than a token limit's whole minute can never pass, so waiting would not help.
-  const tooLarge = (rate: ApplicableRate, tokens: number) =>
+  const tooLarge = (context: RequestContext, rate: ApplicableRate, tokens: number) =>
     new LimitExceededError({
       kind: "rate_limit",
       message: `This request is estimated at ${tokens} tokens, more than the ${rate.perMinute} tokens per minute that ${describeOwner(rate)} allows. Lower max_tokens or shorten the prompt.`,
-      headers: refusalHeaders(rate, 0)
+      headers: refusalHeaders(rate, 0, anthropicHeaderTime(context))
     })
 
   const storeUnavailable = (context: RequestContext, error: LimitStoreError, ticket: AdmissionTicket): Effect.Effect<void, GatewayError> => {
@@ -278,12 +282,12 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
       onSuccess: (outcome): Effect.Effect<void, GatewayError> => {
         switch (outcome._tag) {
           case "Admitted":
-            writeRateLimitHeaders(context.responseHeaders, rates, outcome.rates)
+            writeRateLimitHeaders(context.responseHeaders, rates, outcome.rates, anthropicHeaderTime(context))
             return Effect.void
           case "OverBudget":
             return Effect.fail(overBudget(entries[outcome.budget]!, outcome.spentNanos, outcome.reservedNanos))
           case "RateLimited":
-            return Effect.fail(rateLimited(rates[outcome.rate]!, outcome.retryAfterMs))
+            return Effect.fail(rateLimited(context, rates[outcome.rate]!, outcome.retryAfterMs))
           case "Unseeded":
             return Effect.flatMap(seedCounters(context, outcome.budgets.map((index) => entries[index]!)), (failed) =>
               failed.size > 0 && options.storeFailMode === "closed"
@@ -341,7 +345,7 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
 
     const estimate = estimateRequest(context, pricing, config.defaultMaxOutputTokens)
     for (const rate of rates) {
-      if (rate.unit === "tokens" && estimate.tokens > rate.perMinute) return Effect.fail(tooLarge(rate, estimate.tokens))
+      if (rate.unit === "tokens" && estimate.tokens > rate.perMinute) return Effect.fail(tooLarge(context, rate, estimate.tokens))
     }
     if (budgets.length > 0 && !estimate.priced && config.unpricedModels === "reject") {
       return Effect.fail(
