@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { formatPath } from "./config/interpolateEnv.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
+import type { MetricsPlugin } from "./metrics/pluginMetrics.js"
 import { RequestMetrics } from "./metrics/RequestMetrics.js"
 import type { Exchange } from "./http/Exchange.js"
 import type { EndpointSpec } from "./pipeline/endpoints.js"
@@ -41,6 +42,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
 
     const adapters = new Map<string, ProviderAdapter>()
     const pluginRoutes: Array<PluginRoute> = []
+    const pluginMetrics: Array<MetricsPlugin> = []
     for (const [name, entry] of Object.entries(config.providers)) {
       const plugin = yield* loadPlugin(
         { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] },
@@ -55,6 +57,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
       }
       adapters.set(name, plugin.instance.provider)
       pluginRoutes.push(...(plugin.instance.routes ?? []))
+      if (plugin.instance.metrics !== undefined) pluginMetrics.push({ name, metrics: plugin.instance.metrics })
     }
 
     const hookPlugins: Array<HookPlugin> = []
@@ -65,6 +68,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
         loadOptions
       )
       pluginRoutes.push(...(plugin.instance.routes ?? []))
+      if (plugin.instance.metrics !== undefined) pluginMetrics.push({ name, metrics: plugin.instance.metrics })
       if (plugin.instance.hooks !== undefined) {
         hookPlugins.push({ name, hooks: plugin.instance.hooks, failMode: entry.failMode, timeoutMs: entry.timeout, stats: makeHookStats() })
       }
@@ -98,7 +102,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
       usageStore: store,
       isReady: () => ready,
       probeDatabase: sql`select 1`,
-      metrics: { requests: requestMetrics, hookPlugins, inflight, usageWriterStats: writer.stats },
+      metrics: { requests: requestMetrics, hookPlugins, pluginMetrics, inflight, usageWriterStats: writer.stats },
       adminKey: config.admin?.key,
       protectMetrics: config.admin?.protectMetrics ?? false
     })

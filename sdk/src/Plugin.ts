@@ -14,6 +14,7 @@ import type { HttpTransport } from "./HttpTransport.js"
 import type { RequestHooks } from "./Hooks.js"
 import type { ProviderAdapter } from "./Provider.js"
 import type { PluginRoute } from "./PluginRoutes.js"
+import type { PluginMetric } from "./PluginMetrics.js"
 
 /**
  * The version of this contract. The runtime loads a plugin only if it
@@ -26,6 +27,8 @@ export interface PluginInstance {
   readonly provider?: ProviderAdapter
   readonly hooks?: RequestHooks
   readonly routes?: ReadonlyArray<PluginRoute>
+  /** Reads the plugin's figures for `GET /metrics`; called on each scrape, so keep it cheap. */
+  readonly metrics?: () => ReadonlyArray<PluginMetric>
 }
 
 /** The service each plugin's layer provides. */

@@ -450,7 +450,7 @@ describe("cache hooks, store failures", () => {
     set: () => Effect.fail(new CacheStoreError({ operation: "set", reason: "timeout", message: "Redis timed out" }))
   }
 
-  it.effect("serves misses and counts failures", () =>
+  it.effect("bypasses and counts failures", () =>
     Effect.gen(function* () {
       const cache = yield* makeCache({ store: failingStore })
 
@@ -458,8 +458,9 @@ describe("cache hooks, store failures", () => {
       const decision = yield* serve(cache, context, okOutcome(textCompletion, textUsage))
 
       expect(decision).toBeUndefined()
-      expect(context.record.cacheStatus).toBe("miss")
-      expect(cache.stats()).toMatchObject({ misses: 1, lookupFailures: 1, storeFailures: 1, stores: 0 })
+      expect(context.record.cacheStatus).toBe("bypass")
+      expect(context.responseHeaders[CACHE_STATUS_HEADER]).toBe("bypass")
+      expect(cache.stats()).toMatchObject({ misses: 0, lookupFailures: 1, storeFailures: 1, stores: 0 })
     }))
 
   it.effect("memory store: hit and miss are Exits", () =>

@@ -290,6 +290,10 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       setStatus(context, "miss")
       return undefined
     }
+    const storeSilent = (): HookDecision => {
+      setStatus(context, "bypass")
+      return undefined
+    }
     const hit = (exact: Hit): HookDecision => {
       counters.hits++
       setStatus(context, "hit")
@@ -317,7 +321,14 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       if (typeof exact === "object") return Effect.succeed(hit(exact))
       return exact === "invalid" ? Effect.zipRight(warnInvalid(context, key), Effect.suspend(afterExactMiss)) : afterExactMiss()
     }
-    return Effect.flatMap(serveStored(context, key), (exact) => (typeof exact === "object" ? Effect.succeed(hit(exact)) : afterExactMiss()))
+    return Effect.flatMap(serveStored(context, key), (exact) => {
+      if (typeof exact === "object") return Effect.succeed(hit(exact))
+      // A store that did not answer leaves the request uncached, which the client sees as a
+      // bypass, not as a miss that the next request could hit. The semantic index would lead
+      // to the same store, so it is not asked either.
+      if (exact === "failed") return Effect.succeed(storeSilent())
+      return afterExactMiss()
+    })
   }
 
   /**

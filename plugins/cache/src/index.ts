@@ -10,9 +10,9 @@ import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from
 import { Effect, Layer } from "effect"
 import { CacheConfig } from "./CacheConfig.js"
 import { makeCacheHooks } from "./CacheHooks.js"
-import type { CacheStore } from "./CacheStore.js"
-import { makeMemoryStore } from "./MemoryStore.js"
-import { makeRedisStore } from "./RedisStore.js"
+import { cacheMetrics, type StoreStats } from "./cacheMetrics.js"
+import { makeMemoryStore, type MemoryStore } from "./MemoryStore.js"
+import { makeRedisStore, type RedisStore } from "./RedisStore.js"
 import type { EmbeddingError } from "./semantic/Embedder.js"
 import { startSemanticCache } from "./semantic/startSemanticCache.js"
 
@@ -45,7 +45,7 @@ const makePlugin = (config: CacheConfig) =>
     const host = yield* PluginHost
     const transport = yield* HttpTransport
 
-    const store: CacheStore =
+    const store: MemoryStore | RedisStore =
       config.store === "redis" && config.redis !== undefined
         ? yield* makeRedisStore({
             url: config.redis.url,
@@ -54,6 +54,8 @@ const makePlugin = (config: CacheConfig) =>
             commandTimeoutMs: config.redis.commandTimeout
           }).pipe(Effect.annotateLogs({ plugin: host.instanceName }))
         : makeMemoryStore({ maxBytes: config.memory.maxBytes })
+    const storeStats = (): StoreStats =>
+      store.kind === "redis" ? { kind: "redis", stats: (store as RedisStore).stats() } : { kind: "memory", stats: (store as MemoryStore).stats() }
     const semantic =
       config.semantic?.enabled === true
         ? yield* startSemanticCache({
@@ -85,7 +87,7 @@ const makePlugin = (config: CacheConfig) =>
         "cache.semantic": semantic !== undefined
       })
     )
-    return { hooks: cache.hooks }
+    return { hooks: cache.hooks, metrics: () => cacheMetrics(cache.stats(), storeStats()) }
   })
 
 /**

@@ -39,11 +39,18 @@ export const joinLabels = (...parts: ReadonlyArray<string>): string => parts.fil
 /** Collects the lines of one scrape. */
 export class ExpositionWriter {
   private readonly lines: Array<string> = []
+  private readonly names = new Set<string>()
 
   /** Starts a metric family. Every sample of the family must follow before the next `family` call. */
   family(name: string, type: MetricType, help: string): this {
+    this.names.add(name)
     this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`)
     return this
+  }
+
+  /** Returns whether a family of this name was started, since a scrape may hold each name once. */
+  hasFamily(name: string): boolean {
+    return this.names.has(name)
   }
 
   /** Adds one sample; `labels` is a label set from `renderLabels` or `joinLabels`. */

@@ -5,6 +5,7 @@ import { Effect, type Redacted } from "effect"
 import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
 import { makeAdminKeyGuard } from "../http/adminKeyGuard.js"
 import type { HookPlugin } from "../plugins/HookChain.js"
+import { type MetricsPlugin, writePluginMetrics } from "./pluginMetrics.js"
 import type { UsageWriterStats } from "../usage/UsageWriter.js"
 import { ExpositionWriter, prometheusContentType, renderLabels } from "./PrometheusText.js"
 import type { RequestMetrics } from "./RequestMetrics.js"
@@ -13,6 +14,8 @@ import type { RequestMetrics } from "./RequestMetrics.js"
 export interface MetricsSources {
   readonly requests: RequestMetrics
   readonly hookPlugins: ReadonlyArray<HookPlugin>
+  /** The plugin instances that report figures of their own. */
+  readonly pluginMetrics: ReadonlyArray<MetricsPlugin>
   readonly inflight: { readonly size: number }
   readonly usageWriterStats: Effect.Effect<UsageWriterStats>
 }
@@ -58,6 +61,7 @@ export const renderMetrics = (sources: MetricsSources): Effect.Effect<string> =>
     writer.sample("fluxen_inflight_requests", "", sources.inflight.size)
 
     writeUsageWriterStats(writer, stats)
+    writePluginMetrics(writer, sources.pluginMetrics)
     return writer.toString()
   })
 

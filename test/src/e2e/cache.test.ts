@@ -252,6 +252,8 @@ describe("cache while Redis stops", () => {
   })
 
   const post = (content: string) => postChat(makeClient(harness.gateway), ask(content))
+  const scrapeMetrics = async () => (await fetch(`${harness.gateway.url}/metrics`)).text()
+  const metricValue = (text: string, series: string) => Number(text.split("\n").find((line) => line.startsWith(`${series} `))?.slice(series.length + 1))
 
   /** Repeats a question until its second asking is a hit, for up to `timeoutMs`. */
   const waitForHits = async (timeoutMs: number) => {
@@ -283,12 +285,16 @@ describe("cache while Redis stops", () => {
     for (let i = 0; i < 3; i++) whileDown.push(await post("Before the stop: what is the capital of the UK?"))
 
     for (const result of [...duringStop, ...whileDown]) expect(result.completion.choices[0]?.message.content).toBe(fixtureJson(TEXT_JSON).choices[0].message.content)
-    for (const result of whileDown) expect(result.headers.get("x-fluxen-cache")).toBe("miss")
+    for (const result of whileDown) expect(result.headers.get("x-fluxen-cache")).toBe("bypass")
+    const down = await scrapeMetrics()
+    expect(down).toContain('fluxen_cache_redis_up{plugin="@fluxen/cache"} 0')
+    expect(metricValue(down, 'fluxen_cache_store_errors_total{plugin="@fluxen/cache",operation="get"}')).toBeGreaterThanOrEqual(3)
 
     redis = await startRedisServer(port)
     const after = await waitForHits(10_000)
 
     expect(after.headers.get("x-fluxen-cache")).toBe("hit")
+    expect(await scrapeMetrics()).toContain('fluxen_cache_redis_up{plugin="@fluxen/cache"} 1')
     const record = await waitForRecord(harness.gateway, after.requestId)
     expect(record.cacheStatus).toBe("hit")
   }, 60_000)

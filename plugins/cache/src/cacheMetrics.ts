@@ -1,0 +1,47 @@
+/**
+ * The cache's figures for the gateway's `GET /metrics`: lookups by result,
+ * stores, store errors, and the state of the memory store or the Redis
+ * connection. The host adds the `plugin` label.
+ */
+import type { PluginMetric } from "@fluxen/sdk"
+import type { CacheStats } from "./CacheHooks.js"
+import type { MemoryStoreStats } from "./MemoryStore.js"
+import type { RedisStoreStats } from "./RedisStore.js"
+
+export type StoreStats = { readonly kind: "memory"; readonly stats: MemoryStoreStats } | { readonly kind: "redis"; readonly stats: RedisStoreStats }
+
+const counter = (name: string, help: string, samples: PluginMetric["samples"]): PluginMetric => ({ name, type: "counter", help, samples })
+const gauge = (name: string, help: string, value: number): PluginMetric => ({ name, type: "gauge", help, samples: [{ value }] })
+
+const storeMetrics = (store: StoreStats): ReadonlyArray<PluginMetric> =>
+  store.kind === "memory"
+    ? [
+        gauge("fluxen_cache_memory_entries", "Entries in the memory store.", store.stats.entries),
+        gauge("fluxen_cache_memory_bytes", "Bytes the memory store charges for its entries.", store.stats.bytes),
+        counter("fluxen_cache_memory_evictions_total", "Entries the memory store removed to make room.", [{ value: store.stats.evictions }])
+      ]
+    : [
+        gauge("fluxen_cache_redis_up", "1 while the Redis connection is ready, 0 otherwise.", store.stats.status === "ready" ? 1 : 0),
+        counter("fluxen_cache_redis_disconnects_total", "Times the Redis connection closed without the cache closing it.", [
+          { value: store.stats.disconnects }
+        ])
+      ]
+
+export const cacheMetrics = (stats: CacheStats, store: StoreStats): ReadonlyArray<PluginMetric> => [
+  counter("fluxen_cache_lookups_total", "Cache lookups by result; a bypass skipped the lookup or the store did not answer.", [
+    { labels: { result: "hit" }, value: stats.hits },
+    { labels: { result: "semantic_hit" }, value: stats.semanticHits },
+    { labels: { result: "miss" }, value: stats.misses },
+    { labels: { result: "bypass" }, value: stats.bypasses + stats.lookupFailures }
+  ]),
+  counter("fluxen_cache_stores_total", "Responses stored.", [{ value: stats.stores }]),
+  counter("fluxen_cache_store_errors_total", "Store operations that failed or timed out, by operation.", [
+    { labels: { operation: "get" }, value: stats.lookupFailures },
+    { labels: { operation: "set" }, value: stats.storeFailures }
+  ]),
+  counter("fluxen_cache_skipped_total", "Responses not stored or entries not served, by reason.", [
+    { labels: { reason: "too_large" }, value: stats.tooLarge },
+    { labels: { reason: "invalid_entry" }, value: stats.invalidEntries }
+  ]),
+  ...storeMetrics(store)
+]
