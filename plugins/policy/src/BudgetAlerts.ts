@@ -23,6 +23,22 @@ export interface BudgetAlerts {
   readonly thresholdReached: (event: ThresholdEvent) => Effect.Effect<void>
 }
 
+const percent = (fraction: number): string => `${Math.round(fraction * 100)}%`
+
+/**
+ * Returns the warning for a threshold. It gives the spend too, because one
+ * costly request can carry a budget past several thresholds, or past its
+ * limit, at once.
+ */
+export const thresholdMessage = (event: ThresholdEvent): string => {
+  const limitUsd = event.budget.limit.limitUsd
+  const spent = `$${Number(event.spentUsd.toFixed(6))} of $${Number(limitUsd.toFixed(6))}`
+  return (
+    `The ${periodAdjective[event.window.period]} budget of ${describeOwner(event.budget)} passed ${percent(event.fraction)} of its limit: ` +
+    `${spent} spent (${percent(event.spentUsd / limitUsd)}).`
+  )
+}
+
 /** The webhook's JSON body. */
 export const webhookPayload = (event: ThresholdEvent) => ({
   type: "fluxen.budget.threshold_reached",
@@ -69,9 +85,7 @@ export const makeBudgetAlerts = (options: { readonly webhookUrl: string | undefi
       )
 
     const thresholdReached = (event: ThresholdEvent): Effect.Effect<void> => {
-      const log = Effect.logWarning(
-        `The ${periodAdjective[event.window.period]} budget of ${describeOwner(event.budget)} reached ${Math.round(event.fraction * 100)}% of its limit.`
-      ).pipe(
+      const log = Effect.logWarning(thresholdMessage(event)).pipe(
         Effect.annotateLogs({
           plugin: options.pluginName,
           "budget.scope": event.budget.scope,
