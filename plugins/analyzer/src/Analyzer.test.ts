@@ -16,7 +16,7 @@ import {
 } from "@fluxen/sdk"
 import { Context, Effect, HashMap, Layer, Logger, Schema } from "effect"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
-import { isEncodingLoadedNow } from "@fluxen/sdk/tokens"
+import { isEncodingLoadedNow } from "@fluxen/sdk/tokens/node"
 import { makeRequestHooks } from "./Analyzer.js"
 import definition, { AnalyzerConfig, DEFAULT_INLINE_MAX_CHARS } from "./index.js"
 import { makePricingTable } from "./Pricing.js"

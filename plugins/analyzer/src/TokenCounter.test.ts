@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import cl100k from "gpt-tokenizer/encoding/cl100k_base"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
-import { isEncodingLoadedNow } from "@fluxen/sdk/tokens"
+import { isEncodingLoadedNow } from "@fluxen/sdk/tokens/node"
 import * as TokenCounter from "./TokenCounter.js"
 
 const WORDS = (

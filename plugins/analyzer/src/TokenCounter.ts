@@ -21,7 +21,8 @@ import type { WorkerError } from "@effect/platform/WorkerError"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import { Context, Effect, Layer, Schema } from "effect"
 import type { ParseResult, Scope } from "effect"
-import { countTokens, encodingForModel, isEncodingLoadedNow, loadEncodingNow } from "@fluxen/sdk/tokens"
+import { countTokens, encodingForModel } from "@fluxen/sdk/tokens"
+import { isEncodingLoadedNow, loadEncodingNow } from "@fluxen/sdk/tokens/node"
 import { CountTokens } from "./TokenCountRequest.js"
 
 /** A failure to count: the worker pool did not start (`Spawn`), or one count failed inline or on a worker. */

@@ -14,7 +14,7 @@
  */
 import { fromAnthropicRequest } from "@fluxen/provider-anthropic"
 import type { CountTokensRequest, InvalidRequestError } from "@fluxen/sdk"
-import { countTokens, encodingForModel, loadEncodingNow, promptTextOf } from "@fluxen/sdk/tokens"
+import { countTokens, encodingForModel, loadEncoding, promptTextOf } from "@fluxen/sdk/tokens"
 import { Effect } from "effect"
 
 /** Characters counted between two turns of the event loop, under 2 ms of counting. */
@@ -39,7 +39,7 @@ const slicesOf = (text: string): Array<string> => {
   return slices
 }
 
-const countInSlices = (encoding: ReturnType<typeof loadEncodingNow>, texts: ReadonlyArray<string>): Effect.Effect<number> =>
+const countInSlices = (encoding: Awaited<ReturnType<typeof loadEncoding>>, texts: ReadonlyArray<string>): Effect.Effect<number> =>
   Effect.gen(function* () {
     let total = 0
     let sinceYield = 0
@@ -61,7 +61,10 @@ export const estimateInputTokens = (request: CountTokensRequest, upstreamModel: 
   Effect.flatMap(fromAnthropicRequest(request), (chat) => {
     // promptTextOf reads every chat body, so it returns a prompt here.
     const prompt = promptTextOf("chat", chat)!
-    // The synchronous load shares one copy of the encoding with the analyzer's counts on this thread.
-    const encoding = loadEncodingNow(encodingForModel(upstreamModel))
-    return Effect.map(countInSlices(encoding, prompt.texts), (tokens) => tokens + prompt.fixedTokens)
+    // The import works on Deno too. On Node it is a copy of its own beside the one the analyzer
+    // may load with `loadEncodingNow` on this thread, which only this route's estimates use.
+    return Effect.promise(() => loadEncoding(encodingForModel(upstreamModel))).pipe(
+      Effect.flatMap((encoding) => countInSlices(encoding, prompt.texts)),
+      Effect.map((tokens) => tokens + prompt.fixedTokens)
+    )
   })

@@ -2,7 +2,9 @@
  * The BPE encodings from `gpt-tokenizer` that Fluxen estimates tokens with:
  * the analyzer plugin on its worker threads and the event loop, and the
  * runtime for `/v1/messages/count_tokens` on providers that cannot count.
- * This module has no Effect services, so a worker thread can import it.
+ * This module has no Effect services, so a worker thread can import it, and
+ * no Node-only import, so the core can on Deno too. The synchronous load is
+ * in `EncodingsNow.ts`, for Node.
  *
  * Counts are exact for OpenAI models. For other providers' models they are an
  * estimate: Anthropic and Google use tokenizers of their own, which
@@ -10,7 +12,6 @@
  */
 import type { GptEncoding } from "gpt-tokenizer/GptEncoding"
 import { modelToEncodingMap } from "gpt-tokenizer/mapping"
-import { createRequire } from "node:module"
 
 export type EncodingName = "o200k_base" | "cl100k_base"
 
@@ -47,28 +48,6 @@ export const loadEncoding = (name: EncodingName): Promise<GptEncoding> => {
   }
   return encoding
 }
-
-const loadedNow = new Map<EncodingName, GptEncoding>()
-const requireNow = createRequire(import.meta.url)
-
-/**
- * Loads an encoding on the calling thread and returns it, blocking the
- * thread as {@link loadEncoding} does, for a count that cannot wait. It
- * loads gpt-tokenizer's CommonJS build, a separate copy from the one that
- * {@link loadEncoding} imports, so a thread should use only one of the two.
- */
-export const loadEncodingNow = (name: EncodingName): GptEncoding => {
-  let encoding = loadedNow.get(name)
-  if (encoding === undefined) {
-    const module = requireNow(`gpt-tokenizer/encoding/${name}`) as { readonly default: GptEncoding }
-    encoding = module.default
-    loadedNow.set(name, encoding)
-  }
-  return encoding
-}
-
-/** Returns whether {@link loadEncodingNow} has loaded this encoding on the calling thread. */
-export const isEncodingLoadedNow = (name: EncodingName): boolean => loadedNow.has(name)
 
 // Counts special-token strings such as "<|endoftext|>" inside a prompt as
 // ordinary text, because gpt-tokenizer's default throws on them.
