@@ -87,7 +87,9 @@ export class RequestState {
       cacheWriteTokens: usage?.cacheWriteTokens ?? null,
       reasoningTokens: usage?.reasoningTokens ?? null,
       usageEstimated: usage !== undefined && usage !== outcome.usage,
-      costUsd: fields?.costUsd ?? null,
+      // A request that reached no provider (refused, invalid, answered by a hook) cost nothing
+      // upstream, which is known without a price.
+      costUsd: fields?.costUsd ?? (this.lastAttempt === undefined ? 0 : null),
       priceVersion: fields?.priceVersion ?? null,
       cacheStatus: fields?.cacheStatus ?? null,
       costSavedUsd: fields?.costSavedUsd ?? null,

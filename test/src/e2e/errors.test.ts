@@ -231,6 +231,9 @@ describe("requests Fluxen rejects", () => {
     expect(body.error.param).toBe("model")
     expect(body.error.message).toContain("'gpt-9-imaginary'")
     expect(harness.upstream.requests).toHaveLength(before)
+    // No provider was called, so the request cost nothing.
+    const record = await waitForRecord(harness.gateway, requestIdOf(response.headers))
+    expect(record.costUsd).toBe(0)
   })
 
   it("gives the OpenAI client a NotFoundError for an unknown model", async () => {
