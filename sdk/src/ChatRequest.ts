@@ -157,7 +157,7 @@ export const MessagesRequest = Schema.Struct(
     system: CountTokensRequest.fields.system,
     stream: Schema.optional(Schema.Boolean),
     // Checked here because the translation for other providers drops a value it cannot read,
-    // where Anthropic answers 400.
+    // where Anthropic returns 400.
     temperature: Schema.optional(Schema.NullOr(Schema.Number)),
     top_p: Schema.optional(Schema.NullOr(Schema.Number)),
     top_k: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.nonNegative()))),

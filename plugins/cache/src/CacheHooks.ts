@@ -290,7 +290,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       setStatus(context, "miss")
       return undefined
     }
-    const storeSilent = (): HookDecision => {
+    const lookupFailed = (): HookDecision => {
       setStatus(context, "bypass")
       return undefined
     }
@@ -323,10 +323,9 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
     }
     return Effect.flatMap(serveStored(context, key), (exact) => {
       if (typeof exact === "object") return Effect.succeed(hit(exact))
-      // A store that did not answer leaves the request uncached, which the client sees as a
-      // bypass, not as a miss that the next request could hit. The semantic index would lead
-      // to the same store, so it is not asked either.
-      if (exact === "failed") return Effect.succeed(storeSilent())
+      // A failed lookup leaves the request uncached, so the client sees a bypass, not a miss
+      // that the next request could hit. The semantic index leads to the same store, so it is skipped.
+      if (exact === "failed") return Effect.succeed(lookupFailed())
       return afterExactMiss()
     })
   }
@@ -375,7 +374,7 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
     if (pending === undefined) return Effect.void
     if (outcome.status !== "ok" || outcome.httpStatus !== 200 || outcome.answeredByHook) return Effect.void
     // A fallback, or a routing rule listed after the cache, moved the request to another
-    // deployment. Its answer must not be served later under the key of the first one.
+    // deployment, whose response must not be served later under the first deployment's key.
     if (deploymentOf(context) !== pending.deployment) return Effect.void
     // A streamed chat arrives here assembled only when every choice finished.
     if (!isCompleteResponse(context.endpoint as CachedEndpoint, outcome.response)) return Effect.void

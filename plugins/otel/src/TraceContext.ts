@@ -44,7 +44,8 @@ export const parseTraceParent = (
 }
 
 const MAX_TRACESTATE_MEMBERS = 32
-// Trace Context asks implementations to pass on at least 512 characters. A longer value is dropped whole.
+// W3C Trace Context recommends that implementations propagate at least 512 characters of
+// `tracestate`. A longer value is dropped whole.
 const MAX_TRACESTATE_LENGTH = 512
 const TRACESTATE_KEY = /^(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})$/
 // Printable ASCII without "," and "=", possibly with inner spaces, not ending in a space.

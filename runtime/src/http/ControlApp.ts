@@ -136,8 +136,8 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = new URL(request.url, "http://fluxen.local").pathname
     const requestId = newRequestId()
-    // Clients of the Anthropic route (its SDKs) read errors in Anthropic's shape.
-    // The model list answers in Anthropic's shape to the Anthropic SDKs, which send `anthropic-version`.
+    // The Anthropic SDKs read errors in Anthropic's shape. They send `anthropic-version`, which
+    // also gives the model list Anthropic's shape.
     const anthropic =
       path === "/v1/messages" || path.startsWith("/v1/messages/") || (path === "/v1/models" && request.headers["anthropic-version"] !== undefined)
     const shape: ApiShape = anthropic ? "anthropic" : "openai"

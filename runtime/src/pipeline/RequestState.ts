@@ -87,8 +87,8 @@ export class RequestState {
       cacheWriteTokens: usage?.cacheWriteTokens ?? null,
       reasoningTokens: usage?.reasoningTokens ?? null,
       usageEstimated: usage !== undefined && usage !== outcome.usage,
-      // A request that reached no provider (refused, invalid, answered by a hook) cost nothing
-      // upstream, which is known without a price.
+      // A request that reached no provider (rejected, invalid, or served by a hook) costs
+      // nothing upstream, which is known without a price.
       costUsd: fields?.costUsd ?? (this.lastAttempt === undefined ? 0 : null),
       priceVersion: fields?.priceVersion ?? null,
       cacheStatus: fields?.cacheStatus ?? null,

@@ -41,8 +41,8 @@ export const callWithRouting = async (
   cancel: CancelNotice,
   /**
    * Whether the outcome counts toward the deployment's health (cooldowns and
-   * latency averages). A token count does not: it is often answered without
-   * an upstream call, and Anthropic limits it apart from messages.
+   * latency averages). A token count does not, because it is often estimated
+   * without an upstream call, and Anthropic rate-limits it apart from messages.
    */
   recordHealth = true
 ): Promise<RoutedResult> => {
