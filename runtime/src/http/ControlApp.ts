@@ -6,7 +6,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type { PluginRoute } from "@fluxen/sdk"
+import { ModelNotFoundError, type GatewayError, type PluginRoute } from "@fluxen/sdk"
 import { Context, Effect, Either, type Redacted } from "effect"
 import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
@@ -14,7 +14,7 @@ import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { makeAdminKeyGuard } from "./adminKeyGuard.js"
 import { anthropicErrorBody, toAnthropicErrorBody } from "./anthropicErrorResponse.js"
 import { errorResponse, internalErrorResponse } from "./errorResponse.js"
-import { anthropicModelPage, openAIModelList } from "./modelList.js"
+import { anthropicModel, anthropicModelPage, openAIModel, openAIModelList } from "./modelList.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
 import { requestIdHeaders, type ApiShape } from "./requestIdHeaders.js"
 import { decodeUsageQuery } from "./usageQuery.js"
@@ -54,6 +54,25 @@ const usageRejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
   invalid: adminKeyRejectionMessage.invalid
 }
 
+const modelPathPrefix = "/v1/models/"
+
+/** Reads the model id of `/v1/models/{model}`, which clients percent-encode. Returns undefined when it does not decode. */
+const modelIdOfPath = (path: string): string | undefined => {
+  try {
+    const id = decodeURIComponent(path.slice(modelPathPrefix.length))
+    return id === "" ? undefined : id
+  } catch {
+    return undefined
+  }
+}
+
+/** Builds the response to a gateway error on the model routes, in Anthropic's shape for Anthropic clients. */
+const modelRouteError = (error: GatewayError, anthropic: boolean, requestId: string) => {
+  const mapped = errorResponse(error)
+  const body = anthropic ? toAnthropicErrorBody(mapped, requestId) : mapped.body
+  return HttpServerResponse.unsafeJson(body, { status: mapped.status, headers: mapped.headers })
+}
+
 /** Fluxen's id of the control request being served, which its response carries as a header. */
 class ControlRequestId extends Context.Tag("@fluxen/runtime/ControlRequestId")<ControlRequestId, string>() {}
 
@@ -69,17 +88,35 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       const headers = { get: (name: string) => request.headers[name.toLowerCase()] }
 
       const listed = yield* Effect.either(dependencies.hooks.runListModels(headers, dependencies.router.listConfigured(), requestId))
-      if (Either.isLeft(listed)) {
-        const mapped = errorResponse(listed.left)
-        const body = anthropic ? toAnthropicErrorBody(mapped, requestId) : mapped.body
-        return HttpServerResponse.unsafeJson(body, { status: mapped.status, headers: mapped.headers })
-      }
+      if (Either.isLeft(listed)) return modelRouteError(listed.left, anthropic, requestId)
       if (!anthropic) return HttpServerResponse.unsafeJson(openAIModelList(listed.right))
 
       const page = anthropicModelPage(listed.right, new URL(request.url, "http://fluxen.local").searchParams)
       return Either.isRight(page)
         ? HttpServerResponse.unsafeJson(page.right)
         : HttpServerResponse.unsafeJson(anthropicErrorBody(400, page.left.message, requestId), { status: 400 })
+    })
+  )
+
+  // One model, which `client.models.retrieve` requests. A `provider/model` name that requests may
+  // use is found too. Hooks narrow it as they narrow the list, so a key sees only its own models.
+  const model = HttpRouter.get(
+    "/v1/models/*",
+    Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const requestId = yield* ControlRequestId
+      const anthropic = request.headers["anthropic-version"] !== undefined
+      const headers = { get: (name: string) => request.headers[name.toLowerCase()] }
+      const fail = (error: GatewayError) => modelRouteError(error, anthropic, requestId)
+
+      const id = modelIdOfPath(new URL(request.url, "http://fluxen.local").pathname) ?? ""
+      const described = dependencies.router.describe(id)
+      if (described === undefined) return fail(new ModelNotFoundError({ model: id }))
+      const listed = yield* Effect.either(dependencies.hooks.runListModels(headers, [described], requestId))
+      if (Either.isLeft(listed)) return fail(listed.left)
+      const found = listed.right[0]
+      if (found === undefined) return fail(new ModelNotFoundError({ model: id }))
+      return HttpServerResponse.unsafeJson(anthropic ? anthropicModel(found.id) : openAIModel(found))
     })
   )
 
@@ -124,6 +161,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     (routes, route) => mountPluginRoute(routes, route),
     HttpRouter.empty.pipe(
       models,
+      model,
       usage,
       health,
       ready,
@@ -139,7 +177,9 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     // The Anthropic SDKs read errors in Anthropic's shape. They send `anthropic-version`, which
     // also gives the model list Anthropic's shape.
     const anthropic =
-      path === "/v1/messages" || path.startsWith("/v1/messages/") || (path === "/v1/models" && request.headers["anthropic-version"] !== undefined)
+      path === "/v1/messages" ||
+      path.startsWith("/v1/messages/") ||
+      ((path === "/v1/models" || path.startsWith("/v1/models/")) && request.headers["anthropic-version"] !== undefined)
     const shape: ApiShape = anthropic ? "anthropic" : "openai"
     const errorFor = (status: number, message: string, code: string) =>
       shape === "anthropic"

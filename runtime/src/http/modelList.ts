@@ -9,15 +9,21 @@ import { Either } from "effect"
 /** Fluxen does not know when a model was released, so both shapes give the Unix epoch. */
 const unknownReleaseTime = new Date(0)
 
+/** One model in OpenAI's shape, as `GET /v1/models/{model}` returns it and the list repeats it. */
+export const openAIModel = (model: ListedModel) => ({
+  id: model.id,
+  object: "model",
+  created: unknownReleaseTime.getTime() / 1000,
+  owned_by: model.provider
+})
+
 export const openAIModelList = (models: ReadonlyArray<ListedModel>) => ({
   object: "list",
-  data: models.map((model) => ({
-    id: model.id,
-    object: "model",
-    created: unknownReleaseTime.getTime() / 1000,
-    owned_by: model.provider
-  }))
+  data: models.map(openAIModel)
 })
+
+/** One model in Anthropic's shape. `display_name` is the public model name. */
+export const anthropicModel = (id: string) => ({ type: "model", id, display_name: id, created_at: unknownReleaseTime.toISOString() })
 
 /** Page size and its bounds, as in Anthropic's Models API reference (`limit`: default 20, 1 to 1000). */
 const defaultPageSize = 20
@@ -81,7 +87,7 @@ const pageBounds = (ids: ReadonlyArray<string>, params: URLSearchParams, size: n
 /**
  * Builds one page of Anthropic's `GET /v1/models` response from the
  * `limit`, `after_id` and `before_id` query parameters, or the message of
- * the first invalid one. `display_name` is the public model name.
+ * the first invalid one.
  */
 export const anthropicModelPage = (models: ReadonlyArray<ListedModel>, params: URLSearchParams) => {
   const ids = models.map((model) => model.id)
@@ -89,7 +95,7 @@ export const anthropicModelPage = (models: ReadonlyArray<ListedModel>, params: U
     Either.map(pageBounds(ids, params, size), ({ start, end, hasMore }) => {
       const page = ids.slice(start, end)
       return {
-        data: page.map((id) => ({ type: "model", id, display_name: id, created_at: unknownReleaseTime.toISOString() })),
+        data: page.map((id) => anthropicModel(id)),
         has_more: hasMore,
         first_id: page[0] ?? null,
         last_id: page.at(-1) ?? null

@@ -116,6 +116,15 @@ export class ModelRouter {
     return Either.left(new ModelNotFoundError({ model }))
   }
 
+  /**
+   * Describes one model as `GET /v1/models/{model}` shows it: a configured
+   * public name, or a `provider/model` name that a request could use.
+   */
+  describe(model: string): { readonly id: string; readonly provider: string } | undefined {
+    const plan = Either.getOrUndefined(this.resolve(model))
+    return plan === undefined ? undefined : { id: model, provider: plan.deployments[0]?.provider ?? "fluxen" }
+  }
+
   /** Lists the configured public model names with their first provider, for `GET /v1/models`. */
   listConfigured(): ReadonlyArray<{ readonly id: string; readonly provider: string }> {
     return [...this.plans.entries()].map(([id, plan]) => ({ id, provider: plan.deployments[0]?.provider ?? "fluxen" }))

@@ -157,3 +157,25 @@ describe("GET /v1/models for Anthropic clients", () => {
     expect(body.object).toBe("list")
   })
 })
+
+describe("GET /v1/models/{model} for Anthropic clients", () => {
+  it("SDK retrieves a model", async () => {
+    const model = await client.models.retrieve("gpt-4o-mini")
+
+    expect(model).toEqual({ type: "model", id: "gpt-4o-mini", display_name: "gpt-4o-mini", created_at: new Date(0).toISOString() })
+  })
+
+  it("SDK raises NotFoundError", async () => {
+    await expect(client.models.retrieve("claude-unknown")).rejects.toBeInstanceOf(Anthropic.NotFoundError)
+  })
+
+  it("unknown model: 404 in Anthropic's shape", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/models/claude-unknown`, { headers: { "anthropic-version": ANTHROPIC_VERSION } })
+    const body = (await response.json()) as { type: string; error: { type: string; message: string } }
+
+    expect(response.status).toBe(404)
+    expect(body.type).toBe("error")
+    expect(body.error.type).toBe("not_found_error")
+    expect(body.error.message).toContain("claude-unknown")
+  })
+})

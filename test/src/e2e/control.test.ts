@@ -1,7 +1,8 @@
 /**
- * The routes around the proxy: the model list in OpenAI's list shape, which
- * the OpenAI SDK must read, and the health and readiness probes.
+ * The routes around the proxy: the model list and one model in OpenAI's
+ * shapes, which the OpenAI SDK must read, and the health and readiness probes.
  */
+import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { NO_PLUGINS, startHarness, type Harness } from "./harness.js"
 
@@ -60,6 +61,49 @@ describe("GET /v1/models", () => {
     for await (const model of harness.client.models.list()) ids.push(model.id)
 
     expect(ids).toEqual(configuredModels)
+  })
+})
+
+describe("GET /v1/models/{model}", () => {
+  it("OpenAI client retrieves a model", async () => {
+    const model = await harness.client.models.retrieve("team-default")
+
+    expect(model).toEqual({ id: "team-default", object: "model", created: 0, owned_by: "openai" })
+  })
+
+  it("retrieves a provider/model name", async () => {
+    // The SDK percent-encodes the slash.
+    const model = await harness.client.models.retrieve("openai/gpt-4o-mini-2024-07-18")
+
+    expect(model.id).toBe("openai/gpt-4o-mini-2024-07-18")
+  })
+
+  it("accepts an unencoded slash", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/models/openai/gpt-4o-mini-2024-07-18`)
+
+    expect(((await response.json()) as { id: string }).id).toBe("openai/gpt-4o-mini-2024-07-18")
+  })
+
+  it("unknown model: NotFoundError", async () => {
+    const error = await harness.client.models.retrieve("gpt-unknown").catch((caught: unknown) => caught)
+
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError)
+  })
+
+  it("unknown model: 404 naming it", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/models/gpt-unknown`)
+    const body = (await response.json()) as { error: { message: string; code: string; param: string } }
+
+    expect(response.status).toBe(404)
+    expect(body.error.code).toBe("model_not_found")
+    expect(body.error.param).toBe("model")
+    expect(body.error.message).toContain("gpt-unknown")
+  })
+
+  it("malformed escape: 404", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/models/%E0%A4%A`)
+
+    expect(response.status).toBe(404)
   })
 })
 

@@ -98,6 +98,26 @@ describe("model list with the OpenAI SDK", () => {
   })
 })
 
+describe("one model behind the policy plugin", () => {
+  it("restricted key: its model", async () => {
+    expect((await openAIClient(restrictedKey).models.retrieve("gpt-4.1")).id).toBe("gpt-4.1")
+  })
+
+  it("restricted key: other model NotFoundError", async () => {
+    await expect(openAIClient(restrictedKey).models.retrieve("gpt-5-nano")).rejects.toBeInstanceOf(OpenAI.NotFoundError)
+  })
+
+  it("no key: 401", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/models/gpt-4.1`)
+
+    expect(response.status).toBe(401)
+  })
+
+  it("Anthropic SDK: restricted key's model", async () => {
+    expect((await anthropicClient(restrictedKey).models.retrieve("gpt-4o-mini")).id).toBe("gpt-4o-mini")
+  })
+})
+
 describe("model list with the Anthropic SDK", () => {
   it("no key: AuthenticationError", async () => {
     const client = new Anthropic({
