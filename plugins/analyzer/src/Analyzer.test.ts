@@ -372,6 +372,35 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
     })
   )
 
+  it.effect("failed stream records estimated usage", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const messages = [{ role: "user" as const, content: "Write a poem about the sea." }]
+      const context = makeContext({ upstreamModel: "gpt-4o-mini-2024-07-18", stream: true, request: { model: "gpt-4o-mini", messages } })
+      const streamedText = "The sea rolls in"
+
+      yield* hooks.beforeRequest(context)
+      yield* hooks.afterResponse(context, makeOutcome({ status: "error", httpStatus: 200, streamedText }))
+
+      expect(context.record.estimatedUsage?.promptTokens).toBe(o200k.encodeChat(messages, "gpt-4o").length)
+      expect(context.record.estimatedUsage?.completionTokens).toBe(o200k.countTokens(streamedText))
+      expect(context.record.costUsd).toBeGreaterThan(0)
+    })
+  )
+
+  it.effect("failed stream without text: no usage", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ stream: true })
+
+      yield* hooks.beforeRequest(context)
+      yield* hooks.afterResponse(context, makeOutcome({ status: "error", httpStatus: 502, streamedText: "" }))
+
+      expect(context.record.estimatedUsage).toBeUndefined()
+      expect(context.record.costUsd).toBeUndefined()
+    })
+  )
+
   it.effect("stopped stream: delivered text counted", () =>
     Effect.gen(function* () {
       const hooks = hooksOf(yield* Plugin)

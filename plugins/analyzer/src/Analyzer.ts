@@ -147,10 +147,12 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
    * Estimates the usage of a request that reached a provider, or that a hook
    * answered, when no usage was reported: the prompt estimate plus the tokens
    * of the text generated so far, so a cancelled stream records what it consumed.
+   * A failed request is estimated only when its stream delivered text before
+   * failing, because the provider produced, and likely billed, that text.
    */
   const estimateUsage = (context: RequestContext, outcome: Outcome): Effect.Effect<Usage | undefined> =>
     Effect.gen(function* () {
-      if (outcome.status === "error") return undefined
+      if (outcome.status === "error" && !(context.stream && outcome.streamedText !== "")) return undefined
 
       // A deferred estimate is counted here as any later count is, on a worker until the event
       // loop's thread has the encoding, rather than by reading it, which would load it there.

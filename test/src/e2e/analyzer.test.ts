@@ -1,7 +1,7 @@
 /**
  * Usage accounting that needs the `@fluxen/analyzer` plugin: the cost of the
  * recorded usage at the prices of `config/pricing.json`, and the token
- * estimate for a stream whose upstream reported no usage.
+ * estimate for a stream whose upstream reported no usage or cut it short.
  */
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -155,6 +155,26 @@ describe("estimated usage", () => {
     expect(record.completionTokens).toBe(1)
     expect(record.promptTokens).toBeGreaterThan(0)
     expect(record.costUsd).toBeCloseTo(costOf("gpt-4o-mini", record.promptTokens!, 1), 15)
+  })
+  it("estimates a stream the upstream cut", async () => {
+    harness.upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", stopAfterWrites: 3 })
+
+    const { data: stream, response } = await harness.client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: question, stream: true })
+      .withResponse()
+    let text = ""
+    const failure = await (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+    })().catch((caught: unknown) => caught)
+    const record = await waitForRecord(harness.gateway, requestIdOf(response.headers))
+
+    expect(failure).toBeInstanceOf(Error)
+    expect(text).not.toBe("")
+    expect(record.status).toBe("error")
+    expect(record.usageEstimated).toBe(true)
+    expect(record.promptTokens).toBeGreaterThan(0)
+    expect(record.completionTokens).toBeGreaterThan(0)
+    expect(record.costUsd).toBeCloseTo(costOf("gpt-4o-mini", record.promptTokens!, record.completionTokens!), 15)
   })
 })
 
