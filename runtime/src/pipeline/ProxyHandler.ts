@@ -32,7 +32,7 @@ import { Effect, type Either, Runtime } from "effect"
 import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropicErrorResponse.js"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
-import { requestIdHeaders } from "../http/requestIdHeaders.js"
+import { requestIdHeaders, sdkRequestIdHeader } from "../http/requestIdHeaders.js"
 import { isPromise, type HookChain, type Pending } from "../plugins/HookChain.js"
 import { callWithRouting, type RoutingEffects } from "../routing/callWithRouting.js"
 import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
@@ -86,13 +86,6 @@ const jsonHeaders = (spec: EndpointSpec, requestId: string): Record<string, stri
   ...requestIdHeaders(requestId, spec.errorShape)
 })
 
-/**
- * Adds `request-id`, where Anthropic's API sends its id, to the headers of a response on an
- * Anthropic route. The OpenAI routes, most of the traffic, build no extra object for it.
- */
-const addAnthropicRequestId = (headers: Record<string, string>, requestId: string): void => {
-  headers["request-id"] = requestId
-}
 
 const errorBody = (spec: EndpointSpec, response: ErrorResponse, requestId: string): unknown =>
   spec.errorShape === "anthropic" ? toAnthropicErrorBody(response, requestId) : response.body
@@ -171,9 +164,9 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         ...result.headers,
         "content-type": "application/json",
         "x-fluxen-request-id": state.requestId,
+        [sdkRequestIdHeader(spec.errorShape)]: state.requestId,
         ...context.responseHeaders
       }
-      if (spec.errorShape === "anthropic") addAnthropicRequestId(headers, state.requestId)
       exchange.send(result.status, headers, result.bytes ?? JSON.stringify(result.body))
       return
     }
@@ -185,9 +178,9 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       "x-fluxen-request-id": state.requestId,
+      [sdkRequestIdHeader(spec.errorShape)]: state.requestId,
       ...context.responseHeaders
     }
-    if (spec.errorShape === "anthropic") addAnthropicRequestId(headers, state.requestId)
     try {
       await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: () => exchange.departure.cancelled() }, progress)
     } catch (cause) {

@@ -72,6 +72,7 @@ describe("chat completion", () => {
       .withResponse()
 
     expect(response.headers.get("x-fluxen-upstream-request-id")).toBe("req_upstream_text")
+    expect(response.headers.get("x-request-id")).toBe(response.headers.get("x-fluxen-request-id"))
   })
 
   it("sends the mapped model name upstream", async () => {

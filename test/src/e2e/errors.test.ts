@@ -567,6 +567,35 @@ describe("request id header", () => {
     expect(response.headers.get("x-fluxen-request-id")).toMatch(uuid)
   })
 
+  it("OpenAI SDK reads it as _request_id", async () => {
+    harness.upstream.enqueue({ fixture: TEXT })
+    const { data, response } = await harness.client.chat.completions.create({ model: "gpt-4o-mini", messages: hello }).withResponse()
+
+    expect(data._request_id).toMatch(uuid)
+    expect(data._request_id).toBe(response.headers.get("x-fluxen-request-id"))
+  })
+
+  it("OpenAI SDK errors carry it", async () => {
+    const error = await captureApiError(() => harness.client.chat.completions.create({ model: "gpt-9-imaginary", messages: hello }))
+
+    expect(error.requestID).toMatch(uuid)
+  })
+
+  it("streams carry x-request-id", async () => {
+    harness.upstream.enqueue({ fixture: TEXT_STREAM })
+    const response = await postJson(harness.gateway, "/v1/chat/completions", { model: "gpt-4o-mini", messages: hello, stream: true })
+    await response.arrayBuffer()
+
+    expect(response.headers.get("x-request-id")).toBe(response.headers.get("x-fluxen-request-id"))
+  })
+
+  it("model list carries x-request-id", async () => {
+    const response = await fetch(`${harness.gateway.url}/v1/models`)
+    await response.arrayBuffer()
+
+    expect(response.headers.get("x-request-id")).toBe(response.headers.get("x-fluxen-request-id"))
+  })
+
   it("differs between requests", async () => {
     const first = await fetch(`${harness.gateway.url}/v1/models`)
     const second = await fetch(`${harness.gateway.url}/v1/models`)
