@@ -34,7 +34,7 @@ import { errorEventText, errorResponse, internalErrorResponse, type ErrorRespons
 import type { Exchange } from "../http/Exchange.js"
 import { requestIdHeaders, sdkRequestIdHeader } from "../http/requestIdHeaders.js"
 import { isPromise, type HookChain, type Pending } from "../plugins/HookChain.js"
-import { callWithRouting, type RoutingEffects } from "../routing/callWithRouting.js"
+import { callWithRouting, type RoutedResult, type RoutingEffects } from "../routing/callWithRouting.js"
 import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
 import { orderDeployments } from "../routing/orderDeployments.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
@@ -101,7 +101,7 @@ const toGatewayError = (provider: string) => (cause: unknown): GatewayError =>
     ? cause
     : new UpstreamProtocolError({ provider, message: `Relaying the stream failed: ${String(cause)}` })
 
-const routeOf = (requestedModel: string, deployment: Deployment) => ({
+const routeOf = (requestedModel: string, deployment: Pick<Deployment, "provider" | "upstreamModel">) => ({
   requestedModel,
   provider: deployment.provider,
   upstreamModel: deployment.upstreamModel
@@ -221,6 +221,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       const cancel = exchange.departure
       const invoke = (deployment: Deployment) => {
         state.lastAttempt = deployment
+        state.upstreamAttempts++
         return spec.invoke(
           deployment.adapter,
           deployment.provider,
@@ -230,7 +231,15 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
           state.stream
         )
       }
-      const routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel, spec.endpoint !== "count_tokens")
+      let routed: RoutedResult
+      try {
+        routed = await callWithRouting(router, plan, order, invoke, state.requestId, routingEffects, cancel, spec.endpoint !== "count_tokens")
+      } catch (failure) {
+        // The usage record and the after hooks name the deployment whose failure the client gets.
+        const last = state.lastAttempt
+        if (last !== undefined && last !== first) context.route = routeOf(request.model, last)
+        throw failure
+      }
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }
@@ -302,7 +311,10 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       if (isGatewayError(error)) {
         state.error = error
         logUpstreamFailure(state, error)
-        sendError(exchange, state, spec, errorResponse(error))
+        const response = errorResponse(error)
+        // After Fluxen's own retries or fallbacks, the SDKs' retries would multiply the upstream calls.
+        if (state.upstreamAttempts > 1) response.headers["x-should-retry"] = "false"
+        sendError(exchange, state, spec, response)
       } else {
         logUnexpected(state, error)
         sendError(exchange, state, spec, internalErrorResponse(state.requestId))

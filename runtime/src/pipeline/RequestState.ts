@@ -33,6 +33,8 @@ export class RequestState {
   answeredByHook = false
   /** The provider and model of the last upstream call made, which after a fallback may differ from `context.route`. */
   lastAttempt: { readonly provider: string; readonly upstreamModel: string } | undefined = undefined
+  /** Upstream calls made, counting retries and fallbacks. */
+  upstreamAttempts = 0
   httpStatus = 200
   error: GatewayError | undefined = undefined
   /** Usage of a JSON response; streams keep theirs in `progress`. */

@@ -1,9 +1,9 @@
 import { createServer } from "node:net"
-import type OpenAI from "openai"
+import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
-import { makeClient, NO_PLUGINS } from "./harness.js"
+import { CLIENT_API_KEY, makeClient, NO_PLUGINS } from "./harness.js"
 
 const closedPort = async (): Promise<number> => {
   const server = createServer()
@@ -66,6 +66,13 @@ const models = `  ordered-pair:
       - provider: backup
         model: weighted-model
         weight: 1
+  failing-pair:
+    strategy: ordered
+    deployments:
+      - provider: primary
+        model: failing-model
+      - provider: backup
+        model: failing-model
   cool-pair:
     strategy: ordered
     deployments:
@@ -140,6 +147,29 @@ describe("routing", () => {
     expect(record.status).toBe("ok")
   })
 
+  it("all failing: record names last", async () => {
+    upstream.enqueue(rateLimited)
+    upstream.enqueue(unavailable)
+    const error = await client.chat.completions.create({ model: "failing-pair", messages: message }).catch((caught: unknown) => caught)
+    const record = (await gateway.usageRecords()).at(-1)!
+
+    expect((error as { status?: number }).status).toBe(503)
+    expect(record.provider).toBe("backup")
+    expect(record.httpStatus).toBe(503)
+  })
+
+  it("after fallbacks the SDK does not retry", async () => {
+    // The SDK's default of two retries, which would triple the upstream calls without the header.
+    const retryingClient = new OpenAI({ baseURL: gateway.baseURL, apiKey: CLIENT_API_KEY, maxRetries: 2 })
+    upstream.enqueue(unavailable)
+    upstream.enqueue(unavailable)
+    const error = await retryingClient.chat.completions.create({ model: "failing-pair", messages: message }).catch((caught: unknown) => caught)
+
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError)
+    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get("x-should-retry")).toBe("false")
+    expect(newRequests()).toHaveLength(2)
+  })
+
   it("does not retry or fall back on a 400", async () => {
     upstream.enqueue({ fixture: "openai/chat-completions/error-400-unsupported-parameter.json" })
     const error = await client.chat.completions.create({ model: "ordered-pair", messages: message }).catch((caught: unknown) => caught)
@@ -161,6 +191,8 @@ describe("routing", () => {
     const error = await client.chat.completions.create({ model: "impatient", messages: message }).catch((caught: unknown) => caught)
     expect((error as { status?: number }).status).toBe(429)
     expect(newRequests()).toHaveLength(1)
+    // One upstream call, so the client's own retries are left to it.
+    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get("x-should-retry")).toBeNull()
   })
 
   it("retries with backoff up to the configured attempts", async () => {
