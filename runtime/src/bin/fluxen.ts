@@ -7,6 +7,7 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { defaultTeardown } from "@effect/platform/Runtime"
 import { Console, Effect, Either, Layer, Runtime } from "effect"
 import { ConfigError } from "../config/ConfigError.js"
 import { dropIssuesUnder, loadConfigFile, readConfigFile } from "../config/loadConfig.js"
@@ -126,7 +127,12 @@ if (args.command === "check-config") {
   NodeRuntime.runMain(checkConfig.pipe(Effect.provide(NodeFileSystem.layer)), { disableErrorReporting: true })
 } else if (args.command === "start") {
   // The failure is logged above already, so runMain only sets the exit code.
-  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), { disablePrettyLogger: true, disableErrorReporting: true })
+  NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), {
+    disablePrettyLogger: true,
+    disableErrorReporting: true,
+    // A stop by signal counts as success, unless shutdown set a status of its own (lost usage records).
+    teardown: (exit, onExit) => defaultTeardown(exit, (code) => onExit(code === 0 ? Number(process.exitCode ?? 0) : code))
+  })
 } else {
   console.error(`Unknown command: ${args.command}\n\n${usage}`)
   process.exit(2)

@@ -26,6 +26,9 @@ export interface ListeningServer {
   readonly port: number
 }
 
+/** How long requests cut off at the shutdown deadline get to end and queue their usage records. */
+const cancelledRequestsGraceMs = 2_000
+
 const pathOf = (url: string | undefined): string => {
   if (url === undefined) return "/"
   const query = url.indexOf("?")
@@ -72,7 +75,9 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
           server.close()
           server.closeIdleConnections()
           yield* Effect.logInfo("Draining in-flight requests").pipe(Effect.annotateLogs("requests", gateway.inflight.size))
+          // A release runs uninterruptibly, so the wait is made interruptible for the timeout to end it.
           const drained = yield* Effect.promise(() => gateway.inflight.drained()).pipe(
+            Effect.interruptible,
             Effect.timeout(options.shutdownTimeoutMs),
             Effect.option
           )
@@ -82,6 +87,20 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
             )
           }
           server.closeAllConnections()
+          if (drained._tag === "None") {
+            // The requests whose connections were just closed end as cancelled. Their usage records
+            // are queued as they end, so they are given a moment to end before the writer's last flush.
+            const ended = yield* Effect.promise(() => gateway.inflight.drained()).pipe(
+              Effect.interruptible,
+              Effect.timeout(cancelledRequestsGraceMs),
+              Effect.option
+            )
+            if (ended._tag === "None") {
+              yield* Effect.logWarning("Requests are still running after their connections closed, so their usage records may be lost").pipe(
+                Effect.annotateLogs("requests", gateway.inflight.size)
+              )
+            }
+          }
           yield* Effect.logInfo("HTTP server closed")
         })
     )

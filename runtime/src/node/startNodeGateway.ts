@@ -3,11 +3,12 @@
  * and better-sqlite3, behind a node:http server, all in the caller's
  * scope. Closing that scope drains the server first, then closes the rest.
  */
-import { Effect } from "effect"
+import { Context, Effect } from "effect"
 import type { LoadedConfig } from "../config/loadConfig.js"
 import { buildGateway, type BuiltGateway } from "../buildGateway.js"
 import { reloadGateway, type GatewaySlot } from "../reloadGateway.js"
 import { layerUndiciTransport } from "../transport/UndiciTransport.js"
+import { UsageWriter } from "../usage/UsageWriter.js"
 import { makeNodeImporter } from "./nodeImporter.js"
 import { serveNode, type ListeningServer } from "./NodeServer.js"
 
@@ -33,6 +34,17 @@ const garbageCollection = (): "single-threaded" | "parallel" => {
 export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly port?: number; readonly host?: string } = {}) =>
   Effect.gen(function* () {
     const { config } = loaded
+    // Added before the gateway, so it runs after the usage writer's last flush: a process that
+    // lost usage records exits with status 1, which a supervisor or an operator can notice.
+    let lostRecords = (): number => 0
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const lost = lostRecords()
+        if (lost === 0) return Effect.void
+        process.exitCode = 1
+        return Effect.logError("Usage records were lost, so Fluxen exits with status 1").pipe(Effect.annotateLogs("usage.dropped", lost))
+      })
+    )
     const built = yield* buildGateway(loaded, {
       transport: layerUndiciTransport({
         connectionsPerOrigin: config.upstream.connectionsPerOrigin,
@@ -41,6 +53,8 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
       }),
       importer: makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
     })
+    const writer = Context.get(built.services, UsageWriter)
+    lostRecords = () => Effect.runSync(writer.stats).dropped
     const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, config: loaded }
     const server = yield* serveNode(() => slot.current, {
       host: overrides.host ?? config.server.host,

@@ -9,6 +9,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
@@ -125,6 +126,7 @@ export interface CapturedLog {
   readonly message: string
   /** `name: message` of the logged error and of each error along its `cause` chain, joined by " <- ". */
   readonly cause: string
+  readonly annotations: Readonly<Record<string, unknown>>
 }
 
 const describeLoggedCause = (cause: Cause.Cause<unknown>): string => {
@@ -143,12 +145,13 @@ const describeLoggedCause = (cause: Cause.Cause<unknown>): string => {
 /** Creates a logger that stores every line in `logs`. Provide `layer` to the effect under test. */
 export const captureLogs = (): { readonly logs: Array<CapturedLog>; readonly layer: Layer.Layer<never> } => {
   const logs: Array<CapturedLog> = []
-  const logger = Logger.make(({ cause, logLevel, message }) => {
+  const logger = Logger.make(({ annotations, cause, logLevel, message }) => {
     const parts = Array.isArray(message) ? message : [message]
     logs.push({
       level: logLevel.label,
       message: parts.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" "),
-      cause: describeLoggedCause(cause)
+      cause: describeLoggedCause(cause),
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
     })
   })
   return { logs, layer: Logger.replace(Logger.defaultLogger, logger) }

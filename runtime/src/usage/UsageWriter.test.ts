@@ -222,8 +222,8 @@ for (const database of usageTestDatabases) {
             { ...fastRetries, flushIntervalMs: 60_000, shutdownTimeoutMs: 200 },
             failingFirst(store, Number.POSITIVE_INFINITY)
           ).pipe(Scope.extend(scope), Effect.provide(logLayer))
-          writer.record(makeUsageRecord())
-          writer.record(makeUsageRecord())
+          const records = [makeUsageRecord(), makeUsageRecord()]
+          for (const usage of records) writer.record(usage)
           yield* Scope.close(scope, Exit.void).pipe(Effect.provide(logLayer))
 
           const stats = yield* writer.stats
@@ -231,6 +231,10 @@ for (const database of usageTestDatabases) {
           expect(stats.queued).toBe(0)
           expect(stats.failedFlushes).toBeGreaterThan(0)
           expect(logs.some((log) => log.level === "ERROR" && log.message.includes("2 usage records were not written"))).toBe(true)
+          // Each lost record is logged whole, so that it can be inserted later.
+          const unwritten = logs.filter((log) => log.message === "Usage record not written")
+          const loggedIds = unwritten.map((log) => (JSON.parse(String(log.annotations["usage.record"])) as { requestId: string }).requestId)
+          expect(loggedIds).toEqual(records.map((usage) => usage.requestId))
         }))
     }
   )

@@ -95,12 +95,6 @@ class RecordQueue {
     this.size -= count
     return records
   }
-
-  clear(): void {
-    this.slots.fill(undefined)
-    this.head = 0
-    this.size = 0
-  }
 }
 
 // ============================================================================
@@ -287,13 +281,15 @@ const make = (options: UsageWriterOptions) =>
         )
         closed = true
         if (Option.isNone(finished)) {
-          const lost = queuedCount()
-          dropped += lost
-          queue.clear()
+          const lost = [...(inFlight ?? []), ...queue.take(queue.size)]
+          dropped += lost.length
           inFlight = undefined
           yield* Effect.logError(
-            `Usage writer gave up at shutdown after ${settings.shutdownTimeoutMs} ms, and ${lost} usage records were not written`
+            `Usage writer gave up at shutdown after ${settings.shutdownTimeoutMs} ms, and ${lost.length} usage records were not written. Each follows as a "Usage record not written" line, from which it can be inserted later.`
           )
+          for (const unwritten of lost) {
+            yield* Effect.logError("Usage record not written").pipe(Effect.annotateLogs("usage.record", JSON.stringify(unwritten)))
+          }
         }
 
         yield* warnAboutDrops(true)

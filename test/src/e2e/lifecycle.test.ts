@@ -20,7 +20,7 @@ const freePort = async (): Promise<number> => {
   return port
 }
 
-const configText = (port: number, upstreamUrl: string, extraModels = "") => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 10 seconds }
+const configText = (port: number, upstreamUrl: string, extraModels = "", shutdownTimeout = "10 seconds") => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: ${shutdownTimeout} }
 usage: { sqlitePath: ./usage.db, flushInterval: 50 }
 logging: { level: info }
 providers:
@@ -175,4 +175,65 @@ describe("process lifecycle", () => {
       database.close()
     }
   })
+
+  it("SIGTERM: closes a stream after shutdownTimeout", async () => {
+    // A second gateway whose drain may take one second, in front of a stream that would take a minute.
+    child.kill("SIGKILL")
+    writeFileSync(configPath, configText(port, upstream.url, "", "1 second"))
+    const slow = spawn(process.execPath, [cli, "start", "--config", configPath], { cwd: directory, stdio: ["ignore", "pipe", "pipe"] })
+    child = slow
+    slow.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    slow.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the second gateway to start", () => output)
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 5_000 })
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    const inFlight = client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+      .then(async (stream) => {
+        for await (const _ of stream) continue
+      })
+      .catch((caught: unknown) => caught)
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    const started = Date.now()
+    const exited = new Promise<number | null>((resolve) => slow.once("exit", (code) => resolve(code)))
+    slow.kill("SIGTERM")
+    const code = await exited
+    const elapsed = Date.now() - started
+    await inFlight
+
+    expect(code).toBe(0)
+    // One second of drain, then the flush. The stream alone would take over a minute.
+    expect(elapsed).toBeLessThan(15_000)
+    expect(output).toContain("Shutdown deadline reached")
+    const database = new Database(Path.join(directory, "usage.db"), { readonly: true })
+    try {
+      const rows = database.prepare("select status from fluxen_usage").all()
+      expect(rows).toEqual([{ status: "cancelled" }])
+    } finally {
+      database.close()
+    }
+  })
+
+  it("lost usage records: exit status 1", async () => {
+    // Another connection holds the database locked, so no insert can succeed until shutdown gives up.
+    const blocker = new Database(Path.join(directory, "usage.db"))
+    try {
+      blocker.exec("BEGIN EXCLUSIVE")
+      upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+      const { response } = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).withResponse()
+      const requestId = response.headers.get("x-fluxen-request-id")!
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      child.kill("SIGTERM")
+
+      expect(await exited).toBe(1)
+      const unwritten = output.split("\n").filter((line) => line.includes(`message="Usage record not written"`))
+      expect(unwritten).toHaveLength(1)
+      expect(unwritten[0]).toContain(requestId)
+    } finally {
+      blocker.close()
+    }
+  }, 60_000)
 })
