@@ -8,13 +8,11 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { defaultTeardown } from "@effect/platform/Runtime"
-import { Console, Effect, Either, Layer, Runtime } from "effect"
-import { ConfigError } from "../config/ConfigError.js"
-import { dropIssuesUnder, loadConfigFile, readConfigFile } from "../config/loadConfig.js"
+import { Console, Effect, Runtime } from "effect"
+import { checkConfigFile } from "../config/checkConfigFile.js"
 import { layerLogging } from "../logging.js"
 import { makeNodeImporter } from "../node/nodeImporter.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
-import { checkPlugin } from "../plugins/PluginLoader.js"
 
 const usage = `Usage:
   fluxen start [--config FILE] [--port N] [--host ADDRESS]
@@ -71,37 +69,18 @@ const args = parsed as Arguments
 const reportFailure = (error: { readonly message: string }) =>
   Effect.zipRight(Console.error(error.message), Effect.sync(() => (process.exitCode = 1)))
 
-/**
- * Validates the file and every provider and plugin section with the plugin's own schema.
- * The plugin sections are checked even when the file has other problems, as far as their
- * entries decode, so that one report lists every problem.
- */
-const checkConfig = Effect.gen(function* () {
-  const { source, directory, reading } = yield* readConfigFile(args.config, process.env)
-  const importer = makeNodeImporter({ configDirectory: directory, workingDirectory: process.cwd() })
-  const options = { importer, configSource: source }
-  const sections = reading.sections
+const checkOptions = {
+  importerFor: (configDirectory: string) => makeNodeImporter({ configDirectory, workingDirectory: process.cwd() })
+}
 
-  const providers = Object.entries(sections?.providers ?? {}).map(([name, entry]) =>
-    checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, options)
-  )
-  const plugins = (sections?.plugins ?? []).map(({ index, entry }) =>
-    checkPlugin({ packageName: entry.use, instanceName: entry.name ?? entry.use, config: entry.config, yamlPath: ["plugins", index] }, options)
-  )
-  const results = yield* Effect.all([...providers, ...plugins].map(Effect.either))
-
-  const pluginIssues = results.flatMap((result) => {
-    if (Either.isRight(result)) return []
-    const error = result.left
-    return error._tag === "ConfigError" ? error.issues : [{ path: error.path, message: error.message }]
-  })
-  const issues = [...reading.issues, ...dropIssuesUnder(pluginIssues, reading.unsetPaths)]
-  if (issues.length > 0) return yield* new ConfigError({ source, issues })
-  yield* Console.log(`${source} is valid.`)
-}).pipe(Effect.catchTag("ConfigError", reportFailure))
+const checkConfig = checkConfigFile(args.config, process.env, checkOptions).pipe(
+  Effect.flatMap(({ source }) => Console.log(`${source} is valid.`)),
+  Effect.catchTag("ConfigError", reportFailure)
+)
 
 const start = Effect.gen(function* () {
-  const loaded = yield* loadConfigFile(args.config, process.env)
+  // The whole file is checked before the usage database opens, so an invalid file changes nothing on disk.
+  const loaded = yield* checkConfigFile(args.config, process.env, checkOptions)
   yield* Effect.scoped(
     Effect.gen(function* () {
       const running = yield* startNodeGateway(loaded, {
@@ -109,7 +88,8 @@ const start = Effect.gen(function* () {
         ...(args.host === undefined ? {} : { host: args.host })
       })
       const runtime = yield* Effect.runtime<never>()
-      const reload = running.reload(loadConfigFile(args.config, process.env, { reload: true }).pipe(Effect.provide(NodeFileSystem.layer)))
+      // A reload lists every problem of the new file, as a start does, before it starts any plugin.
+      const reload = running.reload(checkConfigFile(args.config, process.env, { ...checkOptions, reload: true }).pipe(Effect.provide(NodeFileSystem.layer)))
       const onHangup = () => {
         Runtime.runFork(runtime)(Effect.zipRight(Effect.logInfo("SIGHUP received; reloading the configuration"), reload))
       }
@@ -119,7 +99,7 @@ const start = Effect.gen(function* () {
     })
   ).pipe(Effect.provide(layerLogging(loaded.config.logging)))
 }).pipe(
-  Effect.catchTags({ ConfigError: reportFailure, ServerListenError: reportFailure }),
+  Effect.catchTags({ ConfigError: reportFailure, PluginLoadError: reportFailure, ServerListenError: reportFailure }),
   Effect.tapErrorCause((cause) => Effect.logError("Fluxen failed to start", cause))
 )
 

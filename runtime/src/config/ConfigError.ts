@@ -64,7 +64,7 @@ const hideStructured = (message: string): string =>
   message.replace(/\b(actual|got) ([[{][\s\S]*)$/, (_match, word: string, text: string) => `${word} ${describeShape(text)}`)
 
 /** Replaces the password of any URL in a message, e.g. a Redis URL given in a field that is not marked secret. */
-const hideUrlPasswords = (message: string): string => message.replace(/(:\/\/[^\s:@/"]*):[^\s@/"]+@/g, "$1:***@")
+export const hideUrlPasswords = (message: string): string => message.replace(/(:\/\/[^\s:@/"]*):[^\s@/"]+@/g, "$1:***@")
 
 /**
  * Turns a schema decoding failure into issues whose paths start at `prefix`.

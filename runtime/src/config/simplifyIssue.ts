@@ -8,7 +8,7 @@ import { Option, ParseResult, SchemaAST as AST } from "effect"
 type ParseIssue = ParseResult.ParseIssue
 
 /** Field names whose values are hidden even when the schema does not mark them `Redacted`. */
-const secretName = /(key|token|secret|password|passwd|credential)s?$/i
+export const secretName = /(key|token|secret|password|passwd|credential)s?$/i
 
 const isRedacted = (ast: AST.Transformation): boolean => {
   const constructor = AST.getTypeConstructorAnnotation(ast.to)

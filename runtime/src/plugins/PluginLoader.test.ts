@@ -149,6 +149,6 @@ describe("loadPlugin", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(load("failing-plugin", { greeting: "x" }, "db-plugin"))
       expect(error._tag).toBe("PluginLoadError")
-      expect(error.message).toContain("'db-plugin' (failing-plugin) failed to start")
+      expect(error.message.split("\n")[0]).toBe("plugins[3] (failing-plugin) failed to start: cannot connect")
     }))
 })

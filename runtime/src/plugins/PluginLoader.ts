@@ -14,9 +14,10 @@ import {
   type PluginDefinition,
   type PluginInstance
 } from "@fluxen/sdk"
-import { Context, Effect, Either, ExecutionStrategy, Exit, Layer, Schema, Scope } from "effect"
+import { Cause, Context, Effect, Either, ExecutionStrategy, Exit, Layer, Schema, Scope } from "effect"
 import { ConfigError, issuesFromParseError } from "../config/ConfigError.js"
 import { formatPath } from "../config/interpolateEnv.js"
+import { failureReason, makeSecretHider } from "./describeStartFailure.js"
 import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
 /** The SDK API versions this runtime can host. */
@@ -137,6 +138,31 @@ export const checkPlugin = (
     yield* decodePluginConfig(definition, request, options.configSource)
   })
 
+/**
+ * Logs a plugin's failed build at debug level, with its cause, and returns the
+ * error that names the entry, its package and the reason.
+ */
+const startFailure = (request: PluginRequest, config: unknown, cause: Cause.Cause<unknown>) => {
+  const hideSecrets = makeSecretHider(request.config, config)
+  const entry = formatPath(request.yamlPath)
+  return Effect.logDebug("Plugin failed to start").pipe(
+    Effect.annotateLogs({ plugin: request.instanceName, "plugin.package": request.packageName, error: hideSecrets(Cause.pretty(cause)) }),
+    Effect.zipRight(
+      Effect.fail(
+        new PluginLoadError({
+          plugin: request.instanceName,
+          path: entry,
+          message:
+            `${entry} (${request.packageName}) failed to start: ${hideSecrets(failureReason(cause))}\n` +
+            "Check its config section and that the services it connects to are reachable. " +
+            "With logging.level set to debug, the log shows the stack trace.",
+          cause
+        })
+      )
+    )
+  )
+}
+
 /** Loads one plugin into a new child scope of the current scope. */
 export const loadPlugin = (
   request: PluginRequest,
@@ -163,17 +189,10 @@ export const loadPlugin = (
     const built = yield* Effect.suspend(() => Layer.buildWithScope(definition.layer(config), scope)).pipe(
       Effect.provide(hostContext),
       Effect.catchAllCause((cause) =>
-        Effect.zipRight(
-          Scope.close(scope, Exit.void),
-          Effect.fail(
-            new PluginLoadError({
-              plugin: request.instanceName,
-              path: formatPath(request.yamlPath),
-              message: `The plugin '${request.instanceName}' (${request.packageName}) failed to start.`,
-              cause
-            })
-          )
-        )
+        Effect.gen(function* () {
+          yield* Scope.close(scope, Exit.void)
+          return yield* startFailure(request, config, cause)
+        })
       )
     )
     const loaded: LoadedPlugin = {

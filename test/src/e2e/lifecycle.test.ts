@@ -145,6 +145,22 @@ describe("process lifecycle", () => {
     expect(child.exitCode).toBeNull()
   })
 
+  it("reload lists every plugin problem", async () => {
+    const plugins = `plugins:
+  - use: "@fluxen/analyzer"
+    config: { unknownAnalyzerSetting: 1 }
+  - use: "@fluxen/cache"
+    config: { unknownCacheSetting: 2 }
+`
+    writeFileSync(configPath, configText(port, upstream.url).replace("plugins: []\n", plugins))
+    child.kill("SIGHUP")
+    await waitFor(async () => output.includes("Configuration reload failed"), "the reload failure log", () => output)
+
+    expect(output).toContain("unknownAnalyzerSetting")
+    expect(output).toContain("unknownCacheSetting")
+    expect(await modelIds(url)).toEqual(["gpt-4o", "gpt-4o-mini"])
+  })
+
   it("reload names a restart for unset variables", async () => {
     // The variable is absent from the child's environment, as one exported in a shell after the start would be.
     const unsetModel = "  added: { provider: openai, model: \"${FLUXEN_LIFECYCLE_UNSET_MODEL}\" }"

@@ -1,30 +1,9 @@
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
-
-const repository = fileURLToPath(new URL("../../../", import.meta.url))
-const cli = Path.join(repository, "runtime", "dist", "bin", "fluxen.js")
-
-/** Runs `fluxen start` until it exits and returns its status and both outputs. */
-const runStart = (configPath: string, cwd: string) =>
-  new Promise<{ status: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "start", "--config", configPath], { cwd, stdio: ["ignore", "pipe", "pipe"] })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`fluxen start did not exit:\n${output}`))
-    }, 30_000)
-    child.on("exit", (status) => {
-      clearTimeout(timer)
-      resolve({ status, output })
-    })
-  })
+import { runStart } from "../support/runStart.js"
 
 describe("fluxen start", () => {
   let blocker: Server | undefined
