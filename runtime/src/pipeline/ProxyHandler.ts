@@ -284,13 +284,14 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
 
   /**
    * Logs a failed upstream call with the request id, so that an operator sees what the client
-   * got. An upstream 4xx other than 429 is usually the client's mistake, so it is logged at info.
+   * got. An upstream 4xx is usually the client's mistake, so it is logged at info. A 429, and a
+   * 401 or 403, which reject the provider key of Fluxen's own configuration, are warnings.
    */
   const logUpstreamFailure = (state: RequestState, error: GatewayError): void => {
     if (!error._tag.startsWith("Upstream")) return
     const status = error._tag === "UpstreamHttpError" ? error.status : undefined
     const upstreamRequestId = error._tag === "UpstreamHttpError" ? error.headers[UPSTREAM_REQUEST_ID_HEADER] : undefined
-    const clientMistake = status !== undefined && status < 500 && status !== 429
+    const clientMistake = status !== undefined && status < 500 && status !== 429 && status !== 401 && status !== 403
     // The route names the first deployment, and after fallbacks the error comes from the last one tried.
     const provider = (error as { readonly provider: string }).provider
     const attempt = state.lastAttempt

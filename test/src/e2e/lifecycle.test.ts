@@ -136,6 +136,19 @@ describe("process lifecycle", () => {
     expect(output).not.toContain("sk-test-upstream-key")
   })
 
+  it("logs an upstream 401 as a warning", async () => {
+    // Clients' keys never reach the provider, so a 401 means Fluxen's own provider key is wrong.
+    upstream.enqueue({ fixture: "openai/chat-completions/error-401-invalid-api-key.json" })
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).catch(() => undefined)
+    await waitFor(async () => output.includes("Upstream call failed"), "the upstream failure log", () => output)
+    const line = output.split("\n").find((text) => text.includes("Upstream call failed"))!
+
+    expect(line).toContain("level=WARN")
+    expect(line).toContain("http.status=401")
+  })
+
   it("keeps the running configuration when the new one is invalid", async () => {
     writeFileSync(configPath, configText(port, upstream.url, "  broken: { provider: nowhere }"))
     child.kill("SIGHUP")
