@@ -71,20 +71,52 @@ export const upstreamErrorFromBody = (
   const envelope = Array.isArray(parsed) ? parsed[0] : parsed
   const error = typeof envelope === "object" && envelope !== null ? (envelope as { error?: unknown }).error : undefined
   const fields = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : undefined
-  const message = redact(stringOrNull(fields?.message) ?? stringOrNull(error) ?? `The upstream returned HTTP ${status}.`, secrets)
   const code = fields?.code
-  return new UpstreamHttpError({
+  return makeUpstreamHttpError({
     provider,
     status,
-    error: {
-      message,
-      type: stringOrNull(fields?.type) ?? stringOrNull(fields?.status) ?? defaultErrorType(status),
-      param: stringOrNull(fields?.param),
-      code: typeof code === "string" || typeof code === "number" ? code : null
-    },
-    headers: pickUpstreamHeaders(headers)
+    headers,
+    message: stringOrNull(fields?.message) ?? stringOrNull(error) ?? `The upstream returned HTTP ${status}.`,
+    type: stringOrNull(fields?.type) ?? stringOrNull(fields?.status) ?? undefined,
+    param: stringOrNull(fields?.param),
+    code: typeof code === "string" || typeof code === "number" ? code : null,
+    secrets
   })
 }
+
+/** The fields of an upstream error response that an adapter read, for {@link makeUpstreamHttpError}. */
+export interface UpstreamErrorFields {
+  readonly provider: string
+  readonly status: number
+  /** All response headers; only those {@link pickUpstreamHeaders} keeps are passed on. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The message for the client, taken from the fields the adapter read, never the raw body. */
+  readonly message: string
+  /** OpenAI's error `type`. Without it, the status picks one, such as `rate_limit_error` for 429 and `api_error` for 5xx. */
+  readonly type?: string | undefined
+  readonly param?: string | null | undefined
+  readonly code?: string | number | null | undefined
+  /** Values removed from `message`, such as the API key (see {@link upstreamSecrets}). */
+  readonly secrets?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Makes the `UpstreamHttpError` for an upstream whose error bodies are not
+ * OpenAI-shaped. It redacts `secrets` and masked keys in the message and
+ * keeps only the headers a client needs.
+ */
+export const makeUpstreamHttpError = (fields: UpstreamErrorFields): UpstreamHttpError =>
+  new UpstreamHttpError({
+    provider: fields.provider,
+    status: fields.status,
+    error: {
+      message: redact(fields.message, fields.secrets ?? []),
+      type: fields.type ?? defaultErrorType(fields.status),
+      param: fields.param ?? null,
+      code: fields.code ?? null
+    },
+    headers: pickUpstreamHeaders(fields.headers)
+  })
 
 /** Replaces every occurrence of a secret (an API key the upstream quoted back) with `[redacted]`. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization"])

@@ -3,10 +3,13 @@
  * through `POST /v2/chat`. The API key goes in the `Authorization` header.
  */
 import {
+  batchedEvents,
+  CallUpstreamRequest,
   InvalidRequestError,
   isGatewayError,
   pickUpstreamHeaders,
   UpstreamProtocolError,
+  upstreamSecrets,
   type CallContext,
   type ChatRequest,
   type HttpTransportService,
@@ -19,7 +22,7 @@ import {
 } from "@fluxen/sdk"
 import { Effect, Redacted } from "effect"
 import type { CohereChatResponse } from "./CohereApi.js"
-import { CohereStreamTranslator, translateCohereStream } from "./CohereStream.js"
+import { CohereStreamTranslator, translateCohereBatches } from "./CohereStream.js"
 import { cohereHttpError } from "./errors.js"
 import { fromCohereResponse } from "./fromCohereResponse.js"
 import { toCohereRequest } from "./toCohereRequest.js"
@@ -46,6 +49,7 @@ export const makeCohereAdapter = (options: CohereAdapterOptions, transport: Http
     authorization: `Bearer ${Redacted.value(apiKey)}`
   }
   const streamHeaders = { ...jsonHeaders, accept: "text/event-stream" }
+  const secrets = upstreamSecrets(Redacted.value(apiKey), options.headers)
 
   const toProviderError = (cause: unknown): ProviderError => {
     if (isGatewayError(cause)) return cause as ProviderError
@@ -54,18 +58,13 @@ export const makeCohereAdapter = (options: CohereAdapterOptions, transport: Http
 
   const send = async (request: ChatRequest, context: CallContext, stream: boolean): Promise<UpstreamResponse> => {
     const body = toCohereRequest(request, context.upstreamModel, stream)
-    const response = await transport.send({
-      provider,
-      method: "POST",
-      url: chatUrl,
-      headers: stream ? streamHeaders : jsonHeaders,
-      body: JSON.stringify(body),
-      signal: context.signal,
-      idleTimeoutMs: context.idleTimeoutMs
-    })
+    // CallUpstreamRequest passes the host's cancel notice and makes `context.signal` only if the transport reads it.
+    const response = await transport.send(
+      new CallUpstreamRequest(provider, "POST", chatUrl, stream ? streamHeaders : jsonHeaders, JSON.stringify(body), context)
+    )
     if (response.status >= 400) {
       const bodyText = decoder.decode(await response.bytes())
-      throw cohereHttpError({ provider, status: response.status, headers: response.headers, bodyText, apiKey })
+      throw cohereHttpError({ provider, status: response.status, headers: response.headers, bodyText, secrets })
     }
     return response
   }
@@ -96,10 +95,10 @@ export const makeCohereAdapter = (options: CohereAdapterOptions, transport: Http
     })
 
   // Closes the upstream connection when iteration stops before the stream's end.
-  async function* readStream(response: UpstreamResponse, translator: CohereStreamTranslator): AsyncGenerator<StreamEvent> {
+  async function* readBatches(response: UpstreamResponse, translator: CohereStreamTranslator): AsyncGenerator<ReadonlyArray<StreamEvent>> {
     let completed = false
     try {
-      yield* translateCohereStream(response.body, translator)
+      yield* translateCohereBatches(response.body, translator)
       completed = true
     } catch (cause) {
       throw toProviderError(cause)
@@ -112,12 +111,11 @@ export const makeCohereAdapter = (options: CohereAdapterOptions, transport: Http
     Effect.tryPromise({
       try: async (): Promise<StreamResult> => {
         const response = await send(request, context, true)
-        const translator = new CohereStreamTranslator({ provider, model: context.upstreamModel })
         return {
           _tag: "Stream",
           status: response.status,
           headers: pickUpstreamHeaders(response.headers),
-          events: readStream(response, translator)
+          events: batchedEvents(() => readBatches(response, new CohereStreamTranslator({ provider, model: context.upstreamModel })))
         }
       },
       catch: toProviderError

@@ -125,12 +125,22 @@ export class CohereStreamTranslator {
   }
 }
 
-/** Parses a Cohere event stream and yields the canonical events. */
-export async function* translateCohereStream(body: AsyncIterable<Uint8Array>, translator: CohereStreamTranslator): AsyncGenerator<StreamEvent> {
+/**
+ * Parses a Cohere event stream and yields the canonical events of each
+ * network read as one batch, for `batchedEvents`. Reads that complete no
+ * event yield nothing, because a batch must not be empty.
+ */
+export async function* translateCohereBatches(
+  body: AsyncIterable<Uint8Array>,
+  translator: CohereStreamTranslator
+): AsyncGenerator<ReadonlyArray<StreamEvent>> {
   const parser = new SseParser()
   for await (const bytes of body) {
-    for (const event of parser.push(bytes)) yield* translator.push(event)
+    const batch = parser.push(bytes).flatMap((event) => translator.push(event))
+    if (batch.length > 0) yield batch
   }
-  for (const event of parser.end()) yield* translator.push(event)
+
+  const rest = parser.end().flatMap((event) => translator.push(event))
+  if (rest.length > 0) yield rest
   translator.end()
 }

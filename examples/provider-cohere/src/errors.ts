@@ -1,11 +1,10 @@
 /**
  * Turning Cohere error responses into `UpstreamHttpError`. Cohere's error
  * body is `{"id": "...", "message": "..."}`, and only the message is kept.
- * Any occurrence of the API key in it is replaced, so the key never reaches
- * a client or a log through this error.
+ * The SDK's `makeUpstreamHttpError` replaces the API key and credential
+ * headers in it, so they never reach a client or a log through this error.
  */
-import { pickUpstreamHeaders, UpstreamHttpError } from "@fluxen/sdk"
-import { Redacted } from "effect"
+import { makeUpstreamHttpError, type UpstreamHttpError } from "@fluxen/sdk"
 
 const errorTypeByStatus: Readonly<Record<number, string>> = {
   400: "invalid_request_error",
@@ -23,7 +22,8 @@ export interface CohereErrorInput {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly bodyText: string
-  readonly apiKey: Redacted.Redacted<string>
+  /** Values to remove from the message: the API key and credential headers (see `upstreamSecrets`). */
+  readonly secrets: ReadonlyArray<string>
 }
 
 const messageOf = (bodyText: string): string | undefined => {
@@ -36,18 +36,12 @@ const messageOf = (bodyText: string): string | undefined => {
   }
 }
 
-export const cohereHttpError = (input: CohereErrorInput): UpstreamHttpError => {
-  const key = Redacted.value(input.apiKey)
-  const message = messageOf(input.bodyText) ?? `Cohere returned HTTP ${input.status}.`
-  return new UpstreamHttpError({
+export const cohereHttpError = (input: CohereErrorInput): UpstreamHttpError =>
+  makeUpstreamHttpError({
     provider: input.provider,
     status: input.status,
-    error: {
-      message: key === "" ? message : message.split(key).join("[redacted]"),
-      type: errorTypeByStatus[input.status] ?? "api_error",
-      param: null,
-      code: null
-    },
-    headers: pickUpstreamHeaders(input.headers)
+    headers: input.headers,
+    message: messageOf(input.bodyText) ?? `Cohere returned HTTP ${input.status}.`,
+    type: errorTypeByStatus[input.status] ?? "api_error",
+    secrets: input.secrets
   })
-}

@@ -1,19 +1,22 @@
 /**
- * Publishes the SDK and the two example plugins the way a third-party author
- * would (`npm pack`), installs the tarballs into a fresh app directory, and
- * runs the real `fluxen` command there with both plugins enabled by package
- * name in fluxen.yaml. The provider talks to a replay server on 127.0.0.1.
+ * Follows docs/plugins.md end to end. As an author: packs the SDK, installs
+ * the tarball and the development tools into a scratch directory, and builds,
+ * tests and packs both example plugins there. As an operator: installs the
+ * plugin tarballs at the root of this checkout, which is a Fluxen
+ * installation, and runs the real `fluxen` command with both plugins enabled
+ * by package name in fluxen.yaml. The provider talks to a replay server on
+ * 127.0.0.1.
  *
- * Two shortcuts stand in for a registry. The examples are built in a scratch
- * directory where the packed SDK is installed, instead of by `npm install` of
- * their devDependencies. And `effect`, `@effect/sql`, `@types/node` and
- * `vitest` in that directory and in the app are links to the repository's own
- * copies, because one deduplicated install would share them with the runtime.
+ * The examples share one scratch install of the development tools, because
+ * each would install the same packages. The operator step uses `--no-save` so
+ * that the checkout's package.json and lockfile stay as they are, and
+ * `afterAll` uninstalls the plugins again.
  */
 import { readRecording, startReplayUpstream, type ReplayUpstream } from "@fluxen/sdk/testing"
 import OpenAI from "openai"
 import { execFile, spawn, type ChildProcess } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -25,7 +28,6 @@ const run = promisify(execFile)
 
 const repo = fileURLToPath(new URL("../../../", import.meta.url))
 const tscBin = Path.join(repo, "node_modules/typescript/bin/tsc")
-const vitestBin = Path.join(repo, "node_modules/vitest/vitest.mjs")
 const fluxenBin = Path.join(repo, "runtime/dist/bin/fluxen.js")
 
 const EXAMPLES = [
@@ -36,9 +38,9 @@ const EXAMPLES = [
 /** Modules every example may import besides its own files and its declared dependencies. */
 const ALLOWED_PACKAGES = new Set(["@fluxen/sdk", "effect"])
 
-// npm and tsc took 40 to 60 s in all on a busy 2-core machine with a warm npm cache,
-// most of it in tsc. The margin covers a cold cache and a slower machine.
-const SETUP_TIMEOUT_MS = 150_000
+// The setup (npm installs, tsc) took about 95 s on a busy 2-core machine with a warm
+// npm cache. The margin covers a cold cache and a slower machine.
+const SETUP_TIMEOUT_MS = 240_000
 
 const API_KEY = "co-packaging-key-3c8f1e"
 const MAX_PROMPT_TOKENS = 300
@@ -67,16 +69,31 @@ const pack = async (directory: string, destination: string) => {
   return { tarball: Path.join(destination, packed!.filename), files: packed!.files.map((file) => file.path) }
 }
 
-/** Installs `dependencies` into `directory` without letting npm fetch peer dependencies, then links the shared ones. */
-const installApp = async (directory: string, dependencies: Record<string, string>, linked: ReadonlyArray<string>) => {
-  mkdirSync(directory, { recursive: true })
-  writeFileSync(Path.join(directory, "package.json"), JSON.stringify({ name: Path.basename(directory), private: true, type: "module", dependencies }, null, 2))
-  await npm(["install", "--no-audit", "--no-fund", "--prefer-offline", "--legacy-peer-deps"], directory)
-  for (const name of linked) {
-    const target = Path.join(directory, "node_modules", name)
-    mkdirSync(Path.dirname(target), { recursive: true })
-    symlinkSync(Path.join(repo, "node_modules", name), target, "dir")
+/** Returns `name@version` with the version this checkout has installed, so the author's tools match the repository's. */
+const withInstalledVersion = (name: string): string => {
+  const manifest = JSON.parse(readFileSync(Path.join(repo, "node_modules", name, "package.json"), "utf8")) as { version: string }
+  return `${name}@${manifest.version}`
+}
+
+/** Returns the real path of the file `specifier` resolves to from `directory`. */
+const resolvedFrom = (directory: string, specifier: string): string =>
+  realpathSync(createRequire(Path.join(directory, "noop.js")).resolve(specifier))
+
+/** Returns the packages that `entry` imports, directly or through the relative modules it imports. */
+const packagesLoadedBy = (entry: string): Set<string> => {
+  const seen = new Set<string>()
+  const packages = new Set<string>()
+  const pending = [entry]
+  while (pending.length > 0) {
+    const file = pending.pop()!
+    if (seen.has(file)) continue
+    seen.add(file)
+    for (const specifier of importedSpecifiers(readFileSync(file, "utf8"))) {
+      if (specifier.startsWith(".")) pending.push(Path.resolve(Path.dirname(file), specifier))
+      else packages.add(packageOf(specifier))
+    }
   }
+  return packages
 }
 
 const listFiles = (directory: string): Array<string> =>
@@ -184,7 +201,10 @@ const longConversation = (turns: number) => {
 describe("SDK and example plugins as npm packages", () => {
   let work: string
   let buildDirectory: string
-  let appDirectory: string
+  let configDirectory: string
+  let installed = false
+  /** A file of a package the author installed, such as `typescript/bin/tsc`. */
+  const authorBin = (path: string) => Path.join(buildDirectory, "node_modules", path)
   const tarballs = new Map<string, { tarball: string; files: Array<string> }>()
 
   beforeAll(async () => {
@@ -196,12 +216,21 @@ describe("SDK and example plugins as npm packages", () => {
     await node([tscBin, "-b", "sdk"], repo)
     tarballs.set("@fluxen/sdk", await pack(Path.join(repo, "sdk"), tarballDirectory))
 
-    // Builds the examples against the packed SDK, as an author outside this repository would.
+    // The author's steps: the packed SDK and the tools as devDependencies, then build, test and pack.
     buildDirectory = Path.join(work, "build")
-    await installApp(
-      buildDirectory,
-      { "@fluxen/sdk": `file:${tarballs.get("@fluxen/sdk")!.tarball}`, "gpt-tokenizer": "^4.0.0" },
-      ["effect", "@effect/sql", "@types/node", "vitest"]
+    mkdirSync(buildDirectory)
+    writeFileSync(Path.join(buildDirectory, "package.json"), JSON.stringify({ name: "build", private: true, type: "module" }, null, 2))
+    await npm(
+      [
+        "install",
+        "--save-dev",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        tarballs.get("@fluxen/sdk")!.tarball,
+        ...["effect", "typescript", "vitest", "@types/node", "gpt-tokenizer"].map(withInstalledVersion)
+      ],
+      buildDirectory
     )
     for (const example of EXAMPLES) {
       const directory = Path.join(buildDirectory, example.folder)
@@ -210,28 +239,53 @@ describe("SDK and example plugins as npm packages", () => {
         filter: (source) => !["dist", "node_modules"].includes(Path.basename(source))
       })
       // tsconfig.json type-checks the tests too, against the packed SDK's declarations.
-      await node([tscBin, "-p", Path.join(directory, "tsconfig.json")], directory)
-      await node([tscBin, "-p", Path.join(directory, "tsconfig.build.json")], directory)
+      await node([authorBin("typescript/bin/tsc"), "-p", Path.join(directory, "tsconfig.json")], directory)
+      await node([authorBin("typescript/bin/tsc"), "-p", Path.join(directory, "tsconfig.build.json")], directory)
       tarballs.set(example.name, await pack(directory, tarballDirectory))
     }
 
-    appDirectory = Path.join(work, "app")
-    await installApp(
-      appDirectory,
-      Object.fromEntries([...tarballs].map(([name, { tarball }]) => [name, `file:${tarball}`])),
-      ["effect", "@effect/sql"]
+    // The operator's step: install the tarballs at the root of the Fluxen installation.
+    installed = true
+    await npm(
+      ["install", "--no-save", "--no-audit", "--no-fund", "--prefer-offline", ...EXAMPLES.map((example) => tarballs.get(example.name)!.tarball)],
+      repo
     )
+    // Only fluxen.yaml and the usage database live here, so the plugins must come from the installation.
+    configDirectory = Path.join(work, "config")
+    mkdirSync(configDirectory)
   }, SETUP_TIMEOUT_MS)
 
-  afterAll(() => {
+  afterAll(async () => {
+    if (installed) await npm(["uninstall", "--no-save", "--no-audit", "--no-fund", ...EXAMPLES.map((example) => example.name)], repo)
     if (work !== undefined) rmSync(work, { recursive: true, force: true })
-  })
+  }, 60_000)
 
   it("SDK tarball ships the testing entry point", () => {
     const files = tarballs.get("@fluxen/sdk")!.files
     expect(files).toContain("dist/testing/index.js")
     expect(files).toContain("dist/testing/index.d.ts")
     expect(files).toContain("dist/index.js")
+  })
+
+  it("SDK tarball ships a README", () => {
+    expect(tarballs.get("@fluxen/sdk")!.files).toContain("README.md")
+  })
+
+  it("SDK main entry never loads @effect/sql", () => {
+    expect([...packagesLoadedBy(Path.join(repo, "sdk/dist/index.js"))]).not.toContain("@effect/sql")
+  })
+
+  it("author install leaves out @effect/sql", () => {
+    expect(existsSync(Path.join(buildDirectory, "node_modules/@effect/sql"))).toBe(false)
+  })
+
+  it("installed plugins share the runtime's SDK and effect", () => {
+    const runtime = Path.join(repo, "runtime/dist")
+    for (const example of EXAMPLES) {
+      const plugin = Path.join(repo, "node_modules", example.name, "dist")
+      expect(resolvedFrom(plugin, "@fluxen/sdk"), example.name).toBe(resolvedFrom(runtime, "@fluxen/sdk"))
+      expect(resolvedFrom(plugin, "effect"), example.name).toBe(resolvedFrom(runtime, "effect"))
+    }
   })
 
   it("example tarballs ship only compiled code and docs", () => {
@@ -247,14 +301,14 @@ describe("SDK and example plugins as npm packages", () => {
 
   it("examples import only the SDK, effect, their own files and declared dependencies", () => {
     for (const example of EXAMPLES) {
-      const installed = Path.join(appDirectory, "node_modules", example.name)
-      expect(forbiddenImports(installed), example.name).toEqual([])
+      const packageDirectory = Path.join(repo, "node_modules", example.name)
+      expect(forbiddenImports(packageDirectory), example.name).toEqual([])
     }
   })
 
   it("examples declare the SDK and effect as peer dependencies", () => {
     for (const example of EXAMPLES) {
-      const manifest = JSON.parse(readFileSync(Path.join(appDirectory, "node_modules", example.name, "package.json"), "utf8"))
+      const manifest = JSON.parse(readFileSync(Path.join(repo, "node_modules", example.name, "package.json"), "utf8"))
       expect(Object.keys(manifest.peerDependencies ?? {}).sort(), example.name).toEqual(["@fluxen/sdk", "effect"])
       expect(Object.keys(manifest.dependencies ?? {}), `${example.name} depends on a @fluxen package directly`).not.toContain("@fluxen/sdk")
     }
@@ -262,7 +316,7 @@ describe("SDK and example plugins as npm packages", () => {
 
   it("examples pass their own tests against the packed SDK", async () => {
     for (const example of EXAMPLES) {
-      const output = await node([vitestBin, "run", "--root", Path.join(buildDirectory, example.folder)], buildDirectory)
+      const output = await node([authorBin("vitest/vitest.mjs"), "run", "--root", Path.join(buildDirectory, example.folder)], buildDirectory)
       expect(output, example.name).toMatch(/Tests\s+\d+ passed/)
       expect(output, example.name).not.toMatch(/failed/)
     }
@@ -276,7 +330,7 @@ describe("SDK and example plugins as npm packages", () => {
 
     beforeAll(async () => {
       upstream = await startReplayUpstream()
-      const configPath = Path.join(appDirectory, "fluxen.yaml")
+      const configPath = Path.join(configDirectory, "fluxen.yaml")
       writeFileSync(
         configPath,
         `server:
@@ -306,7 +360,7 @@ plugins:
       maxPromptTokens: ${MAX_PROMPT_TOKENS}
 `
       )
-      gateway = await startFluxen(appDirectory, configPath)
+      gateway = await startFluxen(configDirectory, configPath)
       client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "unused-by-this-gateway", maxRetries: 0 })
     }, 40_000)
 
@@ -315,7 +369,7 @@ plugins:
       if (upstream !== undefined) await upstream.close()
     })
 
-    it("loads both plugins from the app's node_modules", () => {
+    it("loads both plugins from the installation", () => {
       const loaded = gateway.logs().filter((entry) => entry.message === "Plugin loaded")
       const packages = loaded.map((entry) => entry.annotations["plugin.package"]).sort()
       expect(packages).toEqual(["@example/fluxen-optimizer-trim-history", "@example/fluxen-provider-cohere"])
@@ -358,7 +412,7 @@ plugins:
 
     it("trims a long conversation before it reaches the provider", async () => {
       // The installed optimizer computes the expected result, so the check follows its token counts.
-      const optimizer = (await import(Path.join(appDirectory, "node_modules/@example/fluxen-optimizer-trim-history/dist/index.js"))) as {
+      const optimizer = (await import(Path.join(repo, "node_modules/@example/fluxen-optimizer-trim-history/dist/index.js"))) as {
         trimHistory: (...args: Array<unknown>) => { messages: Array<{ role: string; content: string }>; removed: number }
         countMessageTokens: unknown
         countFixedTokens: (tools: unknown) => number
