@@ -2,6 +2,13 @@
  * The canonical chat request: OpenAI's chat completions body. Known fields
  * are validated; unknown fields are kept as they are, so a provider that
  * understands them still receives them.
+ *
+ * An optional field whose null can only mean "not set" also accepts null,
+ * because clients that serialize every field (Python SDK models dumped back
+ * into a conversation, hand-built bodies) send null for what they leave out.
+ * Code that reads the request treats such a null as an absent field. Fields
+ * that some requests require, such as `tool_call_id` on a tool message, still
+ * reject null.
  */
 import { Schema } from "effect"
 
@@ -27,8 +34,8 @@ export const ChatMessage = Schema.Struct(
   {
     role: Schema.Literal("system", "developer", "user", "assistant", "tool", "function"),
     content: Schema.optional(MessageContent),
-    name: Schema.optional(Schema.String),
-    tool_calls: Schema.optional(Schema.Array(ToolCall)),
+    name: Schema.optional(Schema.NullOr(Schema.String)),
+    tool_calls: Schema.optional(Schema.NullOr(Schema.Array(ToolCall))),
     tool_call_id: Schema.optional(Schema.String)
   },
   Extra
@@ -42,7 +49,7 @@ export const FunctionTool = Schema.Struct(
       Schema.Struct(
         {
           name: Schema.String,
-          description: Schema.optional(Schema.String),
+          description: Schema.optional(Schema.NullOr(Schema.String)),
           parameters: Schema.optional(Schema.Unknown),
           strict: Schema.optional(Schema.NullOr(Schema.Boolean))
         },
@@ -66,7 +73,7 @@ export const ChatRequest = Schema.Struct(
     messages: Schema.Array(ChatMessage).pipe(Schema.minItems(1)),
     stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
     stream_options: Schema.optional(
-      Schema.NullOr(Schema.Struct({ include_usage: Schema.optional(Schema.Boolean) }, Extra))
+      Schema.NullOr(Schema.Struct({ include_usage: Schema.optional(Schema.NullOr(Schema.Boolean)) }, Extra))
     ),
     max_tokens: Schema.optional(Schema.NullOr(NonNegativeInt)),
     max_completion_tokens: Schema.optional(Schema.NullOr(NonNegativeInt)),
@@ -77,12 +84,12 @@ export const ChatRequest = Schema.Struct(
     seed: Schema.optional(Schema.NullOr(Schema.Int)),
     presence_penalty: Schema.optional(Schema.NullOr(Schema.Number.pipe(Schema.between(-2, 2)))),
     frequency_penalty: Schema.optional(Schema.NullOr(Schema.Number.pipe(Schema.between(-2, 2)))),
-    tools: Schema.optional(Schema.Array(FunctionTool)),
-    tool_choice: Schema.optional(ToolChoice),
-    parallel_tool_calls: Schema.optional(Schema.Boolean),
-    response_format: Schema.optional(Schema.Struct({ type: Schema.String }, Extra)),
+    tools: Schema.optional(Schema.NullOr(Schema.Array(FunctionTool))),
+    tool_choice: Schema.optional(Schema.NullOr(ToolChoice)),
+    parallel_tool_calls: Schema.optional(Schema.NullOr(Schema.Boolean)),
+    response_format: Schema.optional(Schema.NullOr(Schema.Struct({ type: Schema.String }, Extra))),
     reasoning_effort: Schema.optional(Schema.NullOr(Schema.String)),
-    user: Schema.optional(Schema.String)
+    user: Schema.optional(Schema.NullOr(Schema.String))
   },
   Extra
 )
@@ -95,7 +102,7 @@ export const CompletionRequest = Schema.Struct(
     prompt: Schema.Unknown,
     stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
     stream_options: Schema.optional(
-      Schema.NullOr(Schema.Struct({ include_usage: Schema.optional(Schema.Boolean) }, Extra))
+      Schema.NullOr(Schema.Struct({ include_usage: Schema.optional(Schema.NullOr(Schema.Boolean)) }, Extra))
     ),
     max_tokens: Schema.optional(Schema.NullOr(NonNegativeInt))
   },
@@ -123,9 +130,9 @@ export const EmbeddingsRequest = Schema.Struct(
       Schema.Array(Schema.Number).pipe(Schema.minItems(1)),
       Schema.Array(Schema.Array(Schema.Number)).pipe(Schema.minItems(1))
     ),
-    encoding_format: Schema.optional(Schema.Literal("float", "base64")),
-    dimensions: Schema.optional(Schema.Int.pipe(Schema.positive())),
-    user: Schema.optional(Schema.String)
+    encoding_format: Schema.optional(Schema.NullOr(Schema.Literal("float", "base64"))),
+    dimensions: Schema.optional(Schema.NullOr(Schema.Int.pipe(Schema.positive()))),
+    user: Schema.optional(Schema.NullOr(Schema.String))
   },
   Extra
 )
@@ -142,7 +149,7 @@ export const CountTokensRequest = Schema.Struct(
     messages: Schema.Array(
       Schema.Struct({ role: Schema.Literal("user", "assistant"), content: Schema.Union(Schema.String, Schema.Array(ContentPart)) }, Extra)
     ),
-    system: Schema.optional(Schema.Union(Schema.String, Schema.Array(ContentPart)))
+    system: Schema.optional(Schema.NullOr(Schema.Union(Schema.String, Schema.Array(ContentPart))))
   },
   Extra
 )
@@ -155,7 +162,7 @@ export const MessagesRequest = Schema.Struct(
     messages: CountTokensRequest.fields.messages,
     max_tokens: Schema.Int.pipe(Schema.positive()),
     system: CountTokensRequest.fields.system,
-    stream: Schema.optional(Schema.Boolean),
+    stream: Schema.optional(Schema.NullOr(Schema.Boolean)),
     // Checked here because the translation for other providers drops a value it cannot read,
     // where Anthropic returns 400.
     temperature: Schema.optional(Schema.NullOr(Schema.Number)),

@@ -112,7 +112,11 @@ const keyKeepingEdits: ReadonlyArray<readonly [string, (body: Body) => Body]> = 
   ["single stop string", (b) => ({ ...b, stop: "END" })],
   ["key order", (b) => Object.fromEntries(Object.entries(b).reverse())],
   ["nested key order", withMessages((m) => { m[2]!.tool_calls[0] = { type: "function", function: { arguments: "{\"city\":\"Paris\"}", name: "get_weather" }, id: "call_1" } })],
-  ["undefined member", (b) => ({ ...b, top_k: undefined })]
+  ["undefined member", (b) => ({ ...b, top_k: undefined })],
+  ["user null", (b) => ({ ...b, user: null })],
+  ["null unknown field", (b) => ({ ...b, top_k: null })],
+  ["message name null", withMessages((m) => { m[0]!.name = null })],
+  ["message tool_calls null", withMessages((m) => { m[3]!.tool_calls = null })]
 ]
 
 describe("cacheKeyOf", () => {
@@ -142,6 +146,26 @@ describe("cacheKeyOf", () => {
     const zero = cacheKeyOf(chatInput({ ...withoutTemperature, temperature: 0 }))
 
     expect(absent).not.toBe(zero)
+  })
+
+  it("keys null tools as absent", () => {
+    const { tools: _, tool_choice: __, parallel_tool_calls: ___, response_format: ____, ...withoutTools } = baseChat
+    const nulls = { ...withoutTools, tools: null, tool_choice: null, parallel_tool_calls: null, response_format: null }
+
+    expect(cacheKeyOf(chatInput(nulls))).toBe(cacheKeyOf(chatInput(withoutTools)))
+  })
+
+  it("keeps content null in messages", () => {
+    const withoutContent = withMessages((m) => { delete m[2]!.content })(baseChat)
+
+    expect(cacheKeyOf(chatInput(withoutContent))).not.toBe(baseKey)
+  })
+
+  it("keys null embeddings options as absent", () => {
+    const embeddings = (request: Body) => cacheKeyOf(chatInput(request, { endpoint: "embeddings", upstreamModel: "text-embedding-3-small" }))
+    const { encoding_format: _, dimensions: __, ...withoutOptions } = baseEmbeddings
+
+    expect(embeddings({ ...withoutOptions, encoding_format: null, dimensions: null })).toBe(embeddings(withoutOptions))
   })
 
   it("separates absent top_p from 0", () => {

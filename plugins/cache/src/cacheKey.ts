@@ -5,10 +5,12 @@
  *
  * The request body goes in whole, minus the fields listed in
  * {@link IGNORED_REQUEST_FIELDS}. Fields Fluxen does not know are kept,
- * because an unknown field may change the output. An absent field, a field
- * set to its default value and a field set to null give three different keys
- * (`temperature` absent, 1 or null): that costs a miss now and then, never a
- * wrong response.
+ * because an unknown field may change the output. A top-level field set to
+ * null shares the key of the absent field, because OpenAI and Fluxen's
+ * translations read such a null as "not set". So does a message's `name` or
+ * `tool_calls` set to null. A field set to its default value still gets a key
+ * of its own (`temperature` absent or 1): that costs a miss now and then,
+ * never a wrong response.
  */
 import * as Crypto from "node:crypto"
 
@@ -145,9 +147,35 @@ const canonicalObject = (record: Record<string, unknown>, member: (name: string,
   return text + "}"
 }
 
+/**
+ * Message members whose null the key leaves out, as if the member were absent.
+ * `content: null` is kept, so that tool-call turns keep the keys that earlier
+ * versions wrote.
+ */
+const NULL_AS_ABSENT_MESSAGE_FIELDS: ReadonlyArray<string> = ["name", "tool_calls"]
+
+const hasNullAsAbsent = (message: unknown): boolean => {
+  if (typeof message !== "object" || message === null) return false
+  const record = message as Record<string, unknown>
+  return NULL_AS_ABSENT_MESSAGE_FIELDS.some((name) => record[name] === null)
+}
+
+const withoutNullAsAbsent = (message: unknown): unknown => {
+  if (!hasNullAsAbsent(message)) return message
+  const copy: Record<string, unknown> = { ...(message as Record<string, unknown>) }
+  for (const name of NULL_AS_ABSENT_MESSAGE_FIELDS) if (copy[name] === null) delete copy[name]
+  return copy
+}
+
+/** Copies the messages only when one of them has a member to leave out, which most requests do not. */
+const keyedMessages = (messages: ReadonlyArray<unknown>): ReadonlyArray<unknown> =>
+  messages.some(hasNullAsAbsent) ? messages.map(withoutNullAsAbsent) : messages
+
 const keyedMember = (name: string, value: unknown): unknown => {
-  if (IGNORED_REQUEST_FIELDS.has(name)) return undefined
-  return name === "stop" && typeof value === "string" ? [value] : value
+  if (value === null || IGNORED_REQUEST_FIELDS.has(name)) return undefined
+  if (name === "stop" && typeof value === "string") return [value]
+  if (name === "messages" && Array.isArray(value)) return keyedMessages(value)
+  return value
 }
 
 /**

@@ -47,3 +47,18 @@ describe("rules headers", () => {
     })
   )
 })
+
+describe("rules cap", () => {
+  const capFree = Schema.decodeUnknownSync(Rule)({ name: "cap-free", when: "true", action: "cap", maxTokens: 50 })
+  const capHooks = makeRulesHooks([capFree], [])
+
+  it.effect("caps a null max_tokens", () =>
+    Effect.gen(function* () {
+      const context = makeRequestContext({ request: { model: "gpt-4o", messages: [], max_tokens: null } })
+
+      yield* capHooks.beforeRequest!(context)
+
+      expect(context.request.max_tokens).toBe(50)
+    })
+  )
+})

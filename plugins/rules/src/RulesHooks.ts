@@ -35,7 +35,8 @@ const capTokens = (context: RequestContext, cap: number): void => {
     const current = request[field]
     if (typeof current === "number" && current > cap) request[field] = cap
   }
-  if (request.max_tokens === undefined && request.max_completion_tokens === undefined && request.max_output_tokens === undefined) {
+  // A null limit means "not set", as an absent one does, so both get the cap.
+  if (request.max_tokens == null && request.max_completion_tokens == null && request.max_output_tokens == null) {
     request[context.endpoint === "responses" ? "max_output_tokens" : "max_tokens"] = cap
   }
 }

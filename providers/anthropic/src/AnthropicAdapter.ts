@@ -40,6 +40,7 @@ import { StreamTranslator } from "./StreamTranslator.js"
 import { toAnthropicRequest } from "./toAnthropicRequest.js"
 import { mergeAnthropicUsage, usageAtMessageStart, usageFromAnthropic } from "./usage.js"
 import { isRecord } from "./validation.js"
+import { withoutNullFields } from "./withoutNullFields.js"
 
 export interface AnthropicAdapterOptions {
   /** The provider instance name, used in errors and logs. */
@@ -251,7 +252,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
   const forwardMessages = (request: MessagesRequest, context: CallContext): Effect.Effect<ProviderResult, ProviderError> =>
     Effect.tryPromise({
       try: async (): Promise<ProviderResult> => {
-        const body = { ...request, model: context.upstreamModel }
+        const body = { ...withoutNullFields(request), model: context.upstreamModel }
         if (request.stream === true) {
           const response = await postMessages(body, context, { stream: true, forwardClientVersion: true })
           return { _tag: "Stream", status: response.status, headers: pickAnthropicHeaders(response.headers), events: passthroughEvents(response) }
@@ -277,7 +278,7 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
   const countTokens = (request: CountTokensRequest, context: CallContext): Effect.Effect<InputTokenCount, ProviderError> =>
     Effect.tryPromise({
       try: async (): Promise<InputTokenCount> => {
-        const response = await postMessages({ ...request, model: context.upstreamModel }, context, { stream: false, forwardClientVersion: true }, "/count_tokens")
+        const response = await postMessages({ ...withoutNullFields(request), model: context.upstreamModel }, context, { stream: false, forwardClientVersion: true }, "/count_tokens")
         const { json } = await readJsonBody(response)
         const inputTokens = isRecord(json) ? json.input_tokens : undefined
         if (typeof inputTokens !== "number" || !Number.isInteger(inputTokens) || inputTokens < 0) {

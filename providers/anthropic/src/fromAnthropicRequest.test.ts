@@ -194,6 +194,13 @@ describe("fromAnthropicRequest", () => {
     })
   }
 
+  it("null optional fields left out", () => {
+    const body = translated({ messages: [{ role: "user", content: "Hi" }], system: null, tools: null, tool_choice: null, metadata: null, stop_sequences: null, stream: null })
+
+    expect(Object.keys(body).sort()).toEqual(["max_completion_tokens", "messages", "model"])
+    expect(body.messages).toEqual([{ role: "user", content: "Hi" }])
+  })
+
   it("Anthropic-only fields left out", () => {
     const body = translated({ messages: [{ role: "user", content: "Hi" }], top_k: 3, service_tier: "auto", thinking: { type: "enabled", budget_tokens: 2000 } })
     expect(Object.keys(body).sort()).toEqual(["max_completion_tokens", "messages", "model", "reasoning_effort"])

@@ -74,7 +74,7 @@ const buildChatRequest = (request: CountTokensRequest): ChatRequest => {
 // ---------------------------------------------------------------------------
 
 const systemMessages = (system: CountTokensRequest["system"]): Array<ChatMessage> => {
-  if (system === undefined) return []
+  if (system === undefined || system === null) return []
   if (typeof system === "string") return system === "" ? [] : [{ role: "system", content: system }]
   const parts = system.map((block, index) => {
     const param = `system[${index}]`
@@ -233,7 +233,7 @@ const assistantMessage = (content: string | ReadonlyArray<ContentPart>, param: s
 
 /** Custom tools → function tools. Anthropic's server tools (web search, code execution) run on Anthropic only and are rejected. */
 const translateTools = (tools: unknown): Array<Record<string, unknown>> => {
-  if (tools === undefined) return []
+  if (tools === undefined || tools === null) return []
   if (!Array.isArray(tools)) throw invalidField("tools", "Invalid tools: expected an array.")
   return tools.map((tool: unknown, index) => {
     const param = `tools[${index}]`
@@ -256,7 +256,7 @@ const translateTools = (tools: unknown): Array<Record<string, unknown>> => {
 const toolChoiceByType: Readonly<Record<string, string>> = { auto: "auto", any: "required", none: "none" }
 
 const translateToolChoice = (choice: unknown): Record<string, unknown> => {
-  if (choice === undefined) return {}
+  if (choice === undefined || choice === null) return {}
   if (!isRecord(choice) || typeof choice.type !== "string") {
     throw invalidField("tool_choice", "Invalid tool_choice: expected an object with a type.")
   }

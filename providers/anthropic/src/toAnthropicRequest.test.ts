@@ -349,6 +349,28 @@ describe("toAnthropicRequest", () => {
     expect(Object.keys(body).sort()).toEqual(["max_tokens", "messages", "model"])
   })
 
+  it("null optional fields left out", () => {
+    const body = translated({
+      messages: [user("Hi"), { role: "assistant", content: "Hello.", name: null, tool_calls: null }, user("Bye")],
+      tools: null,
+      tool_choice: null,
+      parallel_tool_calls: null,
+      response_format: null,
+      user: null
+    })
+
+    expect(Object.keys(body).sort()).toEqual(["max_tokens", "messages", "model"])
+    expect(body.messages[1]).toEqual({ role: "assistant", content: [{ type: "text", text: "Hello." }] })
+  })
+
+  it("null tool_choice keeps tools", () => {
+    const tool = { type: "function", function: { name: "get_weather", description: null, parameters: { type: "object" } } }
+    const body = translated({ messages: [user("Hi")], tools: [tool], tool_choice: null, parallel_tool_calls: null })
+
+    expect(body.tools).toEqual([{ name: "get_weather", input_schema: { type: "object" } }])
+    expect(body.tool_choice).toBeUndefined()
+  })
+
   it("empty system content is dropped", () => {
     const body = translated({ messages: [{ role: "system", content: "" }, user("Hi")] })
     expect(body.system).toBeUndefined()

@@ -136,7 +136,7 @@ const translateThinking = (request: ChatRequest): ThinkingConfig | undefined => 
  */
 const translateResponseFormat = (request: ChatRequest): unknown => {
   const format = request.response_format
-  if (format === undefined || format.type === "text") return undefined
+  if (format === undefined || format === null || format.type === "text") return undefined
   if (format.type === "json_schema") {
     const schema = isRecord(format.json_schema) ? format.json_schema.schema : undefined
     if (!isRecord(schema)) {

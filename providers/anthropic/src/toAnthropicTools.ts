@@ -21,7 +21,7 @@ export const translateTools = (request: ChatRequest): Array<Tool> =>
     }
     const fn = tool.function
     const translated: Record<string, unknown> = { name: fn.name, input_schema: fn.parameters ?? emptyObjectSchema }
-    if (fn.description !== undefined) translated.description = fn.description
+    if (fn.description !== undefined && fn.description !== null) translated.description = fn.description
     const cache = readCacheControl(tool.cache_control ?? fn.cache_control)
     if (cache !== undefined) translated.cache_control = cache
     return translated as Tool
@@ -44,7 +44,7 @@ export const translateToolChoice = (request: ChatRequest): ToolChoice | undefine
 
   let type: ToolChoice["type"] | undefined
   let name: string | undefined
-  if (choice === undefined) {
+  if (choice === undefined || choice === null) {
     type = disableParallel ? "auto" : undefined
   } else if (typeof choice === "string") {
     type = toolChoiceByName[choice]

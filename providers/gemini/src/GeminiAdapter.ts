@@ -203,7 +203,7 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
     Effect.tryPromise({
       try: async (): Promise<JsonResult> => {
         const modelPath = modelResourcePath(context.upstreamModel)
-        const bodies = toBatchEmbedBodies(modelPath, embeddingInputs(request.input), request.dimensions)
+        const bodies = toBatchEmbedBodies(modelPath, embeddingInputs(request.input), request.dimensions ?? undefined)
 
         // The batches go one after another, so a long input does not open many connections at once.
         const batches: Array<BatchEmbedContentsResponse> = []

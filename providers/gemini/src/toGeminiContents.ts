@@ -196,7 +196,7 @@ const assistantParts = (message: ChatMessage, param: string, toolNames: Map<stri
 const toolResultPart = (message: ChatMessage, param: string, toolNames: ReadonlyMap<string, string>): RequestPart => {
   let name: string | undefined
   if (message.role === "function") {
-    name = message.name
+    name = message.name ?? undefined
     if (name === undefined) throw invalid(`'${param}.name' is required on a function message.`, `${param}.name`)
   } else {
     if (message.tool_call_id === undefined) throw invalid(`'${param}.tool_call_id' is required on a tool message.`, `${param}.tool_call_id`)

@@ -140,6 +140,18 @@ describe("tools", () => {
     })
   }
 
+  it("null tools and tool_choice left out", () => {
+    const request = convert({ tools: null, tool_choice: null, parallel_tool_calls: null, response_format: null, user: null })
+
+    expect(request).toEqual({ contents: [{ role: "user", parts: [{ text: "Hello" }] }] })
+  })
+
+  it("null tool description left out", () => {
+    const tool = { type: "function", function: { name: "ping", description: null } }
+
+    expect(convert({ tools: [tool], tool_choice: null }).tools).toEqual([{ functionDeclarations: [{ name: "ping" }] }])
+  })
+
   it("tool_choice without tools", () => {
     expect(convert({ tool_choice: "none" }).toolConfig).toBeUndefined()
   })

@@ -139,7 +139,7 @@ const functionDeclarations = (tools: NonNullable<ChatRequest["tools"]>): Array<F
     const hasProperties = parameters !== undefined && Object.keys((parameters.properties as object | undefined) ?? {}).length > 0
     return {
       name,
-      ...(description !== undefined ? { description } : {}),
+      ...(description !== undefined && description !== null ? { description } : {}),
       ...(hasProperties ? { parameters } : {})
     }
   })
@@ -172,13 +172,14 @@ const toolConfig = (choice: NonNullable<ChatRequest["tool_choice"]>): ToolConfig
 
 const buildRequest = (request: ChatRequest): GenerateContentRequest => {
   const { contents, systemInstruction } = toGeminiContents(request.messages)
-  const hasTools = request.tools !== undefined && request.tools.length > 0
+  const tools = request.tools ?? []
+  const toolChoice = request.tool_choice ?? undefined
   const config = generationConfig(request)
   return {
     contents,
     ...(systemInstruction !== undefined ? { systemInstruction } : {}),
-    ...(hasTools ? { tools: [{ functionDeclarations: functionDeclarations(request.tools!) }] } : {}),
-    ...(hasTools && request.tool_choice !== undefined ? { toolConfig: toolConfig(request.tool_choice) } : {}),
+    ...(tools.length > 0 ? { tools: [{ functionDeclarations: functionDeclarations(tools) }] } : {}),
+    ...(tools.length > 0 && toolChoice !== undefined ? { toolConfig: toolConfig(toolChoice) } : {}),
     ...(config !== undefined ? { generationConfig: config } : {})
   }
 }

@@ -8,7 +8,6 @@
  * the two on recorded and generated bodies.
  */
 import {
-  isOptionalBoolean,
   isOptionalNullableBoolean,
   isOptionalNullableIntBetween,
   isOptionalNullableNumberBetween,
@@ -53,9 +52,9 @@ const isToolCall = (value: unknown): boolean =>
   isOptionalString(value.type) &&
   isCalledFunction(value.function)
 
-/** `Schema.optional(Schema.Array(ToolCall))`, which does not accept null. */
+/** `Schema.optional(Schema.NullOr(Schema.Array(ToolCall)))` */
 const isOptionalToolCalls = (value: unknown): boolean => {
-  if (value === undefined) return true
+  if (value === undefined || value === null) return true
   if (!Array.isArray(value)) return false
   for (const call of value) {
     if (!isToolCall(call)) return false
@@ -67,7 +66,7 @@ const isChatMessage = (value: unknown): boolean =>
   isPlainObject(value) &&
   isRole(value.role) &&
   isOptionalContent(value.content) &&
-  isOptionalString(value.name) &&
+  isOptionalNullableString(value.name) &&
   isOptionalToolCalls(value.tool_calls) &&
   isOptionalString(value.tool_call_id)
 
@@ -85,15 +84,15 @@ const isOptionalToolFunction = (value: unknown): boolean =>
   value === undefined ||
   (isPlainObject(value) &&
     typeof value.name === "string" &&
-    isOptionalString(value.description) &&
+    isOptionalNullableString(value.description) &&
     isOptionalNullableBoolean(value.strict))
 
 const isTool = (value: unknown): boolean =>
   isPlainObject(value) && typeof value.type === "string" && isOptionalToolFunction(value.function)
 
-/** `Schema.optional(Schema.Array(FunctionTool))`, which does not accept null. */
+/** `Schema.optional(Schema.NullOr(Schema.Array(FunctionTool)))` */
 const isOptionalTools = (value: unknown): boolean => {
-  if (value === undefined) return true
+  if (value === undefined || value === null) return true
   if (!Array.isArray(value)) return false
   for (const tool of value) {
     if (!isTool(tool)) return false
@@ -101,23 +100,24 @@ const isOptionalTools = (value: unknown): boolean => {
   return true
 }
 
-/** `Schema.optional(ToolChoice)`: one of three keywords or an object with a string `type`. */
+/** `Schema.optional(Schema.NullOr(ToolChoice))`: one of three keywords or an object with a string `type`. */
 const isOptionalToolChoice = (value: unknown): boolean =>
   value === undefined ||
+  value === null ||
   value === "auto" ||
   value === "none" ||
   value === "required" ||
   (isPlainObject(value) && typeof value.type === "string")
 
 const isOptionalStreamOptions = (value: unknown): boolean =>
-  value === undefined || value === null || (isPlainObject(value) && isOptionalBoolean(value.include_usage))
+  value === undefined || value === null || (isPlainObject(value) && isOptionalNullableBoolean(value.include_usage))
 
 const isOptionalStop = (value: unknown): boolean =>
   value === undefined || value === null || typeof value === "string" || isStringArray(value)
 
-/** `Schema.optional(Schema.Struct({ type: Schema.String }, Extra))`, which does not accept null. */
+/** `Schema.optional(Schema.NullOr(Schema.Struct({ type: Schema.String }, Extra)))` */
 const isOptionalResponseFormat = (value: unknown): boolean =>
-  value === undefined || (isPlainObject(value) && typeof value.type === "string")
+  value === undefined || value === null || (isPlainObject(value) && typeof value.type === "string")
 
 /**
  * Checks whether `value`, a result of `JSON.parse`, is a chat request that
@@ -145,9 +145,9 @@ export const isKnownValidChatRequest = (value: unknown): boolean => {
     isOptionalNullableNumberBetween(value.frequency_penalty, -2, 2) &&
     isOptionalTools(value.tools) &&
     isOptionalToolChoice(value.tool_choice) &&
-    isOptionalBoolean(value.parallel_tool_calls) &&
+    isOptionalNullableBoolean(value.parallel_tool_calls) &&
     isOptionalResponseFormat(value.response_format) &&
     isOptionalNullableString(value.reasoning_effort) &&
-    isOptionalString(value.user)
+    isOptionalNullableString(value.user)
   )
 }

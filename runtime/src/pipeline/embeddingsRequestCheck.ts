@@ -3,7 +3,7 @@
  * `EmbeddingsRequest` schema in `@fluxen/sdk`, field by field. When the schema
  * changes, change this file too. The tests in this folder compare the two.
  */
-import { isNumberArray, isOptionalString, isPlainObject, isStringArray } from "./jsonChecks.js"
+import { isNumberArray, isOptionalNullableString, isPlainObject, isStringArray } from "./jsonChecks.js"
 
 /** Checks that every item is an array of numbers. The inner arrays may be empty, as in the schema. */
 const isNumberArrayArray = (value: ReadonlyArray<unknown>): boolean => {
@@ -23,9 +23,9 @@ const isInput = (value: unknown): boolean => {
   return isNumberArrayArray(value)
 }
 
-/** `dimensions`: an optional positive safe integer. */
+/** `dimensions`: an optional positive safe integer, or null. */
 const isOptionalDimensions = (value: unknown): boolean =>
-  value === undefined || (Number.isSafeInteger(value) && (value as number) > 0)
+  value === undefined || value === null || (Number.isSafeInteger(value) && (value as number) > 0)
 
 /**
  * Checks whether `value`, a result of `JSON.parse`, is an embeddings request
@@ -41,8 +41,8 @@ export const isKnownValidEmbeddingsRequest = (value: unknown): boolean => {
     typeof model === "string" &&
     model.length >= 1 &&
     isInput(value.input) &&
-    (encodingFormat === undefined || encodingFormat === "float" || encodingFormat === "base64") &&
+    (encodingFormat === undefined || encodingFormat === null || encodingFormat === "float" || encodingFormat === "base64") &&
     isOptionalDimensions(value.dimensions) &&
-    isOptionalString(value.user)
+    isOptionalNullableString(value.user)
   )
 }

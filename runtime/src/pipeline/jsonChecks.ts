@@ -28,9 +28,6 @@ export const isOptionalString = (value: unknown): boolean => value === undefined
 export const isOptionalNullableString = (value: unknown): boolean =>
   value === undefined || value === null || typeof value === "string"
 
-/** `Schema.optional(Schema.Boolean)` */
-export const isOptionalBoolean = (value: unknown): boolean => value === undefined || typeof value === "boolean"
-
 /** `Schema.optional(Schema.NullOr(Schema.Boolean))` */
 export const isOptionalNullableBoolean = (value: unknown): boolean =>
   value === undefined || value === null || typeof value === "boolean"

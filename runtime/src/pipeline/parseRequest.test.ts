@@ -111,9 +111,9 @@ describe("decodeRequest", () => {
     [ChatRequest, { model: "m", messages: hello, n: 0 }, "n", "Invalid value for 'n': Expected a number between 1 and 128, actual 0"],
     [
       ChatRequest,
-      { model: "m", messages: hello, tools: null },
-      "tools",
-      "Invalid value for 'tools': Expected ReadonlyArray<Tool>, actual null"
+      { model: "m", messages: [{ role: "tool", tool_call_id: null, content: "Sunny" }] },
+      "messages[0].tool_call_id",
+      "Invalid value for 'messages[0].tool_call_id': Expected string, actual null"
     ],
     [
       ChatRequest,

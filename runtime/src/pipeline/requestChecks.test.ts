@@ -162,12 +162,27 @@ const testChatBodies: ReadonlyArray<unknown> = [
     ]
   },
   JSON.parse(workloads.plain.requestBody.toString("utf8")),
-  JSON.parse(workloads.stream.requestBody.toString("utf8"))
+  JSON.parse(workloads.stream.requestBody.toString("utf8")),
+  {
+    model: "gpt-4o-mini",
+    messages: [
+      { role: "user", content: "Hi", name: null, tool_calls: null },
+      { role: "assistant", content: "Hello.", name: null, tool_calls: null }
+    ],
+    tools: [{ type: "function", function: { name: "f", description: null } }],
+    tool_choice: null,
+    parallel_tool_calls: null,
+    response_format: null,
+    user: null,
+    stream_options: { include_usage: null }
+  },
+  { model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }], tools: null }
 ]
 
 const testEmbeddingsBodies: ReadonlyArray<unknown> = [
   { model: "text-embedding-3-small", input: ["How do I rotate an API key?"], encoding_format: "float" },
-  { model: "text-embedding-3-small", input: "The food was delicious and the waiter...", encoding_format: "float" }
+  { model: "text-embedding-3-small", input: "The food was delicious and the waiter...", encoding_format: "float" },
+  { model: "text-embedding-3-small", input: "Hi", encoding_format: null, dimensions: null, user: null }
 ]
 
 describe("request checks on the tests' bodies", () => {
@@ -176,6 +191,13 @@ describe("request checks on the tests' bodies", () => {
 
     expect(bodies.filter((body) => !isKnownValidChatRequest(body))).toEqual([])
     expect(unsafeAcceptances(chatRoute, bodies)).toEqual([])
+  })
+
+  it("reject null tool_call_id", () => {
+    const body = { model: "m", messages: [{ role: "tool", tool_call_id: null, content: "Sunny" }] }
+
+    expect(isKnownValidChatRequest(body)).toBe(false)
+    expect(judge(chatRoute, body).schemaAccepts).toBe(false)
   })
 
   it("accept every embeddings body", () => {

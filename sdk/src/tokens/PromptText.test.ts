@@ -99,6 +99,15 @@ describe("promptTextOf", () => {
     expect(prompt?.fixedTokens).toBe(4 * MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS)
   })
 
+  it("counts no framing for null system", () => {
+    const request = { model: "claude-sonnet-4-5", max_tokens: 64, system: null, tools: null, messages: [{ role: "user", content: "Hi" }] } as unknown as CanonicalRequest
+
+    const prompt = promptTextOf("messages", request)
+
+    expect(prompt?.texts).toEqual(["user", "Hi"])
+    expect(prompt?.fixedTokens).toBe(MESSAGE_FRAMING_TOKENS + REPLY_PRIMING_TOKENS)
+  })
+
   it("skips the count_tokens endpoint", () => {
     expect(promptTextOf("count_tokens", { model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] })).toBeUndefined()
   })

@@ -150,7 +150,7 @@ const pushMessagesBlock = (texts: Array<string>, block: unknown): void => {
 const messagesPrompt = (request: Json): PromptText => {
   const texts: Array<string> = []
   let messageCount = 0
-  if (request.system !== undefined) {
+  if (request.system !== undefined && request.system !== null) {
     pushContent(texts, request.system)
     messageCount += 1
   }

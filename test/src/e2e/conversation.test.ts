@@ -9,22 +9,12 @@ import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
-import { geminiResponseFromStream, makeClient, NO_PLUGINS, streamPayloads } from "./harness.js"
+import { anthropicProviderYaml, geminiProviderYaml, geminiResponseFromStream, makeClient, NO_PLUGINS, streamPayloads } from "./harness.js"
 
 type ChatChunk = OpenAI.Chat.Completions.ChatCompletionChunk
 type MessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam
 
-const providersYaml = (upstreamUrl: string) => `  anthropic:
-    use: "@fluxen/provider-anthropic"
-    config:
-      baseUrl: ${upstreamUrl}/v1
-      apiKey: sk-ant-test-upstream-key
-  gemini:
-    use: "@fluxen/provider-gemini"
-    config:
-      baseUrl: ${upstreamUrl}/v1beta
-      apiKey: gemini-test-upstream-key
-`
+const providersYaml = (upstreamUrl: string) => anthropicProviderYaml(upstreamUrl) + geminiProviderYaml(upstreamUrl)
 
 const modelsYaml = `  claude-sonnet-4-5:
     provider: anthropic

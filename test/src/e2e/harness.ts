@@ -28,6 +28,14 @@ export const anthropicProviderYaml = (upstreamUrl: string): string => `  anthrop
       apiKey: ${ANTHROPIC_UPSTREAM_KEY}
 `
 
+/** YAML lines for `providersYaml`: a provider named `gemini` whose API root is `upstreamUrl/v1beta`. */
+export const geminiProviderYaml = (upstreamUrl: string): string => `  gemini:
+    use: "@fluxen/provider-gemini"
+    config:
+      baseUrl: ${upstreamUrl}/v1beta
+      apiKey: gemini-test-upstream-key
+`
+
 /** Plugin section that loads no plugin, for tests that must not depend on the analyzer. */
 export const NO_PLUGINS = "plugins: []"
 
