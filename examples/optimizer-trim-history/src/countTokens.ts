@@ -26,7 +26,7 @@ const textOfContent = (content: ChatMessage["content"]): string => {
 /** Estimates the prompt tokens one message costs. */
 export const countMessageTokens = (message: ChatMessage): number => {
   let tokens = TOKENS_PER_MESSAGE + countTokens(message.role) + countTokens(textOfContent(message.content))
-  if (message.name !== undefined) tokens += countTokens(message.name)
+  if (message.name != null) tokens += countTokens(message.name)
   for (const call of message.tool_calls ?? []) {
     tokens += countTokens(call.function.name) + countTokens(call.function.arguments)
   }

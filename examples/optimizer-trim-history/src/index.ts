@@ -38,7 +38,7 @@ export const makeTrimHistoryHooks = (config: TrimHistoryConfig, pluginName: stri
       const request = context.request as ChatRequest
       const budget = config.models[context.route.requestedModel] ?? config.models[context.route.upstreamModel] ?? config.maxPromptTokens
 
-      const result = trimHistory(request.messages, budget, countMessageTokens, countFixedTokens(request.tools))
+      const result = trimHistory(request.messages, budget, countMessageTokens, countFixedTokens(request.tools ?? undefined))
       const annotations = {
         plugin: pluginName,
         "request.id": context.requestId,

@@ -75,12 +75,12 @@ const toCohereTools = (tools: NonNullable<ChatRequest["tools"]>): Array<CohereTo
     const { name, description, parameters } = tool.function
     return {
       type: "function",
-      function: { name, ...(description === undefined ? {} : { description }), ...(parameters === undefined ? {} : { parameters }) }
+      function: { name, ...(description == null ? {} : { description }), ...(parameters == null ? {} : { parameters }) }
     }
   })
 
 const toToolChoice = (choice: ChatRequest["tool_choice"]): CohereChatRequest["tool_choice"] => {
-  if (choice === undefined || choice === "auto") return undefined
+  if (choice == null || choice === "auto") return undefined
   if (choice === "none") return "NONE"
   if (choice === "required") return "REQUIRED"
   throw new InvalidRequestError({
@@ -90,7 +90,7 @@ const toToolChoice = (choice: ChatRequest["tool_choice"]): CohereChatRequest["to
 }
 
 const toResponseFormat = (format: ChatRequest["response_format"]): CohereChatRequest["response_format"] => {
-  if (format === undefined || format.type === "text") return undefined
+  if (format == null || format.type === "text") return undefined
   if (format.type === "json_object") return { type: "json_object" }
   if (format.type === "json_schema") {
     const schema = (format.json_schema as { schema?: unknown } | undefined)?.schema
@@ -113,7 +113,7 @@ export const toCohereRequest = (request: ChatRequest, model: string, stream: boo
     model,
     messages: request.messages.map(toCohereMessage),
     stream,
-    ...(request.tools === undefined || request.tools.length === 0 ? {} : { tools: toCohereTools(request.tools) }),
+    ...(request.tools == null || request.tools.length === 0 ? {} : { tools: toCohereTools(request.tools) }),
     ...(toolChoice === undefined ? {} : { tool_choice: toolChoice }),
     ...(maxTokens === undefined || maxTokens === null ? {} : { max_tokens: maxTokens }),
     ...(request.temperature === undefined || request.temperature === null ? {} : { temperature: request.temperature }),
