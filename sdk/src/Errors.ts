@@ -54,12 +54,14 @@ export class LimitExceededError extends Schema.TaggedError<LimitExceededError>()
 }) {}
 
 /**
- * The upstream answered with an error status. `error` holds only the
+ * The upstream responded with an error status, or sent an error as an
+ * event inside a stream it had started with HTTP 200. `error` holds only the
  * OpenAI-shaped fields taken from its body (never the raw body), and
  * `headers` the ones worth passing on (`retry-after`, `x-ratelimit-*`).
  */
 export class UpstreamHttpError extends Schema.TaggedError<UpstreamHttpError>()("UpstreamHttpError", {
   provider: Schema.String,
+  /** The upstream's HTTP status, or for an error event the status its error type gets as an HTTP error. */
   status: Schema.Number,
   error: Schema.Struct({
     message: Schema.String,
@@ -67,9 +69,14 @@ export class UpstreamHttpError extends Schema.TaggedError<UpstreamHttpError>()("
     param: Schema.NullOr(Schema.String),
     code: Schema.NullOr(Schema.Union(Schema.String, Schema.Number))
   }),
-  headers: Schema.Record({ key: Schema.String, value: Schema.String })
+  headers: Schema.Record({ key: Schema.String, value: Schema.String }),
+  /** True when the upstream sent the error as an event in a stream, after an HTTP 200. */
+  streamEvent: Schema.optional(Schema.Boolean)
 }) {
   override get message() {
+    if (this.streamEvent === true) {
+      return `${this.provider} sent an error event in the stream (type ${this.error.type ?? "unknown"}): ${this.error.message}`
+    }
     return `${this.provider} returned HTTP ${this.status}: ${this.error.message}`
   }
 }

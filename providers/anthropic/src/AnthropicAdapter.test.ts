@@ -7,6 +7,7 @@ import {
   PluginHost,
   UpstreamHttpError,
   UpstreamProtocolError,
+  UpstreamUnreachableError,
   type ChatRequest,
   type CountTokensRequest,
   type HttpTransportService,
@@ -372,12 +373,40 @@ describe("messages passthrough", () => {
   it.effect("stream error as first event", () =>
     Effect.gen(function* () {
       const body = 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+      const { adapter, transport } = adapterFor([{ body }])
+      const error = yield* Effect.flip(adapter.passthrough!("messages", { ...messagesRequest, stream: true }, makeContext()))
+      expect(error).toBeInstanceOf(UpstreamHttpError)
+      const httpError = error as UpstreamHttpError
+      expect(httpError.status).toBe(529)
+      expect(httpError.error).toEqual({ message: "Overloaded", type: "overloaded_error", param: null, code: null })
+      expect(transport.discarded()).toBe(1)
+    })
+  )
+
+  it.effect("stream error after ping", () =>
+    Effect.gen(function* () {
+      const body =
+        'event: ping\ndata: {"type": "ping"}\n\n' +
+        'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Internal server error"}}\n\n'
       const { adapter } = adapterFor([{ body }])
+      const error = yield* Effect.flip(adapter.passthrough!("messages", { ...messagesRequest, stream: true }, makeContext()))
+      expect((error as UpstreamHttpError).status).toBe(500)
+    })
+  )
+
+  it.effect("stream returned after message_start", () =>
+    Effect.gen(function* () {
+      // The body breaks right after message_start, so a call that read further would fail.
+      const broken = new UpstreamUnreachableError({ provider: "anthropic-test", reason: "the connection closed before the response completed" })
+      const body =
+        'event: ping\ndata: {"type": "ping"}\n\n' +
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"c","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}}\n\n'
+      const { adapter } = adapterFor([{ body, failAfterWrites: broken }])
       const result = yield* adapter.passthrough!("messages", { ...messagesRequest, stream: true }, makeContext())
       if (result._tag !== "Stream") throw new Error("expected a stream")
       const { events, error } = yield* Effect.promise(() => collectEvents(result.events))
-      expect(events).toEqual([])
-      expect((error as UpstreamHttpError).status).toBe(529)
+      expect(events.map((event) => event.event)).toEqual(["ping", "message_start"])
+      expect(error).toBe(broken)
     })
   )
 

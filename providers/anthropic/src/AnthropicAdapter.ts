@@ -8,6 +8,7 @@ import {
   CallUpstreamRequest,
   InvalidRequestError,
   isGatewayError,
+  readStreamStart,
   UpstreamProtocolError,
   upstreamSecrets,
   type CallContext,
@@ -70,6 +71,8 @@ const decoder = new TextDecoder()
 /** The page size for `GET /v1/models`, the maximum that Anthropic accepts. */
 const MODELS_PAGE_SIZE = 1000
 const LIST_MODELS_IDLE_TIMEOUT_MS = 30_000
+
+const isPastPing = (event: StreamEvent): boolean => (event.json as { readonly type?: unknown } | undefined)?.type !== "ping"
 
 export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport: HttpTransportService): ProviderAdapter => {
   const provider = options.provider
@@ -159,13 +162,18 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
     )
 
   async function* translateEvents(response: UpstreamResponse): AsyncGenerator<StreamEvent> {
-    const translator = new StreamTranslator({ provider, secrets })
+    const translator = new StreamTranslator({ provider, secrets, headers: response.headers })
     for await (const { payload } of readAnthropicEvents(provider, response)) {
       yield* translator.push(payload)
       if (translator.failure !== undefined) throw translator.failure
     }
   }
 
+  /**
+   * Starts a chat stream. The translator yields nothing before `message_start`, so reading its
+   * first event makes an `error` event sent before then (after `ping`s) fail the call, which
+   * routing may then retry or send to a fallback deployment.
+   */
   const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
     Effect.flatMap(
       toAnthropicRequest(request, { model: context.upstreamModel, defaultMaxTokens: options.defaultMaxTokens, stream: true }),
@@ -173,12 +181,8 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
         Effect.tryPromise({
           try: async (): Promise<StreamResult> => {
             const response = await postMessages(body, context, { stream: true, forwardClientVersion: false })
-            return {
-              _tag: "Stream",
-              status: response.status,
-              headers: pickAnthropicHeaders(response.headers),
-              events: translateEvents(response)
-            }
+            const events = await readStreamStart(translateEvents(response))
+            return { _tag: "Stream", status: response.status, headers: pickAnthropicHeaders(response.headers), events }
           },
           catch: toProviderError
         })
@@ -241,9 +245,9 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
         rawUsage = mergeAnthropicUsage(rawUsage, payload.type === "message_start" ? usageAtMessageStart(update) : update)
         usage = usageFromAnthropic(rawUsage)
       }
-      // An `error` event is thrown, never yielded, because its message may quote the API key. The host
-      // then responds with an HTTP error, or after the first event with its own redacted error event.
-      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error, secrets)
+      // An `error` event is thrown, never yielded, because its message may quote the API key. Before
+      // `message_start` it fails the call, and after it the host sends its own redacted error event.
+      if (payload.type === "error") throw streamedUpstreamError(provider, payload.error, secrets, response.headers)
       const base = event === undefined ? { data, json: payload } : { event, data, json: payload }
       yield usage === undefined ? base : { ...base, usage }
     }
@@ -255,7 +259,9 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
         const body = { ...withoutNullFields(request), model: context.upstreamModel }
         if (request.stream === true) {
           const response = await postMessages(body, context, { stream: true, forwardClientVersion: true })
-          return { _tag: "Stream", status: response.status, headers: pickAnthropicHeaders(response.headers), events: passthroughEvents(response) }
+          // Reading past the `ping`s makes an `error` event sent before `message_start` fail the call, as in `chatStream`.
+          const events = await readStreamStart(passthroughEvents(response), isPastPing)
+          return { _tag: "Stream", status: response.status, headers: pickAnthropicHeaders(response.headers), events }
         }
         const response = await postMessages(body, context, { stream: false, forwardClientVersion: true })
         const { bytes, message } = await readMessage(response)

@@ -220,6 +220,28 @@ describe("AnthropicStreamEncoder", () => {
     expect(encoder.finish()).toEqual([])
   })
 
+  it("message_start id starts with msg_", () => {
+    const events = encode([chunk({ content: "Hi" }, "stop")])
+    expect((events[0]!.json as any).message.id).toBe("msg_1")
+  })
+
+  it("message_start carries reported input", () => {
+    const encoder = new AnthropicStreamEncoder({ provider: "upstream-test" })
+    const reported = { promptTokens: 1200, completionTokens: 3, cachedInputTokens: 1000, cacheWriteTokens: 0, reasoningTokens: 0 }
+    const [start] = encoder.push(chunk({ content: "Hi" }), reported)
+    expect((start!.json as any).message.usage).toEqual({
+      input_tokens: 200,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 1000,
+      output_tokens: 0
+    })
+  })
+
+  it("message_start zeros without usage", () => {
+    const [start] = encode([chunk({ content: "Hi" }, "stop")])
+    expect((start!.json as any).message.usage).toEqual({ input_tokens: 0, output_tokens: 0 })
+  })
+
   it.effect("error event raises in Anthropic client", () =>
     Effect.gen(function* () {
       const encoder = new AnthropicStreamEncoder({ provider: "upstream-test" })

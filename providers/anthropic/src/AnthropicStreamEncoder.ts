@@ -18,10 +18,13 @@
  * OpenAI reports the finish reason and usage before `[DONE]` (usage only
  * when the request set `stream_options.include_usage`), so `message_delta`
  * and `message_stop` are written by `finish()`, which the caller invokes
- * when the upstream stream ends.
+ * when the upstream stream ends. `message_start` carries the input and cache
+ * token counts when the first chunk already reports them, as Gemini's do,
+ * and zeros otherwise. Its message id starts with `msg_` (see `messageIds.ts`).
  */
 import { UpstreamProtocolError, usageFromOpenAI, type ChatCompletionChunk, type StreamEvent, type Usage } from "@fluxen/sdk"
 import { toStopReason } from "./finishReasons.js"
+import { toMessageId } from "./messageIds.js"
 import type { ErrorObject, StreamPayload } from "./MessagesApi.js"
 import { signedThinkingBlocksIn, type SignedThinkingBlock } from "./thinking.js"
 import { toToolUseId } from "./toolUseIds.js"
@@ -60,12 +63,17 @@ export class AnthropicStreamEncoder {
     this.#fallbackModel = options.model ?? ""
   }
 
-  /** Encodes one chunk into zero or more Anthropic events. The first chunk also produces `message_start`. */
-  push(chunk: ChatCompletionChunk): Array<StreamEvent> {
+  /**
+   * Encodes one chunk into zero or more Anthropic events. The first chunk also produces
+   * `message_start`. `reportedUsage` is the usage the upstream reported so far, which the
+   * adapter may give beside the chunk (`StreamEvent.usage`) when the chunk itself has none.
+   */
+  push(chunk: ChatCompletionChunk, reportedUsage?: Usage): Array<StreamEvent> {
     const events: Array<StreamEvent> = []
-    if (!this.#started) events.push(this.#messageStart(chunk.id, chunk.model))
+    const chunkUsage = chunk.usage === undefined || chunk.usage === null ? undefined : usageFromOpenAI(chunk.usage)
+    if (!this.#started) events.push(this.#messageStart(chunk.id, chunk.model, chunkUsage ?? reportedUsage))
 
-    if (chunk.usage !== undefined && chunk.usage !== null) this.#usage = usageFromOpenAI(chunk.usage) ?? this.#usage
+    if (chunkUsage !== undefined) this.#usage = chunkUsage
 
     for (const choice of chunk.choices ?? []) {
       if (choice.index !== 0) continue
@@ -98,7 +106,7 @@ export class AnthropicStreamEncoder {
     if (this.#finished) return []
     this.#finished = true
     const events: Array<StreamEvent> = []
-    if (!this.#started) events.push(this.#messageStart("", this.#fallbackModel))
+    if (!this.#started) events.push(this.#messageStart("", this.#fallbackModel, undefined))
     this.#closeBlock(events)
 
     const usage = this.#usage === undefined ? { output_tokens: 0 } : usageToAnthropic(this.#usage)
@@ -116,20 +124,22 @@ export class AnthropicStreamEncoder {
     return { event: "error", data: JSON.stringify(payload), json: payload }
   }
 
-  #messageStart(id: string, model: string): StreamEvent {
+  #messageStart(id: string, model: string, usage: Usage | undefined): StreamEvent {
     this.#started = true
+    // The output count comes with message_delta, as in Anthropic's own streams. OpenAI reports
+    // usage only at the end, so without an earlier report the input count is 0 here too.
+    const startUsage = usage === undefined ? { input_tokens: 0, output_tokens: 0 } : { ...usageToAnthropic(usage), output_tokens: 0 }
     return this.#event({
       type: "message_start",
       message: {
-        id,
+        id: toMessageId(id),
         type: "message",
         role: "assistant",
         model,
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        // OpenAI reports usage only at the end, so message_delta carries the real counts.
-        usage: { input_tokens: 0, output_tokens: 0 }
+        usage: startUsage
       }
     })
   }

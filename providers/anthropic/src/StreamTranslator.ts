@@ -56,12 +56,15 @@ export interface StreamTranslatorOptions {
   readonly now?: () => number
   /** Values removed from the message of an error event (the API key). */
   readonly secrets?: ReadonlyArray<string>
+  /** The stream response's headers, from which an error event's error keeps the upstream request id. */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 export class StreamTranslator {
   readonly #provider: string
   readonly #now: () => number
   readonly #secrets: ReadonlyArray<string>
+  readonly #headers: Readonly<Record<string, string>>
 
   #started = false
   #id = ""
@@ -81,6 +84,7 @@ export class StreamTranslator {
     this.#provider = options.provider
     this.#now = options.now ?? Date.now
     this.#secrets = options.secrets ?? []
+    this.#headers = options.headers ?? {}
   }
 
   /** True once `message_stop` arrived. */
@@ -116,7 +120,7 @@ export class StreamTranslator {
       case "message_stop":
         return this.#messageStop()
       case "error": {
-        this.#failure = streamedUpstreamError(this.#provider, payload.error, this.#secrets)
+        this.#failure = streamedUpstreamError(this.#provider, payload.error, this.#secrets, this.#headers)
         if (!this.#started) return []
         const json = toOpenAIErrorPayload(this.#failure)
         return [{ data: JSON.stringify(json), json }]

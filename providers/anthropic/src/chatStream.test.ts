@@ -41,6 +41,14 @@ const streamChat = (reply: FakeReply) =>
     return { ...collected, transport }
   })
 
+/** Starts a stream that must fail before it returns, and returns the error with the transport. */
+const startFailure = (reply: FakeReply) =>
+  Effect.gen(function* () {
+    const { adapter, transport } = adapterFor(reply)
+    const error = yield* Effect.flip(adapter.chatStream(request, makeContext()))
+    return { error, transport }
+  })
+
 interface Expected {
   readonly content: string | null
   readonly reasoning?: string
@@ -224,7 +232,16 @@ describe("chatStream on recorded streams", () => {
   it.effect("transport failure passes through", () =>
     Effect.gen(function* () {
       const broken = new UpstreamUnreachableError({ provider: "anthropic-test", reason: "the connection closed before the response completed" })
-      const { error } = yield* streamChat({ body: streamFixtureBytes("text-stream.chunks.txt").slice(0, 400), failAfterWrites: broken })
+      const { error } = yield* startFailure({ body: streamFixtureBytes("text-stream.chunks.txt").slice(0, 400), failAfterWrites: broken })
+      expect(error).toBe(broken)
+    })
+  )
+
+  it.effect("transport failure after message_start", () =>
+    Effect.gen(function* () {
+      const broken = new UpstreamUnreachableError({ provider: "anthropic-test", reason: "the connection closed before the response completed" })
+      const { events, error } = yield* streamChat({ body: streamFixtureBytes("text-stream.chunks.txt").slice(0, 600), failAfterWrites: broken })
+      expect(events.length).toBeGreaterThan(0)
       expect(error).toBe(broken)
     })
   )
@@ -245,7 +262,7 @@ describe("chatStream on recorded streams", () => {
 
   it.effect("invalid JSON event is a protocol error", () =>
     Effect.gen(function* () {
-      const { error, transport } = yield* streamChat({ body: "event: message_start\ndata: {not json\n\n" })
+      const { error, transport } = yield* startFailure({ body: "event: message_start\ndata: {not json\n\n" })
       expect(error).toBeInstanceOf(UpstreamProtocolError)
       expect(transport.discarded()).toBe(1)
     })
@@ -274,18 +291,35 @@ describe("chatStream error event", () => {
       expect(httpError.status).toBe(529)
       expect(httpError.error.type).toBe("overloaded_error")
       expect(httpError.error.message).toBe("Overloaded")
+      expect(httpError.streamEvent).toBe(true)
       expect(JSON.stringify(httpError)).not.toContain(apiKey)
       expect(transport.discarded()).toBe(1)
     })
   )
 
-  it.effect("error before message_start yields nothing", () =>
+  it.effect("error before message_start fails call", () =>
     Effect.gen(function* () {
       const body = 'event: ping\ndata: {"type":"ping"}\n\nevent: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}\n\n'
-      const { events, error } = yield* streamChat({ body })
-      expect(events).toEqual([])
+      const { error, transport } = yield* startFailure({ body, headers: { "request-id": "req_first_event" } })
       expect(error).toBeInstanceOf(UpstreamHttpError)
-      expect((error as UpstreamHttpError).status).toBe(429)
+      const httpError = error as UpstreamHttpError
+      expect(httpError.status).toBe(429)
+      expect(httpError.error.type).toBe("rate_limit_error")
+      expect(httpError.headers["x-fluxen-upstream-request-id"]).toBe("req_first_event")
+      expect(transport.discarded()).toBe(1)
+    })
+  )
+
+  it.effect("call returns after message_start", () =>
+    Effect.gen(function* () {
+      // The body breaks right after message_start, so a call that read further would fail.
+      const broken = new UpstreamUnreachableError({ provider: "anthropic-test", reason: "the connection closed before the response completed" })
+      const messageStart = overloadedMidStream.split("\n\n")[0] + "\n\n"
+      const { adapter } = adapterFor({ body: messageStart, failAfterWrites: broken })
+      const result = yield* adapter.chatStream(request, makeContext())
+      const { events, error } = yield* Effect.promise(() => collectEvents(result.events))
+      expect(events.map((event) => (event.json as { choices: Array<{ delta: unknown }> }).choices[0]!.delta)).toEqual([{ role: "assistant", content: "" }])
+      expect(error).toBe(broken)
     })
   )
 

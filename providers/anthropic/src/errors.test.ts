@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { upstreamErrorFromAnthropic } from "./errors.js"
+import { streamedUpstreamError, upstreamErrorFromAnthropic } from "./errors.js"
 
 describe("upstreamErrorFromAnthropic", () => {
   it("maps type and status", () => {
@@ -17,5 +17,15 @@ describe("upstreamErrorFromAnthropic", () => {
     const error = upstreamErrorFromAnthropic("anthropic", 401, {}, body, ["sk-ant-secret-1"])
 
     expect(error.error.message).toBe("invalid x-api-key: [redacted]")
+  })
+})
+
+describe("streamedUpstreamError", () => {
+  it("message names the stream event", () => {
+    const error = streamedUpstreamError("anthropic", { type: "overloaded_error", message: "Overloaded for sk-ant-secret-1" }, ["sk-ant-secret-1"])
+
+    expect(error.status).toBe(529)
+    expect(error.streamEvent).toBe(true)
+    expect(error.message).toBe("anthropic sent an error event in the stream (type overloaded_error): Overloaded for [redacted]")
   })
 })

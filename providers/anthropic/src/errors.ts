@@ -70,17 +70,20 @@ export const readAnthropicError = async (
 }
 
 /**
- * Maps an `error` event that arrived after the stream started. It becomes
- * an `UpstreamHttpError`, not an `UpstreamProtocolError`, because Anthropic
- * sends the same error objects mid-stream as in HTTP error responses
- * (`overloaded_error` is the usual one). The usage record then keeps the
- * status and type that show whether a retry may help. A type missing from
- * `statusByErrorType` gets 500.
+ * Maps an `error` event of a stream that started with HTTP 200. It becomes
+ * an `UpstreamHttpError` marked as a stream event, not an
+ * `UpstreamProtocolError`, because Anthropic sends the same error objects in
+ * streams as in HTTP error responses (`overloaded_error` is the usual one).
+ * Routing and the usage record then see the status and type that show
+ * whether a retry may help. A type missing from `statusByErrorType` gets 500.
+ * `headers` are the stream response's headers, which carry the upstream
+ * request id.
  */
 export const streamedUpstreamError = (
   provider: string,
   error: Partial<ErrorObject> | undefined,
-  secrets: ReadonlyArray<string> = []
+  secrets: ReadonlyArray<string> = [],
+  headers: Readonly<Record<string, string>> = {}
 ): UpstreamHttpError => {
   const type = typeof error?.type === "string" ? error.type : "api_error"
   const message =
@@ -89,7 +92,8 @@ export const streamedUpstreamError = (
     provider,
     status: statusByErrorType[type] ?? 500,
     error: { message, type, param: null, code: null },
-    headers: {}
+    headers: pickAnthropicHeaders(headers),
+    streamEvent: true
   })
 }
 

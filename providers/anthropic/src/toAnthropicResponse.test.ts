@@ -23,7 +23,7 @@ describe("toAnthropicResponse", () => {
     const message = translated(completion)
     expect(message.type).toBe("message")
     expect(message.role).toBe("assistant")
-    expect(message.id).toBe(completion.id)
+    expect(message.id).toBe("msg_D8Z5f52zQqikDBEKQMQoYcWMcWPeU")
     expect(message.model).toBe(completion.model)
     expect(message.content).toEqual([{ type: "text", text: completion.choices[0]!.message.content }])
     expect(message.stop_reason).toBe("end_turn")

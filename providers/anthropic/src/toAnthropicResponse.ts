@@ -7,6 +7,7 @@ import { emptyUsage, UpstreamProtocolError, usageFromOpenAI, type ChatCompletion
 import { Effect } from "effect"
 import { toStopReason } from "./finishReasons.js"
 import type { ContentBlock, MessageResponse } from "./MessagesApi.js"
+import { toMessageId } from "./messageIds.js"
 import { signedThinkingBlocksIn } from "./thinking.js"
 import { toToolUseId } from "./toolUseIds.js"
 import { usageToAnthropic } from "./usage.js"
@@ -57,7 +58,7 @@ export const toAnthropicResponse = (
     }
 
     return Effect.succeed({
-      id: completion.id,
+      id: toMessageId(completion.id),
       type: "message",
       role: "assistant",
       model: completion.model,

@@ -10,6 +10,7 @@ import {
   InvalidRequestError,
   isGatewayError,
   pickUpstreamHeaders,
+  readStreamStart,
   UpstreamProtocolError,
   type CallContext,
   type ChatRequest,
@@ -156,17 +157,6 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
     }
   }
 
-  async function* prepend(first: StreamEvent, rest: AsyncIterator<StreamEvent>): AsyncGenerator<StreamEvent> {
-    let completed = false
-    try {
-      yield first
-      for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield next.value
-      completed = true
-    } finally {
-      if (!completed) await rest.return?.()
-    }
-  }
-
   /**
    * Starts a stream. The first event is read before the result is returned.
    * Gemini reports some failures in the first event of an HTTP 200 stream: a
@@ -182,14 +172,8 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
           const path = `/${modelResourcePath(context.upstreamModel)}:streamGenerateContent?alt=sse`
           const response = await send("POST", path, body, context, true)
           const translator = new StreamTranslator({ provider, model: context.upstreamModel, apiKey })
-          const events = readStream(response, translator)
-          const first = await events.next()
-          return {
-            _tag: "Stream",
-            status: response.status,
-            headers: pickUpstreamHeaders(response.headers),
-            events: first.done === true ? events : prepend(first.value, events)
-          }
+          const events = await readStreamStart(readStream(response, translator))
+          return { _tag: "Stream", status: response.status, headers: pickUpstreamHeaders(response.headers), events }
         },
         catch: toProviderError
       })

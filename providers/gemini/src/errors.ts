@@ -117,7 +117,8 @@ export const geminiStreamError = (
 ): UpstreamHttpError => {
   const code = rpcStatus.code
   const status = typeof code === "number" && code >= 400 && code <= 599 ? code : 502
-  return geminiHttpError({ provider, status, headers: {}, bodyText: JSON.stringify({ error: rpcStatus }), apiKey })
+  const mapped = geminiHttpError({ provider, status, headers: {}, bodyText: JSON.stringify({ error: rpcStatus }), apiKey })
+  return new UpstreamHttpError({ provider, status, error: mapped.error, headers: mapped.headers, streamEvent: true })
 }
 
 /**

@@ -11,6 +11,7 @@ import {
 } from "@fluxen/provider-anthropic"
 import {
   upstreamErrorFromBody,
+  UpstreamHttpError,
   UpstreamProtocolError,
   type CallContext,
   type ChatCompletion,
@@ -28,6 +29,11 @@ import { Effect } from "effect"
 // `{"error": {...}}` event with no `choices`.
 const isErrorEvent = (json: unknown): boolean =>
   typeof json === "object" && json !== null && "error" in json && !("choices" in json)
+
+const streamErrorOf = (provider: string, data: string): UpstreamHttpError => {
+  const mapped = upstreamErrorFromBody(provider, 500, {}, data)
+  return new UpstreamHttpError({ provider, status: mapped.status, error: mapped.error, headers: mapped.headers, streamEvent: true })
+}
 
 const hasFinishReason = (chunk: ChatCompletionChunk): boolean =>
   (chunk.choices ?? []).some((choice) => choice.finish_reason !== null && choice.finish_reason !== undefined)
@@ -50,10 +56,10 @@ async function* encodeChatStream(events: AsyncIterable<StreamEvent>, provider: s
     // redacted here, because `ProviderAdapter` does not expose an adapter's credentials. The bundled
     // adapters remove their keys from stream errors themselves, so a key can reach the client here
     // only from a plugin's adapter that yields raw error events.
-    if (isErrorEvent(event.json)) throw upstreamErrorFromBody(provider, 500, {}, event.data)
+    if (isErrorEvent(event.json)) throw streamErrorOf(provider, event.data)
     const chunk = event.json as ChatCompletionChunk
     if (hasFinishReason(chunk)) complete = true
-    for (const encoded of encoder.push(chunk)) yield usage === undefined ? encoded : { ...encoded, usage }
+    for (const encoded of encoder.push(chunk, event.usage)) yield usage === undefined ? encoded : { ...encoded, usage }
   }
   if (!complete) {
     throw new UpstreamProtocolError({ provider, message: "The upstream stream ended without a finish reason or [DONE]." })

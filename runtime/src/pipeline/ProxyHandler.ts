@@ -286,10 +286,13 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
    * Logs a failed upstream call with the request id, so that an operator sees what the client
    * got. An upstream 4xx is usually the client's mistake, so it is logged at info. A 429, and a
    * 401 or 403, which reject the provider key of Fluxen's own configuration, are warnings.
+   * An error event in a stream has no HTTP status of its own, so its log line has no `http.status`
+   * and its message names the event's error type.
    */
   const logUpstreamFailure = (state: RequestState, error: GatewayError): void => {
     if (!error._tag.startsWith("Upstream")) return
     const status = error._tag === "UpstreamHttpError" ? error.status : undefined
+    const streamEvent = error._tag === "UpstreamHttpError" && error.streamEvent === true
     const upstreamRequestId = error._tag === "UpstreamHttpError" ? error.headers[UPSTREAM_REQUEST_ID_HEADER] : undefined
     const clientMistake = status !== undefined && status < 500 && status !== 429 && status !== 401 && status !== 403
     // The route names the first deployment, and after fallbacks the error comes from the last one tried.
@@ -300,7 +303,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
       provider,
       model: attempt?.provider === provider ? attempt.upstreamModel : "",
       error: error._tag,
-      ...(status === undefined ? {} : { "http.status": status }),
+      ...(status === undefined || streamEvent ? {} : { "http.status": status }),
       ...(upstreamRequestId === undefined ? {} : { "upstream.request_id": upstreamRequestId }),
       "error.message": error.message
     })

@@ -222,3 +222,12 @@ export const parseOpenAIError = (text: string): OpenAIErrorBody => {
   }
   return body as unknown as OpenAIErrorBody
 }
+
+/** Awaits a call that must fail, and returns what it threw. */
+export const failureOf = async (call: Promise<unknown>): Promise<unknown> =>
+  call.then(
+    () => {
+      throw new Error("Expected the call to fail, but it succeeded")
+    },
+    (error: unknown) => error
+  )

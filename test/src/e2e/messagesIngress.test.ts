@@ -10,7 +10,7 @@ import type { UsageRecord } from "@fluxen/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream, type WritePattern } from "../support/replayUpstream.js"
-import { fixtureJson, fixtureText, recordIds, UPSTREAM_API_KEY, waitForNewRecord, waitForRecord } from "./harness.js"
+import { failureOf, fixtureJson, fixtureText, recordIds, UPSTREAM_API_KEY, waitForNewRecord, waitForRecord } from "./harness.js"
 
 const CLIENT_KEY = "client-key"
 const ANTHROPIC_KEY = "sk-ant-test-upstream-key"
@@ -105,7 +105,8 @@ const streamMessage = async (
   const before = await recordIds(gateway)
   const stream = client.messages.stream(params)
   const events: Array<Anthropic.MessageStreamEvent> = []
-  stream.on("streamEvent", (event) => events.push(event))
+  // The SDK builds the final message by changing the message_start event's object, so each event is copied as it arrives.
+  stream.on("streamEvent", (event) => events.push(structuredClone(event)))
   const message = await stream.finalMessage()
   const record = await waitForNewRecord(gateway, before)
   return { message, events, record }
@@ -119,14 +120,6 @@ const createMessage = async (
   return { message, record }
 }
 
-/** Awaits a call that must fail, and returns what it threw. */
-const failureOf = async (call: Promise<unknown>): Promise<unknown> =>
-  call.then(
-    () => {
-      throw new Error("Expected the call to fail, but it succeeded")
-    },
-    (error: unknown) => error
-  )
 
 interface SseEvent {
   readonly event: string | undefined
@@ -398,7 +391,7 @@ describe("messages translated to openai", () => {
     const recorded = fixtureJson("openai/chat-completions/text.json")
     expect(message.type).toBe("message")
     expect(message.role).toBe("assistant")
-    expect(message.id).toBe(recorded.id)
+    expect(message.id).toBe(`msg_${recorded.id.slice("chatcmpl-".length)}`)
     expect(message.model).toBe("gpt-4.1-nano-2025-04-14")
     expect(message.content).toEqual([{ type: "text", text: recorded.choices[0].message.content }])
     expect(message.stop_reason).toBe("end_turn")
@@ -574,6 +567,26 @@ describe("messages translated to gemini", () => {
       stream: true,
       usage: { promptTokens: 18, completionTokens: 115, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 35, costUsd: 0.0002929 }
     })
+  })
+
+  it("message_start has Gemini's input tokens", async () => {
+    // The recording's first event reports promptTokenCount 15 and its last 13, with responseId w1peaMz6INOvnvgPgYfPiQY.
+    upstream.enqueue({ fixture: "gemini/stream-generate-content/text-stream.sse", writes: "per-event" })
+
+    const { message, events } = await streamMessage({
+      model: "gemini-2.5-flash",
+      max_tokens: 1024,
+      messages: [{ role: "user", content: "What is the capital of France?" }]
+    })
+
+    const start = events[0] as Anthropic.RawMessageStartEvent
+    expect(start.type).toBe("message_start")
+    expect(start.message.usage.input_tokens).toBe(15)
+    expect(start.message.usage.output_tokens).toBe(0)
+    expect(start.message.id).toBe("msg_w1peaMz6INOvnvgPgYfPiQY")
+    expect(message.id).toBe("msg_w1peaMz6INOvnvgPgYfPiQY")
+    // message_delta repeats the last reported counts, which replace the early ones.
+    expect(message.usage.input_tokens).toBe(13)
   })
 
   it("streams a function call as tool_use", async () => {
