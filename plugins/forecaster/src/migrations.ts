@@ -7,9 +7,10 @@
  * The shadow table stores scores and token counts, never prompt or
  * completion text.
  */
-import * as Migrator from "@effect/sql/Migrator"
+import type { MigrationError } from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import { runMigrations, type AppliedMigrations } from "@fluxen/sdk/migrations"
 import { Effect } from "effect"
 
 /** Table in which the migrator stores the ids of applied forecaster migrations. */
@@ -83,16 +84,13 @@ export const forecasterMigrations: Record<string, Effect.Effect<void, SqlError, 
 }
 
 /**
- * Applies the forecaster migrations the database has not seen yet, in one
- * transaction.
+ * Applies the forecaster migrations that the database has not seen yet, with the
+ * SDK's `runMigrations`.
  *
- * NOTE: the migrator turns a failing migration into a defect, not a failure.
+ * NOTE: a failing migration is a defect (`Effect.die`), not a failure, so
+ * callers that report errors must catch defects too.
  */
-export const runForecasterMigrations: Effect.Effect<
-  ReadonlyArray<readonly [id: number, name: string]>,
-  Migrator.MigrationError | SqlError,
-  SqlClient.SqlClient
-> = Migrator.make({})({
-  loader: Migrator.fromRecord(forecasterMigrations),
-  table: forecasterMigrationsTable
+export const runForecasterMigrations: Effect.Effect<AppliedMigrations, MigrationError | SqlError, SqlClient.SqlClient> = runMigrations({
+  table: forecasterMigrationsTable,
+  migrations: forecasterMigrations
 })

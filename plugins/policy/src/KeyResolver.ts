@@ -6,12 +6,20 @@
  * `keyCacheTtlMs`. An admin change on this instance clears the cache at
  * once; on other instances a revoked or changed key takes effect within
  * the TTL.
+ *
+ * A static key keeps working while the database fails. Its team's row of
+ * the teams table is then the one last read, and without one the team has
+ * only its YAML limits. Keeping the last row keeps limits that an
+ * administrator set through the API in force during the outage, and the row
+ * is read again once the database responds. Keys made through the admin API
+ * cannot be found without the database, so their lookups fail.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option, Redacted } from "effect"
 import { hashesEqual, hashKey } from "./ApiKey.js"
 import type { KeyRecord, KeyStore, TeamRecord } from "./KeyStore.js"
 import type { BudgetLimit, RateLimits } from "./Limits.js"
+import { makeThrottledWarning } from "./LogLimits.js"
 import type { StaticKey } from "./PolicyConfig.js"
 
 /** A key with everything admission needs. */
@@ -34,10 +42,13 @@ export interface ResolvedKey {
 
 /** Bounds the memory of the cache, since clients choose the keys they send. */
 const MAX_CACHED_KEYS = 10_000
+const TEAM_FAILURE_WARNING_INTERVAL_MS = 10_000
 
 export const staticKeyId = (name: string): string => `static:${name}`
 
 export interface KeyResolverOptions {
+  /** The plugin's instance name, for log annotations. */
+  readonly pluginName: string
   readonly store: KeyStore
   readonly staticKeys: ReadonlyArray<StaticKey>
   readonly keyCacheTtlMs: number
@@ -61,11 +72,37 @@ export const makeKeyResolver = (options: KeyResolverOptions) => {
   const staticByHash = new Map<string, StaticKey>()
   for (const entry of options.staticKeys) staticByHash.set(hashKey(Redacted.value(entry.key)), entry)
 
-  const teamOf = (team: string | null | undefined): Effect.Effect<Option.Option<TeamRecord>, SqlError> =>
-    team === null || team === undefined ? Effect.succeed(Option.none()) : store.findTeam(team)
+  // The last teams table row read for each team of a static key: `none` when the team had no row.
+  const lastStaticTeams = new Map<string, Option.Option<TeamRecord>>()
+  const staticTeamNames = new Set(options.staticKeys.flatMap((entry) => (entry.team === undefined ? [] : [entry.team])))
+  const warnStaticTeamFailure = makeThrottledWarning(
+    "Reading the team of a static key from the database failed, so the key keeps working with the team's limits from the YAML and from the team's row last read, if any. Keys made through the admin API fail until the database responds.",
+    TEAM_FAILURE_WARNING_INTERVAL_MS
+  )
+
+  const teamOf = (team: string | null | undefined): Effect.Effect<Option.Option<TeamRecord>, SqlError> => {
+    if (team === null || team === undefined) return Effect.succeed(Option.none())
+    return Effect.tap(store.findTeam(team), (found) => {
+      if (staticTeamNames.has(team)) lastStaticTeams.set(team, found)
+    })
+  }
+
+  /** Reads the team of a static key, falling back to the row last read when the database fails. */
+  const staticTeamOf = (entry: StaticKey): Effect.Effect<Option.Option<TeamRecord>> =>
+    Effect.catchAll(teamOf(entry.team), (error) => {
+      const last = entry.team === undefined ? undefined : lastStaticTeams.get(entry.team)
+      const warning = warnStaticTeamFailure({
+        plugin: options.pluginName,
+        "key.name": entry.name,
+        team: entry.team,
+        "team.database_row": last === undefined ? "never read" : Option.isSome(last) ? "last read" : "no row",
+        error: error.message
+      })
+      return Effect.as(warning, last ?? Option.none())
+    })
 
   const fromStatic = (entry: StaticKey) =>
-    Effect.map(teamOf(entry.team), (team): ResolvedKey => ({
+    Effect.map(staticTeamOf(entry), (team): ResolvedKey => ({
       id: staticKeyId(entry.name),
       name: entry.name,
       team: entry.team ?? null,

@@ -510,6 +510,43 @@ describe.each(policyTestDatabases.slice(0, 1))("policy hooks with Redis on $name
       })
     )
 
+    it.scoped("metrics report unchecked admissions", () =>
+      Effect.gen(function* () {
+        const port = yield* Effect.promise(closedLoopbackPort)
+        const key = newKey()
+        const { hooks, metrics } = yield* buildPolicyPlugin({
+          keys: [{ key, name: "open", limits: { requestsPerMinute: 1 } }],
+          redis: { url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 100, failMode: "open" }
+        })
+
+        yield* hooks.beforeRequest!(authorized(key))
+        yield* hooks.beforeRequest!(authorized(key))
+        const byName = new Map(metrics().map((metric) => [metric.name, metric]))
+
+        expect(byName.get("fluxen_policy_unchecked_admissions_total")?.type).toBe("counter")
+        expect(byName.get("fluxen_policy_unchecked_admissions_total")?.samples).toEqual([{ value: 2 }])
+        expect(byName.get("fluxen_policy_redis_up")?.type).toBe("gauge")
+        expect(byName.get("fluxen_policy_redis_up")?.samples).toEqual([{ value: 0 }])
+      })
+    )
+
+    it.scoped("metrics report Redis up", () =>
+      Effect.gen(function* () {
+        const { prefix } = yield* makeTestRedisStore()
+        const key = newKey()
+        const { hooks, metrics } = yield* buildPolicyPlugin({
+          keys: [{ key, name: "checked", limits: { requestsPerMinute: 10 } }],
+          redis: { url: testRedisUrl, keyPrefix: prefix }
+        })
+
+        yield* hooks.beforeRequest!(authorized(key))
+        const byName = new Map(metrics().map((metric) => [metric.name, metric]))
+
+        expect(byName.get("fluxen_policy_unchecked_admissions_total")?.samples).toEqual([{ value: 0 }])
+        expect(byName.get("fluxen_policy_redis_up")?.samples).toEqual([{ value: 1 }])
+      })
+    )
+
     it.scoped("fail mode closed rejects without Redis", () =>
       Effect.gen(function* () {
         const port = yield* Effect.promise(closedLoopbackPort)

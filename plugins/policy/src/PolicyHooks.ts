@@ -137,7 +137,12 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
   // Authentication
   // ---------------------------------------------------------------------------
 
-  /** Looks up a key by its hash. A database failure is logged and fails the calling hook with a PluginError. */
+  /**
+   * Looks up a key by its hash. Static keys resolve without the database, so
+   * only a key made through the admin API, or a hash that matches no static
+   * key, reaches a database failure, which is logged and fails the calling
+   * hook with a PluginError.
+   */
   const lookUpKey = (
     hash: string,
     hook: "beforeRequest" | "listModels",
@@ -145,7 +150,9 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
   ): Effect.Effect<ResolvedKey | undefined, GatewayError> =>
     resolver.resolve(hash).pipe(
       Effect.tapError((error) =>
-        Effect.logError("Looking up an API key failed.").pipe(Effect.annotateLogs({ ...logAnnotations, error: error.message }))
+        Effect.logError(
+          "Looking up an API key in the database failed, so the request was rejected. Keys from the YAML keep working, but keys made through the admin API fail until the database responds."
+        ).pipe(Effect.annotateLogs({ ...logAnnotations, error: error.message }))
       ),
       Effect.mapError(
         () =>

@@ -24,6 +24,7 @@ import type { LimitStore } from "./LimitStore.js"
 import { makeThrottledWarning } from "./LogLimits.js"
 import { makeMemoryLimitStore } from "./MemoryLimitStore.js"
 import { runPolicyMigrations } from "./migrations.js"
+import { policyMetrics } from "./policyMetrics.js"
 import { makePeriodClock } from "./Periods.js"
 import { PolicyConfig } from "./PolicyConfig.js"
 import { makePolicyHooks } from "./PolicyHooks.js"
@@ -93,6 +94,7 @@ export default definePlugin({
         }
 
         const resolver = makeKeyResolver({
+          pluginName: host.instanceName,
           store: keyStore,
           staticKeys: config.keys,
           keyCacheTtlMs: config.keyCacheTtlSeconds * 1_000
@@ -149,7 +151,8 @@ export default definePlugin({
             "policy.admin_api": config.masterKey !== undefined
           })
         )
-        return { hooks: policy.hooks, routes }
+        const redisStatus = config.redis === undefined ? undefined : storeStatus
+        return { hooks: policy.hooks, routes, metrics: () => policyMetrics(policy.stats, redisStatus) }
       })
     )
 })

@@ -8,9 +8,10 @@
  *
  * Keys are stored as the SHA-256 hex of the key, never the key itself.
  */
-import * as Migrator from "@effect/sql/Migrator"
+import type { MigrationError } from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import { runMigrations, type AppliedMigrations } from "@fluxen/sdk/migrations"
 import { Effect } from "effect"
 
 /** Table in which the migrator stores the ids of applied policy migrations. */
@@ -105,16 +106,13 @@ export const policyMigrations: Record<string, Effect.Effect<void, SqlError, SqlC
 }
 
 /**
- * Applies the policy migrations the database has not seen yet, in one
- * transaction.
+ * Applies the policy migrations that the database has not seen yet, with the
+ * SDK's `runMigrations`.
  *
- * NOTE: the migrator turns a failing migration into a defect, not a failure.
+ * NOTE: a failing migration is a defect (`Effect.die`), not a failure, so
+ * callers that report errors must catch defects too.
  */
-export const runPolicyMigrations: Effect.Effect<
-  ReadonlyArray<readonly [id: number, name: string]>,
-  Migrator.MigrationError | SqlError,
-  SqlClient.SqlClient
-> = Migrator.make({})({
-  loader: Migrator.fromRecord(policyMigrations),
-  table: policyMigrationsTable
+export const runPolicyMigrations: Effect.Effect<AppliedMigrations, MigrationError | SqlError, SqlClient.SqlClient> = runMigrations({
+  table: policyMigrationsTable,
+  migrations: policyMigrations
 })

@@ -1,6 +1,7 @@
-import * as Migrator from "@effect/sql/Migrator"
+import type { MigrationError } from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import { runMigrations, type AppliedMigrations } from "@fluxen/sdk/migrations"
 import * as Effect from "effect/Effect"
 
 /** Table in which the migrator stores the ids of applied usage migrations. */
@@ -102,17 +103,13 @@ export const usageMigrations: Record<string, Effect.Effect<void, SqlError, SqlCl
 }
 
 /**
- * Applies the usage migrations that the database has not seen yet, in one transaction, and
- * returns the `[id, name]` pairs it applied (empty when the schema is current).
+ * Applies the usage migrations that the database has not seen yet, with the
+ * SDK's `runMigrations`.
  *
- * NOTE: the migrator turns a failing migration into a defect (`Effect.die`), not a failure, so
+ * NOTE: a failing migration is a defect (`Effect.die`), not a failure, so
  * callers that report errors must catch defects too.
  */
-export const runUsageMigrations: Effect.Effect<
-  ReadonlyArray<readonly [id: number, name: string]>,
-  Migrator.MigrationError | SqlError,
-  SqlClient.SqlClient
-> = Migrator.make({})({
-  loader: Migrator.fromRecord(usageMigrations),
-  table: usageMigrationsTable
+export const runUsageMigrations: Effect.Effect<AppliedMigrations, MigrationError | SqlError, SqlClient.SqlClient> = runMigrations({
+  table: usageMigrationsTable,
+  migrations: usageMigrations
 })

@@ -42,7 +42,8 @@ export interface PolicyTestDatabase {
   readonly layer: Layer.Layer<SqlClient.SqlClient, unknown>
 }
 
-const migrate = Effect.zipRight(runUsageMigrations, runPolicyMigrations)
+/** Creates the usage and policy tables in the database of the current `SqlClient`. */
+export const migrateTestDatabase = Effect.zipRight(runUsageMigrations, runPolicyMigrations)
 
 const sqliteLayer: Layer.Layer<SqlClient.SqlClient, unknown> = Layer.unwrapScoped(
   Effect.map(
@@ -52,22 +53,27 @@ const sqliteLayer: Layer.Layer<SqlClient.SqlClient, unknown> = Layer.unwrapScope
     ),
     (directory) => SqliteClient.layer({ filename: NodePath.join(directory, "fluxen.db") })
   )
-).pipe(Layer.tap((context) => Effect.provide(migrate, context)))
+).pipe(Layer.tap((context) => Effect.provide(migrateTestDatabase, context)))
 
-// A schema per test file keeps files that run in parallel apart; `search_path`
-// in the URL makes every table land in it.
+/**
+ * Creates an empty PostgreSQL schema that is dropped when the scope closes,
+ * and returns a URL whose `search_path` makes every table land in it. A
+ * schema per test file keeps files that run in parallel apart.
+ */
+export const createTestSchema = Effect.gen(function* () {
+  const schema = `fluxen_policy_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`
+  const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(testPostgresUrl) }))
+  const sql = Context.get(admin, SqlClient.SqlClient)
+  yield* Effect.acquireRelease(sql`CREATE SCHEMA ${sql(schema)}`, () => sql`DROP SCHEMA ${sql(schema)} CASCADE`.pipe(Effect.orDie))
+
+  const url = new URL(testPostgresUrl)
+  url.searchParams.set("options", `-c search_path=${schema}`)
+  return url
+})
+
 const postgresLayer: Layer.Layer<SqlClient.SqlClient, unknown> = Layer.unwrapScoped(
-  Effect.gen(function* () {
-    const schema = `fluxen_policy_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`
-    const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(testPostgresUrl) }))
-    const sql = Context.get(admin, SqlClient.SqlClient)
-    yield* Effect.acquireRelease(sql`CREATE SCHEMA ${sql(schema)}`, () => sql`DROP SCHEMA ${sql(schema)} CASCADE`.pipe(Effect.orDie))
-
-    const url = new URL(testPostgresUrl)
-    url.searchParams.set("options", `-c search_path=${schema}`)
-    return PgClient.layer({ url: Redacted.make(url.toString()) })
-  })
-).pipe(Layer.tap((context) => Effect.provide(migrate, context)))
+  Effect.map(createTestSchema, (url) => PgClient.layer({ url: Redacted.make(url.toString()) }))
+).pipe(Layer.tap((context) => Effect.provide(migrateTestDatabase, context)))
 
 export const policyTestDatabases: ReadonlyArray<PolicyTestDatabase> = [
   { name: "SQLite", layer: sqliteLayer },
@@ -186,7 +192,7 @@ export const buildPolicyPlugin = (config: unknown) =>
     )
     const built = yield* Layer.build(policyPlugin.layer(decoded)).pipe(Effect.provide(Layer.merge(fetchTransport, Layer.succeedContext(hostContext))))
     const instance = Context.get(built, Plugin)
-    return { hooks: instance.hooks!, routes: instance.routes ?? [] }
+    return { hooks: instance.hooks!, routes: instance.routes ?? [], metrics: instance.metrics ?? (() => []) }
   })
 
 export interface RouteCall {
