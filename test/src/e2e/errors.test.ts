@@ -236,6 +236,15 @@ describe("requests Fluxen rejects", () => {
     expect(record.costUsd).toBe(0)
   })
 
+  it("unknown model stream: recorded as streamed", async () => {
+    const response = await postJson(harness.gateway, "/v1/chat/completions", { model: "gpt-9-imaginary", messages: hello, stream: true })
+    await response.arrayBuffer()
+    const record = await waitForRecord(harness.gateway, requestIdOf(response.headers))
+
+    expect(response.status).toBe(404)
+    expect(record.stream).toBe(true)
+  })
+
   it("gives the OpenAI client a NotFoundError for an unknown model", async () => {
     const error = await captureApiError(() => harness.client.chat.completions.create({ model: "gpt-9-imaginary", messages: hello }))
 
