@@ -1,4 +1,5 @@
 import { expect, layer } from "@effect/vitest"
+import { describe, it } from "vitest"
 import type { UsageRecord } from "@fluxen/runtime"
 import { Context, Effect, Layer, Logger } from "effect"
 import { makeForecaster } from "../Forecaster.js"
@@ -8,7 +9,7 @@ import { fetchTransport } from "../testing/fetchTransport.js"
 import { layerTestUsageDatabase, makeUsageRecord, testDialects, TestUsageDatabase } from "../testing/usageDatabase.js"
 import { startWebhookServer, type WebhookServer } from "../testing/webhookServer.js"
 import { makeAlertLog } from "./AlertLog.js"
-import { makeBudgetAlerts, type AlertBasis } from "./BudgetAlerts.js"
+import { formatUsd, makeBudgetAlerts, type AlertBasis } from "./BudgetAlerts.js"
 
 class Webhook extends Context.Tag("test/Webhook")<Webhook, WebhookServer>() {}
 
@@ -198,3 +199,16 @@ for (const dialect of testDialects) {
     )
   })
 }
+
+describe("formatUsd", () => {
+  it.each([
+    { usd: 0, text: "0.00" },
+    { usd: 11, text: "11.00" },
+    { usd: 1234.5, text: "1234.50" },
+    { usd: 0.0006, text: "0.0006" },
+    { usd: 0.000587123, text: "0.000587" },
+    { usd: 0.25, text: "0.25" }
+  ])("formats $usd as $text", ({ usd, text }) => {
+    expect(formatUsd(usd)).toBe(text)
+  })
+})

@@ -90,7 +90,10 @@ export const webhookPayload = (alert: BudgetAlert, basis: AlertBasis) => {
   }
 }
 
-const formatUsd = (usd: number): string => usd.toFixed(2)
+const smallAmount = new Intl.NumberFormat("en-US", { maximumSignificantDigits: 3, useGrouping: false })
+
+/** Formats an amount in USD: cents from 1 USD up, and three significant digits below, so a small budget does not read 0.00. */
+export const formatUsd = (usd: number): string => (Math.abs(usd) >= 1 || usd === 0 ? usd.toFixed(2) : smallAmount.format(usd))
 
 export const makeBudgetAlerts = (options: BudgetAlertsOptions): BudgetAlerts => {
   // The configuration schema has already checked every scope.
