@@ -5,7 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { formatPath } from "./config/interpolateEnv.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
@@ -75,7 +75,9 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     }
 
     const router = new ModelRouter(config, adapters)
-    const runtime = yield* Effect.runtime<never>()
+    // The pipeline observes every fiber it runs and handles its failure, so the runtime's own
+    // "unhandled error" debug line would only repeat each rejected request.
+    const runtime = yield* Effect.withUnhandledErrorLogLevel(Effect.runtime<never>(), Option.none())
     const hooks = new HookChain(hookPlugins, runtime)
     const inflight = new InflightRequests()
     let ready = true

@@ -63,13 +63,24 @@ describe("process lifecycle", () => {
     configPath = Path.join(directory, "fluxen.yaml")
     port = await freePort()
     url = `http://127.0.0.1:${port}`
-    writeFileSync(configPath, configText(port, upstream.url))
     output = ""
+    await startChild(configText(port, upstream.url))
+  })
+
+  /** Writes `config` and starts a gateway on it, in place of any that ran before. */
+  const startChild = async (config: string): Promise<ChildProcess> => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGKILL")
+      await exited
+    }
+    writeFileSync(configPath, config)
     child = spawn(process.execPath, [cli, "start", "--config", configPath], { cwd: directory, stdio: ["ignore", "pipe", "pipe"] })
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
     await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the gateway to start", () => output)
-  })
+    return child
+  }
 
   afterEach(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
@@ -207,13 +218,7 @@ describe("process lifecycle", () => {
 
   it("SIGTERM: closes a stream after shutdownTimeout", async () => {
     // A second gateway whose drain may take one second, in front of a stream that would take a minute.
-    child.kill("SIGKILL")
-    writeFileSync(configPath, configText(port, upstream.url, "", "1 second"))
-    const slow = spawn(process.execPath, [cli, "start", "--config", configPath], { cwd: directory, stdio: ["ignore", "pipe", "pipe"] })
-    child = slow
-    slow.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    slow.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, "the second gateway to start", () => output)
+    const slow = await startChild(configText(port, upstream.url, "", "1 second"))
     upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 5_000 })
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
     const inFlight = client.chat.completions
@@ -265,4 +270,23 @@ describe("process lifecycle", () => {
       blocker.close()
     }
   }, 60_000)
+
+  it("debug log: rejections without fiber noise", async () => {
+    const policy = `plugins:
+  - use: "@fluxen/policy"
+    config: { masterKey: "lifecycle-master-key-0123456789" }
+`
+    await startChild(configText(port, upstream.url).replace("logging: { level: info }", "logging: { level: debug }").replace("plugins: []\n", policy))
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "not-a-fluxen-key", maxRetries: 0 })
+
+    const failure = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).catch((error: unknown) => error)
+    // Stopping the gateway makes sure its output is complete.
+    const exited = new Promise((resolve) => child.once("exit", resolve))
+    child.kill("SIGTERM")
+    await exited
+
+    expect(failure).toBeInstanceOf(OpenAI.AuthenticationError)
+    expect(output).toContain("level=DEBUG")
+    expect(output).not.toContain("Fiber terminated with an unhandled error")
+  })
 })
