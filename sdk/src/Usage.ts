@@ -10,6 +10,12 @@ export interface Usage {
   readonly completionTokens: number
   readonly cachedInputTokens: number
   readonly cacheWriteTokens: number
+  /**
+   * The part of `cacheWriteTokens` written with a 1-hour lifetime, which
+   * Anthropic prices above the default 5-minute writes. Absent when the
+   * provider reports no lifetime split, and then every write is a 5-minute one.
+   */
+  readonly cacheWrite1hTokens?: number
   readonly reasoningTokens: number
 }
 
@@ -48,11 +54,14 @@ export const usageFromOpenAI = (usage: unknown, quirks?: UsageQuirks): Usage | u
   const completionDetails = raw.completion_tokens_details ?? raw.output_tokens_details
   const reasoningTokens = count(completionDetails?.reasoning_tokens)
   const completionTokens = count(raw.completion_tokens ?? raw.output_tokens)
+  // `cache_write_1h_tokens` is Fluxen's own field, written by the Anthropic provider's chat responses.
+  const cacheWrite1h = promptDetails?.cache_write_1h_tokens
   return {
     promptTokens: count(raw.prompt_tokens ?? raw.input_tokens),
     completionTokens: quirks?.reasoningOutsideCompletion === true ? completionTokens + reasoningTokens : completionTokens,
     cachedInputTokens: count(promptDetails?.cached_tokens ?? raw.prompt_cache_hit_tokens),
     cacheWriteTokens: count(promptDetails?.cache_write_tokens),
+    ...(cacheWrite1h === undefined ? {} : { cacheWrite1hTokens: count(cacheWrite1h) }),
     reasoningTokens
   }
 }

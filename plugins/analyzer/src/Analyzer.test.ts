@@ -280,7 +280,7 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
 
       yield* hooks.afterResponse(context, makeOutcome({ usage: openAIUsageOf("openai/chat-completions/text.json") }))
 
-      expect(context.record.priceVersion).toBe("2026-12-04")
+      expect(context.record.priceVersion).toBe("2026-12-05")
       expect(context.record.costUsd).toBeCloseTo(0.0001468, 15)
       expect(context.record.estimatedUsage).toBeUndefined()
       expect(context.record.costSavedUsd).toBeUndefined()
@@ -318,7 +318,7 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
 
       expect(first.record.costUsd).toBeNull()
       expect(second.record.costUsd).toBeNull()
-      expect(second.record.priceVersion).toBe("2026-12-04")
+      expect(second.record.priceVersion).toBe("2026-12-05")
       const warnings = logs.entries.filter((entry) => entry.level === "WARN")
       expect(warnings).toHaveLength(1)
       expect(warnings[0]?.annotations.plugin).toBe("analyzer")
@@ -510,6 +510,29 @@ describe("analyzer options", () => {
       // 16 × $1 + 363 × $2, and 16 × $3 + 363 × $4, per million tokens
       expect(overridden.record.costUsd).toBeCloseTo(0.000742, 15)
       expect(added.record.costUsd).toBeCloseTo(0.0015, 15)
+    })
+  )
+
+  it.scopedLive("missing cacheWrite1h price warns once", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const context = yield* Layer.build(
+        analyzerLayer({ pricing: { overrides: { "acme-cached-2": { input: 2, cacheWrite: 2.5, output: 8 } } } })
+      )
+      const hooks = hooksOf(Context.get(context, Plugin))
+      const usage: Usage = { promptTokens: 1000, completionTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 400, reasoningTokens: 0 }
+      const first = makeContext({ upstreamModel: "acme-cached-2" })
+      const second = makeContext({ upstreamModel: "acme-cached-2" })
+
+      yield* hooks.afterResponse(first, makeOutcome({ usage })).pipe(Effect.provide(logs.layer))
+      yield* hooks.afterResponse(second, makeOutcome({ usage })).pipe(Effect.provide(logs.layer))
+
+      // All 1000 written tokens at the cacheWrite price of $2.5 per million
+      expect(first.record.costUsd).toBeCloseTo(0.0025, 15)
+      const warnings = logs.entries.filter((entry) => entry.level === "WARN")
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]?.annotations.model).toBe("acme-cached-2")
+      expect(warnings[0]?.message).toMatch(/no cacheWrite1h price/)
     })
   )
 

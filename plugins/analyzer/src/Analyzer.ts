@@ -4,7 +4,7 @@
  */
 import type { Outcome, RecordFields, RequestContext, RequestHooks, Usage } from "@fluxen/sdk"
 import { Effect, Runtime } from "effect"
-import { costOf, lookupPrice, type PricingTable } from "./Pricing.js"
+import { costOf, lacksCacheWrite1hPrice, lookupPrice, type PricingTable } from "./Pricing.js"
 import { estimatedEndpoints, promptTextOf, type PromptText } from "@fluxen/sdk/tokens"
 import type { TokenCountError, TokenCounterService } from "./TokenCounter.js"
 
@@ -69,7 +69,6 @@ type PendingRecord = RecordFields & { readonly [pendingKey]?: PendingEstimate }
 /** Builds the hooks of one plugin instance. */
 export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
   const { counter, pricing } = options
-  const warnedModels = new Set<string>()
 
   // Log annotations are added where a warning is logged, not around every
   // hook call, because annotating costs more than the hook's usual work.
@@ -195,13 +194,23 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
       })
     )
 
-  const warnUnpriced = (context: RequestContext, model: string): Effect.Effect<void> => {
-    if (warnedModels.has(model) || warnedModels.size >= MAX_WARNED_MODELS) return Effect.void
-    warnedModels.add(model)
-    return Effect.logWarning(
-      "The model has no price, so its cost figures are recorded as null. Add it under pricing.overrides in fluxen.yaml."
-    ).pipe(annotate(context))
+  /** Builds a warning that is logged once per model, for at most `MAX_WARNED_MODELS` models. */
+  const warnOncePerModel = (message: string) => {
+    const warnedModels = new Set<string>()
+    return (context: RequestContext, model: string): Effect.Effect<void> => {
+      if (warnedModels.has(model) || warnedModels.size >= MAX_WARNED_MODELS) return Effect.void
+      warnedModels.add(model)
+      return Effect.logWarning(message).pipe(annotate(context))
+    }
   }
+
+  const warnUnpriced = warnOncePerModel(
+    "The model has no price, so its cost figures are recorded as null. Add it under pricing.overrides in fluxen.yaml."
+  )
+
+  const warnNoCacheWrite1hPrice = warnOncePerModel(
+    "The model has no cacheWrite1h price, so its 1-hour cache writes are priced at its cacheWrite price. Add cacheWrite1h under pricing.overrides in fluxen.yaml."
+  )
 
   /**
    * Writes the cost fields. A cache hit cost nothing upstream: `costUsd` is 0
@@ -219,7 +228,8 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     } else {
       context.record.costUsd = cost
     }
-    return price === undefined ? warnUnpriced(context, model) : Effect.void
+    if (price === undefined) return warnUnpriced(context, model)
+    return lacksCacheWrite1hPrice(usage, price) ? warnNoCacheWrite1hPrice(context, model) : Effect.void
   }
 
   return {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { type Usage, usageFromOpenAI } from "@fluxen/sdk"
 import { Effect } from "effect"
-import { costOf, loadShippedPricing, lookupPrice, makePricingTable, type ModelPrice, priceLookupNames, type PricingTable } from "./Pricing.js"
+import { costOf, lacksCacheWrite1hPrice, loadShippedPricing, lookupPrice, makePricingTable, type ModelPrice, priceLookupNames, type PricingTable } from "./Pricing.js"
 
 // CI clones the repository next to a `shared/` folder, so the recorded
 // provider responses are found relative to this file.
@@ -32,7 +32,7 @@ describe("shipped pricing table", () => {
     Effect.gen(function* () {
       const file = yield* loadShippedPricing
 
-      expect(file.version).toBe("2026-12-04")
+      expect(file.version).toBe("2026-12-05")
       expect(file.currency).toBe("USD")
       expect(file.note).toMatch(/override/)
     })
@@ -52,18 +52,19 @@ describe("shipped pricing table", () => {
       for (const model of listed) {
         const price = pricing.models.get(model)
         expect(price, model).toBeDefined()
-        expect(price?.takenAt, model).toBe("2026-12-04")
+        expect(price?.takenAt, model).toBe(model.startsWith("claude-") ? "2026-12-05" : "2026-12-04")
       }
     })
   )
 
-  it.effect("Anthropic cache writes cost 1.25x input", () =>
+  it.effect("Anthropic cache prices follow input", () =>
     Effect.gen(function* () {
       const pricing = yield* shippedTable
 
       for (const [model, price] of pricing.models) {
         if (!model.startsWith("claude-")) continue
         expect(price.cacheWrite, model).toBeCloseTo(price.input * 1.25, 10)
+        expect(price.cacheWrite1h, model).toBeCloseTo(price.input * 2, 10)
         expect(price.cachedInput, model).toBeCloseTo(price.input * 0.1, 10)
       }
     })
@@ -145,6 +146,56 @@ describe("costOf fallbacks", () => {
   it("keeps sub-cent precision", () => {
     const oneToken: Usage = { ...usage, promptTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0 }
     expect(costOf(oneToken, { input: 0.02, output: 0 })).toBe(2e-8)
+  })
+})
+
+describe("costOf with 1-hour cache writes", () => {
+  // claude-sonnet-4-5 list prices: input $3, cache read $0.30, 5-minute write $3.75, 1-hour write $6, output $15
+  const sonnet: ModelPrice = { input: 3, cachedInput: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15 }
+  const writes = (total: number, oneHour: number | undefined): Usage => ({
+    promptTokens: 100 + total,
+    completionTokens: 10,
+    cachedInputTokens: 0,
+    cacheWriteTokens: total,
+    ...(oneHour === undefined ? {} : { cacheWrite1hTokens: oneHour }),
+    reasoningTokens: 0
+  })
+
+  it("prices 5-minute writes only", () => {
+    // 100 × $3 + 1000 × $3.75 + 10 × $15 = $4200 per million tokens
+    expect(costOf(writes(1000, 0), sonnet)).toBeCloseTo(0.0042, 15)
+  })
+
+  it("prices unsplit writes as 5-minute", () => {
+    expect(costOf(writes(1000, undefined), sonnet)).toBeCloseTo(0.0042, 15)
+  })
+
+  it("prices 1-hour writes only", () => {
+    // 100 × $3 + 1000 × $6 + 10 × $15 = $6450 per million tokens
+    expect(costOf(writes(1000, 1000), sonnet)).toBeCloseTo(0.00645, 15)
+  })
+
+  it("prices mixed writes separately", () => {
+    // 100 × $3 + 600 × $3.75 + 400 × $6 + 10 × $15 = $5100 per million tokens
+    expect(costOf(writes(1000, 400), sonnet)).toBeCloseTo(0.0051, 15)
+  })
+
+  it("falls back to cacheWrite price", () => {
+    const { cacheWrite1h: _omitted, ...withoutOneHour } = sonnet
+    // Every write at $3.75: 100 × $3 + 1000 × $3.75 + 10 × $15
+    expect(costOf(writes(1000, 400), withoutOneHour)).toBeCloseTo(0.0042, 15)
+  })
+
+  it("caps 1-hour writes at the total", () => {
+    // An inconsistent split never prices more than the 1000 written tokens: as 1-hour only
+    expect(costOf(writes(1000, 5000), sonnet)).toBeCloseTo(0.00645, 15)
+  })
+
+  it("flags usage lacking a cacheWrite1h price", () => {
+    const { cacheWrite1h: _omitted, ...withoutOneHour } = sonnet
+    expect(lacksCacheWrite1hPrice(writes(1000, 400), withoutOneHour)).toBe(true)
+    expect(lacksCacheWrite1hPrice(writes(1000, 0), withoutOneHour)).toBe(false)
+    expect(lacksCacheWrite1hPrice(writes(1000, 400), sonnet)).toBe(false)
   })
 })
 

@@ -16,8 +16,10 @@ export const ModelPrice = Schema.Struct({
   input: PricePerMillion,
   /** Input tokens read from the provider's prompt cache. When absent, `input` applies. */
   cachedInput: Schema.optional(PricePerMillion),
-  /** Input tokens written to the provider's prompt cache. When absent, `input` applies. */
+  /** Input tokens written to the provider's prompt cache, which for Anthropic means the default 5-minute lifetime. When absent, `input` applies. */
   cacheWrite: Schema.optional(PricePerMillion),
+  /** Input tokens written to Anthropic's prompt cache with a 1-hour lifetime. When absent, `cacheWrite` applies. */
+  cacheWrite1h: Schema.optional(PricePerMillion),
   /** Completion tokens, reasoning tokens included. */
   output: PricePerMillion,
   /** The day the price was read from the provider (YYYY-MM-DD). */
@@ -88,14 +90,23 @@ export const lookupPrice = (pricing: PricingTable, model: string): ModelPrice | 
  * Computes the cost of a usage in USD, unrounded. Uncached input is
  * `promptTokens - cachedInputTokens - cacheWriteTokens`, because canonical
  * `promptTokens` includes both. It is clamped at 0, so inconsistent provider
- * counts cannot produce a negative cost.
+ * counts cannot produce a negative cost. The 1-hour writes are the part of
+ * `cacheWriteTokens` priced at `cacheWrite1h`, and the rest at `cacheWrite`.
  */
 export const costOf = (usage: Usage, price: ModelPrice): number => {
   const uncachedInput = Math.max(0, usage.promptTokens - usage.cachedInputTokens - usage.cacheWriteTokens)
+  const cacheWritePrice = price.cacheWrite ?? price.input
+  const written1h = Math.min(usage.cacheWrite1hTokens ?? 0, usage.cacheWriteTokens)
   const microDollars =
     uncachedInput * price.input +
     usage.cachedInputTokens * (price.cachedInput ?? price.input) +
-    usage.cacheWriteTokens * (price.cacheWrite ?? price.input) +
+    (usage.cacheWriteTokens - written1h) * cacheWritePrice +
+    written1h * (price.cacheWrite1h ?? cacheWritePrice) +
     usage.completionTokens * price.output
   return microDollars / 1_000_000
 }
+
+/** Checks whether a usage has 1-hour cache writes that its price has no `cacheWrite1h` for. */
+export const lacksCacheWrite1hPrice = (usage: Usage, price: ModelPrice): boolean =>
+  price.cacheWrite1h === undefined && (usage.cacheWrite1hTokens ?? 0) > 0
+

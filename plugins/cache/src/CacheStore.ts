@@ -7,6 +7,7 @@ const UsageSchema = Schema.Struct({
   completionTokens: Schema.Number,
   cachedInputTokens: Schema.Number,
   cacheWriteTokens: Schema.Number,
+  cacheWrite1hTokens: Schema.optional(Schema.Number),
   reasoningTokens: Schema.Number
 })
 

@@ -55,6 +55,16 @@ describe("RedisStore on the shared Redis", () => {
       expect(store.stats()).toMatchObject({ status: "ready", commandFailures: 0 })
     }).pipe(Effect.scoped))
 
+  it.live("keeps 1-hour cache writes", () =>
+    Effect.gen(function* () {
+      const store = yield* makeRedisStore(storeOptions(sharedRedisUrl, "one-hour"))
+      const usage = { promptTokens: 430, completionTokens: 30, cachedInputTokens: 0, cacheWriteTokens: 418, cacheWrite1hTokens: 300, reasoningTokens: 0 }
+
+      yield* store.set("k1", { ...entry, usage }, 60_000)
+
+      expect((yield* store.get("k1"))?.usage?.cacheWrite1hTokens).toBe(300)
+    }).pipe(Effect.scoped))
+
   it.live("writes JSON under the prefix with a TTL", () =>
     Effect.gen(function* () {
       const options = storeOptions(sharedRedisUrl, "layout")

@@ -22,6 +22,8 @@ import {
   collectEvents,
   makeContext,
   makeFakeTransport,
+  oneHourCacheWriteJson,
+  oneHourCacheWriteStream,
   readFixtureText,
   splitWrites,
   streamFixtureBytes,
@@ -118,7 +120,7 @@ describe("chat", () => {
       expect(result.status).toBe(200)
       expect(result.bytes).toBeUndefined()
       expect(result.headers).toEqual({ "anthropic-ratelimit-tokens-remaining": "9000", "x-fluxen-upstream-request-id": "req_1" })
-      expect(result.usage).toEqual({ promptTokens: 1532, completionTokens: 33, cachedInputTokens: 1111, cacheWriteTokens: 418, reasoningTokens: 0 })
+      expect(result.usage).toEqual({ promptTokens: 1532, completionTokens: 33, cachedInputTokens: 1111, cacheWriteTokens: 418, cacheWrite1hTokens: 0, reasoningTokens: 0 })
       const body = result.body as any
       expect(body.object).toBe("chat.completion")
       expect(body.choices[0].message.content).toMatch(/^Python is a beginner-friendly/)
@@ -328,7 +330,7 @@ describe("messages passthrough", () => {
       if (result._tag !== "Json") return
       expect(new TextDecoder().decode(result.bytes)).toBe(readFixtureText("cache-read-and-write.json"))
       expect((result.body as any).usage.cache_read_input_tokens).toBe(1111)
-      expect(result.usage).toEqual({ promptTokens: 1532, completionTokens: 33, cachedInputTokens: 1111, cacheWriteTokens: 418, reasoningTokens: 0 })
+      expect(result.usage).toEqual({ promptTokens: 1532, completionTokens: 33, cachedInputTokens: 1111, cacheWriteTokens: 418, cacheWrite1hTokens: 0, reasoningTokens: 0 })
     })
   )
 
@@ -345,8 +347,8 @@ describe("messages passthrough", () => {
       const rawEvents = new TextDecoder().decode(raw).split("\n\n").filter((text) => text !== "")
       expect(events.map((event) => `event: ${event.event}\ndata: ${event.data}`)).toEqual(rawEvents)
       // message_start's output count is a placeholder, so none is reported until message_delta.
-      expect(events[0]!.usage).toEqual({ promptTokens: 1042, completionTokens: 0, cachedInputTokens: 1031, cacheWriteTokens: 0, reasoningTokens: 0 })
-      expect(events.at(-1)!.usage).toEqual({ promptTokens: 1042, completionTokens: 100, cachedInputTokens: 1031, cacheWriteTokens: 0, reasoningTokens: 0 })
+      expect(events[0]!.usage).toEqual({ promptTokens: 1042, completionTokens: 0, cachedInputTokens: 1031, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0 })
+      expect(events.at(-1)!.usage).toEqual({ promptTokens: 1042, completionTokens: 100, cachedInputTokens: 1031, cacheWriteTokens: 0, cacheWrite1hTokens: 0, reasoningTokens: 0 })
     })
   )
 
@@ -679,5 +681,57 @@ describe("real HTTP exchange", () => {
         }),
       (server) => Effect.promise(() => server.close())
     )
+  )
+})
+
+describe("1-hour cache writes", () => {
+  // Real recordings edited to carry 418 cache-write tokens, 300 of them 1-hour (see oneHourCacheWriteJson).
+  const jsonUsage = { promptTokens: 1532, completionTokens: 33, cachedInputTokens: 1111, cacheWriteTokens: 418, cacheWrite1hTokens: 300, reasoningTokens: 0 }
+  const streamUsage = { promptTokens: 430, completionTokens: 30, cachedInputTokens: 0, cacheWriteTokens: 418, cacheWrite1hTokens: 300, reasoningTokens: 0 }
+  const messagesRequest: MessagesRequest = { model: "client-name", max_tokens: 100, messages: [{ role: "user", content: "Hi" }] }
+  const jsonSplitReply: FakeReply = { headers: { "content-type": "application/json" }, body: oneHourCacheWriteJson() }
+
+  it.effect("chat JSON usage", () =>
+    Effect.gen(function* () {
+      const { adapter } = adapterFor([jsonSplitReply])
+      const result = yield* adapter.chat(chatRequest, makeContext())
+
+      expect(result.usage).toEqual(jsonUsage)
+      expect((result.body as any).usage.prompt_tokens_details.cache_write_1h_tokens).toBe(300)
+    })
+  )
+
+  it.effect("chat stream usage", () =>
+    Effect.gen(function* () {
+      const { adapter } = adapterFor([{ body: oneHourCacheWriteStream() }])
+      const result = yield* adapter.chatStream(chatRequest, makeContext())
+      const { events, error } = yield* Effect.promise(() => collectEvents(result.events))
+
+      expect(error).toBeUndefined()
+      expect(events.findLast((event) => event.usage !== undefined)?.usage).toEqual(streamUsage)
+    })
+  )
+
+  it.effect("messages JSON usage", () =>
+    Effect.gen(function* () {
+      const { adapter } = adapterFor([jsonSplitReply])
+      const result = yield* adapter.passthrough!("messages", messagesRequest, makeContext())
+
+      expect(result._tag).toBe("Json")
+      expect(result._tag === "Json" ? result.usage : undefined).toEqual(jsonUsage)
+    })
+  )
+
+  it.effect("messages stream usage", () =>
+    Effect.gen(function* () {
+      const { adapter } = adapterFor([{ body: oneHourCacheWriteStream(), pattern: { kind: "slices", bytes: 7 } }])
+      const result = yield* adapter.passthrough!("messages", { ...messagesRequest, stream: true }, makeContext())
+      if (result._tag !== "Stream") throw new Error("expected a stream")
+      const { events, error } = yield* Effect.promise(() => collectEvents(result.events))
+
+      expect(error).toBeUndefined()
+      expect(events[0]!.usage).toEqual({ ...streamUsage, completionTokens: 0 })
+      expect(events.at(-1)!.usage).toEqual(streamUsage)
+    })
   )
 })

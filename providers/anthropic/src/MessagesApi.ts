@@ -126,8 +126,18 @@ export interface MessagesBody {
 export interface MessagesUsage {
   readonly input_tokens?: number | null
   readonly output_tokens?: number | null
+  /** All cache-write tokens, of both lifetimes. */
   readonly cache_creation_input_tokens?: number | null
   readonly cache_read_input_tokens?: number | null
+  /** The cache-write tokens split by cache lifetime, in newer responses. */
+  readonly cache_creation?: CacheCreation | null
+  readonly [key: string]: unknown
+}
+
+/** Cache-write tokens by the lifetime of the cache entry they created. */
+export interface CacheCreation {
+  readonly ephemeral_5m_input_tokens?: number | null
+  readonly ephemeral_1h_input_tokens?: number | null
   readonly [key: string]: unknown
 }
 

@@ -64,6 +64,7 @@ const usage = (prompt: number, completion: number, cached = 0, cacheWrite = 0): 
   completionTokens: completion,
   cachedInputTokens: cached,
   cacheWriteTokens: cacheWrite,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 0
 })
 
@@ -170,7 +171,7 @@ describe("chatStream on recorded streams", () => {
         prompt_tokens: 12,
         completion_tokens: 30,
         total_tokens: 42,
-        prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+        prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0 },
         completion_tokens_details: { reasoning_tokens: 0 }
       })
       expect(events.at(-1)).toEqual({ data: "[DONE]", done: true })

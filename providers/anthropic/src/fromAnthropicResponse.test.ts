@@ -29,7 +29,7 @@ describe("fromAnthropicResponse on recordings", () => {
         prompt_tokens: 12,
         completion_tokens: 29,
         total_tokens: 41,
-        prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+        prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0 },
         completion_tokens_details: { reasoning_tokens: 0 }
       }
     })
@@ -54,7 +54,7 @@ describe("fromAnthropicResponse on recordings", () => {
       prompt_tokens: 3 + 1111 + 418,
       completion_tokens: 33,
       total_tokens: 3 + 1111 + 418 + 33,
-      prompt_tokens_details: { cached_tokens: 1111, cache_write_tokens: 418 },
+      prompt_tokens_details: { cached_tokens: 1111, cache_write_tokens: 418, cache_write_1h_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: 0 }
     })
     expect(usageFromAnthropic(body.usage)).toEqual({
@@ -62,6 +62,7 @@ describe("fromAnthropicResponse on recordings", () => {
       completionTokens: 33,
       cachedInputTokens: 1111,
       cacheWriteTokens: 418,
+      cacheWrite1hTokens: 0,
       reasoningTokens: 0
     })
   })

@@ -8,6 +8,7 @@
  */
 import { usageToOpenAI, type ChatCompletionUsage, type Usage } from "@fluxen/sdk"
 import type { MessagesUsage } from "./MessagesApi.js"
+import { isRecord } from "./validation.js"
 
 const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0)
 
@@ -15,15 +16,26 @@ const count = (value: unknown): number => (typeof value === "number" && Number.i
  * Normalizes an Anthropic `usage` object. Anthropic does not report
  * thinking tokens separately (they are part of `output_tokens`), so
  * `reasoningTokens` is always 0.
+ *
+ * `cache_creation_input_tokens` is the total of both cache lifetimes, and
+ * `cache_creation` splits it into 5-minute and 1-hour writes. A usage with
+ * only the split gets the sum as its total. The 1-hour count is capped at the
+ * total, so it stays a part of `cacheWriteTokens`.
  */
 export const usageFromAnthropic = (usage: MessagesUsage): Usage => {
   const cacheRead = count(usage.cache_read_input_tokens)
-  const cacheWrite = count(usage.cache_creation_input_tokens)
+  const split = isRecord(usage.cache_creation) ? usage.cache_creation : undefined
+  const written1h = count(split?.ephemeral_1h_input_tokens)
+  const cacheWrite =
+    typeof usage.cache_creation_input_tokens === "number"
+      ? count(usage.cache_creation_input_tokens)
+      : count(split?.ephemeral_5m_input_tokens) + written1h
   return {
     promptTokens: count(usage.input_tokens) + cacheRead + cacheWrite,
     completionTokens: count(usage.output_tokens),
     cachedInputTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
+    cacheWrite1hTokens: Math.min(written1h, cacheWrite),
     reasoningTokens: 0
   }
 }
@@ -38,14 +50,15 @@ export const usageAtMessageStart = (usage: MessagesUsage | undefined): MessagesU
 
 /**
  * Renders a usage as OpenAI's chat `usage` object, with the cache-write
- * count in `prompt_tokens_details.cache_write_tokens` (the field the SDK's
- * `usageFromOpenAI` reads back).
+ * counts in `prompt_tokens_details.cache_write_tokens` and
+ * `cache_write_1h_tokens` (the fields the SDK's `usageFromOpenAI` reads back).
  */
 export const usageToChatCompletionUsage = (usage: Usage): ChatCompletionUsage => {
   const openAI = usageToOpenAI(usage)
+  const cacheWrite1h = usage.cacheWrite1hTokens === undefined ? {} : { cache_write_1h_tokens: usage.cacheWrite1hTokens }
   return {
     ...openAI,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens, cache_write_tokens: usage.cacheWriteTokens }
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens, cache_write_tokens: usage.cacheWriteTokens, ...cacheWrite1h }
   }
 }
 

@@ -23,6 +23,12 @@ export const readFixtureText = (name: string): string => readFileSync(new URL(na
 
 export const readFixtureJson = (name: string): any => JSON.parse(readFixtureText(name))
 
+const chunkLines = (text: string): Array<string> => text.split("\n").filter((line) => line.trim() !== "")
+
+// Frames `.chunks.txt` lines as Anthropic does: an `event:` line named after the payload's `type`.
+const frameChunkLines = (lines: ReadonlyArray<string>): Uint8Array =>
+  new TextEncoder().encode(lines.map((line) => `event: ${JSON.parse(line).type}\ndata: ${line}\n\n`).join(""))
+
 /**
  * A streaming fixture as the SSE bytes Anthropic sends. `.chunks.txt` lines
  * get an `event:` line named after the payload's `type`. An `.sse` body that
@@ -30,17 +36,41 @@ export const readFixtureJson = (name: string): any => JSON.parse(readFixtureText
  */
 export const streamFixtureBytes = (name: string, options?: { readonly terminate?: boolean }): Uint8Array => {
   const text = readFixtureText(name)
-  if (name.endsWith(".chunks.txt")) {
-    const framed = text
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line) => `event: ${JSON.parse(line).type}\ndata: ${line}\n\n`)
-      .join("")
-    return new TextEncoder().encode(framed)
-  }
+  if (name.endsWith(".chunks.txt")) return frameChunkLines(chunkLines(text))
   const terminate = options?.terminate ?? true
   const body = terminate && !text.endsWith("\n\n") ? text.replace(/\n?$/, "\n\n") : text
   return new TextEncoder().encode(body)
+}
+
+// No shared recording has 1-hour cache writes, so these helpers edit real recordings and set only
+// their cache-write counts: 418 written tokens, 300 of them with the 1-hour lifetime.
+const withOneHourSplit = (usage: Record<string, unknown>): Record<string, unknown> => ({
+  ...usage,
+  cache_creation_input_tokens: 418,
+  cache_creation: { ephemeral_5m_input_tokens: 118, ephemeral_1h_input_tokens: 300 }
+})
+
+/** `cache-read-and-write.json` with 300 of its 418 cache-write tokens moved to the 1-hour lifetime. */
+export const oneHourCacheWriteJson = (): string => {
+  const message = readFixtureJson("cache-read-and-write.json")
+  return JSON.stringify({ ...message, usage: withOneHourSplit(message.usage) })
+}
+
+/**
+ * `text-stream.chunks.txt` as SSE bytes, with 418 cache-write tokens (300 of them 1-hour) in
+ * `message_start` and the 418 total repeated without the split in `message_delta`, as Anthropic's
+ * deltas do.
+ */
+export const oneHourCacheWriteStream = (): Uint8Array => {
+  const edited = chunkLines(readFixtureText("text-stream.chunks.txt")).map((line) => {
+    const payload = JSON.parse(line)
+    if (payload.type === "message_start") {
+      return JSON.stringify({ ...payload, message: { ...payload.message, usage: withOneHourSplit(payload.message.usage) } })
+    }
+    if (payload.type === "message_delta") return JSON.stringify({ ...payload, usage: { ...payload.usage, cache_creation_input_tokens: 418 } })
+    return line
+  })
+  return frameChunkLines(edited)
 }
 
 export type WritePattern =

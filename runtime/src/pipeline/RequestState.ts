@@ -87,6 +87,8 @@ export class RequestState {
       completionTokens: usage?.completionTokens ?? null,
       cachedInputTokens: usage?.cachedInputTokens ?? null,
       cacheWriteTokens: usage?.cacheWriteTokens ?? null,
+      // A usage without the lifetime split has no 1-hour writes, but an unknown usage stays unknown.
+      cacheWrite1hTokens: usage === undefined ? null : (usage.cacheWrite1hTokens ?? 0),
       reasoningTokens: usage?.reasoningTokens ?? null,
       usageEstimated: usage !== undefined && usage !== outcome.usage,
       // A request that reached no provider (rejected, invalid, or served by a hook) costs

@@ -36,6 +36,8 @@ export interface UsageRecord {
   readonly completionTokens: number | null
   readonly cachedInputTokens: number | null
   readonly cacheWriteTokens: number | null
+  /** The part of `cacheWriteTokens` written to a 1-hour prompt cache (Anthropic), priced above 5-minute writes. */
+  readonly cacheWrite1hTokens: number | null
   readonly reasoningTokens: number | null
   /** True when Fluxen counted the tokens itself because the provider reported none. */
   readonly usageEstimated: boolean
@@ -76,6 +78,7 @@ export const UsageRecordSchema = Schema.Struct({
   completionTokens: Schema.NullOr(Schema.Number),
   cachedInputTokens: Schema.NullOr(Schema.Number),
   cacheWriteTokens: Schema.NullOr(Schema.Number),
+  cacheWrite1hTokens: Schema.NullOr(Schema.Number),
   reasoningTokens: Schema.NullOr(Schema.Number),
   usageEstimated: Schema.Boolean,
   costUsd: Schema.NullOr(Schema.Number),

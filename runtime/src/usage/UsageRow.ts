@@ -33,7 +33,8 @@ export const usageColumns = [
   "total_ms",
   "error_type",
   "metadata",
-  "cache_similarity"
+  "cache_similarity",
+  "cache_write_1h_tokens"
 ] as const
 
 type UsageColumn = (typeof usageColumns)[number]
@@ -125,6 +126,7 @@ export const encodeUsageRow = (dialect: UsageDialect, record: UsageRecord): Usag
     completion_tokens: nullableCount(record.completionTokens),
     cached_input_tokens: nullableCount(record.cachedInputTokens),
     cache_write_tokens: nullableCount(record.cacheWriteTokens),
+    cache_write_1h_tokens: nullableCount(record.cacheWrite1hTokens),
     reasoning_tokens: nullableCount(record.reasoningTokens),
     usage_estimated: flag(record.usageEstimated === true),
     cost_usd: nullableAmount(record.costUsd),
@@ -179,6 +181,7 @@ export const decodeUsageRow = (row: Readonly<Record<string, unknown>>): UsageRec
   completionTokens: decodeNullableNumber(row.completion_tokens),
   cachedInputTokens: decodeNullableNumber(row.cached_input_tokens),
   cacheWriteTokens: decodeNullableNumber(row.cache_write_tokens),
+  cacheWrite1hTokens: decodeNullableNumber(row.cache_write_1h_tokens),
   reasoningTokens: decodeNullableNumber(row.reasoning_tokens),
   usageEstimated: decodeBoolean(row.usage_estimated),
   costUsd: decodeNullableNumber(row.cost_usd),

@@ -73,6 +73,7 @@ const fixture: ReadonlyArray<UsageRecord> = [
     completionTokens: null,
     cachedInputTokens: null,
     cacheWriteTokens: null,
+    cacheWrite1hTokens: null,
     reasoningTokens: null,
     costUsd: null,
     cacheStatus: null,
@@ -92,6 +93,7 @@ const fixture: ReadonlyArray<UsageRecord> = [
     completionTokens: 300,
     cachedInputTokens: 400,
     cacheWriteTokens: 100,
+    cacheWrite1hTokens: 60,
     reasoningTokens: 50,
     costUsd: null,
     cacheStatus: "semantic-hit",
@@ -125,6 +127,7 @@ const emptyTotal = {
   completionTokens: 0,
   cachedInputTokens: 0,
   cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 0,
   costUsd: 0,
   unknownCostRequests: 0,
@@ -140,6 +143,7 @@ const openAiTotal = {
   completionTokens: 70,
   cachedInputTokens: 10,
   cacheWriteTokens: 5,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 7,
   costUsd: 0.004,
   unknownCostRequests: 0,
@@ -155,6 +159,7 @@ const anthropicTotal = {
   completionTokens: 300,
   cachedInputTokens: 400,
   cacheWriteTokens: 100,
+  cacheWrite1hTokens: 60,
   reasoningTokens: 50,
   costUsd: 0,
   unknownCostRequests: 2,
@@ -224,7 +229,8 @@ for (const database of usageTestDatabases) {
         const migrations = yield* sql`SELECT migration_id, name FROM fluxen_usage_migrations`
         expect(migrations).toEqual([
           { migration_id: 1, name: "create_usage_table" },
-          { migration_id: 2, name: "add_cache_similarity" }
+          { migration_id: 2, name: "add_cache_similarity" },
+          { migration_id: 3, name: "add_cache_write_1h_tokens" }
         ])
         expect(yield* countUsage).toBe(1)
       }))
@@ -296,6 +302,7 @@ for (const database of usageTestDatabases) {
             completionTokens: 300,
             cachedInputTokens: 400,
             cacheWriteTokens: 100,
+            cacheWrite1hTokens: 60,
             reasoningTokens: 50,
             unknownCostRequests: 1,
             cacheHits: 1,
@@ -365,6 +372,7 @@ for (const database of usageTestDatabases) {
           completionTokens: 2,
           cachedInputTokens: 3,
           cacheWriteTokens: 4,
+          cacheWrite1hTokens: 1,
           reasoningTokens: 5,
           usageEstimated: true,
           costUsd: 0.000123456789,
@@ -388,6 +396,7 @@ for (const database of usageTestDatabases) {
           completionTokens: null,
           cachedInputTokens: null,
           cacheWriteTokens: null,
+          cacheWrite1hTokens: null,
           reasoningTokens: null,
           costUsd: null,
           priceVersion: null,

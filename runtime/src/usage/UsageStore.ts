@@ -43,6 +43,8 @@ export interface UsageTotal {
   readonly completionTokens: number
   readonly cachedInputTokens: number
   readonly cacheWriteTokens: number
+  /** The part of `cacheWriteTokens` written to a 1-hour prompt cache. */
+  readonly cacheWrite1hTokens: number
   readonly reasoningTokens: number
   /** Sum of the known costs in US dollars, which excludes the `unknownCostRequests`. */
   readonly costUsd: number
@@ -80,6 +82,7 @@ interface TotalsRow {
   readonly completion_tokens: number | string
   readonly cached_input_tokens: number | string
   readonly cache_write_tokens: number | string
+  readonly cache_write_1h_tokens: number | string
   readonly reasoning_tokens: number | string
   readonly cost_usd: number | string
   readonly unknown_cost_requests: number | string
@@ -96,6 +99,7 @@ const decodeTotal = (row: TotalsRow): UsageTotal => ({
   completionTokens: Number(row.completion_tokens),
   cachedInputTokens: Number(row.cached_input_tokens),
   cacheWriteTokens: Number(row.cache_write_tokens),
+  cacheWrite1hTokens: Number(row.cache_write_1h_tokens),
   reasoningTokens: Number(row.reasoning_tokens),
   costUsd: Number(row.cost_usd),
   unknownCostRequests: Number(row.unknown_cost_requests),
@@ -176,6 +180,7 @@ const make = Effect.gen(function* () {
         coalesce(sum(completion_tokens), 0) AS completion_tokens,
         coalesce(sum(cached_input_tokens), 0) AS cached_input_tokens,
         coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
+        coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
         coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
         coalesce(sum(cost_usd), 0) AS cost_usd,
         sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unknown_cost_requests,

@@ -97,9 +97,19 @@ const addCacheSimilarity = Effect.gen(function* () {
   })
 })
 
+// Rows written before this migration keep NULL: their 1-hour writes, if any, were not recorded.
+const addCacheWrite1hTokens = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => sql`ALTER TABLE fluxen_usage ADD COLUMN cache_write_1h_tokens bigint`,
+    orElse: () => sql`ALTER TABLE fluxen_usage ADD COLUMN cache_write_1h_tokens INTEGER`
+  })
+})
+
 export const usageMigrations: Record<string, Effect.Effect<void, SqlError, SqlClient.SqlClient>> = {
   "1_create_usage_table": createUsageTable,
-  "2_add_cache_similarity": addCacheSimilarity
+  "2_add_cache_similarity": addCacheSimilarity,
+  "3_add_cache_write_1h_tokens": addCacheWrite1hTokens
 }
 
 /**

@@ -162,6 +162,7 @@ const makeRecord = (requestId: string): UsageRecord => ({
   completionTokens: 350,
   cachedInputTokens: 0,
   cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 0,
   usageEstimated: false,
   costUsd: 0.00039,

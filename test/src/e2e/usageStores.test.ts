@@ -103,6 +103,7 @@ describe.each(["sqlite", "postgres"] as const)("usage in %s", (database) => {
       completionTokens: 363,
       cachedInputTokens: 0,
       cacheWriteTokens: 0,
+      cacheWrite1hTokens: 0,
       reasoningTokens: 0,
       usageEstimated: false,
       costUsd: null,

@@ -110,6 +110,7 @@ const costOfProfile = (profile: ModelUsageProfile, price: NonNullable<ReturnType
       completionTokens: profile.completionTokens,
       cachedInputTokens: profile.cachedInputTokens,
       cacheWriteTokens: profile.cacheWriteTokens,
+      cacheWrite1hTokens: profile.cacheWrite1hTokens,
       reasoningTokens: 0
     },
     price

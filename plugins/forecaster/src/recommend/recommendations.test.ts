@@ -39,7 +39,7 @@ const uncounted = [
 ]
 
 // claude-sonnet-4-5: 30 requests of 500 prompt and 50 completion tokens; ten write 100 tokens to
-// the prompt cache and ten others read 200 from it.
+// the prompt cache (four of them to the 1-hour cache) and ten others read 200 from it.
 const sonnet = Array.from({ length: 30 }, (_, index) =>
   makeUsageRecord({
     createdAt: inWindow(index),
@@ -50,6 +50,7 @@ const sonnet = Array.from({ length: 30 }, (_, index) =>
     promptTokens: 500,
     completionTokens: 50,
     cacheWriteTokens: index < 10 ? 100 : 0,
+    cacheWrite1hTokens: index < 4 ? 100 : 0,
     cachedInputTokens: index >= 10 && index < 20 ? 200 : 0
   })
 )
@@ -125,6 +126,7 @@ for (const dialect of testDialects) {
           completionTokens: 2_100,
           cachedInputTokens: 200,
           cacheWriteTokens: 0,
+          cacheWrite1hTokens: 0,
           p90PromptTokens: 1_800,
           p90CompletionTokens: 180,
           requestedModels: [
@@ -196,10 +198,11 @@ for (const dialect of testDialects) {
         // 20,800 uncached input, 200 cached and 2,100 output tokens, over the full 30 days.
         const gpt4oCost = (20_800 * 2.5 + 200 * 1.25 + 2_100 * 10) / 1e6
         const miniCost = (20_800 * 0.15 + 200 * 0.075 + 2_100 * 0.6) / 1e6
-        // claude-sonnet-4-5 at 3 / 0.3 cached / 3.75 cache write / 15 output, claude-haiku-4-5 at 1 / 0.1 / 1.25 / 5:
-        // 12,000 uncached input, 2,000 cached, 1,000 cache-write and 1,500 output tokens.
-        const sonnetCost = (12_000 * 3 + 2_000 * 0.3 + 1_000 * 3.75 + 1_500 * 15) / 1e6
-        const haikuCost = (12_000 * 1 + 2_000 * 0.1 + 1_000 * 1.25 + 1_500 * 5) / 1e6
+        // claude-sonnet-4-5 at 3 / 0.3 cached / 3.75 cache write / 6 1-hour cache write / 15 output, and
+        // claude-haiku-4-5 at 1 / 0.1 / 1.25 / 2 / 5. The counts are 12,000 uncached input, 2,000 cached,
+        // 600 5-minute cache-write, 400 1-hour cache-write and 1,500 output tokens.
+        const sonnetCost = (12_000 * 3 + 2_000 * 0.3 + 600 * 3.75 + 400 * 6 + 1_500 * 15) / 1e6
+        const haikuCost = (12_000 * 1 + 2_000 * 0.1 + 600 * 1.25 + 400 * 2 + 1_500 * 5) / 1e6
 
         expect(recommendations.map((recommendation) => [recommendation.from, recommendation.to])).toEqual([
           ["gpt-4o-2024-08-06", "gpt-4o-mini"],
@@ -210,7 +213,7 @@ for (const dialect of testDialects) {
         expect(first!.candidateCostUsd).toBeCloseTo(miniCost, 15)
         expect(first!.monthlySavingUsd).toBeCloseTo(0.068855, 15)
         expect(first!.monthlySavingUsd).toBeCloseTo(gpt4oCost - miniCost, 15)
-        expect(second!.monthlySavingUsd).toBeCloseTo(0.0419, 15)
+        expect(second!.monthlySavingUsd).toBeCloseTo(0.0425, 15)
         expect(second!.monthlySavingUsd).toBeCloseTo(sonnetCost - haikuCost, 15)
         expect(first!.requests).toBe(20)
         expect(first!.confidence).toBe("low")
@@ -235,6 +238,7 @@ const profile = (overrides: Partial<ModelUsageProfile>): ModelUsageProfile => ({
   completionTokens: 100_000,
   cachedInputTokens: 0,
   cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
   p90PromptTokens: 1_500,
   p90CompletionTokens: 150,
   requestedModels: [{ model: "gpt-4.1", requests: 1_000 }],

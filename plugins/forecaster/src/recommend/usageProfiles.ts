@@ -19,6 +19,8 @@ export interface ModelUsageProfile {
   readonly completionTokens: number
   readonly cachedInputTokens: number
   readonly cacheWriteTokens: number
+  /** The part of `cacheWriteTokens` written to a 1-hour prompt cache. */
+  readonly cacheWrite1hTokens: number
   /** Nearest-rank 90th percentile: 90% of the requests had at most this many. */
   readonly p90PromptTokens: number
   readonly p90CompletionTokens: number
@@ -40,6 +42,7 @@ interface ProfileRow {
   readonly completion_tokens: number | string
   readonly cached_input_tokens: number | string
   readonly cache_write_tokens: number | string
+  readonly cache_write_1h_tokens: number | string
   readonly p90_prompt_tokens: number | string
   readonly p90_completion_tokens: number | string
 }
@@ -83,7 +86,8 @@ export const makeUsageProfiles = Effect.gen(function* () {
           SELECT coalesce(resolved_model, requested_model) AS model,
             prompt_tokens, completion_tokens,
             coalesce(cached_input_tokens, 0) AS cached_input_tokens,
-            coalesce(cache_write_tokens, 0) AS cache_write_tokens
+            coalesce(cache_write_tokens, 0) AS cache_write_tokens,
+            coalesce(cache_write_1h_tokens, 0) AS cache_write_1h_tokens
           FROM fluxen_usage
           WHERE ${counted(fromMs, toMs)}
         ),
@@ -100,6 +104,7 @@ export const makeUsageProfiles = Effect.gen(function* () {
           sum(completion_tokens) AS completion_tokens,
           sum(cached_input_tokens) AS cached_input_tokens,
           sum(cache_write_tokens) AS cache_write_tokens,
+          sum(cache_write_1h_tokens) AS cache_write_1h_tokens,
           max(CASE WHEN prompt_rank = (9 * model_requests + 9) / 10 THEN prompt_tokens END) AS p90_prompt_tokens,
           max(CASE WHEN completion_rank = (9 * model_requests + 9) / 10 THEN completion_tokens END) AS p90_completion_tokens
         FROM ranked
@@ -128,6 +133,7 @@ export const makeUsageProfiles = Effect.gen(function* () {
             completionTokens: Number(row.completion_tokens),
             cachedInputTokens: Number(row.cached_input_tokens),
             cacheWriteTokens: Number(row.cache_write_tokens),
+            cacheWrite1hTokens: Number(row.cache_write_1h_tokens),
             p90PromptTokens: Number(row.p90_prompt_tokens),
             p90CompletionTokens: Number(row.p90_completion_tokens),
             requestedModels: (namesByModel.get(row.model) ?? []).sort(

@@ -110,6 +110,7 @@ export const makeUsageRecord = (overrides: Partial<UsageRecord> = {}): UsageReco
   completionTokens: 20,
   cachedInputTokens: 0,
   cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 0,
   usageEstimated: false,
   costUsd: 0.001,
