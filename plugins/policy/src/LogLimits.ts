@@ -8,7 +8,7 @@ type Annotations = Record<string, unknown>
 
 /**
  * Returns a warning that is logged at most once per `intervalMs`. Each
- * logged line carries `suppressed`, the number of calls skipped since the
+ * logged line carries `log.suppressed`, the number of calls skipped since the
  * previous line.
  */
 export const makeThrottledWarning = (message: string, intervalMs: number, now: () => number = Date.now) => {
@@ -24,7 +24,7 @@ export const makeThrottledWarning = (message: string, intervalMs: number, now: (
       const skipped = suppressed
       lastLoggedMs = nowMs
       suppressed = 0
-      return Effect.logWarning(message).pipe(Effect.annotateLogs({ ...annotations, suppressed: skipped }))
+      return Effect.logWarning(message).pipe(Effect.annotateLogs({ ...annotations, "log.suppressed": skipped }))
     })
 }
 
