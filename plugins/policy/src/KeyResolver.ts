@@ -43,6 +43,10 @@ export interface ResolvedKey {
 /** Bounds the memory of the cache, since clients choose the keys they send. */
 const MAX_CACHED_KEYS = 10_000
 const TEAM_FAILURE_WARNING_INTERVAL_MS = 10_000
+/** Time a static key's team read may take before the key uses its fallback team settings. */
+const STATIC_TEAM_READ_TIMEOUT_MS = 1_000
+/** Time after a failed team read during which static keys do not read their team from the database. */
+const STATIC_TEAM_RETRY_AFTER_MS = 5_000
 
 export const staticKeyId = (name: string): string => `static:${name}`
 
@@ -87,19 +91,44 @@ export const makeKeyResolver = (options: KeyResolverOptions) => {
     })
   }
 
-  /** Reads the team of a static key, falling back to the row last read when the database fails. */
-  const staticTeamOf = (entry: StaticKey): Effect.Effect<Option.Option<TeamRecord>> =>
-    Effect.catchAll(teamOf(entry.team), (error) => {
-      const last = entry.team === undefined ? undefined : lastStaticTeams.get(entry.team)
-      const warning = warnStaticTeamFailure({
-        plugin: options.pluginName,
-        "key.name": entry.name,
-        team: entry.team,
-        "team.database_row": last === undefined ? "never read" : Option.isSome(last) ? "last read" : "no row",
-        error: error.message
-      })
-      return Effect.as(warning, last ?? Option.none())
+  // After a failed or timed-out read, static keys use the fallback without asking the database
+  // until this time, so that requests do not each wait on a database that does not respond.
+  let teamReadsSkippedUntilMs = 0
+
+  /** Returns the team row last read for a static key's team, and logs why the database was not used. */
+  const lastStaticTeam = (entry: StaticKey, reason: string): Effect.Effect<Option.Option<TeamRecord>> => {
+    const last = entry.team === undefined ? undefined : lastStaticTeams.get(entry.team)
+    const warning = warnStaticTeamFailure({
+      plugin: options.pluginName,
+      "key.name": entry.name,
+      team: entry.team,
+      "team.database_row": last === undefined ? "never read" : Option.isSome(last) ? "last read" : "no row",
+      error: reason
     })
+    return Effect.as(warning, last ?? Option.none())
+  }
+
+  /**
+   * Reads the team of a static key, falling back to the row last read when the database fails or
+   * does not respond within `STATIC_TEAM_READ_TIMEOUT_MS`. A stalled connection would otherwise
+   * hold the request until the operating system gives up on it.
+   */
+  const staticTeamOf = (entry: StaticKey): Effect.Effect<Option.Option<TeamRecord>> => {
+    if (entry.team === undefined) return Effect.succeed(Option.none())
+    if (now() < teamReadsSkippedUntilMs) return lastStaticTeam(entry, "an earlier read failed or timed out")
+    return teamOf(entry.team).pipe(
+      // The client waits for a query it interrupts to end, so the timeout leaves it to end in the background.
+      Effect.disconnect,
+      Effect.timeoutFail({
+        duration: STATIC_TEAM_READ_TIMEOUT_MS,
+        onTimeout: () => new Error(`the database did not respond within ${STATIC_TEAM_READ_TIMEOUT_MS} ms`)
+      }),
+      Effect.catchAll((error) => {
+        teamReadsSkippedUntilMs = now() + STATIC_TEAM_RETRY_AFTER_MS
+        return lastStaticTeam(entry, error.message)
+      })
+    )
+  }
 
   const fromStatic = (entry: StaticKey) =>
     Effect.map(staticTeamOf(entry), (team): ResolvedKey => ({

@@ -55,6 +55,30 @@ describe("policy hooks while PostgreSQL is down", () => {
     })
   )
 
+  // Live, because the read's timeout runs on the real clock.
+  it.scopedLive("admits a static key when stalled", () =>
+    Effect.gen(function* () {
+      const { sql, proxy } = yield* openThroughProxy
+      const key = newKey()
+      const { hooks } = yield* buildOn(sql, { keys: [{ key, name: "from-yaml", team: "ops" }] })
+
+      yield* proxy.stall
+      const started = Date.now()
+      const first = authorized(key)
+      yield* hooks.beforeRequest!(first)
+      const firstMs = Date.now() - started
+      const second = authorized(key)
+      yield* hooks.beforeRequest!(second)
+      const bothMs = Date.now() - started
+
+      expect(first.caller.keyId).toBe("static:from-yaml")
+      expect(second.caller.keyId).toBe("static:from-yaml")
+      // The first read waits out its one-second timeout, and the second does not read at all.
+      expect(firstMs).toBeLessThan(3_000)
+      expect(bothMs - firstMs).toBeLessThan(500)
+    })
+  )
+
   it.scoped("keeps team limits last read", () =>
     Effect.gen(function* () {
       const { sql, proxy } = yield* openThroughProxy

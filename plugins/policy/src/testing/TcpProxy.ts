@@ -11,12 +11,15 @@ export interface TcpProxy {
   readonly port: number
   /** Closes the listener and every open connection, so new connections are refused. */
   readonly stop: Effect.Effect<void>
+  /** Stops forwarding in both directions but keeps every connection open, as a stalled server or a network partition does. */
+  readonly stall: Effect.Effect<void>
 }
 
 /** Starts a proxy from a free loopback port to `127.0.0.1:targetPort`, which stops when the scope closes. */
 export const startTcpProxy = (targetPort: number): Effect.Effect<TcpProxy, never, Scope.Scope> =>
   Effect.gen(function* () {
     const sockets = new Set<Socket>()
+    let stalled = false
     const server = createServer((client) => {
       const upstream = createConnection({ host: "127.0.0.1", port: targetPort })
       for (const socket of [client, upstream]) {
@@ -28,8 +31,14 @@ export const startTcpProxy = (targetPort: number): Effect.Effect<TcpProxy, never
           upstream.destroy()
         })
       }
-      client.pipe(upstream)
-      upstream.pipe(client)
+      client.on("data", (chunk: Buffer) => {
+        if (!stalled) upstream.write(chunk)
+      })
+      upstream.on("data", (chunk: Buffer) => {
+        if (!stalled) client.write(chunk)
+      })
+      client.on("end", () => upstream.end())
+      upstream.on("end", () => client.end())
     })
 
     const port = yield* Effect.async<number>((resume) => {
@@ -44,6 +53,9 @@ export const startTcpProxy = (targetPort: number): Effect.Effect<TcpProxy, never
       if (!server.listening) return resume(Effect.void)
       server.close(() => resume(Effect.void))
     })
+    const stall = Effect.sync(() => {
+      stalled = true
+    })
     yield* Effect.addFinalizer(() => stop)
-    return { port, stop }
+    return { port, stop, stall }
   })
