@@ -6,7 +6,7 @@
  * close. A configuration that fails to load or start leaves the running
  * gateway in place.
  */
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Fiber, Scope } from "effect"
 import type { BuiltGateway } from "./buildGateway.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import type { Gateway } from "./Gateway.js"
@@ -16,7 +16,20 @@ export interface GatewaySlot {
   current: Gateway
   scope: Scope.CloseableScope
   config: LoadedConfig
+  /** The fibers that let replaced gateways finish their requests, then close their plugins. */
+  readonly retiring: Set<Fiber.RuntimeFiber<void>>
 }
+
+/**
+ * Closes what reloads left open, at shutdown and after the server drained: waits for the
+ * replaced gateways to finish (each within its own deadline), then closes the plugins of the
+ * current gateway when a reload built it. The first gateway's scope belongs to the caller.
+ */
+export const closeReloaded = (slot: GatewaySlot, first: Scope.CloseableScope): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    yield* Fiber.joinAll([...slot.retiring])
+    if (slot.scope !== first) yield* Scope.close(slot.scope, Exit.void)
+  })
 
 const restartOnlySections = ["server", "usage", "upstream", "logging"] as const
 
@@ -59,12 +72,14 @@ export const reloadGateway = (
     yield* Effect.logInfo("Configuration reloaded").pipe(Effect.annotateLogs("requests.draining", previous.gateway.inflight.size))
 
     const drainTimeout = loaded.right.config.server.shutdownTimeout
-    yield* Effect.forkDaemon(
+    const retiring: Fiber.RuntimeFiber<void> = yield* Effect.forkDaemon(
       Effect.promise(() => previous.gateway.inflight.drained()).pipe(
         Effect.timeout(drainTimeout),
         Effect.ignore,
-        Effect.zipRight(Scope.close(previous.scope, Exit.void))
+        Effect.zipRight(Scope.close(previous.scope, Exit.void)),
+        Effect.ensuring(Effect.sync(() => slot.retiring.delete(retiring)))
       )
     )
+    slot.retiring.add(retiring)
     return true
   })

@@ -83,10 +83,22 @@ const start = Effect.gen(function* () {
   const loaded = yield* checkConfigFile(args.config, process.env, checkOptions)
   yield* Effect.scoped(
     Effect.gen(function* () {
+      // Added before the gateway, so it runs after the usage writer's last flush: a process that
+      // lost usage records exits with status 1, which a supervisor or an operator can notice.
+      let lostUsageRecords = (): number => 0
+      yield* Effect.addFinalizer(() =>
+        Effect.suspend(() => {
+          const lost = lostUsageRecords()
+          if (lost === 0) return Effect.void
+          process.exitCode = 1
+          return Effect.logError("Usage records were lost, so Fluxen exits with status 1").pipe(Effect.annotateLogs("usage.dropped", lost))
+        })
+      )
       const running = yield* startNodeGateway(loaded, {
         ...(args.port === undefined ? {} : { port: args.port }),
         ...(args.host === undefined ? {} : { host: args.host })
       })
+      lostUsageRecords = running.lostUsageRecords
       const runtime = yield* Effect.runtime<never>()
       // A reload lists every problem of the new file, as a start does, before it starts any plugin.
       const reload = running.reload(checkConfigFile(args.config, process.env, { ...checkOptions, reload: true }).pipe(Effect.provide(NodeFileSystem.layer)))

@@ -7,8 +7,11 @@ import { Option, ParseResult, SchemaAST as AST } from "effect"
 
 type ParseIssue = ParseResult.ParseIssue
 
-/** Field names whose values are hidden even when the schema does not mark them `Redacted`. */
-export const secretName = /(key|token|secret|password|passwd|credential)s?$/i
+/**
+ * Field names whose values are hidden even when the schema does not mark them `Redacted`.
+ * A name ending in "Tokens" is a count (`maxTokens`) unless it is `tokens` itself.
+ */
+export const secretName = /(key|secret|password|passwd|credential)s?$|token$|^tokens$/i
 
 const isRedacted = (ast: AST.Transformation): boolean => {
   const constructor = AST.getTypeConstructorAnnotation(ast.to)

@@ -296,7 +296,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     const streamEvent = error._tag === "UpstreamHttpError" && error.streamEvent === true
     const upstreamRequestId = error._tag === "UpstreamHttpError" ? error.headers[UPSTREAM_REQUEST_ID_HEADER] : undefined
     const clientMistake = status !== undefined && status < 500 && status !== 429 && status !== 401 && status !== 403
-    // The route names the first deployment, and after fallbacks the error comes from the last one tried.
+    // The error names its provider, and the last attempt gives that provider's model.
     const provider = (error as { readonly provider: string }).provider
     const attempt = state.lastAttempt
     log(clientMistake ? "Info" : "Warning")("Upstream call failed", {

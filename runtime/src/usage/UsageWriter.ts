@@ -60,6 +60,12 @@ interface UsageWriterSettings {
 // ============================================================================
 
 /** Fixed-capacity ring buffer of records that overwrites the oldest record when full. */
+/**
+ * Maximum unwritten records logged whole at shutdown. Logging is bounded so that a queue of
+ * 100,000 records cannot hold shutdown past a supervisor's kill deadline.
+ */
+const MAX_LOGGED_UNWRITTEN_RECORDS = 1_000
+
 class RecordQueue {
   private readonly slots: Array<UsageRecord | undefined>
   private head = 0
@@ -284,10 +290,12 @@ const make = (options: UsageWriterOptions) =>
           const lost = [...(inFlight ?? []), ...queue.take(queue.size)]
           dropped += lost.length
           inFlight = undefined
+          const logged = lost.slice(-MAX_LOGGED_UNWRITTEN_RECORDS)
           yield* Effect.logError(
-            `Usage writer gave up at shutdown after ${settings.shutdownTimeoutMs} ms, and ${lost.length} usage records were not written. Each follows as a "Usage record not written" line, from which it can be inserted later.`
+            `Usage writer gave up at shutdown after ${settings.shutdownTimeoutMs} ms, and ${lost.length} usage records were not written. ` +
+              `The newest ${logged.length} follow as "Usage record not written" lines, from which they can be inserted later.`
           )
-          for (const unwritten of lost) {
+          for (const unwritten of logged) {
             yield* Effect.logError("Usage record not written").pipe(Effect.annotateLogs("usage.record", JSON.stringify(unwritten)))
           }
         }

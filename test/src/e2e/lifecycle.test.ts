@@ -185,6 +185,22 @@ describe("process lifecycle", () => {
     expect(await modelIds(url)).toEqual(["gpt-4o", "gpt-4o-mini"])
   })
 
+  it("SIGTERM closes a reloaded gateway's plugins", async () => {
+    const otel = `plugins:
+  - use: "@fluxen/otel"
+    config: { endpoint: "${upstream.url}/v1/traces" }
+`
+    writeFileSync(configPath, configText(port, upstream.url).replace("plugins: []\n", otel))
+    child.kill("SIGHUP")
+    await waitFor(async () => output.includes("Configuration reloaded"), "the reload", () => output)
+
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    child.kill("SIGTERM")
+
+    expect(await exited).toBe(0)
+    expect(output).toContain("OpenTelemetry export stopped")
+  })
+
   it("reload names a restart for unset variables", async () => {
     // The variable is absent from the child's environment, as one exported in a shell after the start would be.
     const unsetModel = "  added: { provider: openai, model: \"${FLUXEN_LIFECYCLE_UNSET_MODEL}\" }"
