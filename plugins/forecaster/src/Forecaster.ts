@@ -7,10 +7,18 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { FittedModel } from "./forecast/FittedModel.js"
 import { fitSpendModel } from "./forecast/fitSpendModel.js"
+import { SEASON_LENGTH } from "./forecast/holtWinters.js"
 import { DAY_MS, dayLabel, periodWindowAt, startOfUtcDay, type BudgetPeriod, type PeriodWindow } from "./periods.js"
 import { forecastPeriod, type PeriodForecast } from "./projectPeriod.js"
 import type { DailySpend, SpendSeriesReader } from "./spendSeries.js"
 import type { SpendScope } from "./SpendScope.js"
+
+/**
+ * Complete days of history below which a forecast is preliminary: one week,
+ * the shortest history that contains every weekday, so that a weekend that
+ * spends less than the weekdays can show in the forecast and its errors.
+ */
+export const SETTLED_HISTORY_DAYS = SEASON_LENGTH
 
 export interface ScopeForecast {
   readonly scope: SpendScope
@@ -25,6 +33,10 @@ export interface ScopeForecast {
   /** Today's recorded spend so far. */
   readonly today: DailySpend
   readonly period: PeriodForecast
+  /** True when `history` has fewer than {@link SETTLED_HISTORY_DAYS} days. */
+  readonly preliminary: boolean
+  /** True when the scope has a request in the days read: the fit range, the period so far and today. */
+  readonly hasUsage: boolean
 }
 
 export interface Forecaster {
@@ -61,7 +73,9 @@ export const makeForecaster = (options: ForecasterOptions): Forecaster => {
         model,
         history,
         today,
-        period: forecastPeriod({ model, history: complete, today, nowMs, window })
+        period: forecastPeriod({ model, history: complete, today, nowMs, window }),
+        preliminary: history.length < SETTLED_HISTORY_DAYS,
+        hasUsage: days.some((day) => day.requests > 0)
       }
     }).pipe(Effect.withSpan("Forecaster.forecast"))
 

@@ -12,6 +12,7 @@ describe("ForecasterConfig", () => {
       budgets: [],
       alertAt: [1],
       alertOn: "expected",
+      alertMinHistoryDays: 7,
       checkInterval: 900_000,
       historyDays: 56,
       recommendations: { lookbackDays: 30, minRequests: 20, maxP90CompletionTokens: 300, maxP90PromptTokens: 4_000 },

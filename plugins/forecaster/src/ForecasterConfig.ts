@@ -21,6 +21,11 @@ export const AlertFraction = Schema.Number.pipe(Schema.greaterThan(0), Schema.le
 export const DEFAULT_ALERT_AT: ReadonlyArray<number> = [1]
 export const DEFAULT_CHECK_INTERVAL_MS = 15 * 60_000
 export const DEFAULT_HISTORY_DAYS = 56
+/**
+ * One week: a projection from fewer days has seen only some weekdays, and
+ * a month of weekday traffic projected from two Mondays overshoots.
+ */
+export const DEFAULT_ALERT_MIN_HISTORY_DAYS = 7
 export const DEFAULT_LOOKBACK_DAYS = 30
 export const DEFAULT_MIN_REQUESTS = 20
 export const DEFAULT_MAX_P90_COMPLETION_TOKENS = 300
@@ -88,6 +93,12 @@ export const ForecasterConfig = Schema.Struct({
   alertAt: Schema.optionalWith(Schema.Array(AlertFraction).pipe(Schema.minItems(1)), { default: () => DEFAULT_ALERT_AT }),
   /** The projection compared with the thresholds: the expected spend, or the upper end of its 80% or 95% interval. */
   alertOn: Schema.optionalWith(Schema.Literal("expected", "upper80", "upper95"), { default: () => "expected" as const }),
+  /**
+   * Complete days of history a forecast needs before its projection can
+   * alert. With fewer, a budget alerts only when its recorded spend already
+   * reaches a threshold.
+   */
+  alertMinHistoryDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 366)), { default: () => DEFAULT_ALERT_MIN_HISTORY_DAYS }),
   /** Receives a JSON POST for each alert. */
   webhookUrl: Schema.optional(HttpUrl),
   /** Time between two budget checks. */

@@ -36,7 +36,7 @@ export { BudgetPeriod, periodWindowAt, type PeriodWindow } from "./periods.js"
 export { budgetOutlook, forecastPeriod, type BudgetOutlook, type PeriodForecast } from "./projectPeriod.js"
 export { MODEL_FAMILIES, nextCheaperTier } from "./recommend/modelFamilies.js"
 export { recommendModels, type Recommendation } from "./recommend/recommendModels.js"
-export { FORECAST_PATH, RECOMMENDATIONS_PATH } from "./routes.js"
+export { FORECAST_BUDGETS_PATH, FORECAST_PATH, RECOMMENDATIONS_PATH } from "./routes.js"
 export { compareOutputs } from "./shadow/compareOutputs.js"
 export { SHADOW_HEADER } from "./shadow/ShadowEvaluator.js"
 export { makeSpendSeriesReader, type DailySpend, type SpendSeriesReader } from "./spendSeries.js"
@@ -62,6 +62,7 @@ const makePlugin = (config: ForecasterConfig) =>
         budgets: config.budgets,
         defaultAlertAt: config.alertAt,
         alertOn: config.alertOn,
+        minHistoryDays: config.alertMinHistoryDays,
         webhookUrl: config.webhookUrl,
         forecaster,
         alertLog: yield* makeAlertLog,

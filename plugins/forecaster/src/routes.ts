@@ -5,42 +5,44 @@
  *   scope's daily history, the forecast of each remaining day of the period
  *   with 80% and 95% intervals, the period-end projection, and the outlook
  *   of each configured budget of that scope and period.
+ * - `GET /v1/fluxen/forecast/budgets`: every configured budget with its
+ *   spend so far and its projection, for the dashboard's budget panel.
  * - `GET /v1/fluxen/recommendations[?lookback_days=N]`: cheaper models that
  *   could likely serve each model's recent traffic, with the estimated
  *   monthly saving and any shadow evidence.
  *
- * Responses use snake_case keys, like the gateway's control routes.
+ * Each route takes the admin key as a bearer token or as `?key=`.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import type { PricingTable } from "@fluxen/analyzer"
 import {
   InvalidRequestError,
   PluginError,
-  type AuthenticationError,
   type GatewayError,
   type PluginHttpRequest,
-  type PluginRoute,
-  type RequestHeaders
+  type PluginHttpResponse,
+  type PluginRoute
 } from "@fluxen/sdk"
 import { Cause, Clock, Effect, Either } from "effect"
 import type { Forecaster, ScopeForecast } from "./Forecaster.js"
 import type { ForecastBudget, RecommendationsConfig } from "./ForecasterConfig.js"
 import { DAY_MS, type BudgetPeriod } from "./periods.js"
-import { budgetOutlook, type IntervalBounds } from "./projectPeriod.js"
-import { coveredDays, recommendModels, type Recommendation } from "./recommend/recommendModels.js"
+import { coveredDays, recommendModels } from "./recommend/recommendModels.js"
 import type { UsageProfiles } from "./recommend/usageProfiles.js"
-import type { ShadowStore, ShadowSummary } from "./shadow/ShadowStore.js"
-import type { DailySpend } from "./spendSeries.js"
+import { encodeBudgetStatus, encodeForecast, encodeRecommendation, encodeShadow } from "./routeEncoding.js"
+import type { ShadowStore } from "./shadow/ShadowStore.js"
 import { formatSpendScope, parseSpendScope } from "./SpendScope.js"
 
 export const FORECAST_PATH = "/v1/fluxen/forecast"
+export const FORECAST_BUDGETS_PATH = "/v1/fluxen/forecast/budgets"
 export const RECOMMENDATIONS_PATH = "/v1/fluxen/recommendations"
 
 const PERIODS: ReadonlyArray<string> = ["day", "week", "month"]
 
 export interface RoutesOptions {
   readonly pluginName: string
-  readonly authorize: (headers: RequestHeaders) => Effect.Effect<void, AuthenticationError>
+  /** Returns the 401 response for a request without the admin key, or undefined when it may pass. */
+  readonly authorize: (request: PluginHttpRequest) => PluginHttpResponse | undefined
   readonly forecaster: Forecaster
   readonly budgets: ReadonlyArray<ForecastBudget>
   readonly defaultAlertAt: ReadonlyArray<number>
@@ -50,95 +52,6 @@ export interface RoutesOptions {
   readonly recommendations: RecommendationsConfig
   readonly configuredCandidates: Readonly<Record<string, string>>
 }
-
-// ============================================================================
-// JSON encoding
-// ============================================================================
-
-const encodeBounds = (bounds: IntervalBounds) => ({
-  lower_80: bounds.lower80,
-  upper_80: bounds.upper80,
-  lower_95: bounds.lower95,
-  upper_95: bounds.upper95
-})
-
-const encodeDay = (day: DailySpend) => ({
-  date: day.date,
-  cost_usd: day.costUsd,
-  requests: day.requests,
-  unpriced_requests: day.unpricedRequests
-})
-
-const encodeForecast = (forecast: ScopeForecast, budgets: ReadonlyArray<ForecastBudget>, defaultAlertAt: ReadonlyArray<number>, nowMs: number) => {
-  const { projection } = forecast.period
-  return {
-    object: "fluxen.forecast",
-    scope: formatSpendScope(forecast.scope),
-    period: forecast.window.period,
-    generated_at: new Date(nowMs).toISOString(),
-    period_start: projection.periodStart,
-    period_end: projection.periodEnd,
-    method: forecast.model.method,
-    parameters: forecast.model.parameters,
-    residual_std_usd: forecast.model.residualStd ?? null,
-    history: forecast.history.map(encodeDay),
-    today: encodeDay(forecast.today),
-    forecast: forecast.period.points.map((point) => ({
-      date: point.date,
-      cost_usd: point.costUsd,
-      recorded_usd: point.recordedUsd,
-      ...encodeBounds(point)
-    })),
-    projection: { spent_usd: projection.spentUsd, projected_usd: projection.projectedUsd, ...encodeBounds(projection) },
-    budgets: budgets.map((budget) => {
-      const outlook = budgetOutlook(forecast.period, budget.limitUsd)
-      return {
-        scope: budget.scope,
-        period: budget.period,
-        limit_usd: budget.limitUsd,
-        alert_at: budget.alertAt ?? defaultAlertAt,
-        projected_fraction: outlook.projectedFraction,
-        status: outlook.status,
-        exhaustion_date: outlook.exhaustionDate
-      }
-    })
-  }
-}
-
-const encodeShadow = (summary: ShadowSummary) => ({
-  model: summary.model,
-  candidate: summary.candidate,
-  samples: summary.samples,
-  failed: summary.failed,
-  exact_match: {
-    samples: summary.exactSamples,
-    matches: summary.exactMatches,
-    rate: summary.exactSamples === 0 ? null : summary.exactMatches / summary.exactSamples
-  },
-  lexical_similarity: { samples: summary.jaccardSamples, mean_jaccard: summary.meanJaccard }
-})
-
-const encodeRecommendation = (recommendation: Recommendation) => ({
-  from: recommendation.from,
-  to: recommendation.to,
-  requested_models: recommendation.requestedModels,
-  why: {
-    rule: recommendation.why.rule,
-    summary: recommendation.why.summary,
-    p90_completion_tokens: recommendation.why.p90CompletionTokens,
-    max_p90_completion_tokens: recommendation.why.maxP90CompletionTokens,
-    p90_prompt_tokens: recommendation.why.p90PromptTokens,
-    max_p90_prompt_tokens: recommendation.why.maxP90PromptTokens,
-    candidate_source: recommendation.why.candidateSource,
-    family: recommendation.why.family
-  },
-  requests: recommendation.requests,
-  current_cost_usd: recommendation.currentCostUsd,
-  candidate_cost_usd: recommendation.candidateCostUsd,
-  monthly_saving_usd: recommendation.monthlySavingUsd,
-  confidence: recommendation.confidence,
-  evidence: { shadow: recommendation.evidence.shadow === null ? null : encodeShadow(recommendation.evidence.shadow) }
-})
 
 // ============================================================================
 // Handlers
@@ -172,10 +85,16 @@ export const makeRoutes = (options: RoutesOptions): ReadonlyArray<PluginRoute> =
       Effect.fail(new PluginError({ plugin: options.pluginName, hook: route, message: `Reading the usage table for ${route} failed.` }))
     )
 
-  const forecast = (request: PluginHttpRequest): Effect.Effect<{ status: number; body: unknown }, GatewayError> =>
-    Effect.gen(function* () {
-      yield* options.authorize(request.headers)
+  // A request without the admin key gets the 401 and never reaches the handler.
+  const guarded =
+    (handle: (request: PluginHttpRequest) => Effect.Effect<PluginHttpResponse, GatewayError>) =>
+    (request: PluginHttpRequest): Effect.Effect<PluginHttpResponse, GatewayError> => {
+      const rejection = options.authorize(request)
+      return rejection === undefined ? handle(request) : Effect.succeed(rejection)
+    }
 
+  const forecast = (request: PluginHttpRequest): Effect.Effect<PluginHttpResponse, GatewayError> =>
+    Effect.gen(function* () {
       const scopeText = request.query.get("scope") ?? "global"
       const scope = yield* Either.mapLeft(parseSpendScope(scopeText), (message) => invalid("scope", `${message}.`))
       const period = yield* readPeriod(request)
@@ -187,10 +106,31 @@ export const makeRoutes = (options: RoutesOptions): ReadonlyArray<PluginRoute> =
       return { status: 200, body: encodeForecast(result, budgets, options.defaultAlertAt, nowMs) }
     })
 
-  const recommendations = (request: PluginHttpRequest): Effect.Effect<{ status: number; body: unknown }, GatewayError> =>
+  const budgetStatuses = (): Effect.Effect<PluginHttpResponse, GatewayError> =>
     Effect.gen(function* () {
-      yield* options.authorize(request.headers)
+      const nowMs = yield* Clock.currentTimeMillis
 
+      // Budgets of the same scope and period share one forecast.
+      const forecasts = new Map<string, ScopeForecast>()
+      const data: Array<ReturnType<typeof encodeBudgetStatus>> = []
+      for (const budget of options.budgets) {
+        const cacheKey = `${budget.scope}|${budget.period}`
+        let scopeForecast = forecasts.get(cacheKey)
+        if (scopeForecast === undefined) {
+          // The configuration schema has already checked every scope.
+          const scope = Either.getOrThrow(parseSpendScope(budget.scope))
+          scopeForecast = yield* options.forecaster
+            .forecast(scope, budget.period, nowMs)
+            .pipe(Effect.catchAll(databaseFailure(`GET ${FORECAST_BUDGETS_PATH}`)))
+          forecasts.set(cacheKey, scopeForecast)
+        }
+        data.push(encodeBudgetStatus(scopeForecast, budget, options.defaultAlertAt))
+      }
+      return { status: 200, body: { object: "list", generated_at: new Date(nowMs).toISOString(), data } }
+    })
+
+  const recommendations = (request: PluginHttpRequest): Effect.Effect<PluginHttpResponse, GatewayError> =>
+    Effect.gen(function* () {
       const lookbackDays = yield* readLookbackDays(request, options.recommendations.lookbackDays)
       const nowMs = yield* Clock.currentTimeMillis
       const fromMs = nowMs - lookbackDays * DAY_MS
@@ -231,7 +171,8 @@ export const makeRoutes = (options: RoutesOptions): ReadonlyArray<PluginRoute> =
     })
 
   return [
-    { method: "GET", path: FORECAST_PATH, handle: forecast },
-    { method: "GET", path: RECOMMENDATIONS_PATH, handle: recommendations }
+    { method: "GET", path: FORECAST_PATH, handle: guarded(forecast) },
+    { method: "GET", path: FORECAST_BUDGETS_PATH, handle: guarded(budgetStatuses) },
+    { method: "GET", path: RECOMMENDATIONS_PATH, handle: guarded(recommendations) }
   ]
 }

@@ -61,7 +61,7 @@ const startOfToday = (ms: number) => ms - (ms % DAY_MS)
 /**
  * Usage of the team "search": 4 + 6 USD on each of the 35 days before today, plus one request of
  * unknown price two days ago. Also 20 short gpt-4o requests yesterday and one 40 days ago, for the
- * recommendations.
+ * recommendations, and one request of the key "key_new" yesterday.
  */
 const seedRecords = (nowMs: number): ReadonlyArray<UsageRecord> => {
   const today = startOfToday(nowMs)
@@ -84,7 +84,8 @@ const seedRecords = (nowMs: number): ReadonlyArray<UsageRecord> => {
     })
   )
   const old = record({ createdAt: new Date(nowMs - 40 * DAY_MS), requestedModel: "gpt-4o", resolvedModel: "gpt-4o-2024-08-06" })
-  return [...team, unpriced, ...gpt4o, old]
+  const newKey = record({ createdAt: new Date(today - DAY_MS + 3_600_000), keyId: "key_new", costUsd: 1 })
+  return [...team, unpriced, ...gpt4o, old, newKey]
 }
 
 const insertUsage = (gateway: TestGateway, records: ReadonlyArray<UsageRecord>) =>
@@ -137,10 +138,27 @@ describe.each(["sqlite", "postgres"] as const)("forecaster routes on %s", (datab
 
       expect(response.status).toBe(401)
       expect(body.error.message).toContain("Authorization: Bearer <adminKey>")
+      expect(body.error.code).toBe("invalid_admin_key")
+    })
+
+    it("accepts the admin key as ?key=", async () => {
+      const response = await getJson(harness.gateway, `/v1/fluxen/forecast?key=${ADMIN_KEY}`, null)
+      await response.arrayBuffer()
+
+      expect(response.status).toBe(200)
     })
 
     it("rejects a wrong admin key", async () => {
       const response = await getJson(harness.gateway, "/v1/fluxen/forecast", "forecast-admin-key-wrong")
+      const body = await readOpenAIError(response)
+
+      expect(response.status).toBe(401)
+      expect(body.error.code).toBe("invalid_admin_key")
+    })
+
+    it("rejects a wrong ?key=", async () => {
+      const response = await getJson(harness.gateway, "/v1/fluxen/forecast?key=forecast-admin-key-wrong", null)
+      await response.arrayBuffer()
 
       expect(response.status).toBe(401)
     })
@@ -169,12 +187,15 @@ describe.each(["sqlite", "postgres"] as const)("forecaster routes on %s", (datab
         "forecast",
         "generated_at",
         "history",
+        "history_days",
         "method",
+        "notes",
         "object",
         "parameters",
         "period",
         "period_end",
         "period_start",
+        "preliminary",
         "projection",
         "residual_std_usd",
         "scope",
@@ -186,6 +207,9 @@ describe.each(["sqlite", "postgres"] as const)("forecaster routes on %s", (datab
       expect(body.method).toBe("holt-winters")
       expect(Object.keys(body.parameters).sort()).toEqual(["alpha", "beta", "gamma"])
       expect(body.residual_std_usd).toBeCloseTo(0, 9)
+      expect(body.history_days).toBe(SEEDED_DAYS)
+      expect(body.preliminary).toBe(false)
+      expect(body.notes).toEqual([])
       expect(nowMs).toBeGreaterThanOrEqual(seededAt)
 
       // 35 days of 10 USD; the day two days ago also had one request of unknown price.
@@ -247,13 +271,78 @@ describe.each(["sqlite", "postgres"] as const)("forecaster routes on %s", (datab
       expect(body.projection).toEqual({ spent_usd: 0, projected_usd: 0, lower_80: null, upper_80: null, lower_95: null, upper_95: null })
       expect(body.budgets).toEqual([])
     })
+
+    it("notes a scope without usage", async () => {
+      const body = (await (await getJson(harness.gateway, "/v1/fluxen/forecast?scope=team:nobody")).json()) as Record<string, any>
+
+      expect(body.notes[0]).toBe(
+        "No request of scope team:nobody is recorded in the history read or this period. Check that the scope is spelled as the usage records it."
+      )
+      expect(body.notes[1]).toBe("The history of 0 complete days is too short to estimate an interval.")
+      expect(body.preliminary).toBe(true)
+    })
+
+    it("marks a short history preliminary", async () => {
+      // The key's traffic started yesterday: one complete day, fitted with the mean method and no interval.
+      const body = (await (await getJson(harness.gateway, "/v1/fluxen/forecast?scope=key:key_new")).json()) as Record<string, any>
+
+      expect(body.method).toBe("mean")
+      expect(body.history_days).toBe(1)
+      expect(body.preliminary).toBe(true)
+      expect(body.projection.lower_80).toBeNull()
+      expect(body.notes).toEqual([
+        "The history of 1 complete day is too short to estimate an interval.",
+        "The forecast is preliminary: it rests on 1 complete day, fewer than 7, and its interval leaves out that weekdays and weekends may differ."
+      ])
+    })
+  })
+
+  describe("GET /v1/fluxen/forecast/budgets", () => {
+    it("lists every budget with its projection", async () => {
+      const response = await getJson(harness.gateway, "/v1/fluxen/forecast/budgets")
+      const body = (await response.json()) as Record<string, any>
+      const nowMs = Date.parse(body.generated_at)
+
+      expect(response.status).toBe(200)
+      expect(body.object).toBe("list")
+      expect(body.data.map((budget: { scope: string; period: string }) => `${budget.scope}/${budget.period}`)).toEqual([
+        "team:search/month",
+        "team:search/month",
+        "team:search/month",
+        "team:search/week",
+        "global/month"
+      ])
+      const first = body.data[0]
+      expect(first).toMatchObject({ limit_usd: LIMITS[0], method: "holt-winters", history_days: SEEDED_DAYS, preliminary: false })
+      expect(first).toMatchObject(expectedOutlook(LIMITS[0]!, nowMs))
+      const monthStart = Date.UTC(new Date(nowMs).getUTCFullYear(), new Date(nowMs).getUTCMonth(), 1)
+      expect(first.spent_usd).toBeCloseTo((DAILY_USD * (startOfToday(nowMs) - monthStart)) / DAY_MS, 6)
+      expect(first.projected_usd).toBeCloseTo(first.projected_fraction * LIMITS[0]!, 9)
+    })
+
+    it("rejects a missing admin key", async () => {
+      const response = await getJson(harness.gateway, "/v1/fluxen/forecast/budgets", null)
+      const body = await readOpenAIError(response)
+
+      expect(response.status).toBe(401)
+      expect(body.error.code).toBe("invalid_admin_key")
+    })
   })
 
   describe("GET /v1/fluxen/recommendations", () => {
     it("rejects a missing admin key", async () => {
       const response = await getJson(harness.gateway, "/v1/fluxen/recommendations", null)
+      const body = await readOpenAIError(response)
 
       expect(response.status).toBe(401)
+      expect(body.error.code).toBe("invalid_admin_key")
+    })
+
+    it("accepts the admin key as ?key=", async () => {
+      const response = await getJson(harness.gateway, `/v1/fluxen/recommendations?key=${ADMIN_KEY}`, null)
+      await response.arrayBuffer()
+
+      expect(response.status).toBe(200)
     })
 
     it("rejects an invalid lookback", async () => {

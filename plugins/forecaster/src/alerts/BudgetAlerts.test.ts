@@ -35,7 +35,12 @@ const teamHistory = [
 const teamBudget: ForecastBudget = { scope: "team:search", period: "day", limitUsd: 10, alertAt: [1, 0.5] }
 const globalBudget: ForecastBudget = { scope: "global", period: "month", limitUsd: 1_000 }
 
-const makeAlerts = (budgets: ReadonlyArray<ForecastBudget>, webhookUrl: string | undefined, alertOn: AlertBasis = "expected") =>
+const makeAlerts = (
+  budgets: ReadonlyArray<ForecastBudget>,
+  webhookUrl: string | undefined,
+  alertOn: AlertBasis = "expected",
+  minHistoryDays = 7
+) =>
   Effect.gen(function* () {
     const reader = yield* makeSpendSeriesReader
     const alertLog = yield* makeAlertLog
@@ -44,6 +49,7 @@ const makeAlerts = (budgets: ReadonlyArray<ForecastBudget>, webhookUrl: string |
       budgets,
       defaultAlertAt: [1],
       alertOn,
+      minHistoryDays,
       webhookUrl,
       forecaster: makeForecaster({ reader, historyDays: 56 }),
       alertLog,
@@ -83,6 +89,7 @@ for (const dialect of testDialects) {
           budget: { scope: "team:search", period: "day", limit_usd: 10 },
           threshold: 0.5,
           alert_on: "expected",
+          compared: "expected",
           compared_usd: 11,
           period_start: "2025-03-10",
           period_end: "2025-03-10",
@@ -93,6 +100,8 @@ for (const dialect of testDialects) {
           status: "projected-to-exceed",
           exhaustion_date: "2025-03-10",
           method: "holt",
+          history_days: 9,
+          preliminary: false,
           checked_at: "2025-03-10T12:00:00.000Z"
         })
         expect(webhook.received[1]).toMatchObject({ threshold: 1, projected_usd: 11 })
@@ -170,7 +179,7 @@ for (const dialect of testDialects) {
         expect(sent).toHaveLength(1)
         expect(webhook.received).toEqual([])
         expect(messages).toEqual([
-          "WARN: The day spend of team:search is projected to reach 11.00 USD by 2025-03-10, 110% of its 10.00 USD budget (alert threshold 1)."
+          "WARN: The day spend of team:search is projected to reach 11.00 USD by 2025-03-10, 110% of its 10.00 USD budget (alert threshold 1, holt forecast on 9 complete days)."
         ])
       })
     )
@@ -184,8 +193,8 @@ for (const dialect of testDialects) {
         )
         yield* reset(noisy)
         const budget: ForecastBudget = { scope: "team:search", period: "day", limitUsd: 7, alertAt: [1] }
-        const expected = yield* makeAlerts([budget], webhook.url, "expected")
-        const upper = yield* makeAlerts([budget], webhook.url, "upper95")
+        const expected = yield* makeAlerts([budget], webhook.url, "expected", 3)
+        const upper = yield* makeAlerts([budget], webhook.url, "upper95", 3)
 
         const byExpected = yield* expected.check(NOW)
         const byUpper = yield* upper.check(NOW)
@@ -195,6 +204,62 @@ for (const dialect of testDialects) {
         expect(byUpper).toHaveLength(1)
         expect(byUpper[0]!.comparedUsd).toBeGreaterThan(7)
         expect(byUpper[0]!.comparedUsd).toBe(byUpper[0]!.forecast.period.projection.upper95)
+      })
+    )
+
+    it.effect("alert on recorded spend only with short history", () =>
+      Effect.gen(function* () {
+        const webhook = yield* Webhook
+        // Two days of 8 USD, then 7 USD this morning: the projection of 11 USD crosses the limit, the recorded 7 USD only half of it.
+        yield* reset(teamHistory.filter((record) => record.createdAt >= new Date("2025-03-08T00:00:00Z")))
+        const alerts = yield* makeAlerts([teamBudget], webhook.url)
+
+        const sent = yield* alerts.check(NOW)
+
+        expect(sent.map((alert) => alert.threshold)).toEqual([0.5])
+        expect(webhook.received).toHaveLength(1)
+        expect(webhook.received[0]).toMatchObject({
+          alert_on: "expected",
+          compared: "spent",
+          compared_usd: 7,
+          projected_usd: 11,
+          method: "mean",
+          history_days: 2,
+          preliminary: true
+        })
+      })
+    )
+
+    it.effect("alert on a short projection when allowed", () =>
+      Effect.gen(function* () {
+        const webhook = yield* Webhook
+        yield* reset(teamHistory.filter((record) => record.createdAt >= new Date("2025-03-08T00:00:00Z")))
+        const alerts = yield* makeAlerts([teamBudget], webhook.url, "expected", 2)
+
+        const sent = yield* alerts.check(NOW)
+
+        expect(sent.map((alert) => alert.threshold)).toEqual([0.5, 1])
+      })
+    )
+
+    it.effect("name the short history in the log", () =>
+      Effect.gen(function* () {
+        yield* reset(teamHistory.filter((record) => record.createdAt >= new Date("2025-03-09T00:00:00Z")))
+        const alerts = yield* makeAlerts([{ ...teamBudget, alertAt: [0.5] }], undefined)
+        const messages: Array<string> = []
+        const capture = Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ message }) => {
+            messages.push(String(Array.isArray(message) ? message[0] : message))
+          })
+        )
+
+        yield* alerts.check(NOW).pipe(Effect.provide(capture))
+
+        expect(messages).toEqual([
+          "The day spend of team:search has reached 7.00 USD, 70% of its 10.00 USD budget (alert threshold 0.5). " +
+            "Its projection does not alert, because the preliminary mean forecast rests on 1 complete day, fewer than 7."
+        ])
       })
     )
   })

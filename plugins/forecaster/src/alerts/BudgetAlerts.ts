@@ -6,6 +6,11 @@
  * is released and the next check tries again, so the warning is then
  * logged again too. A gateway that stops between the claim and the POST
  * loses that alert.
+ *
+ * A forecast fitted on fewer than `minHistoryDays` complete days does not
+ * alert on its projection. Its budgets alert only once the recorded spend
+ * itself reaches a threshold, because a projection from one or two days
+ * repeats those days' weekday pattern over the whole period.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import type { HttpTransportService } from "@fluxen/sdk"
@@ -22,12 +27,17 @@ const WEBHOOK_TIMEOUT_MS = 10_000
 /** The projection compared with a budget's thresholds. */
 export type AlertBasis = "expected" | "upper80" | "upper95"
 
+/** What an alert compared: the configured projection, or the recorded spend when the history was too short. */
+export type ComparedAmount = AlertBasis | "spent"
+
 export interface BudgetAlertsOptions {
   readonly pluginName: string
   readonly budgets: ReadonlyArray<ForecastBudget>
   /** Thresholds of budgets that set no `alertAt`. */
   readonly defaultAlertAt: ReadonlyArray<number>
   readonly alertOn: AlertBasis
+  /** Complete days of history below which only the recorded spend can alert. */
+  readonly minHistoryDays: number
   readonly webhookUrl: string | undefined
   readonly forecaster: Forecaster
   readonly alertLog: AlertLog
@@ -39,8 +49,9 @@ export interface BudgetAlert {
   readonly threshold: number
   readonly forecast: ScopeForecast
   readonly outlook: BudgetOutlook
-  /** The projection compared with the threshold, in USD. */
+  /** The amount compared with the threshold, in USD. */
   readonly comparedUsd: number
+  readonly compared: ComparedAmount
   readonly checkedAtMs: number
 }
 
@@ -68,7 +79,7 @@ const comparedProjection = (forecast: ScopeForecast, basis: AlertBasis): number 
   }
 }
 
-/** Builds the webhook's JSON body. */
+/** Builds the webhook's JSON body. `alert_on` is the configured basis and `compared` what this alert compared. */
 export const webhookPayload = (alert: BudgetAlert, basis: AlertBasis) => {
   const projection = alert.forecast.period.projection
   return {
@@ -76,6 +87,7 @@ export const webhookPayload = (alert: BudgetAlert, basis: AlertBasis) => {
     budget: { scope: alert.budget.scope, period: alert.budget.period, limit_usd: alert.budget.limitUsd },
     threshold: alert.threshold,
     alert_on: basis,
+    compared: alert.compared,
     compared_usd: alert.comparedUsd,
     period_start: projection.periodStart,
     period_end: projection.periodEnd,
@@ -86,6 +98,8 @@ export const webhookPayload = (alert: BudgetAlert, basis: AlertBasis) => {
     status: alert.outlook.status,
     exhaustion_date: alert.outlook.exhaustionDate,
     method: alert.forecast.model.method,
+    history_days: alert.forecast.history.length,
+    preliminary: alert.forecast.preliminary,
     checked_at: new Date(alert.checkedAtMs).toISOString()
   }
 }
@@ -101,11 +115,18 @@ export const makeBudgetAlerts = (options: BudgetAlertsOptions): BudgetAlerts => 
 
   const logAlert = (alert: BudgetAlert) => {
     const projection = alert.forecast.period.projection
-    return Effect.logWarning(
-      `The ${alert.budget.period} spend of ${alert.budget.scope} is projected to reach ${formatUsd(alert.comparedUsd)} USD ` +
-        `by ${projection.periodEnd}, ${Math.round((alert.comparedUsd / alert.budget.limitUsd) * 100)}% of its ` +
-        `${formatUsd(alert.budget.limitUsd)} USD budget (alert threshold ${alert.threshold}).`
-    ).pipe(
+    const share = `${Math.round((alert.comparedUsd / alert.budget.limitUsd) * 100)}% of its ${formatUsd(alert.budget.limitUsd)} USD budget`
+    const historyDays = alert.forecast.history.length
+    const days = `${historyDays} complete ${historyDays === 1 ? "day" : "days"}`
+    const method = `${alert.forecast.preliminary ? "preliminary " : ""}${alert.forecast.model.method} forecast`
+    const message =
+      alert.compared === "spent"
+        ? `The ${alert.budget.period} spend of ${alert.budget.scope} has reached ${formatUsd(alert.comparedUsd)} USD, ${share} ` +
+          `(alert threshold ${alert.threshold}). Its projection does not alert, because the ${method} rests on ${days}, ` +
+          `fewer than ${options.minHistoryDays}.`
+        : `The ${alert.budget.period} spend of ${alert.budget.scope} is projected to reach ${formatUsd(alert.comparedUsd)} USD ` +
+          `by ${projection.periodEnd}, ${share} (alert threshold ${alert.threshold}, ${method} on ${days}).`
+    return Effect.logWarning(message).pipe(
       Effect.annotateLogs({
         plugin: options.pluginName,
         "budget.scope": alert.budget.scope,
@@ -115,6 +136,7 @@ export const makeBudgetAlerts = (options: BudgetAlertsOptions): BudgetAlerts => 
         "budget.spent_usd": projection.spentUsd,
         "forecast.projected_usd": projection.projectedUsd,
         "forecast.method": alert.forecast.model.method,
+        "forecast.history_days": alert.forecast.history.length,
         "forecast.exhaustion_date": alert.outlook.exhaustionDate ?? "none"
       })
     )
@@ -173,11 +195,13 @@ export const makeBudgetAlerts = (options: BudgetAlertsOptions): BudgetAlerts => 
         }
 
         const outlook = budgetOutlook(forecast.period, budget.limitUsd)
-        const comparedUsd = comparedProjection(forecast, options.alertOn)
+        const projectionMayAlert = forecast.history.length >= options.minHistoryDays
+        const compared: ComparedAmount = projectionMayAlert ? options.alertOn : "spent"
+        const comparedUsd = projectionMayAlert ? comparedProjection(forecast, options.alertOn) : forecast.period.projection.spentUsd
         const thresholds = [...(budget.alertAt ?? options.defaultAlertAt)].sort((a, b) => a - b)
         for (const threshold of thresholds) {
           if (comparedUsd < threshold * budget.limitUsd) break
-          const alert: BudgetAlert = { budget, threshold, forecast, outlook, comparedUsd, checkedAtMs: nowMs }
+          const alert: BudgetAlert = { budget, threshold, forecast, outlook, comparedUsd, compared, checkedAtMs: nowMs }
           if (yield* alertOnce(alert)) sent.push(alert)
         }
       }

@@ -24,6 +24,15 @@ const DAY_MS = 86_400_000
 export const MEDIUM_CONFIDENCE_REQUESTS = 100
 export const HIGH_CONFIDENCE_REQUESTS = 1_000
 
+/**
+ * Days of traffic at which the confidence can become `medium` (one week,
+ * which contains every weekday once) and `high` (two weeks, so the weekly
+ * pattern has repeated). Fewer days may miss the weekend's traffic however
+ * many requests they hold.
+ */
+export const MEDIUM_CONFIDENCE_DAYS = 7
+export const HIGH_CONFIDENCE_DAYS = 14
+
 export type Confidence = "low" | "medium" | "high"
 
 export interface RecommendationRules {
@@ -65,7 +74,7 @@ export interface RecommendInput {
   readonly profiles: ReadonlyArray<ModelUsageProfile>
   readonly pricing: PricingTable
   readonly rules: RecommendationRules
-  /** Days of traffic the profiles cover; the saving is scaled by 30 / coveredDays. */
+  /** Days of traffic the profiles cover; the saving is scaled by 30 / coveredDays, counting at least one day. */
   readonly coveredDays: number
   /** The shadow configuration's candidates, which take precedence over the family table. */
   readonly configuredCandidates: Readonly<Record<string, string>>
@@ -75,8 +84,7 @@ export interface RecommendInput {
 /**
  * Computes the days of traffic a lookback window contains. That is the
  * whole window when the usage table has a request older than it, else the
- * time since the table's first request. It is at least one day, so that a
- * few hours of traffic are not multiplied by hundreds.
+ * time since the table's first request, and 0 for an empty table.
  */
 export const coveredDays = (options: {
   readonly lookbackDays: number
@@ -84,14 +92,18 @@ export const coveredDays = (options: {
   readonly firstRequestMs: number | undefined
 }): number => {
   const windowStartMs = options.nowMs - options.lookbackDays * DAY_MS
-  if (options.firstRequestMs === undefined || options.firstRequestMs <= windowStartMs) return options.lookbackDays
-  return Math.max(1, (options.nowMs - options.firstRequestMs) / DAY_MS)
+  if (options.firstRequestMs === undefined) return 0
+  if (options.firstRequestMs <= windowStartMs) return options.lookbackDays
+  return (options.nowMs - options.firstRequestMs) / DAY_MS
 }
 
-/** Rates a sample size: under 100 requests `low`, under 1,000 `medium`, else `high`. */
-export const confidenceOf = (requests: number): Confidence => {
-  if (requests >= HIGH_CONFIDENCE_REQUESTS) return "high"
-  if (requests >= MEDIUM_CONFIDENCE_REQUESTS) return "medium"
+/**
+ * Rates a sample by its requests and the days it covers: `high` from 1,000
+ * requests over 14 days, `medium` from 100 requests over 7 days, else `low`.
+ */
+export const confidenceOf = (requests: number, days: number): Confidence => {
+  if (requests >= HIGH_CONFIDENCE_REQUESTS && days >= HIGH_CONFIDENCE_DAYS) return "high"
+  if (requests >= MEDIUM_CONFIDENCE_REQUESTS && days >= MEDIUM_CONFIDENCE_DAYS) return "medium"
   return "low"
 }
 
@@ -162,8 +174,9 @@ export const recommendModels = (input: RecommendInput): ReadonlyArray<Recommenda
       requests: profile.requests,
       currentCostUsd,
       candidateCostUsd,
-      monthlySavingUsd: ((currentCostUsd - candidateCostUsd) * MONTH_DAYS) / input.coveredDays,
-      confidence: confidenceOf(profile.requests),
+      // At least one day, so that a few hours of traffic are not multiplied by hundreds.
+      monthlySavingUsd: ((currentCostUsd - candidateCostUsd) * MONTH_DAYS) / Math.max(1, input.coveredDays),
+      confidence: confidenceOf(profile.requests, input.coveredDays),
       evidence: { shadow: shadow ?? null }
     })
   }

@@ -255,7 +255,8 @@ describe("recommendModels", () => {
       // gpt-4.1 at 2 / 8, gpt-4.1-mini at 0.4 / 1.6: (1,000,000 · 1.6 + 100,000 · 6.4) / 1e6 = 2.24 USD in 10 days.
       expect(recommendation!.to).toBe("gpt-4.1-mini")
       expect(recommendation!.monthlySavingUsd).toBeCloseTo(2.24 * 3, 12)
-      expect(recommendation!.confidence).toBe("high")
+      // 1,000 requests, but over 10 days, fewer than the 14 that "high" needs.
+      expect(recommendation!.confidence).toBe("medium")
     })
   )
 
@@ -333,21 +334,56 @@ describe("nextCheaperTier", () => {
 
 describe("confidence and coverage", () => {
   it.each([
-    [99, "low"],
-    [100, "medium"],
-    [999, "medium"],
-    [1_000, "high"]
-  ] as const)("rates %i requests %s", (requests, confidence) => {
-    expect(confidenceOf(requests)).toBe(confidence)
+    [99, 30, "low"],
+    [100, 30, "medium"],
+    [999, 30, "medium"],
+    [1_000, 30, "high"],
+    [1_000, 13.9, "medium"],
+    [5_000, 6.9, "low"],
+    [5_000, 1, "low"],
+    [100, 7, "medium"],
+    [1_000, 14, "high"]
+  ] as const)("rates %i requests over %d days %s", (requests, days, confidence) => {
+    expect(confidenceOf(requests, days)).toBe(confidence)
   })
 
   it("covers the whole window when older traffic exists", () => {
     expect(coveredDays({ lookbackDays: 30, nowMs: NOW, firstRequestMs: NOW - 40 * DAY_MS })).toBe(30)
-    expect(coveredDays({ lookbackDays: 30, nowMs: NOW, firstRequestMs: undefined })).toBe(30)
+  })
+
+  it("covers no day without traffic", () => {
+    expect(coveredDays({ lookbackDays: 30, nowMs: NOW, firstRequestMs: undefined })).toBe(0)
   })
 
   it("covers the days since the first request", () => {
     expect(coveredDays({ lookbackDays: 30, nowMs: NOW, firstRequestMs: NOW - 7.5 * DAY_MS })).toBe(7.5)
-    expect(coveredDays({ lookbackDays: 30, nowMs: NOW, firstRequestMs: NOW - 3_600_000 })).toBe(1)
+    expect(coveredDays({ lookbackDays: 30, nowMs: NOW, firstRequestMs: NOW - 6 * 3_600_000 })).toBe(0.25)
   })
+
+  it.effect("scales a partial day as one day", () =>
+    Effect.gen(function* () {
+      const pricing = yield* loadPricing({})
+      const recommend = (days: number) =>
+        recommendModels({ profiles: [profile({})], pricing, rules, coveredDays: days, configuredCandidates: {}, shadowSummaries: [] })
+
+      expect(recommend(0.25)[0]!.monthlySavingUsd).toBe(recommend(1)[0]!.monthlySavingUsd)
+    })
+  )
+
+  it.effect("rates one busy day low", () =>
+    Effect.gen(function* () {
+      const pricing = yield* loadPricing({})
+
+      const [recommendation] = recommendModels({
+        profiles: [profile({ requests: 5_000 })],
+        pricing,
+        rules,
+        coveredDays: 1,
+        configuredCandidates: {},
+        shadowSummaries: []
+      })
+
+      expect(recommendation!.confidence).toBe("low")
+    })
+  )
 })
