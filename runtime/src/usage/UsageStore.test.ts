@@ -162,7 +162,8 @@ const anthropicTotal = {
   cacheWrite1hTokens: 60,
   reasoningTokens: 50,
   costUsd: 0,
-  unknownCostRequests: 2,
+  // r4 only, because r3 failed.
+  unknownCostRequests: 1,
   errors: 1,
   cacheHits: 1,
   costSavedUsd: 0.01
@@ -310,7 +311,7 @@ for (const database of usageTestDatabases) {
           },
           { group: "team_a", ...openAiTotal },
           // r3
-          { group: "team_b", ...emptyTotal, requests: 1, unknownCostRequests: 1, errors: 1 }
+          { group: "team_b", ...emptyTotal, requests: 1, errors: 1 }
         ])
       }))
 
@@ -357,6 +358,21 @@ for (const database of usageTestDatabases) {
         expect(totals[0]!.requests).toBe(4)
         expect(totals[0]!.costUsd).toBeCloseTo(0.25, 12)
         expect(totals[0]!.unknownCostRequests).toBe(2)
+      }))
+
+    it.effect("failed request is not unpriced", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch([
+          makeUsageRecord({ requestId: "failed", status: "error", costUsd: null }),
+          makeUsageRecord({ requestId: "stopped", status: "cancelled", costUsd: null })
+        ])
+
+        const totals = yield* store.totals({ from, to, groupBy: "key" })
+
+        expect(totals[0]!.requests).toBe(2)
+        expect(totals[0]!.unknownCostRequests).toBe(1)
       }))
 
     it.effect("list round-trips every field", () =>

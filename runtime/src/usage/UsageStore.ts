@@ -48,7 +48,10 @@ export interface UsageTotal {
   readonly reasoningTokens: number
   /** Sum of the known costs in US dollars, which excludes the `unknownCostRequests`. */
   readonly costUsd: number
-  /** Requests whose price was unknown (null `costUsd`). */
+  /**
+   * Requests that did not fail and whose price was unknown (null `costUsd`).
+   * Failed requests are left out, because most have no usage to price.
+   */
   readonly unknownCostRequests: number
   /** Requests with status `error`, which excludes cancelled requests. */
   readonly errors: number
@@ -183,7 +186,7 @@ const make = Effect.gen(function* () {
         coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
         coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
         coalesce(sum(cost_usd), 0) AS cost_usd,
-        sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unknown_cost_requests,
+        sum(CASE WHEN cost_usd IS NULL AND status <> 'error' THEN 1 ELSE 0 END) AS unknown_cost_requests,
         sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
         sum(CASE WHEN cache_status IN ('hit', 'semantic-hit') THEN 1 ELSE 0 END) AS cache_hits,
         coalesce(sum(cost_saved_usd), 0) AS cost_saved_usd

@@ -169,7 +169,8 @@ describe.each(["sqlite", "postgres"] as const)("usage in %s", (database) => {
     ])
     expect(result.totals).toHaveLength(2)
     expect(result.totals).toMatchObject(expected)
-    expect(result.totals.map((total) => total.unknownCostRequests)).toEqual([1, 2])
+    // The failed request is not counted as unpriced, because it produced no usage to price.
+    expect(result.totals.map((total) => total.unknownCostRequests)).toEqual([0, 2])
   })
 })
 
