@@ -48,7 +48,7 @@ describe("nearestRank", () => {
 })
 
 describe("summarizeLatency", () => {
-  it("uses successful requests only and groups them by UTC day", () => {
+  it("uses successful requests only", () => {
     const summary = summarizeLatency(
       [
         record("2026-03-01T23:30:00Z", 300, "ok", 30),
@@ -57,15 +57,20 @@ describe("summarizeLatency", () => {
         record("2026-03-02T00:40:00Z", 9_000, "error"),
         record("2026-03-02T00:50:00Z", 8_000, "cancelled")
       ],
-      false
+      false,
+      []
     )
     expect(summary.requests).toBe(3)
     expect(summary.totalMs).toEqual({ p50: 300, p95: 500, p99: 500 })
     expect(summary.firstByteMs).toEqual({ p50: 30, p95: 50, p99: 50 })
-    expect(summary.totalMsByDay).toEqual([
-      { day: "2026-03-01", p50: 100, p95: 300, p99: 300 },
-      { day: "2026-03-02", p50: 500, p95: 500, p99: 500 }
+  })
+
+  it("takes daily percentiles from the store", () => {
+    const summary = summarizeLatency([record("2026-03-02T00:30:00Z", 500)], true, [
+      { day: "2026-03-01", requests: 40_000, p50: 100, p95: 300, p99: 900 }
     ])
+
+    expect(summary.totalMsByDay).toEqual([{ day: "2026-03-01", p50: 100, p95: 300, p99: 900 }])
   })
 })
 
@@ -79,6 +84,7 @@ describe("findPluginRoutePaths", () => {
     ])
     expect(paths).toEqual({
       forecast: "/v1/fluxen/forecast",
+      forecastBudgets: null,
       recommendations: null,
       policyKeys: "/v1/fluxen/admin/keys",
       policyKeySpend: "/v1/fluxen/admin/keys/:id/spend"
@@ -101,12 +107,13 @@ describe("readDashboardData", () => {
       queries.push(query)
       return Effect.succeed(totalsByGroup[query.groupBy])
     },
-    list: () => Effect.succeed([record("2026-03-10T08:00:00Z", 200)])
+    list: () => Effect.succeed([record("2026-03-10T08:00:00Z", 200)]),
+    latencyByDay: () => Effect.succeed([{ day: "2026-03-09", requests: 3, p50: 150, p95: 400, p99: 400 }])
   }
 
   it("fills every day of the range and ranks groups by spend", async () => {
     const data = await Effect.runPromise(
-      readDashboardData(store, { forecast: null, recommendations: null, policyKeys: null, policyKeySpend: null }, {
+      readDashboardData(store, { forecast: null, forecastBudgets: null, recommendations: null, policyKeys: null, policyKeySpend: null }, {
         now: new Date("2026-03-10T12:00:00Z"),
         days: 3,
         topCount: 1,
@@ -127,5 +134,7 @@ describe("readDashboardData", () => {
     expect(data.topTeams).toEqual([])
     // The one record read equals the limit, so the percentiles may miss older records.
     expect(data.latency.truncated).toBe(true)
+    // The daily percentiles come from the store's query over the whole range, not from the records read.
+    expect(data.latency.totalMsByDay.map((day) => day.day)).toEqual(["2026-03-09"])
   })
 })

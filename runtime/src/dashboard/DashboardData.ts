@@ -8,6 +8,7 @@ import type { PluginRoute } from "@fluxen/sdk"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { UsageRecord } from "../usage/UsageRecord.js"
+import type { DayLatency } from "../usage/latencyByDay.js"
 import type { UsageStore, UsageTotal } from "../usage/UsageStore.js"
 import { percentilesOf, type Percentiles } from "./percentiles.js"
 
@@ -35,7 +36,10 @@ export interface DaySums extends UsageSums {
 export interface RankedGroup {
   readonly name: string
   readonly requests: number
+  /** Sum of the known costs, which leaves out the `unknownCostRequests`. */
   readonly costUsd: number
+  /** Requests that did not fail and have no price, so their cost is unknown. */
+  readonly unknownCostRequests: number
   /** Prompt plus completion tokens. */
   readonly tokens: number
   readonly errors: number
@@ -49,12 +53,12 @@ export interface DayPercentiles extends Percentiles {
 export interface LatencySummary {
   /** Successful requests the percentiles were computed from. */
   readonly requests: number
-  /** True when the range held more records than were read, so the percentiles cover only the newest ones. */
+  /** True when the range held more records than were read, so `totalMs` and `firstByteMs` cover only the newest ones. */
   readonly truncated: boolean
   readonly totalMs: Percentiles | null
   /** Over the requests with a first byte; errors before the first byte have none. */
   readonly firstByteMs: Percentiles | null
-  /** Percentiles of `totalMs` per UTC day; days without successful requests are left out. */
+  /** Percentiles of `totalMs` per UTC day over every record of the range; days without successful requests are left out. */
   readonly totalMsByDay: ReadonlyArray<DayPercentiles>
 }
 
@@ -62,6 +66,8 @@ export interface LatencySummary {
 export interface PluginRoutePaths {
   /** The forecaster's spend forecast. */
   readonly forecast: string | null
+  /** The forecaster's configured budgets with their projections. */
+  readonly forecastBudgets: string | null
   /** The forecaster's cheaper-model recommendations. */
   readonly recommendations: string | null
   /** The policy plugin's key list. */
@@ -105,6 +111,7 @@ const dayMs = 86_400_000
 // The routes of plugins/forecaster/src/routes.ts and plugins/policy/src/AdminApi.ts.
 const optionalRoutes: Readonly<Record<keyof PluginRoutePaths, string>> = {
   forecast: "/v1/fluxen/forecast",
+  forecastBudgets: "/v1/fluxen/forecast/budgets",
   recommendations: "/v1/fluxen/recommendations",
   policyKeys: "/v1/fluxen/admin/keys",
   policyKeySpend: "/v1/fluxen/admin/keys/:id/spend"
@@ -182,25 +189,23 @@ const rank = (totals: ReadonlyArray<UsageTotal>, count: number): Array<RankedGro
       name: total.group,
       requests: total.requests,
       costUsd: total.costUsd,
+      unknownCostRequests: total.unknownCostRequests,
       tokens: total.promptTokens + total.completionTokens,
       errors: total.errors
     }))
 
-/** Computes the latency percentiles of the successful requests among `records`. */
-export const summarizeLatency = (records: ReadonlyArray<UsageRecord>, truncated: boolean): LatencySummary => {
+/**
+ * Computes the latency percentiles of the successful requests among
+ * `records`, with the daily percentiles that the store computed over the
+ * whole range.
+ */
+export const summarizeLatency = (
+  records: ReadonlyArray<UsageRecord>,
+  truncated: boolean,
+  byDay: ReadonlyArray<DayLatency>
+): LatencySummary => {
   const succeeded = records.filter((record) => record.status === "ok")
-  const totalByDay = new Map<string, Array<number>>()
-  for (const record of succeeded) {
-    const day = utcDay(record.createdAt.getTime())
-    const values = totalByDay.get(day)
-    if (values === undefined) totalByDay.set(day, [record.totalMs])
-    else values.push(record.totalMs)
-  }
-
-  const totalMsByDay: Array<DayPercentiles> = []
-  for (const day of [...totalByDay.keys()].sort()) {
-    totalMsByDay.push({ day, ...percentilesOf(totalByDay.get(day)!)! })
-  }
+  const totalMsByDay = byDay.map((day): DayPercentiles => ({ day: day.day, p50: day.p50, p95: day.p95, p99: day.p99 }))
 
   return {
     requests: succeeded.length,
@@ -218,6 +223,7 @@ export const findPluginRoutePaths = (routes: ReadonlyArray<PluginRoute>): Plugin
   return {
     forecast: pathIfServed(optionalRoutes.forecast),
     recommendations: pathIfServed(optionalRoutes.recommendations),
+    forecastBudgets: pathIfServed(optionalRoutes.forecastBudgets),
     policyKeys: pathIfServed(optionalRoutes.policyKeys),
     policyKeySpend: pathIfServed(optionalRoutes.policyKeySpend)
   }
@@ -235,13 +241,14 @@ export const readDashboardData = (
     const from = new Date(todayStart - (query.days - 1) * dayMs)
     const range = { from, to }
 
-    const [byDay, byModel, byKey, byTeam, records] = yield* Effect.all(
+    const [byDay, byModel, byKey, byTeam, records, latencyByDay] = yield* Effect.all(
       [
         store.totals({ ...range, groupBy: "day" }),
         store.totals({ ...range, groupBy: "model" }),
         store.totals({ ...range, groupBy: "key" }),
         store.totals({ ...range, groupBy: "team" }),
-        store.list({ ...range, limit: query.latencyRecordLimit })
+        store.list({ ...range, limit: query.latencyRecordLimit }),
+        store.latencyByDay(range)
       ],
       { concurrency: "unbounded" }
     )
@@ -256,7 +263,7 @@ export const readDashboardData = (
       topModels: rank(byModel, query.topCount),
       topKeys: rank(byKey, query.topCount),
       topTeams: rank(byTeam, query.topCount),
-      latency: summarizeLatency(records, records.length >= query.latencyRecordLimit),
+      latency: summarizeLatency(records, records.length >= query.latencyRecordLimit, latencyByDay),
       pluginRoutes
     }
   })

@@ -53,7 +53,7 @@ export const dashboardHtml = `<!doctype html>
       <div class="chart" id="chart-cache"></div>
     </figure>
     <figure class="card chart-card">
-      <figcaption>Latency per day, successful requests</figcaption>
+      <figcaption>Latency per day, all successful requests of each day</figcaption>
       <div class="chart" id="chart-latency"></div>
     </figure>
   </section>

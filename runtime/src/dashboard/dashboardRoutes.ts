@@ -51,7 +51,7 @@ const fileAsset = (path: string, contentType: string): Asset => ({ contentType, 
 const require = createRequire(import.meta.url)
 
 /** The browser modules compiled from `./browser/*.ts`; `main.js` imports the others. */
-const browserModules = ["main.js", "charts.js", "dom.js", "format.js", "panels.js", "pluginPanels.js"]
+const browserModules = ["main.js", "budgetPanel.js", "charts.js", "dom.js", "format.js", "panels.js", "pluginPanels.js"]
 
 /** Every file under `/dashboard/assets/`, by name. Only these names are served, so no path reaches the file system from a request. */
 const assets: ReadonlyMap<string, Asset> = new Map([

@@ -3,6 +3,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { makeLatencyByDay, type DayLatency, type LatencyByDayQuery } from "./latencyByDay.js"
 import { makeUsageInsertPlanner, type UsageInsert } from "./UsageInsert.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import {
@@ -209,7 +210,9 @@ const make = Effect.gen(function* () {
     return rows.map(decodeUsageRow)
   })
 
-  return UsageStore.of({ insertBatch, totals, list })
+  const latencyByDay = makeLatencyByDay(sql, groups.day, bindTime)
+
+  return UsageStore.of({ insertBatch, totals, list, latencyByDay })
 })
 
 /** Reads and writes usage records in the `fluxen_usage` table of a SQLite or PostgreSQL database. */
@@ -225,6 +228,8 @@ export class UsageStore extends Context.Tag("@fluxen/runtime/UsageStore")<
     readonly totals: (query: UsageTotalsQuery) => Effect.Effect<ReadonlyArray<UsageTotal>, SqlError>
     /** Lists the records whose request started in `[from, to)`, newest first. */
     readonly list: (query: UsageListQuery) => Effect.Effect<ReadonlyArray<UsageRecord>, SqlError>
+    /** Computes latency percentiles of the successful requests of each UTC day in `[from, to)`, oldest day first. */
+    readonly latencyByDay: (query: LatencyByDayQuery) => Effect.Effect<ReadonlyArray<DayLatency>, SqlError>
   }
 >() {
   /** Store on the `SqlClient` in context, whose database must already have the usage migrations applied. */

@@ -1,3 +1,4 @@
+export * from "./latencyByDay.js"
 export * from "./migrations.js"
 export * from "./UsageDatabase.js"
 export * from "./UsageRecord.js"

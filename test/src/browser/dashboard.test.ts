@@ -24,6 +24,14 @@ const staticRoutesPluginPath = fileURLToPath(new URL("../../dist/browser/staticR
 
 const dayMs = 86_400_000
 const adminYaml = `admin:\n  key: ${ADMIN_KEY}\n`
+// The real forecaster with the same key as admin.key, so the page can read its routes.
+const forecasterPluginsYaml = `plugins:
+  - use: "@fluxen/forecaster"
+    config:
+      adminKey: "${ADMIN_KEY}"
+      budgets:
+        - { scope: global, period: month, limitUsd: 100 }
+`
 
 // ============================================================================
 // Known usage
@@ -34,27 +42,29 @@ interface RecordSpec {
   readonly provider: string
   readonly keyId: string
   readonly team: string
-  readonly costUsd: number
+  readonly costUsd: number | null
   readonly status?: "ok" | "error"
   readonly cacheHit?: boolean
 }
 
 /**
- * 17 requests over the last 30 days: gpt-4.1 costs $10.00 in 4 requests,
+ * 18 requests over the last 30 days: gpt-4.1 costs $10.00 in 4 requests,
  * claude-sonnet-4 $4.50 in 3, and gpt-4o-mini $1.00 in 10, two of them
- * cache hits that saved $0.10 each and one an upstream error.
+ * cache hits that saved $0.10 each and one an upstream error. The model
+ * "unpriced-model" has one successful request without a price.
  */
 const specs: ReadonlyArray<RecordSpec> = [
   ...Array.from({ length: 4 }, (): RecordSpec => ({ model: "gpt-4.1", provider: "openai", keyId: "key-alpha", team: "research", costUsd: 2.5 })),
   ...Array.from({ length: 3 }, (): RecordSpec => ({ model: "claude-sonnet-4", provider: "anthropic", keyId: "key-beta", team: "support", costUsd: 1.5 })),
   ...Array.from({ length: 7 }, (): RecordSpec => ({ model: "gpt-4o-mini", provider: "openai", keyId: "key-beta", team: "support", costUsd: 0.1 })),
   { model: "gpt-4o-mini", provider: "openai", keyId: "key-gamma", team: "research", costUsd: 0.3, status: "error" },
-  ...Array.from({ length: 2 }, (): RecordSpec => ({ model: "gpt-4o-mini", provider: "openai", keyId: "key-gamma", team: "research", costUsd: 0, cacheHit: true }))
+  ...Array.from({ length: 2 }, (): RecordSpec => ({ model: "gpt-4o-mini", provider: "openai", keyId: "key-gamma", team: "research", costUsd: 0, cacheHit: true })),
+  { model: "unpriced-model", provider: "openai", keyId: "key-alpha", team: "research", costUsd: null }
 ]
 
 /**
  * Makes the records, spread over the days so that today has some. Successful
- * requests take 100, 200, … 1600 ms, and their first byte comes after a quarter of that.
+ * requests take 100, 200, … 1700 ms, and their first byte comes after a quarter of that.
  */
 const makeRecords = (now: number): Array<UsageRecord> => {
   let okIndex = 0
@@ -102,6 +112,10 @@ const forecastBody = (now: number) => ({
   object: "fluxen.forecast",
   scope: "global",
   period: "month",
+  method: "holt-winters",
+  history_days: 35,
+  preliminary: false,
+  notes: [],
   history: [],
   forecast: Array.from({ length: 7 }, (_, index) => ({
     date: utcDay(now + (index + 1) * dayMs),
@@ -154,12 +168,34 @@ const policyResponses = {
   }
 }
 
+/** The forecaster's budgets: one within its limit on a short history. */
+const forecastBudgetsBody = {
+  object: "list",
+  data: [
+    {
+      scope: "team:research",
+      period: "week",
+      limit_usd: 50,
+      alert_at: [1],
+      spent_usd: 10,
+      projected_usd: 30,
+      projected_fraction: 0.6,
+      status: "within-budget",
+      exhaustion_date: null,
+      method: "mean",
+      history_days: 3,
+      preliminary: true
+    }
+  ]
+}
+
 const staticRoutesPluginsYaml = (now: number) => `plugins:
   - use: ${JSON.stringify(staticRoutesPluginPath)}
     config:
-      routes: ["/v1/fluxen/forecast", "/v1/fluxen/recommendations", "/v1/fluxen/admin/keys", "/v1/fluxen/admin/keys/:id/spend"]
+      routes: ["/v1/fluxen/forecast", "/v1/fluxen/forecast/budgets", "/v1/fluxen/recommendations", "/v1/fluxen/admin/keys", "/v1/fluxen/admin/keys/:id/spend"]
       responses: ${JSON.stringify({
         "/v1/fluxen/forecast": forecastBody(now),
+        "/v1/fluxen/forecast/budgets": forecastBudgetsBody,
         "/v1/fluxen/recommendations": recommendationsBody,
         ...policyResponses
       })}
@@ -172,6 +208,7 @@ const staticRoutesPluginsYaml = (now: number) => `plugins:
 let withPlugins: Harness
 let withoutPlugins: Harness
 let withoutAdminKey: Harness
+let withForecaster: Harness
 let browser: BrowserContext
 let userDataDirectory: string
 let page: Page
@@ -198,6 +235,7 @@ beforeAll(async () => {
   withPlugins = await startHarness({ pluginsYaml: staticRoutesPluginsYaml(now), extraYaml: adminYaml })
   withoutPlugins = await startHarness({ pluginsYaml: NO_PLUGINS, extraYaml: adminYaml })
   withoutAdminKey = await startHarness({ pluginsYaml: NO_PLUGINS })
+  withForecaster = await startHarness({ pluginsYaml: forecasterPluginsYaml, extraYaml: adminYaml })
   await insertRecords(withPlugins, makeRecords(now))
 
   userDataDirectory = mkdtempSync(Path.join(tmpdir(), "fluxen-chromium-"))
@@ -226,6 +264,7 @@ afterAll(async () => {
   await withPlugins?.close()
   await withoutPlugins?.close()
   await withoutAdminKey?.close()
+  await withForecaster?.close()
 })
 
 // ============================================================================
@@ -240,29 +279,37 @@ describe("dashboard page", () => {
 
   it("shows the totals of the known usage", async () => {
     expect(await textOf("#total-spend")).toBe("$15.50")
-    expect(await textOf("#total-requests")).toBe("17")
+    expect(await textOf("#total-requests")).toBe("18")
     expect(await textOf("#total-requests-detail")).toBe("1 error")
-    expect(await textOf("#error-rate")).toBe("5.9%")
-    expect(await textOf("#cache-hit-rate")).toBe("11.8%")
+    expect(await textOf("#error-rate")).toBe("5.6%")
+    expect(await textOf("#cache-hit-rate")).toBe("11.1%")
     expect(await textOf("#cost-saved")).toBe("$0.20")
-    expect(await textOf("#total-tokens-detail")).toBe("17,000 prompt, 4,250 completion, 0 cached")
+    expect(await textOf("#total-tokens-detail")).toBe("18,000 prompt, 4,500 completion, 0 cached")
+  })
+
+  it("counts unpriced requests without failures", async () => {
+    expect(await textOf("#total-spend-detail")).toBe("plus 1 request without a price (failed requests excluded)")
   })
 
   it("shows nearest-rank latency percentiles", async () => {
-    // 16 successful requests of 100 … 1600 ms: rank 8 is 800 ms, ranks 16 and 16 are 1600 ms.
-    expect(await textOf("#latency-total")).toBe("800 ms / 1.60 s / 1.60 s")
-    expect(await textOf("#latency-first-byte")).toBe("200 ms / 400 ms / 400 ms")
-    expect(await textOf("#latency-total-detail")).toBe("16 successful requests")
+    // 17 successful requests of 100 … 1700 ms: rank 9 is 900 ms, ranks 17 and 17 are 1700 ms.
+    expect(await textOf("#latency-total")).toBe("900 ms / 1.70 s / 1.70 s")
+    expect(await textOf("#latency-first-byte")).toBe("225 ms / 425 ms / 425 ms")
+    expect(await textOf("#latency-total-detail")).toBe("17 successful requests")
   })
 
   it("ranks models, keys and teams by spend", async () => {
     const firstCells = (table: string) => page.$$eval(`${table} tbody tr td:first-child`, (cells) => cells.map((cell) => cell.textContent))
-    expect(await firstCells("#top-models")).toEqual(["gpt-4.1", "claude-sonnet-4", "gpt-4o-mini"])
+    expect(await firstCells("#top-models")).toEqual(["gpt-4.1", "claude-sonnet-4", "gpt-4o-mini", "unpriced-model"])
     expect(await firstCells("#top-keys")).toEqual(["key-alpha", "key-beta", "key-gamma"])
     expect(await firstCells("#top-teams")).toEqual(["research", "support"])
     expect(await textOf("#top-models tbody tr:first-child td:nth-child(2)")).toBe("$10.00")
     expect(await textOf("#top-models tbody tr:first-child td:nth-child(3)")).toBe("4")
-    expect(await textOf("#top-teams tbody tr:first-child td:nth-child(2)")).toBe("$10.30")
+    expect(await textOf("#top-teams tbody tr:first-child td:nth-child(2)")).toBe("$10.30 + unknown (1 unpriced)")
+  })
+
+  it("shows an unpriced model's cost as unknown", async () => {
+    expect(await textOf("#top-models tbody tr:nth-child(4) td:nth-child(2)")).toBe("unknown (1 unpriced)")
   })
 
   it("draws five uPlot charts with a size", async () => {
@@ -280,18 +327,24 @@ describe("dashboard page", () => {
     expect(legend).toContain("Forecast")
     expect(legend).toContain("80% high")
     expect(await textOf("#forecast-note")).toBe(
-      "Projected for this month: $19.70 (80% interval $18.30 to $21.80), $15.50 spent so far. Budget $25.00: 79% projected, within budget."
+      "Projected for this month: $19.70 (80% interval $18.30 to $21.80), $15.50 spent so far. " +
+        "Method: holt-winters, fitted on 35 complete days. Budget $25.00: 79% projected, within budget."
     )
   })
 
   it("shows each budget of the active keys once", async () => {
     const budgetRows = await page.$$eval("#budgets tbody tr", (rows) => rows.map((row) => row.textContent))
-    expect(budgetRows).toHaveLength(3)
-    expect(budgetRows[0]).toBe("team: researchmonth$12.50 of $20.0063%")
-    expect(budgetRows[1]).toBe("globalday$4.50 of $5.0090%")
-    expect(budgetRows[2]).toBe("key: key-betamonth$5.20 of $4.00130%")
+    expect(budgetRows).toHaveLength(4)
+    expect(budgetRows[0]).toBe("team: researchpolicymonth$12.50 of $20.0063%–")
+    expect(budgetRows[1]).toBe("globalpolicyday$4.50 of $5.0090%–")
+    expect(budgetRows[2]).toBe("key: key-betapolicymonth$5.20 of $4.00130%–")
     expect(await page.$$("#budgets .meter.over")).toHaveLength(1)
     expect(await page.$$("#budgets .meter.warning")).toHaveLength(1)
+  })
+
+  it("shows the forecaster's budgets", async () => {
+    const budgetRows = await page.$$eval("#budgets tbody tr", (rows) => rows.map((row) => row.textContent))
+    expect(budgetRows[3]).toBe("team: researchforecast alertweek$10.00 of $50.0020%$30.00, within budget (mean on 3 days, preliminary)")
   })
 
   it("lists recommendations by saving", async () => {
@@ -323,11 +376,28 @@ describe("dashboard without plugins", () => {
       expect(await plain.getAttribute("body", "data-state")).toBe("ready")
       expect(await textOf("#total-requests", plain)).toBe("0")
       expect(await textOf("#forecast-note", plain)).toBe("Forecast not enabled: the forecaster plugin is not loaded.")
-      expect(await textOf("#budgets", plain)).toBe("Not enabled: the policy plugin is not loaded.")
+      expect(await textOf("#budgets", plain)).toBe("Not enabled: neither the policy plugin nor the forecaster plugin is loaded.")
       expect(await textOf("#recommendations", plain)).toBe("Not enabled: the forecaster plugin is not loaded.")
       expect(await plain.$$(".uplot canvas")).toHaveLength(5)
     } finally {
       await plain.close()
+    }
+  })
+})
+
+describe("dashboard with the forecaster on an empty table", () => {
+  it("shows the projection without an interval", async () => {
+    const fresh = await openDashboard(withForecaster)
+    try {
+      expect(await fresh.getAttribute("body", "data-state")).toBe("ready")
+      const note = await textOf("#forecast-note", fresh)
+      expect(note).toContain("Projected for this month: $0.00, $0.00 spent so far. Method: none, fitted on 0 complete days.")
+      expect(note).toContain("The history of 0 complete days is too short to estimate an interval.")
+      expect(note).toContain("The forecast is preliminary")
+      const budgetRows = await fresh.$$eval("#budgets tbody tr", (rows) => rows.map((row) => row.textContent))
+      expect(budgetRows).toEqual(["globalforecast alertmonth$0.00 of $100.000%$0.00, within budget (none on 0 days, preliminary)"])
+    } finally {
+      await fresh.close()
     }
   })
 })

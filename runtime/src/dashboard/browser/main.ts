@@ -7,14 +7,13 @@ import type { DashboardData } from "../DashboardData.js"
 import { drawCacheChart, drawLatencyChart, drawRequestsChart, drawSpendChart, drawTokensChart } from "./charts.js"
 import { byId, setText } from "./dom.js"
 import { renderTiles, renderTopTable } from "./panels.js"
+import { fetchBudgets, renderBudgets } from "./budgetPanel.js"
 import {
   describeForecast,
-  fetchBudgets,
   fetchPluginRoute,
   forecastQuery,
   readForecast,
   readRecommendations,
-  renderBudgets,
   renderRecommendations,
   type PluginRouteResult
 } from "./pluginPanels.js"

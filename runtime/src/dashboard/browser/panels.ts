@@ -13,7 +13,9 @@ export const renderTiles = (data: DashboardData): void => {
   setText("total-spend", formatUsd(totals.costUsd))
   setText(
     "total-spend-detail",
-    totals.unknownCostRequests === 0 ? `${data.days.length} days` : `${formatCount(totals.unknownCostRequests)} requests without a price`
+    totals.unknownCostRequests === 0
+      ? `${data.days.length} days`
+      : `plus ${formatCount(totals.unknownCostRequests)} ${totals.unknownCostRequests === 1 ? "request" : "requests"} without a price (failed requests excluded)`
   )
 
   setText("total-requests", formatCount(totals.requests))
@@ -44,6 +46,16 @@ export const renderTiles = (data: DashboardData): void => {
   setText("latency-first-byte-detail", "time to the first response byte")
 }
 
+/**
+ * Formats a group's spend. Requests without a price add nothing to `costUsd`,
+ * so a model with no price reads "unknown" rather than $0.00.
+ */
+const formatSpend = (row: RankedGroup): string => {
+  if (row.unknownCostRequests === 0) return formatUsd(row.costUsd)
+  const unpriced = `${formatCount(row.unknownCostRequests)} unpriced`
+  return row.costUsd === 0 ? `unknown (${unpriced})` : `${formatUsd(row.costUsd)} + unknown (${unpriced})`
+}
+
 /** Fills one top-list table: name, spend, requests, tokens and errors per row. */
 export const renderTopTable = (tableId: string, nameHeader: string, rows: ReadonlyArray<RankedGroup>): void => {
   const table = byId(tableId)
@@ -55,7 +67,7 @@ export const renderTopTable = (tableId: string, nameHeader: string, rows: Readon
   const body = rows.map((row) =>
     element("tr", {}, [
       element("td", { text: row.name, title: row.name }),
-      element("td", { text: formatUsd(row.costUsd) }),
+      element("td", { text: formatSpend(row) }),
       element("td", { text: formatCount(row.requests) }),
       element("td", { text: formatCompact(row.tokens), title: formatCount(row.tokens) }),
       element("td", { text: formatCount(row.errors) })

@@ -1,11 +1,10 @@
 /**
  * Reading the optional plugin routes and showing their responses: the
- * forecaster's forecast and recommendations, and the policy plugin's
+ * forecaster's forecast and recommendations. `budgetPanel.ts` shows the
  * budgets. The response fields read here are those of
- * plugins/forecaster/src/routes.ts and plugins/policy/src/AdminApi.ts.
+ * plugins/forecaster/src/routeEncoding.ts and plugins/policy/src/AdminApi.ts.
  * A response without them shows a message naming the route, never a blank panel.
  */
-import type { PluginRoutePaths } from "../DashboardData.js"
 import { byId, element, showMessage } from "./dom.js"
 import { formatUsd } from "./format.js"
 
@@ -15,25 +14,28 @@ export type PluginRouteResult<A> =
   | { readonly kind: "failed"; readonly message: string }
   | { readonly kind: "ok"; readonly value: A }
 
-type Fields = Readonly<Record<string, unknown>>
+export type Fields = Readonly<Record<string, unknown>>
 
 const isFields = (value: unknown): value is Fields => typeof value === "object" && value !== null && !Array.isArray(value)
 
-const numberField = (fields: Fields, key: string): number | undefined => {
+export const numberField = (fields: Fields, key: string): number | undefined => {
   const value = fields[key]
   return typeof value === "number" && Number.isFinite(value) ? value : undefined
 }
 
-const stringField = (fields: Fields, key: string): string | undefined => {
+export const stringField = (fields: Fields, key: string): string | undefined => {
   const value = fields[key]
   return typeof value === "string" ? value : undefined
 }
 
 /** Returns the array under `key` of a JSON object, keeping only its object items. */
-const listField = (body: unknown, key: string): ReadonlyArray<Fields> | undefined => {
+export const listField = (body: unknown, key: string): ReadonlyArray<Fields> | undefined => {
   const list = isFields(body) ? body[key] : undefined
   return Array.isArray(list) ? list.filter(isFields) : undefined
 }
+
+/** Reads a number that the route sends as null when it has none: null for null, undefined when missing or not a number. */
+const nullableNumberField = (fields: Fields, key: string): number | null | undefined => (fields[key] === null ? null : numberField(fields, key))
 
 const failed = (message: string): PluginRouteResult<never> => ({ kind: "failed", message })
 
@@ -61,21 +63,21 @@ export const fetchPluginRoute = async <A>(
 // Forecast
 // ============================================================================
 
-/** One forecast day, in US dollars, with its 80% interval. */
+/** One forecast day, in US dollars, with its 80% interval, null when the history is too short for one. */
 export interface ForecastPoint {
   /** The UTC date, `YYYY-MM-DD`. */
   readonly day: string
   readonly expectedUsd: number
-  readonly lowerUsd: number
-  readonly upperUsd: number
+  readonly lowerUsd: number | null
+  readonly upperUsd: number | null
 }
 
 /** The projection of the spend at the end of the forecast period. */
 export interface ForecastProjection {
   readonly spentUsd: number
   readonly projectedUsd: number
-  readonly lowerUsd: number
-  readonly upperUsd: number
+  readonly lowerUsd: number | null
+  readonly upperUsd: number | null
 }
 
 /** A configured budget of the forecast's scope and period, with its projected use. */
@@ -88,6 +90,14 @@ export interface BudgetOutlook {
 
 export interface Forecast {
   readonly period: string
+  /** The forecasting method, such as `holt-winters` or `mean`. */
+  readonly method: string
+  /** Complete days of history the method was fitted on. */
+  readonly historyDays: number
+  /** True for a forecast on less than a week of history. */
+  readonly preliminary: boolean
+  /** The forecaster's explanations, such as a scope without usage. */
+  readonly notes: ReadonlyArray<string>
   readonly points: ReadonlyArray<ForecastPoint>
   readonly projection: ForecastProjection
   readonly budgets: ReadonlyArray<BudgetOutlook>
@@ -106,16 +116,16 @@ export const readForecast = (body: unknown): Forecast | undefined => {
   for (const item of items) {
     const day = stringField(item, "date")
     const expectedUsd = numberField(item, "cost_usd")
-    const lowerUsd = numberField(item, "lower_80")
-    const upperUsd = numberField(item, "upper_80")
+    const lowerUsd = nullableNumberField(item, "lower_80")
+    const upperUsd = nullableNumberField(item, "upper_80")
     if (day === undefined || expectedUsd === undefined || lowerUsd === undefined || upperUsd === undefined) return undefined
     points.push({ day: day.slice(0, 10), expectedUsd, lowerUsd, upperUsd })
   }
 
   const spentUsd = numberField(projection, "spent_usd")
   const projectedUsd = numberField(projection, "projected_usd")
-  const lowerUsd = numberField(projection, "lower_80")
-  const upperUsd = numberField(projection, "upper_80")
+  const lowerUsd = nullableNumberField(projection, "lower_80")
+  const upperUsd = nullableNumberField(projection, "upper_80")
   if (spentUsd === undefined || projectedUsd === undefined || lowerUsd === undefined || upperUsd === undefined) return undefined
 
   const budgets: Array<BudgetOutlook> = []
@@ -126,9 +136,21 @@ export const readForecast = (body: unknown): Forecast | undefined => {
     if (limitUsd !== undefined && projectedFraction !== undefined && status !== undefined) budgets.push({ limitUsd, projectedFraction, status })
   }
 
-  const period = isFields(body) ? (stringField(body, "period") ?? "period") : "period"
-  return { period, points, projection: { spentUsd, projectedUsd, lowerUsd, upperUsd }, budgets }
+  const fields: Fields = isFields(body) ? body : {}
+  const notes = Array.isArray(fields.notes) ? fields.notes.filter((note): note is string => typeof note === "string") : []
+  return {
+    period: stringField(fields, "period") ?? "period",
+    method: stringField(fields, "method") ?? "unknown",
+    historyDays: numberField(fields, "history_days") ?? 0,
+    preliminary: fields.preliminary === true,
+    notes,
+    points,
+    projection: { spentUsd, projectedUsd, lowerUsd, upperUsd },
+    budgets
+  }
 }
+
+const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`
 
 /** Describes the forecast in one line under the spend chart. */
 export const describeForecast = (result: PluginRouteResult<Forecast>): string => {
@@ -136,114 +158,20 @@ export const describeForecast = (result: PluginRouteResult<Forecast>): string =>
   if (result.kind === "failed") return `Forecast unavailable: ${result.message}`
 
   const { period, projection, budgets } = result.value
+  const interval =
+    projection.lowerUsd === null || projection.upperUsd === null
+      ? ""
+      : ` (80% interval ${formatUsd(projection.lowerUsd)} to ${formatUsd(projection.upperUsd)})`
   const parts = [
-    `Projected for this ${period}: ${formatUsd(projection.projectedUsd)} ` +
-      `(80% interval ${formatUsd(projection.lowerUsd)} to ${formatUsd(projection.upperUsd)}), ` +
-      `${formatUsd(projection.spentUsd)} spent so far.`
+    `Projected for this ${period}: ${formatUsd(projection.projectedUsd)}${interval}, ${formatUsd(projection.spentUsd)} spent so far.`,
+    `Method: ${result.value.method}, fitted on ${plural(result.value.historyDays, "complete day")}.`
   ]
   for (const budget of budgets) {
     parts.push(`Budget ${formatUsd(budget.limitUsd)}: ${Math.round(budget.projectedFraction * 100)}% projected, ${budget.status.replace(/-/g, " ")}.`)
   }
+  // The forecaster's notes explain a missing interval and a preliminary forecast.
+  parts.push(...result.value.notes)
   return parts.join(" ")
-}
-
-// ============================================================================
-// Budgets
-// ============================================================================
-
-/** One budget with its spend in the current period. */
-export interface BudgetRow {
-  readonly scope: string
-  /** The team, key id or model; null for the global budget. */
-  readonly name: string | null
-  readonly period: string
-  readonly limitUsd: number
-  readonly spentUsd: number
-  readonly reservedUsd: number
-}
-
-/**
- * Keys whose spend the page reads. Budgets that only a key beyond the first
- * this many has are not shown.
- */
-const maxKeysRead = 100
-
-const readKeyIds = (body: unknown): ReadonlyArray<string> | undefined => {
-  const keys = listField(body, "data")
-  if (keys === undefined) return undefined
-  return keys.filter((key) => key.revoked_at === null || key.revoked_at === undefined).flatMap((key) => {
-    const id = stringField(key, "id")
-    return id === undefined ? [] : [id]
-  })
-}
-
-const readKeyBudgets = (body: unknown): ReadonlyArray<BudgetRow> | undefined => {
-  const budgets = listField(body, "budgets")
-  if (budgets === undefined) return undefined
-  return budgets.flatMap((budget): Array<BudgetRow> => {
-    const scope = stringField(budget, "scope")
-    const period = stringField(budget, "period")
-    const limitUsd = numberField(budget, "limit_usd")
-    const spentUsd = numberField(budget, "spent_usd")
-    if (scope === undefined || period === undefined || limitUsd === undefined || spentUsd === undefined) return []
-    return [{ scope, name: stringField(budget, "name") ?? null, period, limitUsd, spentUsd, reservedUsd: numberField(budget, "reserved_usd") ?? 0 }]
-  })
-}
-
-/**
- * Reads every budget that applies to an active key: the key list, then each
- * key's spend report. A team or global budget appears in the report of
- * every key it applies to, so rows are kept once per scope, name and period.
- */
-export const fetchBudgets = async (paths: PluginRoutePaths, headers: HeadersInit): Promise<PluginRouteResult<ReadonlyArray<BudgetRow>>> => {
-  if (paths.policyKeys === null || paths.policyKeySpend === null) return { kind: "not_enabled" }
-  const keySpendPath = paths.policyKeySpend
-
-  const keyIds = await fetchPluginRoute(paths.policyKeys, headers, readKeyIds)
-  if (keyIds.kind !== "ok") return keyIds
-
-  const reports = await Promise.all(
-    keyIds.value
-      .slice(0, maxKeysRead)
-      .map((id) => fetchPluginRoute(keySpendPath.replace(":id", encodeURIComponent(id)), headers, readKeyBudgets))
-  )
-  const rows = new Map<string, BudgetRow>()
-  for (const report of reports) {
-    if (report.kind === "failed") return report
-    // A key revoked or deleted since the list was read has no report (HTTP 404).
-    if (report.kind === "not_enabled") continue
-    for (const row of report.value) rows.set(JSON.stringify([row.scope, row.name, row.period]), row)
-  }
-  return { kind: "ok", value: [...rows.values()] }
-}
-
-const renderBudgetRow = (budget: BudgetRow): HTMLTableRowElement => {
-  const label = budget.name === null ? budget.scope : `${budget.scope}: ${budget.name}`
-  const used = budget.limitUsd > 0 ? budget.spentUsd / budget.limitUsd : 0
-
-  const bar = element("span")
-  bar.style.width = `${Math.min(100, Math.round(used * 100))}%`
-  let meterClass = "meter"
-  if (used >= 1) meterClass = "meter over"
-  else if (used >= 0.8) meterClass = "meter warning"
-
-  return element("tr", {}, [
-    element("td", { text: label, title: label }),
-    element("td", { text: budget.period }),
-    element("td", { text: `${formatUsd(budget.spentUsd)} of ${formatUsd(budget.limitUsd)}` }),
-    element("td", { text: `${Math.round(used * 100)}%` }),
-    element("td", {}, [element("div", { className: meterClass }, [bar])])
-  ])
-}
-
-/** Shows the budgets with their spend in the current period. */
-export const renderBudgets = (containerId: string, result: PluginRouteResult<ReadonlyArray<BudgetRow>>): void => {
-  if (result.kind === "not_enabled") return showMessage(containerId, "Not enabled: the policy plugin is not loaded.")
-  if (result.kind === "failed") return showMessage(containerId, result.message)
-  if (result.value.length === 0) return showMessage(containerId, "No key has a budget.")
-
-  const header = element("tr", {}, ["Budget", "Period", "Spent", "Used", ""].map((text) => element("th", { text })))
-  byId(containerId).replaceChildren(element("table", {}, [element("thead", {}, [header]), element("tbody", {}, result.value.map(renderBudgetRow))]))
 }
 
 // ============================================================================
