@@ -2,6 +2,9 @@
  * The request headers by which a client steers the cache:
  *
  * - `cache-control: no-cache`: skip the lookup but store the fresh response.
+ *   `cache-control: max-age=0`, and `pragma: no-cache` in a request without
+ *   `cache-control`, have the same effect, as HTTP caches treat them.
+ *   Other `max-age` values, `max-stale` and `min-fresh` are not read.
  * - `cache-control: no-store`: neither look up nor store.
  * - `x-fluxen-cache-ttl: <seconds>`: keep the response this long (capped by `maxTtl`).
  * - `x-fluxen-cache-namespace: <name>`: look up and store in a namespace of
@@ -28,15 +31,27 @@ export interface CacheDirectives {
   readonly namespace: string | undefined
 }
 
-/** Returns the lowercase directive names of a `Cache-Control` value, without their arguments. */
-const cacheControlDirectives = (value: string | undefined): ReadonlySet<string> => {
-  const names = new Set<string>()
-  if (value === undefined) return names
+/** Returns the lowercase directives of a `Cache-Control` value, each name with its unquoted argument or "". */
+const cacheControlDirectives = (value: string | undefined): ReadonlyMap<string, string> => {
+  const directives = new Map<string, string>()
+  if (value === undefined) return directives
   for (const part of value.split(",")) {
-    const name = part.split("=", 1)[0]!.trim().toLowerCase()
-    if (name !== "") names.add(name)
+    const separator = part.indexOf("=")
+    const name = (separator === -1 ? part : part.slice(0, separator)).trim().toLowerCase()
+    const argument = separator === -1 ? "" : part.slice(separator + 1).trim().replace(/^"(.*)"$/, "$1")
+    if (name !== "") directives.set(name, argument)
   }
-  return names
+  return directives
+}
+
+/** Returns true when the request requests a response that no cache served: `no-cache`, `max-age=0`, or `Pragma: no-cache`. */
+const requestsFreshResponse = (headers: RequestHeaders, cacheControl: ReadonlyMap<string, string>): boolean => {
+  if (cacheControl.has("no-cache")) return true
+  const maxAge = cacheControl.get("max-age")
+  if (maxAge !== undefined && /^0+$/.test(maxAge)) return true
+  // Pragma is the HTTP/1.0 form of no-cache, so it counts only in a request without Cache-Control.
+  const pragma = headers.get("pragma")
+  return headers.get("cache-control") === undefined && pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma)
 }
 
 const invalidHeader = (header: string, expected: string, value: string) =>
@@ -50,7 +65,7 @@ const invalidHeader = (header: string, expected: string, value: string) =>
 export const readCacheDirectives = (headers: RequestHeaders): Either.Either<CacheDirectives, InvalidRequestError> => {
   const cacheControl = cacheControlDirectives(headers.get("cache-control"))
   const noStore = cacheControl.has("no-store")
-  const noCache = cacheControl.has("no-cache")
+  const noCache = requestsFreshResponse(headers, cacheControl)
 
   let ttlMs: number | undefined
   const ttlText = headers.get(TTL_HEADER)

@@ -281,6 +281,23 @@ describe("cache hooks, request headers", () => {
       expect(jsonResponse((yield* lookUp(cache)).decision).body).toEqual(refreshed)
     }))
 
+  it.effect.each([
+    { name: "max-age=0", headers: { "cache-control": "max-age=0" }, status: "bypass" },
+    { name: "quoted max-age=0", headers: { "cache-control": 'max-age="0"' }, status: "bypass" },
+    { name: "Pragma no-cache", headers: { pragma: "no-cache" }, status: "bypass" },
+    { name: "max-age=60", headers: { "cache-control": "max-age=60" }, status: "hit" },
+    { name: "Pragma beside Cache-Control", headers: { "cache-control": "max-age=60", pragma: "no-cache" }, status: "hit" }
+  ])("$name gives $status", ({ headers, status }) =>
+    Effect.gen(function* () {
+      const cache = yield* makeCache()
+      yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
+
+      const context = makeContext({ headers })
+      yield* serve(cache, context, okOutcome(textCompletion, textUsage))
+
+      expect(context.record.cacheStatus).toBe(status)
+    }))
+
   it.effect("no-store neither looks up nor stores", () =>
     Effect.gen(function* () {
       const cache = yield* makeCache()

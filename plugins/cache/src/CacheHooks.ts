@@ -81,11 +81,16 @@ export interface CacheStats {
   readonly stores: number
   /** Complete responses not stored because they exceeded `maxEntryBytes`. */
   readonly tooLarge: number
-  /** Lookups that failed; each of them was served as a miss. */
+  /** Lookups that failed. Each was served as a bypass. */
   readonly lookupFailures: number
+  /** Lookups the store skipped without calling Redis, because its circuit breaker was open. Each was served as a bypass. */
+  readonly lookupsSkipped: number
   /** Entries found whose body is not a complete response; each was served as a miss and is replaced by the next store. */
   readonly invalidEntries: number
+  /** Stores that failed or timed out. A store that timed out may still have been applied later. */
   readonly storeFailures: number
+  /** Stores skipped without calling Redis, because the store's circuit breaker was open. */
+  readonly storesSkipped: number
 }
 
 export interface CacheHooks {
@@ -162,26 +167,32 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
   const currentTime = Effect.sync(() => clock.unsafeCurrentTimeMillis())
   const attributeKey = `@fluxen/cache/${options.pluginName}/pending`
   const warn = makeRateLimitedWarning(options.warningIntervalMs ?? DEFAULT_WARNING_INTERVAL_MS)
-  const counters = { hits: 0, semanticHits: 0, misses: 0, bypasses: 0, stores: 0, tooLarge: 0, lookupFailures: 0, invalidEntries: 0, storeFailures: 0 }
+  const counters = { hits: 0, semanticHits: 0, misses: 0, bypasses: 0, stores: 0, tooLarge: 0, lookupFailures: 0, lookupsSkipped: 0, invalidEntries: 0, storeFailures: 0, storesSkipped: 0 }
 
   // Annotations wrap the effects that log, not a whole hook, because
   // annotating costs more than an exact hit's own work.
   const annotate = (context: RequestContext) =>
     Effect.annotateLogs({ plugin: options.pluginName, "request.id": context.requestId, "cache.store": store.kind })
 
+  const failureMessage = (error: CacheStoreError): string => {
+    if (error.operation === "get") return "The cache lookup failed, so the request goes on uncached."
+    return error.reason === "timeout"
+      ? "Storing the response in the cache timed out, but Redis may still store it when it responds."
+      : "Storing the response in the cache failed."
+  }
+
+  // A skipped command is not logged here, because the store logs when its circuit breaker opens and closes.
   const logFailure = (context: RequestContext, error: CacheStoreError) =>
-    warn(
-      error.operation === "get"
-        ? "The cache lookup failed, so the request goes on uncached."
-        : "Storing the response in the cache failed.",
-      { "error.reason": error.reason, error: error.message }
-    ).pipe(annotate(context))
+    error.reason === "circuit-open"
+      ? Effect.void
+      : warn(failureMessage(error), { "error.reason": error.reason, error: error.message }).pipe(annotate(context))
 
   /** Returns the entry under `key`, undefined when there is none, or "failed" when the store did not answer. */
   const lookUp = (context: RequestContext, key: string): Effect.Effect<CacheEntry | undefined | "failed"> =>
     store.get(key).pipe(
       Effect.catchAll((error) => {
-        counters.lookupFailures++
+        if (error.reason === "circuit-open") counters.lookupsSkipped++
+        else counters.lookupFailures++
         return Effect.as(logFailure(context, error), "failed" as const)
       })
     )
@@ -391,7 +402,8 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       return store.set(pending.key, entry, pending.ttlMs).pipe(
         Effect.matchEffect({
           onFailure: (error) => {
-            counters.storeFailures++
+            if (error.reason === "circuit-open") counters.storesSkipped++
+            else counters.storeFailures++
             return logFailure(context, error)
           },
           onSuccess: () =>

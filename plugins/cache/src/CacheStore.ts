@@ -22,10 +22,14 @@ export const CacheEntry = Schema.Struct({
 })
 export type CacheEntry = typeof CacheEntry.Type
 
-/** A lookup or a store that did not complete. The cache treats every one as a miss. */
+/**
+ * A lookup or a store that did not complete. The cache treats every one as a
+ * miss. A store that timed out may still be applied when the store responds.
+ * `circuit-open` means the store skipped the command without sending it.
+ */
 export class CacheStoreError extends Schema.TaggedError<CacheStoreError>()("CacheStoreError", {
   operation: Schema.Literal("get", "set"),
-  reason: Schema.Literal("timeout", "unavailable", "failed", "invalid-entry"),
+  reason: Schema.Literal("timeout", "unavailable", "failed", "invalid-entry", "circuit-open"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}

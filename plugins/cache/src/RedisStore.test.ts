@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Redacted, Schedule, Scope } from "effect"
+import { Duration, Effect, Exit, HashMap, Logger, Option, Redacted, Schedule, Scope } from "effect"
 import { Redis } from "ioredis"
 import { makeCacheHooks } from "./CacheHooks.js"
+import { cacheMetrics } from "./cacheMetrics.js"
 import type { CacheEntry } from "./CacheStore.js"
-import { makeRedisStore, type RedisStoreOptions } from "./RedisStore.js"
+import { makeRedisStore, type RedisStore, type RedisStoreOptions } from "./RedisStore.js"
+import { startPausableTcpProxy } from "./testing/PausableTcpProxy.js"
 import { chatRequest, makeContext, okOutcome } from "./testing/fixtures.js"
 import { deleteKeys, freePort, sharedRedisUrl, startRedisServer, uniqueKeyPrefix, type RedisServer } from "./testing/redisServer.js"
 
@@ -38,6 +40,21 @@ const withServer = <A, E>(body: (server: RedisServer) => Effect.Effect<A, E, Sco
     )
     return yield* body(server)
   }).pipe(Effect.scoped)
+
+const completion = JSON.parse(entry.body)
+
+/** Makes cache hooks on `store` and stores the response to the request "warm" through them. */
+const warmCache = (store: RedisStore) =>
+  Effect.gen(function* () {
+    const cache = makeCacheHooks({ pluginName: "cache", store, ttlMs: 60_000, maxTtlMs: 60_000, namespace: undefined, maxEntryBytes: 1_048_576 })
+    const beforeRequest = cache.hooks.beforeRequest!
+    const afterResponse = cache.hooks.afterResponse!
+
+    const warm = makeContext({ request: chatRequest("warm") })
+    yield* beforeRequest(warm)
+    yield* afterResponse(warm, okOutcome(completion, entry.usage))
+    return { cache, beforeRequest, afterResponse }
+  })
 
 afterAll(async () => {
   for (const prefix of usedPrefixes) await deleteKeys(sharedRedisUrl, prefix)
@@ -124,21 +141,7 @@ describe("RedisStore with its own redis-server", () => {
     withServer((server) =>
       Effect.gen(function* () {
         const store = yield* makeRedisStore(storeOptions(server.url, "restart"))
-        const cache = makeCacheHooks({
-          pluginName: "cache",
-          store,
-          ttlMs: 60_000,
-          maxTtlMs: 60_000,
-          namespace: undefined,
-          maxEntryBytes: 1_048_576
-        })
-        const beforeRequest = cache.hooks.beforeRequest!
-        const afterResponse = cache.hooks.afterResponse!
-        const completion = JSON.parse(entry.body)
-
-        const warm = makeContext({ request: chatRequest("warm") })
-        yield* beforeRequest(warm)
-        yield* afterResponse(warm, okOutcome(completion, entry.usage))
+        const { cache, beforeRequest, afterResponse } = yield* warmCache(store)
         expect(yield* beforeRequest(makeContext({ request: chatRequest("warm") }))).toBeDefined()
 
         yield* Effect.promise(() => server.stop())
@@ -152,9 +155,11 @@ describe("RedisStore with its own redis-server", () => {
         expect(decisions.every((decision) => decision === undefined)).toBe(true)
         expect(contexts.every((context) => context.record.cacheStatus === "bypass")).toBe(true)
         for (const context of contexts) yield* afterResponse(context, okOutcome(completion, entry.usage))
-        expect(cache.stats().lookupFailures).toBe(50)
-        expect(cache.stats().storeFailures).toBe(50)
-        expect(store.stats().commandFailures).toBe(100)
+        // The circuit breaker opens after the first failures, and skips the rest without a command.
+        expect(cache.stats().lookupFailures + cache.stats().lookupsSkipped).toBe(50)
+        expect(cache.stats().storeFailures + cache.stats().storesSkipped).toBe(50)
+        expect(store.stats().commandFailures).toBe(cache.stats().lookupFailures + cache.stats().storeFailures)
+        expect(store.stats().circuit).not.toBe("closed")
         expect(store.stats().disconnects).toBe(1)
         expect(store.stats().status).not.toBe("ready")
 
@@ -215,4 +220,67 @@ describe("RedisStore with its own redis-server", () => {
       expect(yield* store.get("k1")).toEqual(entry)
       expect(server.port).toBe(port)
     }).pipe(Effect.scoped))
+})
+
+describe("RedisStore behind a paused proxy", () => {
+  /** The `fluxen_cache_redis_up` value that `GET /metrics` would show. */
+  const redisUp = (cache: ReturnType<typeof makeCacheHooks>, store: RedisStore) =>
+    cacheMetrics(cache.stats(), { kind: "redis", stats: store.stats() }).find((metric) => metric.name === "fluxen_cache_redis_up")?.samples[0]?.value
+
+  it.live("skips a hung Redis, then hits again", () => {
+    // The `circuit.state` annotation of each log line that has one: the breaker's state changes.
+    const circuitLogs: Array<unknown> = []
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ annotations }) => {
+        Option.map(HashMap.get(annotations, "circuit.state"), (state) => circuitLogs.push(state))
+      })
+    )
+
+    return withServer((server) =>
+      Effect.gen(function* () {
+        const proxy = yield* startPausableTcpProxy(server.port)
+        const store = yield* makeRedisStore(storeOptions(`redis://127.0.0.1:${proxy.port}`, "hung"))
+        const { cache, beforeRequest } = yield* warmCache(store)
+        expect(redisUp(cache, store)).toBe(1)
+
+        yield* proxy.pause
+        // Sent while Redis hangs: the SET times out, but Redis applies it on resume.
+        const timedOut = yield* Effect.either(store.set("sent-while-hung", entry, 60_000))
+        const latenciesMs: Array<number> = []
+        const statuses: Array<unknown> = []
+        // Requests for longer than the breaker's first open interval, so a probe falls among them.
+        const pausedAt = performance.now()
+        while (performance.now() - pausedAt < 1_200) {
+          yield* Effect.sleep("20 millis")
+          const context = makeContext({ request: chatRequest("warm") })
+          const started = performance.now()
+          yield* beforeRequest(context)
+          latenciesMs.push(performance.now() - started)
+          statuses.push(context.record.cacheStatus)
+        }
+
+        expect(timedOut).toMatchObject({ _tag: "Left", left: { reason: "timeout" } })
+        expect(statuses.every((status) => status === "bypass")).toBe(true)
+        // The SET and two lookups time out. The breaker skips every later lookup, and probes in the background.
+        expect(latenciesMs.slice(0, 2).every((ms) => ms >= COMMAND_TIMEOUT_MS - 20)).toBe(true)
+        expect(Math.max(...latenciesMs.slice(2))).toBeLessThan(COMMAND_TIMEOUT_MS / 4)
+        expect(redisUp(cache, store)).toBe(0)
+        expect(cache.stats().lookupsSkipped).toBe(statuses.length - 2)
+        expect(circuitLogs).toEqual(["open"])
+
+        yield* proxy.resume
+        const hit = yield* eventually(
+          Effect.flatMap(beforeRequest(makeContext({ request: chatRequest("warm") })), (decision) =>
+            decision === undefined ? Effect.fail("not a hit") : Effect.succeed(decision)),
+          10_000
+        )
+
+        expect(hit).toBeDefined()
+        expect(redisUp(cache, store)).toBe(1)
+        expect(circuitLogs).toEqual(["open", "closed"])
+        expect(yield* store.get("sent-while-hung")).toEqual(entry)
+      })
+    ).pipe(Effect.provide(logger))
+  })
 })

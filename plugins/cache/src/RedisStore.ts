@@ -3,16 +3,20 @@
  * `SET key value PX ttl`, the value being the entry's JSON.
  *
  * A failing or stalled Redis delays a request by at most the command
- * timeout. Commands are not queued while the connection is down (they fail at
- * once), a command in flight when the connection drops fails without being
- * retried, and the client reconnects in the background for as long as the
- * store is open. The store only reports failures; the cache hooks turn them
- * into misses.
+ * timeout, and after a few consecutive failures not at all: a
+ * {@link CircuitBreaker} then skips Redis for a growing interval and sends
+ * one probe command after it. Commands are not queued while the connection
+ * is down (they fail at once), a command in flight when the connection drops
+ * fails without being retried, and the client reconnects in the background
+ * for as long as the store is open. A command that timed out on a stalled
+ * connection stays sent, so Redis may still apply a SET when it resumes.
+ * The store only reports failures; the cache hooks turn them into misses.
  */
 import { Effect, Either, Redacted, Runtime } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
 import { CacheStoreError, decodeEntry, encodeEntry, type CacheStore } from "./CacheStore.js"
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit, type CircuitState, type CircuitTransition } from "./CircuitBreaker.js"
 import { makeRateLimitedWarning } from "./RateLimitedWarning.js"
 
 export interface RedisStoreOptions {
@@ -25,6 +29,8 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs: number
   /** Minimum time between two logged connection warnings, in milliseconds. */
   readonly warningIntervalMs?: number
+  /** When to skip Redis after failures; {@link DEFAULT_CIRCUIT_BREAKER} by default. */
+  readonly circuitBreaker?: CircuitBreakerOptions
 }
 
 export interface RedisStoreStats {
@@ -34,8 +40,10 @@ export interface RedisStoreStats {
   readonly disconnects: number
   /** Connection errors reported by ioredis since the store opened, failed reconnection attempts included. */
   readonly connectionErrors: number
-  /** Lookups and stores that failed, timed out or read a value that is not a cache entry. */
+  /** Lookups and stores that failed, timed out or read a value that is not a cache entry. Skipped ones are not counted. */
   readonly commandFailures: number
+  /** The circuit breaker's state. Commands are skipped unless it is `closed`, but for one probe when `half-open`. */
+  readonly circuit: CircuitState
 }
 
 export interface RedisStore extends CacheStore {
@@ -46,6 +54,13 @@ export interface RedisStore extends CacheStore {
 // attempt count up to 1 s, so the cache is back in use within about a second
 // of Redis.
 export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1_000)
+
+/**
+ * Three consecutive failures skip Redis for 500 ms, then for twice as long
+ * after each failed probe, up to 5 s, so the cache is back in use within
+ * about 5 s of Redis responding again.
+ */
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerOptions = { failureThreshold: 3, initialOpenMs: 500, maxOpenMs: 5_000 }
 
 const DEFAULT_WARNING_INTERVAL_MS = 10_000
 const QUIT_TIMEOUT_MS = 1_000
@@ -59,12 +74,21 @@ const failureReason = (cause: unknown): CacheStoreError["reason"] => {
   return "failed"
 }
 
+const commandName = (operation: CacheStoreError["operation"]) => (operation === "get" ? "GET" : "SET")
+
 const commandError = (operation: CacheStoreError["operation"]) => (cause: unknown) =>
   new CacheStoreError({
     operation,
     reason: failureReason(cause),
-    message: `Redis ${operation === "get" ? "GET" : "SET"} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    message: `Redis ${commandName(operation)} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
     cause
+  })
+
+const skippedError = (operation: CacheStoreError["operation"]) =>
+  new CacheStoreError({
+    operation,
+    reason: "circuit-open",
+    message: `Redis ${commandName(operation)} skipped: the circuit breaker is open after consecutive Redis failures.`
   })
 
 /** Resolves when the client is ready, or after `timeoutMs`; returns whether it is ready. */
@@ -118,6 +142,9 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
+    const clock = yield* Effect.clock
+    const breakerOptions = options.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER
+    const breaker = new CircuitBreaker(breakerOptions)
     const warn = makeRateLimitedWarning(options.warningIntervalMs ?? DEFAULT_WARNING_INTERVAL_MS)
     let connectionErrors = 0
     let disconnects = 0
@@ -180,17 +207,52 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
     }
 
     const countFailure = <A>(effect: Effect.Effect<A, CacheStoreError>) =>
-      Effect.tapError(effect, () =>
+      Effect.tapError(effect, (error) =>
         Effect.sync(() => {
-          commandFailures++
+          if (error.reason !== "circuit-open") commandFailures++
         })
       )
+
+    // Logged in the store's own fiber, with the plugin's annotations rather than the request's.
+    const logTransition = (transition: CircuitTransition): Effect.Effect<void> => {
+      if (transition === undefined) return Effect.void
+      const logged =
+        transition === "opened"
+          ? Effect.logWarning(
+              `Redis failed or timed out on ${breakerOptions.failureThreshold} commands in a row, so the cache skips Redis for ${breaker.currentOpenMs} ms and then probes it with one command.`
+            )
+          : Effect.logInfo("Redis responded to the probe command, so the cache uses Redis again.")
+      const annotated = logged.pipe(Effect.annotateLogs({ "cache.store": "redis", "circuit.state": breaker.state }))
+      return Effect.sync(() => runFork(annotated))
+    }
+
+    const reportOutcome = <A, E>(permit: CircuitPermit, effect: Effect.Effect<A, E>) =>
+      Effect.tapBoth(effect, {
+        onFailure: () => logTransition(breaker.failed(permit, clock.unsafeCurrentTimeMillis())),
+        onSuccess: () => logTransition(breaker.succeeded(permit))
+      })
+
+    // A PING in the background, so that no request waits for a Redis that may still hang.
+    const probe = reportOutcome("probe", Effect.tryPromise(() => client.ping())).pipe(Effect.ignore)
+
+    /**
+     * Runs one command unless the circuit breaker skips it, and reports its
+     * outcome to the breaker. The command that finds the open interval over
+     * is skipped too, and starts the probe.
+     */
+    const send = <A>(operation: CacheStoreError["operation"], command: () => Promise<A>): Effect.Effect<A, CacheStoreError> =>
+      Effect.suspend(() => {
+        const permit = breaker.acquire(clock.unsafeCurrentTimeMillis())
+        if (permit === "probe") runFork(probe)
+        if (permit !== "normal") return Effect.fail(skippedError(operation))
+        return reportOutcome(permit, Effect.tryPromise({ try: command, catch: commandError(operation) }))
+      })
 
     return {
       kind: "redis",
 
       get: (key) =>
-        Effect.tryPromise({ try: () => client.get(key), catch: commandError("get") }).pipe(
+        send("get", () => client.get(key)).pipe(
           Effect.flatMap((text) => {
             if (text === null) return Effect.succeed(undefined)
             const decoded = decodeEntry(text)
@@ -200,11 +262,11 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
         ),
 
       set: (key, entry, ttlMs) =>
-        Effect.tryPromise({
-          try: () => client.set(key, encodeEntry(entry), "PX", Math.max(1, Math.round(ttlMs))),
-          catch: commandError("set")
-        }).pipe(Effect.asVoid, countFailure),
+        send("set", () => client.set(key, encodeEntry(entry), "PX", Math.max(1, Math.round(ttlMs)))).pipe(
+          Effect.asVoid,
+          countFailure
+        ),
 
-      stats: () => ({ status: client.status, disconnects, connectionErrors, commandFailures })
+      stats: () => ({ status: client.status, disconnects, connectionErrors, commandFailures, circuit: breaker.state })
     } satisfies RedisStore
   })

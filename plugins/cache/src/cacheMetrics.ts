@@ -1,7 +1,7 @@
 /**
  * The cache's figures for the gateway's `GET /metrics`: lookups by result,
- * stores, store errors, and the state of the memory store or the Redis
- * connection. The host adds the `plugin` label.
+ * stores, store errors and skipped store operations, and the state of the
+ * memory store or the Redis connection. The host adds the `plugin` label.
  */
 import type { PluginMetric } from "@fluxen/sdk"
 import type { CacheStats } from "./CacheHooks.js"
@@ -21,7 +21,11 @@ const storeMetrics = (store: StoreStats): ReadonlyArray<PluginMetric> =>
         counter("fluxen_cache_memory_evictions_total", "Entries the memory store removed to make room.", [{ value: store.stats.evictions }])
       ]
     : [
-        gauge("fluxen_cache_redis_up", "1 while the Redis connection is ready, 0 otherwise.", store.stats.status === "ready" ? 1 : 0),
+        gauge(
+          "fluxen_cache_redis_up",
+          "1 while the Redis connection is ready and its circuit breaker is closed, 0 otherwise.",
+          store.stats.status === "ready" && store.stats.circuit === "closed" ? 1 : 0
+        ),
         counter("fluxen_cache_redis_disconnects_total", "Times the Redis connection closed without the cache closing it.", [
           { value: store.stats.disconnects }
         ])
@@ -32,12 +36,20 @@ export const cacheMetrics = (stats: CacheStats, store: StoreStats): ReadonlyArra
     { labels: { result: "hit" }, value: stats.hits },
     { labels: { result: "semantic_hit" }, value: stats.semanticHits },
     { labels: { result: "miss" }, value: stats.misses },
-    { labels: { result: "bypass" }, value: stats.bypasses + stats.lookupFailures }
+    { labels: { result: "bypass" }, value: stats.bypasses + stats.lookupFailures + stats.lookupsSkipped }
   ]),
   counter("fluxen_cache_stores_total", "Responses stored.", [{ value: stats.stores }]),
-  counter("fluxen_cache_store_errors_total", "Store operations that failed or timed out, by operation.", [
-    { labels: { operation: "get" }, value: stats.lookupFailures },
-    { labels: { operation: "set" }, value: stats.storeFailures }
+  counter(
+    "fluxen_cache_store_errors_total",
+    "Store operations that failed or timed out, by operation. A set that timed out may still have been applied later.",
+    [
+      { labels: { operation: "get" }, value: stats.lookupFailures },
+      { labels: { operation: "set" }, value: stats.storeFailures }
+    ]
+  ),
+  counter("fluxen_cache_store_skipped_total", "Store operations skipped without a call while the Redis circuit breaker was open, by operation.", [
+    { labels: { operation: "get" }, value: stats.lookupsSkipped },
+    { labels: { operation: "set" }, value: stats.storesSkipped }
   ]),
   counter("fluxen_cache_skipped_total", "Responses not stored or entries not served, by reason.", [
     { labels: { reason: "too_large" }, value: stats.tooLarge },

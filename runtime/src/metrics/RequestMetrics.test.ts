@@ -83,23 +83,23 @@ describe("RequestMetrics", () => {
       metrics.observe({ ...baseRecord, resolvedModel: model })
     }
     const text = render(metrics)
-    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-a",endpoint="chat",status="ok"} 2')
-    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-b",endpoint="chat",status="ok"} 1')
-    expect(text).toContain('fluxen_requests_total{provider="openai",model="other",endpoint="chat",status="ok"} 2')
+    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-a",endpoint="chat",status="ok",cache="none"} 2')
+    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-b",endpoint="chat",status="ok",cache="none"} 1')
+    expect(text).toContain('fluxen_requests_total{provider="openai",model="other",endpoint="chat",status="ok",cache="none"} 2')
     expect(text).not.toContain("model-c")
   })
 
   it("counts an overlong model name as other", () => {
     const metrics = new RequestMetrics({ maxModelLength: 8 })
     metrics.observe({ ...baseRecord, resolvedModel: null, provider: null, requestedModel: "x".repeat(9) })
-    expect(render(metrics)).toContain('fluxen_requests_total{provider="(none)",model="other",endpoint="chat",status="ok"} 1')
+    expect(render(metrics)).toContain('fluxen_requests_total{provider="(none)",model="other",endpoint="chat",status="ok",cache="none"} 1')
   })
 
   it("labels a request without a model or provider as (none)", () => {
     const metrics = new RequestMetrics()
     metrics.observe({ ...baseRecord, requestedModel: "", resolvedModel: null, provider: null, status: "error", errorType: "InvalidRequestError" })
     const text = render(metrics)
-    expect(text).toContain('fluxen_requests_total{provider="(none)",model="(none)",endpoint="chat",status="error"} 1')
+    expect(text).toContain('fluxen_requests_total{provider="(none)",model="(none)",endpoint="chat",status="error",cache="none"} 1')
     expect(text).not.toContain('fluxen_upstream_errors_total{')
   })
 
@@ -109,9 +109,12 @@ describe("RequestMetrics", () => {
     metrics.observe({ ...baseRecord, cacheStatus: "hit", costUsd: 0, costSavedUsd: 0.25, cachedInputTokens: 3, firstByteMs: 2 })
     metrics.observe({ ...baseRecord, cacheStatus: "semantic-hit", costUsd: null, costSavedUsd: null, promptTokens: null })
     const text = render(metrics)
-    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="prompt"} 20')
-    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="completion"} 15')
-    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="cached"} 3')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="prompt",cache="none"} 10')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="completion",cache="none"} 5')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="cached",cache="none"} 0')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="prompt",cache="hit"} 10')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="completion",cache="hit"} 10')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="cached",cache="hit"} 3')
     expect(text).toContain('fluxen_cost_usd_total{provider="openai",model="model-a"} 0.25')
     expect(text).toContain('fluxen_cache_hits_total{kind="exact"} 1')
     expect(text).toContain('fluxen_cache_hits_total{kind="semantic"} 1')
@@ -119,6 +122,25 @@ describe("RequestMetrics", () => {
     // The exact hit's first byte came from the cache, and the semantic hit's too: one provider first byte remains.
     expect(text).toContain('fluxen_upstream_first_byte_seconds_count{provider="openai",model="model-a"} 1')
     expect(text).toContain('fluxen_request_duration_seconds_count{provider="openai",model="model-a"} 3')
+  })
+
+  it("labels cache hits apart", () => {
+    const metrics = new RequestMetrics()
+    metrics.observe({ ...baseRecord, cacheStatus: "miss" })
+    metrics.observe({ ...baseRecord, cacheStatus: "bypass" })
+    metrics.observe({ ...baseRecord, cacheStatus: "hit" })
+    metrics.observe({ ...baseRecord, cacheStatus: "semantic-hit" })
+    const text = render(metrics)
+    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-a",endpoint="chat",status="ok",cache="none"} 2')
+    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-a",endpoint="chat",status="ok",cache="hit"} 2')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="prompt",cache="none"} 20')
+    expect(text).toContain('fluxen_tokens_total{provider="openai",model="model-a",kind="prompt",cache="hit"} 20')
+  })
+
+  it("writes no hit tokens without hits", () => {
+    const metrics = new RequestMetrics()
+    metrics.observe(baseRecord)
+    expect(render(metrics)).not.toMatch(/^fluxen_tokens_total\{.*cache="hit"/m)
   })
 
   it("maps upstream error tags to short error labels", () => {

@@ -34,6 +34,12 @@ const upstreamErrorLabels: Readonly<Record<string, string>> = {
 /** The token kinds of `fluxen_tokens_total`, in the order of `ModelSeries.tokens`. */
 const tokenKinds = ["prompt", "completion", "cached", "cache_write", "reasoning"] as const
 
+/**
+ * The `cache` label value of a request: `hit` when the response cache served
+ * it (exact or semantic), so no provider was called, else `none`.
+ */
+type CacheLabel = "hit" | "none"
+
 interface Counted {
   readonly labels: string
   value: number
@@ -41,10 +47,10 @@ interface Counted {
 
 /** Everything counted for one `{provider, model}` pair. */
 class ModelSeries {
-  /** Requests keyed by endpoint and status. */
+  /** Requests keyed by endpoint, status and cache label. */
   readonly requests = new Map<string, Counted>()
-  /** Token sums in the order of `tokenKinds`. */
-  readonly tokens = [0, 0, 0, 0, 0]
+  /** Token sums in the order of `tokenKinds`, by cache label. `hit` is created by the first cache hit, so models without hits get no `hit` series. */
+  readonly tokens: { readonly none: Array<number>; hit: Array<number> | undefined } = { none: [0, 0, 0, 0, 0], hit: undefined }
   costUsd = 0
   readonly upstreamErrors = new Map<string, Counted>()
   readonly firstByteSeconds = new Histogram()
@@ -67,6 +73,12 @@ const increment = (counters: Map<string, Counted>, key: string, labels: () => st
   }
 }
 
+const writeTokens = (writer: ExpositionWriter, labels: string, cache: CacheLabel, tokens: ReadonlyArray<number>): void => {
+  tokenKinds.forEach((kind, index) => {
+    writer.sample("fluxen_tokens_total", `${labels},kind="${kind}",cache="${cache}"`, tokens[index]!)
+  })
+}
+
 export class RequestMetrics {
   private readonly maxModels: number
   private readonly maxModelLength: number
@@ -84,11 +96,13 @@ export class RequestMetrics {
   observe(record: UsageRecord): void {
     const series = this.seriesOf(record.provider ?? nullGroupLabel, this.modelLabelOf(record))
 
-    increment(series.requests, `${record.endpoint} ${record.status}`, () =>
-      renderLabels({ provider: series.provider, model: series.model, endpoint: record.endpoint, status: record.status })
+    const cacheHit = record.cacheStatus === "hit" || record.cacheStatus === "semantic-hit"
+    const cache: CacheLabel = cacheHit ? "hit" : "none"
+    increment(series.requests, `${record.endpoint} ${record.status} ${cache}`, () =>
+      renderLabels({ provider: series.provider, model: series.model, endpoint: record.endpoint, status: record.status, cache })
     )
 
-    const tokens = series.tokens
+    const tokens = cacheHit ? (series.tokens.hit ??= [0, 0, 0, 0, 0]) : series.tokens.none
     tokens[0]! += record.promptTokens ?? 0
     tokens[1]! += record.completionTokens ?? 0
     tokens[2]! += record.cachedInputTokens ?? 0
@@ -96,7 +110,6 @@ export class RequestMetrics {
     tokens[4]! += record.reasoningTokens ?? 0
     if (record.costUsd !== null) series.costUsd += record.costUsd
 
-    const cacheHit = record.cacheStatus === "hit" || record.cacheStatus === "semantic-hit"
     if (record.cacheStatus === "hit") this.cacheHits.exact++
     if (record.cacheStatus === "semantic-hit") this.cacheHits.semantic++
     if (record.costSavedUsd !== null) this.costSavedUsd += record.costSavedUsd
@@ -117,16 +130,23 @@ export class RequestMetrics {
   write(writer: ExpositionWriter): void {
     const all = [...this.series.values()]
 
-    writer.family("fluxen_requests_total", "counter", "Finished proxied requests by outcome: ok, error, or cancelled by the client.")
+    writer.family(
+      "fluxen_requests_total",
+      "counter",
+      "Finished proxied requests by outcome (ok, error, or cancelled by the client) and cache: hit when the response cache served the request, else none."
+    )
     for (const series of all) {
       for (const counted of series.requests.values()) writer.sample("fluxen_requests_total", counted.labels, counted.value)
     }
 
-    writer.family("fluxen_tokens_total", "counter", "Tokens in the usage records, as reported by the provider or estimated by Fluxen.")
+    writer.family(
+      "fluxen_tokens_total",
+      "counter",
+      "Tokens in the usage records, as reported by the provider or estimated by Fluxen. cache=\"hit\" counts the tokens of responses replayed from the cache, which used no provider tokens."
+    )
     for (const series of all) {
-      tokenKinds.forEach((kind, index) => {
-        writer.sample("fluxen_tokens_total", `${series.labels},kind="${kind}"`, series.tokens[index]!)
-      })
+      writeTokens(writer, series.labels, "none", series.tokens.none)
+      if (series.tokens.hit !== undefined) writeTokens(writer, series.labels, "hit", series.tokens.hit)
     }
 
     writer.family("fluxen_cost_usd_total", "counter", "Cost of the requests in US dollars; requests without a known price add nothing.")

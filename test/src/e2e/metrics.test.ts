@@ -177,6 +177,9 @@ const roundingSeconds = 0.0005
 
 const isCacheHit = (record: UsageRecord): boolean => record.cacheStatus === "hit" || record.cacheStatus === "semantic-hit"
 
+/** The `cache` label of a record's request and token samples. */
+const cacheLabelOf = (record: UsageRecord): string => (isCacheHit(record) ? "hit" : "none")
+
 // ============================================================================
 // Traffic
 // ============================================================================
@@ -273,14 +276,14 @@ describe("GET /metrics", () => {
     expect(records.filter((record) => record.errorType === "ModelNotFoundError")).toHaveLength(1)
   })
 
-  it("counts requests per provider, model, endpoint and status", () => {
-    const groups = groupBy(records, (record) => [providerOf(record), modelOf(record), record.endpoint, record.status])
+  it("counts requests per provider, model, endpoint, status and cache", () => {
+    const groups = groupBy(records, (record) => [providerOf(record), modelOf(record), record.endpoint, record.status, cacheLabelOf(record)])
     const scraped = scrape.samples.filter((sample) => sample.name === "fluxen_requests_total")
     expect(scraped).toHaveLength(groups.length)
-    for (const { labels: [provider, model, endpoint, status], records: grouped } of groups) {
-      expect(valueOf(scrape, "fluxen_requests_total", { provider: provider!, model: model!, endpoint: endpoint!, status: status! })).toBe(
-        grouped.length
-      )
+    for (const { labels: [provider, model, endpoint, status, cache], records: grouped } of groups) {
+      expect(
+        valueOf(scrape, "fluxen_requests_total", { provider: provider!, model: model!, endpoint: endpoint!, status: status!, cache: cache! })
+      ).toBe(grouped.length)
     }
   })
 
@@ -292,11 +295,14 @@ describe("GET /metrics", () => {
       cache_write: (record: UsageRecord) => record.cacheWriteTokens,
       reasoning: (record: UsageRecord) => record.reasoningTokens
     }
-    for (const { labels: [provider, model], records: grouped } of groupBy(records, (record) => [providerOf(record), modelOf(record)])) {
+    const groups = groupBy(records, (record) => [providerOf(record), modelOf(record), cacheLabelOf(record)])
+    expect(groups.some(({ labels }) => labels[2] === "hit")).toBe(true)
+    for (const { labels: [provider, model, cache], records: grouped } of groups) {
       for (const [kind, field] of Object.entries(tokenFields)) {
-        expect(valueOf(scrape, "fluxen_tokens_total", { provider: provider!, model: model!, kind }), `${kind} tokens of ${model}`).toBe(
-          sum(grouped, field)
-        )
+        expect(
+          valueOf(scrape, "fluxen_tokens_total", { provider: provider!, model: model!, kind, cache: cache! }),
+          `${kind} tokens of ${model} with cache=${cache}`
+        ).toBe(sum(grouped, field))
       }
     }
     const promptTotal = scrape.samples
@@ -369,8 +375,8 @@ describe("GET /metrics", () => {
   it("escapes quotes, backslashes and line feeds in label values", () => {
     expect(scrape.text).toContain('model="no \\"such\\" \\\\model\\nhere"')
     expect(scrape.text).toContain('model="up\\"stream\\\\model\\nname"')
-    expect(valueOf(scrape, "fluxen_requests_total", { provider: "(none)", model: ODD_MODEL, endpoint: "chat", status: "error" })).toBe(1)
-    expect(valueOf(scrape, "fluxen_tokens_total", { provider: "openai", model: ODD_UPSTREAM_MODEL, kind: "prompt" })).toBe(
+    expect(valueOf(scrape, "fluxen_requests_total", { provider: "(none)", model: ODD_MODEL, endpoint: "chat", status: "error", cache: "none" })).toBe(1)
+    expect(valueOf(scrape, "fluxen_tokens_total", { provider: "openai", model: ODD_UPSTREAM_MODEL, kind: "prompt", cache: "none" })).toBe(
       sum(records.filter((record) => record.resolvedModel === ODD_UPSTREAM_MODEL), (record) => record.promptTokens)
     )
   })
