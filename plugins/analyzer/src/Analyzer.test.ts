@@ -332,19 +332,34 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
       const hooks = hooksOf(yield* Plugin)
       const usage = openAIUsageOf("openai/chat-completions/tool-call.json")
       const exact = makeContext({ upstreamModel: "gpt-5-nano", record: { cacheStatus: "hit" } })
-      const semantic = makeContext({ upstreamModel: "gpt-5-nano", record: { cacheStatus: "semantic-hit" } })
       const unpriced = makeContext({ upstreamModel: "acme-cached-1", record: { cacheStatus: "hit" } })
 
       yield* hooks.afterResponse(exact, makeOutcome({ usage, answeredByHook: true }))
-      yield* hooks.afterResponse(semantic, makeOutcome({ usage, answeredByHook: true }))
       yield* hooks.afterResponse(unpriced, makeOutcome({ usage, answeredByHook: true }))
 
       expect(exact.record.costUsd).toBe(0)
       expect(exact.record.costSavedUsd).toBeCloseTo(0.0001229, 15)
-      expect(semantic.record.costUsd).toBe(0)
-      expect(semantic.record.costSavedUsd).toBeCloseTo(0.0001229, 15)
       expect(unpriced.record.costUsd).toBe(0)
       expect(unpriced.record.costSavedUsd).toBeNull()
+    })
+  )
+
+  it.effect("semantic hit prices own prompt", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      // The stored response's usage: 162 prompt and 287 completion tokens.
+      const stored = openAIUsageOf("openai/chat-completions/tool-call.json")
+      const messages = [{ role: "user" as const, content: "Invent a new holiday and describe its traditions. ".repeat(40) }]
+      const semantic = makeContext({ upstreamModel: "gpt-5-nano", request: { model: "gpt-5-nano", messages }, record: { cacheStatus: "semantic-hit" } })
+      const promptTokens = o200k.encodeChat(messages, "gpt-4o").length
+
+      yield* hooks.beforeRequest(semantic)
+      yield* hooks.afterResponse(semantic, makeOutcome({ usage: stored, answeredByHook: true }))
+
+      // gpt-5-nano costs $0.05 per million input tokens and $0.40 per million output tokens.
+      expect(promptTokens).toBeGreaterThan(stored.promptTokens)
+      expect(semantic.record.costUsd).toBe(0)
+      expect(semantic.record.costSavedUsd).toBeCloseTo((promptTokens * 0.05 + stored.completionTokens * 0.4) / 1_000_000, 15)
     })
   )
 

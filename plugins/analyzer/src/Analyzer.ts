@@ -142,6 +142,37 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     Object.defineProperty(context.record, "promptTokensEstimate", estimateProperty)
   }
 
+  /** Returns the request's prompt estimate, counting it when no earlier hook did; undefined when counting fails. */
+  const promptEstimate = (context: RequestContext): Effect.Effect<number | undefined> =>
+    Effect.gen(function* () {
+      // A deferred estimate is counted here as any later count is, on a worker until the event
+      // loop's thread has the encoding, rather than by reading it, which would load it there.
+      const pending = (context.record as PendingRecord)[pendingKey]
+      if (pending !== undefined) {
+        context.record.promptTokensEstimate = yield* counter.count(pending.model, pending.prompt.texts).pipe(
+          Effect.map((tokens) => tokens + pending.prompt.fixedTokens),
+          Effect.catchAll(logCountFailure(context, "prompt"))
+        )
+      }
+      // Counted here when `estimatePromptTokens` is off or the earlier count failed.
+      return context.record.promptTokensEstimate ?? (yield* estimatePrompt(context))
+    })
+
+  /**
+   * Returns the usage that prices a semantic hit's saving: this request's
+   * prompt estimate and the stored completion. The stored prompt tokens are
+   * not used, because the stored prompt may be longer or shorter than this
+   * one. No input is counted as cached or written to a provider cache,
+   * because the call did not happen. Returns undefined when the prompt
+   * cannot be counted.
+   */
+  const semanticHitUsage = (context: RequestContext, stored: Usage): Effect.Effect<Usage | undefined> =>
+    Effect.map(promptEstimate(context), (promptTokens) =>
+      promptTokens === undefined
+        ? undefined
+        : { promptTokens, completionTokens: stored.completionTokens, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: stored.reasoningTokens }
+    )
+
   /**
    * Estimates the usage of a request that reached a provider, or that a hook
    * answered, when no usage was reported: the prompt estimate plus the tokens
@@ -153,17 +184,7 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     Effect.gen(function* () {
       if (outcome.status === "error" && !(context.stream && outcome.streamedText !== "")) return undefined
 
-      // A deferred estimate is counted here as any later count is, on a worker until the event
-      // loop's thread has the encoding, rather than by reading it, which would load it there.
-      const pending = (context.record as PendingRecord)[pendingKey]
-      if (pending !== undefined) {
-        context.record.promptTokensEstimate = yield* counter.count(pending.model, pending.prompt.texts).pipe(
-          Effect.map((tokens) => tokens + pending.prompt.fixedTokens),
-          Effect.catchAll(logCountFailure(context, "prompt"))
-        )
-      }
-      // Counted here when `estimatePromptTokens` is off or the earlier count failed.
-      const promptTokens = context.record.promptTokensEstimate ?? (yield* estimatePrompt(context))
+      const promptTokens = yield* promptEstimate(context)
       // Without a prompt estimate no usage is recorded, rather than a usage whose prompt side reads 0.
       if (promptTokens === undefined) return undefined
 
@@ -253,6 +274,15 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
       if (context.endpoint === "count_tokens") {
         if (outcome.status === "ok") context.record.costUsd = 0
         return Effect.void
+      }
+      if (outcome.usage !== undefined && context.record.cacheStatus === "semantic-hit") {
+        return Effect.flatMap(semanticHitUsage(context, outcome.usage), (usage) => {
+          if (usage !== undefined) return recordCost(context, usage)
+          // Without a prompt estimate the saving is unknown, so it is recorded as null rather than priced from the stored prompt.
+          context.record.costUsd = 0
+          context.record.costSavedUsd = null
+          return Effect.void
+        })
       }
       if (outcome.usage !== undefined) {
         const outputNotReported = context.stream && outcome.status !== "ok" && outcome.usage.completionTokens === 0 && outcome.streamedText !== ""

@@ -26,6 +26,12 @@ export interface Embedder {
    * none, which spares each lookup a timer and two fibers.
    */
   readonly synchronous?: boolean
+  /**
+   * True when reordering a text's words leaves its vector unchanged, as with
+   * a bag of words. The semantic cache then also compares word order and
+   * prefixed antonyms (see `TurnGuard.ts`).
+   */
+  readonly ignoresWordOrder?: boolean
 }
 
 /** Scales `vector` in place to length 1; a zero vector stays zero. Returns it. */

@@ -27,7 +27,7 @@ export const lexicalNormalize = (text: string): string =>
     .trim()
 
 /** FNV-1a over the UTF-16 code units of `text`, as an unsigned 32-bit integer. */
-const fnv1a = (text: string, seed: number): number => {
+export const fnv1a = (text: string, seed: number): number => {
   let hash = 0x811c9dc5 ^ seed
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i)
@@ -67,5 +67,6 @@ export const makeLexicalEmbedder = (options: { readonly dimensions: number }): E
   kind: "lexical",
   id: `lexical:v1:${options.dimensions}`,
   embed: (texts) => Effect.sync(() => texts.map((text) => lexicalVector(text, options.dimensions))),
-  synchronous: true
+  synchronous: true,
+  ignoresWordOrder: true
 })

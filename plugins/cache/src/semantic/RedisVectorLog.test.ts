@@ -10,6 +10,7 @@ import { deleteKeys, freePort, sharedRedisUrl, startRedisServer, uniqueKeyPrefix
 import { randomUnitVector, seededRandom } from "../testing/vectors.js"
 import { decodeVector, encodeVector, makeRedisVectorLog, type RedisVectorLogOptions } from "./RedisVectorLog.js"
 import { VECTOR_STREAM_SUFFIX } from "./startSemanticCache.js"
+import { guardOf } from "./TurnGuard.js"
 import type { VectorEntry } from "./VectorIndex.js"
 
 const usedPrefixes: Array<string> = []
@@ -123,6 +124,36 @@ describe("RedisVectorLog", () => {
       expect(loaded).toEqual([])
     }).pipe(Effect.scoped))
 
+  it.live("round-trips an entry's guard", () =>
+    Effect.gen(function* () {
+      const prefix = newPrefix("guard")
+      const received: Array<VectorEntry> = []
+      const log = yield* makeRedisVectorLog(logOptions(sharedRedisUrl, prefix), (entry) => void received.push(entry))
+      const sent = { ...entry("guarded"), guard: guardOf("Refund order 48213, not 48219", true) }
+
+      yield* log.append(sent)
+
+      yield* eventually(Effect.suspend(() => (received.length === 1 ? Effect.void : Effect.fail("waiting"))))
+      expect(received[0]?.guard).toEqual(sent.guard)
+    }).pipe(Effect.scoped))
+
+  it.live("reads entries written without guard", () =>
+    Effect.gen(function* () {
+      const prefix = newPrefix("unguarded")
+      const options = logOptions(sharedRedisUrl, prefix)
+      const older = entry("older")
+      yield* withRawClient(sharedRedisUrl, (client) =>
+        client.xadd(options.streamKey, "*", "id", older.id, "p", older.partition, "x", String(older.expiresAt), "v", encodeVector(older.vector))
+      )
+      const received: Array<VectorEntry> = []
+
+      const log = yield* makeRedisVectorLog(options, (entry) => void received.push(entry))
+
+      yield* eventually(Effect.suspend(() => (received.length === 1 ? Effect.void : Effect.fail("waiting"))))
+      expect(received[0]?.guard).toBeUndefined()
+      expect(log.stats().invalidEntries).toBe(0)
+    }).pipe(Effect.scoped))
+
   it.live("fails appends while Redis is down and reads again after", () =>
     Effect.gen(function* () {
       const port = yield* Effect.promise(freePort)
@@ -202,5 +233,41 @@ describe("semantic index shared through Redis", () => {
       )
 
       expect(served.record.cacheStatus).toBe("semantic-hit")
+    }).pipe(Effect.scoped))
+
+  it.live("older unguarded entries never hit", () =>
+    Effect.gen(function* () {
+      const prefix = newPrefix("older")
+      const streamKey = `${prefix}${VECTOR_STREAM_SUFFIX}`
+      const first = yield* buildInstance("cache-a", prefix)
+      const older = makeContext({ request: question("Which regions host the gateway?") })
+      yield* first.beforeRequest(older)
+      yield* first.afterResponse(older, okOutcome(readFixture("openai/chat-completions/text.json"), undefined))
+      // Rewrites the stream as a version without guards wrote it: the same entry without `f` and `w`.
+      yield* withRawClient(sharedRedisUrl, async (client) => {
+        const [[, fields]] = (await client.xrange(streamKey, "-", "+")) as [[string, Array<string>]]
+        const withoutGuard: Array<string> = []
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          if (fields[i] !== "f" && fields[i] !== "w") withoutGuard.push(fields[i]!, fields[i + 1]!)
+        }
+        await client.del(streamKey)
+        await client.xadd(streamKey, "*", ...withoutGuard)
+      })
+      const newer = makeContext({ request: question("How do I rotate an API key?") })
+      yield* first.beforeRequest(newer)
+      yield* first.afterResponse(newer, okOutcome(readFixture("openai/chat-completions/text.json"), undefined))
+
+      // The late instance reads the stream in order, so once the newer entry hits, the older one has been read.
+      const late = yield* buildInstance("cache-late", prefix)
+      yield* eventually(
+        Effect.gen(function* () {
+          const decision = yield* late.beforeRequest(makeContext({ request: question("how do i rotate an api key") }))
+          return decision === undefined ? yield* Effect.fail("not loaded yet") : decision
+        })
+      )
+      const rephrased = makeContext({ request: question("which regions host the gateway") })
+      yield* late.beforeRequest(rephrased)
+
+      expect(rephrased.record.cacheStatus).toBe("miss")
     }).pipe(Effect.scoped))
 })

@@ -6,7 +6,11 @@
  *
  * Stream entries have the fields `id` (the exact cache key), `p` (the
  * partition), `x` (the expiry in epoch milliseconds) and `v` (the vector
- * as base64 of little-endian float32 values).
+ * as base64 of little-endian float32 values). The turn's guard (see
+ * `TurnGuard.ts`) adds `f` (the facts digest) and, for embedders that ignore
+ * word order, `w` (the word hashes as base64 of little-endian uint32
+ * values). Entries written before guards existed lack `f`, and are read
+ * without a guard, so they are never served.
  *
  * A stream was chosen over pub/sub because a reader that was away (a
  * restart, a lost connection) resumes from the last entry id it read and
@@ -23,6 +27,7 @@ import type { Scope } from "effect"
 import { Redis } from "ioredis"
 import { makeRateLimitedWarning } from "../RateLimitedWarning.js"
 import { closeClient, reconnectDelayMs, waitUntilReady } from "../RedisStore.js"
+import type { TurnGuard } from "./TurnGuard.js"
 import type { VectorEntry } from "./VectorIndex.js"
 
 export interface RedisVectorLogOptions {
@@ -91,6 +96,38 @@ export const decodeVector = (text: string): Float32Array | undefined => {
   return vector
 }
 
+/** Encodes word hashes as base64 of little-endian uint32 values. */
+const encodeWords = (words: Uint32Array): string => {
+  const bytes = Buffer.alloc(words.length * 4)
+  for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i]!, i * 4)
+  return bytes.toString("base64")
+}
+
+/** Decodes {@link encodeWords}'s output; returns undefined for text that is not whole uint32 values. */
+const decodeWords = (text: string): Uint32Array | undefined => {
+  const bytes = Buffer.from(text, "base64")
+  if (bytes.length % 4 !== 0) return undefined
+  const words = new Uint32Array(bytes.length / 4)
+  for (let i = 0; i < words.length; i++) words[i] = bytes.readUInt32LE(i * 4)
+  return words
+}
+
+/** Returns the stream fields of a guard. */
+const guardFields = (guard: TurnGuard | undefined): Array<string> => {
+  if (guard === undefined) return []
+  return guard.words === undefined ? ["f", guard.facts] : ["f", guard.facts, "w", encodeWords(guard.words)]
+}
+
+/** Reads the guard fields; returns undefined when `f` is missing, and "invalid" when `w` is malformed. */
+const decodeGuard = (values: ReadonlyMap<string, string>): TurnGuard | undefined | "invalid" => {
+  const facts = values.get("f")
+  if (facts === undefined) return undefined
+  const encodedWords = values.get("w")
+  if (encodedWords === undefined) return { facts, words: undefined }
+  const words = decodeWords(encodedWords)
+  return words === undefined ? "invalid" : { facts, words }
+}
+
 /** Reads one stream entry's field list (`[name, value, name, value, ...]`) as a vector entry. */
 const decodeFields = (fields: ReadonlyArray<string>): VectorEntry | undefined => {
   const values = new Map<string, string>()
@@ -99,8 +136,9 @@ const decodeFields = (fields: ReadonlyArray<string>): VectorEntry | undefined =>
   const partition = values.get("p")
   const expiresAt = Number(values.get("x"))
   const vector = decodeVector(values.get("v") ?? "")
-  if (id === undefined || partition === undefined || !Number.isFinite(expiresAt) || vector === undefined) return undefined
-  return { id, partition, expiresAt, vector }
+  const guard = decodeGuard(values)
+  if (id === undefined || partition === undefined || !Number.isFinite(expiresAt) || vector === undefined || guard === "invalid") return undefined
+  return { id, partition, expiresAt, vector, guard }
 }
 
 type StreamReply = Array<[key: string, entries: Array<[id: string, fields: Array<string>]>]> | null
@@ -205,7 +243,8 @@ export const makeRedisVectorLog = (
               "x",
               String(entry.expiresAt),
               "v",
-              encodeVector(entry.vector)
+              encodeVector(entry.vector),
+              ...guardFields(entry.guard)
             )
             .pexpire(options.streamKey, options.maxTtlMs)
             .exec(),

@@ -7,8 +7,9 @@ import { CacheStoreError, type CacheStore } from "../CacheStore.js"
 import { makeMemoryStore } from "../MemoryStore.js"
 import { assembleWithOpenAI, collectEvents, essentials, makeContext, okOutcome, readFixture, type ContextOptions } from "../testing/fixtures.js"
 import { EmbeddingError, type Embedder } from "./Embedder.js"
-import { makeLexicalEmbedder } from "./LexicalEmbedder.js"
+import { lexicalVector, makeLexicalEmbedder } from "./LexicalEmbedder.js"
 import { makeSemanticCache, partitionOf, SIMILARITY_ATTRIBUTE, SIMILARITY_HEADER, userTurnText, type SemanticCacheOptions } from "./SemanticCache.js"
+import { DEFAULT_THRESHOLD } from "./SemanticConfig.js"
 import { VectorIndex } from "./VectorIndex.js"
 
 const HOUR = 3_600_000
@@ -339,5 +340,105 @@ describe("semantic partition", () => {
     expect(a).toMatch(/^[0-9a-f]{64}$/)
     expect(b).toBe(a)
     expect(c).not.toBe(a)
+  })
+})
+
+/**
+ * Pairs of user turns measured with the lexical embedder (512 dimensions).
+ * The lexical similarity of each pair is in the comment before it.
+ */
+const DIFFERENT_QUESTIONS: ReadonlyArray<readonly [string, string]> = [
+  // 0.9627, caught by the numbers.
+  ["Refund order 48213 placed by the customer last week, the blender arrived damaged", "Refund order 48219 placed by the customer last week, the blender arrived damaged"],
+  // 0.9549, caught by the prefixed antonym.
+  ["Is it safe to take ibuprofen a few hours after drinking alcohol with dinner?", "Is it unsafe to take ibuprofen a few hours after drinking alcohol with dinner?"],
+  // 0.9532, caught by the numbers.
+  ["Convert 100 US dollars to euros at today's exchange rate and show the fee", "Convert 900 US dollars to euros at today's exchange rate and show the fee"],
+  // 0.9632, caught by the numbers.
+  ["My nginx reverse proxy returns error 500 whenever I upload a file larger than the limit", "My nginx reverse proxy returns error 502 whenever I upload a file larger than the limit"],
+  // 1.0000, caught by the word order.
+  ["Should I buy or sell my shares now?", "Should I sell or buy my shares now?"],
+  // 1.0000, caught by the word order.
+  ["Why does the dog bite the man?", "Why does the man bite the dog?"]
+]
+
+/** Different questions no guard catches; each scores below the default threshold. */
+const UNGUARDED_DIFFERENT_QUESTIONS: ReadonlyArray<readonly [string, string]> = [
+  // 0.8448
+  ["How do I create a branch in git?", "How do I delete a branch in git?"],
+  // 0.8519
+  ["List the pros of working remotely", "List the cons of working remotely"],
+  // 0.8077
+  ["Translate good morning into French", "Translate good morning into German"],
+  // 0.8485
+  ["Is coffee good for your heart?", "Is coffee bad for your heart?"]
+]
+
+/** Paraphrases at or above the default threshold, which must still hit. */
+const PARAPHRASES: ReadonlyArray<readonly [string, string]> = [
+  // 1.0000
+  ["What is the capital of France?", "what is the capital of france"],
+  // 0.9231
+  ["What's the weather like in Paris today?", "What is the weather like in Paris today?"],
+  // 0.9410
+  ["Write a haiku about autumn leaves", "Write a haiku about the autumn leaves"],
+  // 0.9200
+  ["Explain how photosynthesis works", "Explain how photosynthesis works, please."]
+]
+
+/** Paraphrases below the default threshold, which miss; a higher threshold would only add to them. */
+const PARAPHRASES_BELOW_THRESHOLD: ReadonlyArray<readonly [string, string]> = [
+  // 0.9037
+  ["How do I reverse a list in Python?", "How can I reverse a list in Python?"],
+  // 0.8711
+  ["Can you summarize this article for me?", "Could you summarize this article for me?"],
+  // 0.8946
+  ["Give me three tips for better sleep", "Give me three tips for sleeping better"],
+  // 0.8751
+  ["How do I center a div in CSS?", "How do I center a div with CSS?"]
+]
+
+const lexicalSimilarity = (first: string, second: string): number => {
+  const a = lexicalVector(first, 512)
+  const b = lexicalVector(second, 512)
+  let sum = 0
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!
+  return sum
+}
+
+/** Stores the response of `stored`, then sends `requested` in the same conversation; returns the second request's status. */
+const statusAfter = (stored: string, requested: string) =>
+  Effect.gen(function* () {
+    const cache = yield* makeCache()
+    yield* send(cache, { request: conversation(stored) })
+    const { context } = yield* send(cache, { request: conversation(requested) })
+    return { status: statusOf(context), stats: cache.semantic.stats() }
+  })
+
+describe("semantic hit guards", () => {
+  it.effect.each(DIFFERENT_QUESTIONS)("different question misses: %s", ([stored, requested]) =>
+    Effect.gen(function* () {
+      const { status, stats } = yield* statusAfter(stored, requested)
+
+      expect(lexicalSimilarity(stored, requested)).toBeGreaterThanOrEqual(DEFAULT_THRESHOLD)
+      expect(status).toBe("miss")
+      expect(stats.guardRejections).toBe(1)
+    })
+  )
+
+  it.effect.each(PARAPHRASES)("paraphrase still hits: %s", ([stored, requested]) =>
+    Effect.gen(function* () {
+      const { status } = yield* statusAfter(stored, requested)
+
+      expect(status).toBe("semantic-hit")
+    })
+  )
+
+  it.each(UNGUARDED_DIFFERENT_QUESTIONS)("unguarded pair below threshold: %s", ([first, second]) => {
+    expect(lexicalSimilarity(first, second)).toBeLessThan(DEFAULT_THRESHOLD)
+  })
+
+  it.each(PARAPHRASES_BELOW_THRESHOLD)("paraphrase below threshold: %s", ([first, second]) => {
+    expect(lexicalSimilarity(first, second)).toBeLessThan(DEFAULT_THRESHOLD)
   })
 })

@@ -11,9 +11,11 @@
  * compared with it, so a similar question asked after a different earlier
  * turn is never served the other conversation's answer.
  *
- * The index stores vectors and the exact cache key of the response each
- * stands for. A hit reads that response from the exact store, so a vector
- * whose response expired or was evicted finds nothing; it is then removed.
+ * The index stores vectors, the exact cache key of the response each
+ * stands for, and the turn's guard (see `TurnGuard.ts`): a match must have
+ * the same numbers and negation words as the turn, whatever its similarity.
+ * A hit reads the response from the exact store, so a vector whose
+ * response expired or was evicted finds nothing; it is then removed.
  */
 import { createHash } from "node:crypto"
 import type { ChatMessage, ChatRequest, RequestContext } from "@fluxen/sdk"
@@ -22,6 +24,7 @@ import { canonicalJson, keyedFields } from "../cacheKey.js"
 import { makeRateLimitedWarning } from "../RateLimitedWarning.js"
 import { EmbeddingError, type Embedder } from "./Embedder.js"
 import type { RedisVectorLog } from "./RedisVectorLog.js"
+import { guardOf, makeGuardCheck } from "./TurnGuard.js"
 import type { VectorIndex, VectorMatch } from "./VectorIndex.js"
 
 /** The response header that carries the similarity of a semantic hit, with four decimals. */
@@ -77,6 +80,8 @@ export interface SemanticStats {
   readonly lookups: number
   /** Lookups whose best match reached the threshold. */
   readonly matches: number
+  /** Entries that reached the threshold but were not served, because the turn's guard did not accept them. */
+  readonly guardRejections: number
   /** Embeddings that failed; their requests went on without a semantic lookup or were not indexed. */
   readonly embeddingFailures: number
   /** Embeddings that took longer than `embedTimeout`. */
@@ -146,7 +151,7 @@ export const partitionOf = (input: {
 export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache => {
   const { embedder, index } = options
   const warn = makeRateLimitedWarning(options.warningIntervalMs ?? DEFAULT_WARNING_INTERVAL_MS)
-  const counters = { lookups: 0, matches: 0, embeddingFailures: 0, embeddingTimeouts: 0, staleMatches: 0, indexed: 0, shareFailures: 0 }
+  const counters = { lookups: 0, matches: 0, guardRejections: 0, embeddingFailures: 0, embeddingTimeouts: 0, staleMatches: 0, indexed: 0, shareFailures: 0 }
   const annotations = { plugin: options.pluginName, "cache.embedder": embedder.kind }
 
   const withTimeout = <A>(embedding: Effect.Effect<A, EmbeddingError>): Effect.Effect<A, EmbeddingError> =>
@@ -202,7 +207,12 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
       if (vector === undefined) return { match: undefined, vector }
 
       const now = yield* Clock.currentTimeMillis
-      const best = index.search(query.partition, vector, now)
+      const passesGuard = makeGuardCheck(query.text, embedder.ignoresWordOrder === true)
+      const best = index.search(query.partition, vector, now, (guard, similarity) => {
+        if (passesGuard(guard)) return true
+        if (similarity >= options.threshold) counters.guardRejections++
+        return false
+      })
       if (best === undefined || best.similarity < options.threshold) return { match: undefined, vector }
       counters.matches++
       return { match: best, vector }
@@ -215,7 +225,8 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
 
       const now = yield* Clock.currentTimeMillis
       const lifetime = options.indexTtlMs === undefined ? ttlMs : Math.min(ttlMs, options.indexTtlMs)
-      const entry = { id: key, partition: query.partition, vector, expiresAt: now + lifetime }
+      const guard = guardOf(query.text, embedder.ignoresWordOrder === true)
+      const entry = { id: key, partition: query.partition, vector, expiresAt: now + lifetime, guard }
       if (!index.add(entry)) return
       counters.indexed++
       if (options.log === undefined) return

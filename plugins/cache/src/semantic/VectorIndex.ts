@@ -13,6 +13,7 @@
  * and past that it removes the oldest entries (by insertion) first.
  */
 import { HnswIndex } from "./Hnsw.js"
+import type { TurnGuard } from "./TurnGuard.js"
 
 export interface VectorIndexOptions {
   /** Upper bound of the entries over all partitions; the oldest go first. */
@@ -31,6 +32,8 @@ export interface VectorEntry {
   readonly vector: Float32Array
   /** Epoch milliseconds after which the entry is not found. */
   readonly expiresAt: number
+  /** The user turn's guard, checked before a match is served; absent from entries written before guards existed. */
+  readonly guard?: TurnGuard | undefined
 }
 
 export interface VectorMatch {
@@ -59,9 +62,10 @@ interface Located {
   readonly partition: string
   readonly slot: number
   readonly expiresAt: number
+  readonly guard: TurnGuard | undefined
 }
 
-/** Candidates looked at per search, so that an expired best match does not hide a live one behind it. */
+/** Candidates looked at per search, so that an expired or rejected best match does not hide a live one behind it. */
 const SEARCH_CANDIDATES = 4
 
 export class VectorIndex {
@@ -110,7 +114,7 @@ export class VectorIndex {
     }
     const slot = partition.graph.add(entry.vector)
     partition.ids[slot] = entry.id
-    this.entries.set(entry.id, { partition: entry.partition, slot, expiresAt: entry.expiresAt })
+    this.entries.set(entry.id, { partition: entry.partition, slot, expiresAt: entry.expiresAt, guard: entry.guard })
 
     for (const oldest of this.entries.keys()) {
       if (this.entries.size <= this.options.maxEntries) break
@@ -137,11 +141,17 @@ export class VectorIndex {
   }
 
   /**
-   * Returns the live entry of `partition` most similar to `vector`, or
-   * undefined when the partition has none or the vector's length differs.
-   * Expired entries met on the way are removed.
+   * Returns the live entry of `partition` most similar to `vector` that
+   * `accept` accepts, or undefined when the partition has none or the
+   * vector's length differs. Only the few most similar entries are looked
+   * at. Expired entries met on the way are removed.
    */
-  search(partition: string, vector: Float32Array, now: number): VectorMatch | undefined {
+  search(
+    partition: string,
+    vector: Float32Array,
+    now: number,
+    accept: (guard: TurnGuard | undefined, similarity: number) => boolean = () => true
+  ): VectorMatch | undefined {
     const found = this.partitions.get(partition)
     if (found === undefined || found.graph.dimensions !== vector.length) return undefined
     for (const match of found.graph.search(vector, SEARCH_CANDIDATES)) {
@@ -153,6 +163,7 @@ export class VectorIndex {
         this.expirations++
         continue
       }
+      if (!accept(located?.guard, match.similarity)) continue
       return { id, similarity: match.similarity }
     }
     return undefined
