@@ -1,12 +1,14 @@
 /**
  * The cache's figures for the gateway's `GET /metrics`: lookups by result,
- * stores, store errors and skipped store operations, and the state of the
- * memory store or the Redis connection. The host adds the `plugin` label.
+ * stores, store errors and skipped store operations, the state of the
+ * memory store or the Redis connection, and the semantic cache's embeddings
+ * and guard. The host adds the `plugin` label.
  */
 import type { PluginMetric } from "@fluxen/sdk"
 import type { CacheStats } from "./CacheHooks.js"
 import type { MemoryStoreStats } from "./MemoryStore.js"
 import type { RedisStoreStats } from "./RedisStore.js"
+import type { SemanticStats } from "./semantic/SemanticCache.js"
 
 export type StoreStats = { readonly kind: "memory"; readonly stats: MemoryStoreStats } | { readonly kind: "redis"; readonly stats: RedisStoreStats }
 
@@ -31,7 +33,24 @@ const storeMetrics = (store: StoreStats): ReadonlyArray<PluginMetric> =>
         ])
       ]
 
-export const cacheMetrics = (stats: CacheStats, store: StoreStats): ReadonlyArray<PluginMetric> => [
+const semanticMetrics = (semantic: SemanticStats): ReadonlyArray<PluginMetric> => [
+  counter("fluxen_cache_semantic_lookups_total", "Semantic lookups, by whether the best match reached the threshold.", [
+    { labels: { result: "match" }, value: semantic.matches },
+    { labels: { result: "no_match" }, value: semantic.lookups - semantic.matches }
+  ]),
+  counter(
+    "fluxen_cache_semantic_guard_rejections_total",
+    "Entries that reached the threshold but were not served, because their numbers, negations or word order differ from the request's.",
+    [{ value: semantic.guardRejections }]
+  ),
+  counter("fluxen_cache_semantic_embedding_errors_total", "Embeddings that failed or timed out, by reason.", [
+    { labels: { reason: "failed" }, value: semantic.embeddingFailures },
+    { labels: { reason: "timeout" }, value: semantic.embeddingTimeouts }
+  ]),
+  counter("fluxen_cache_semantic_indexed_total", "Vectors added to the semantic index.", [{ value: semantic.indexed }])
+]
+
+export const cacheMetrics = (stats: CacheStats, store: StoreStats, semantic?: SemanticStats): ReadonlyArray<PluginMetric> => [
   counter("fluxen_cache_lookups_total", "Cache lookups by result; a bypass skipped the lookup or the store did not answer.", [
     { labels: { result: "hit" }, value: stats.hits },
     { labels: { result: "semantic_hit" }, value: stats.semanticHits },
@@ -55,5 +74,6 @@ export const cacheMetrics = (stats: CacheStats, store: StoreStats): ReadonlyArra
     { labels: { reason: "too_large" }, value: stats.tooLarge },
     { labels: { reason: "invalid_entry" }, value: stats.invalidEntries }
   ]),
-  ...storeMetrics(store)
+  ...storeMetrics(store),
+  ...(semantic === undefined ? [] : semanticMetrics(semantic))
 ]

@@ -87,7 +87,7 @@ const makePlugin = (config: CacheConfig) =>
         "cache.semantic": semantic !== undefined
       })
     )
-    return { hooks: cache.hooks, metrics: () => cacheMetrics(cache.stats(), storeStats()) }
+    return { hooks: cache.hooks, metrics: () => cacheMetrics(cache.stats(), storeStats(), semantic?.stats()) }
   })
 
 /**

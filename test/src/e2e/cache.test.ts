@@ -224,6 +224,23 @@ describe("cache in a gateway", () => {
       expect(sameConversation.headers.get("x-fluxen-cache")).toBe("semantic-hit")
       expect(harness.upstream.requests.length).toBe(calls + 2)
     })
+
+    it("reports guard rejections on /metrics", async () => {
+      harness.upstream.enqueue({ fixture: TEXT_JSON })
+      harness.upstream.enqueue({ fixture: TEXT_JSON })
+      const rejections = async () => {
+        const text = await (await fetch(`${harness.gateway.url}/metrics`)).text()
+        const line = text.split("\n").find((row) => row.startsWith("fluxen_cache_semantic_guard_rejections_total"))
+        return Number(line?.split(" ").at(-1))
+      }
+      const before = await rejections()
+
+      await postChat(harness.client, ask("Please refund order 48213 to the card it was paid with."))
+      const other = await postChat(harness.client, ask("Please refund order 48219 to the card it was paid with."))
+
+      expect(other.headers.get("x-fluxen-cache")).toBe("miss")
+      expect(await rejections()).toBe(before + 1)
+    })
   })
 })
 
