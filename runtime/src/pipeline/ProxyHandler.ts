@@ -32,7 +32,7 @@ import { Effect, type Either, Runtime } from "effect"
 import { anthropicErrorEventText, toAnthropicErrorBody } from "../http/anthropicErrorResponse.js"
 import { errorEventText, errorResponse, internalErrorResponse, type ErrorResponse } from "../http/errorResponse.js"
 import type { Exchange } from "../http/Exchange.js"
-import { requestIdHeaders, sdkRequestIdHeader } from "../http/requestIdHeaders.js"
+import { requestIdHeaders } from "../http/requestIdHeaders.js"
 import { isPromise, type HookChain, type Pending } from "../plugins/HookChain.js"
 import { callWithRouting, type RoutedResult, type RoutingEffects } from "../routing/callWithRouting.js"
 import type { Deployment, ModelRouter } from "../routing/ModelRouter.js"
@@ -164,23 +164,25 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         ...result.headers,
         "content-type": "application/json",
         "x-fluxen-request-id": state.requestId,
-        [sdkRequestIdHeader(spec.errorShape)]: state.requestId,
+        "x-request-id": state.requestId,
         ...context.responseHeaders
       }
+      if (spec.errorShape === "anthropic") headers["request-id"] = state.requestId
       exchange.send(result.status, headers, result.bytes ?? JSON.stringify(result.body))
       return
     }
     state.httpStatus = result.status
     const progress = state.startStream(hooks.needsAssembledStream && state.endpoint === "chat", result.completion)
     const includeUsage = (context.request as { stream_options?: { include_usage?: boolean } | null }).stream_options?.include_usage === true
-    const headers = {
+    const headers: Record<string, string> = {
       ...result.headers,
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       "x-fluxen-request-id": state.requestId,
-      [sdkRequestIdHeader(spec.errorShape)]: state.requestId,
+      "x-request-id": state.requestId,
       ...context.responseHeaders
     }
+    if (spec.errorShape === "anthropic") headers["request-id"] = state.requestId
     try {
       await relayStream(result, exchange, { endpoint: state.endpoint, includeUsage, headers, clientLeft: () => exchange.departure.cancelled() }, progress)
     } catch (cause) {
