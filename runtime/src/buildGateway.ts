@@ -33,6 +33,8 @@ export interface BuiltGateway {
   readonly makeGateway: (loaded: LoadedConfig) => Effect.Effect<Gateway, unknown, Scope.Scope>
   /** Writes buffered usage records now. */
   readonly flushUsage: Effect.Effect<void>
+  /** Returns how many usage records were lost so far: dropped from a full queue, or left unwritten at shutdown. */
+  readonly lostUsageRecords: () => number
   /** "postgresql" or "sqlite". */
   readonly storage: string
 }
@@ -66,6 +68,7 @@ export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
       makeGateway: (next: LoadedConfig) => Effect.provide(makeGateway(next, options.importer), services),
       services: Context.pick(UsageStore, UsageWriter)(services),
       flushUsage: writer.flush(),
+      lostUsageRecords: () => Effect.runSync(writer.stats).dropped,
       storage: databaseUrl === undefined ? "sqlite" : "postgresql"
     }
     return built

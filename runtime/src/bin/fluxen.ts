@@ -13,6 +13,8 @@ import { checkConfigFile } from "../config/checkConfigFile.js"
 import { layerLogging } from "../logging.js"
 import { makeNodeImporter } from "../node/nodeImporter.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
+import { lostRecordsExitStatus } from "../usage/lostRecordsExitStatus.js"
+import { parseArguments, type Arguments } from "./parseArguments.js"
 
 const usage = `Usage:
   fluxen start [--config FILE] [--port N] [--host ADDRESS]
@@ -20,43 +22,6 @@ const usage = `Usage:
   fluxen check-config [FILE]
       Validates a configuration file (default ./fluxen.yaml) and exits with status 1 when it is invalid.
 `
-
-interface Arguments {
-  readonly command: string | undefined
-  readonly config: string
-  readonly port: number | undefined
-  readonly host: string | undefined
-}
-
-const parseArguments = (argv: ReadonlyArray<string>): Arguments | string => {
-  const [command, ...rest] = argv
-  let config = "fluxen.yaml"
-  let port: number | undefined
-  let host: string | undefined
-  for (let index = 0; index < rest.length; index++) {
-    const argument = rest[index]!
-    const value = rest[index + 1]
-    if (argument === "--config" || argument === "-c") {
-      if (value === undefined) return "--config needs a file path."
-      config = value
-      index++
-    } else if (argument === "--port") {
-      const parsed = Number(value)
-      if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) return `--port needs a port number from 0 to 65535, got ${value}.`
-      port = parsed
-      index++
-    } else if (argument === "--host") {
-      if (value === undefined) return "--host needs an address."
-      host = value
-      index++
-    } else if (command === "check-config" && !argument.startsWith("-")) {
-      config = argument
-    } else {
-      return `Unknown argument: ${argument}`
-    }
-  }
-  return { command, config, port, host }
-}
 
 const parsed = parseArguments(process.argv.slice(2))
 if (typeof parsed === "string" || parsed.command === undefined || parsed.command === "--help" || parsed.command === "help") {
@@ -87,12 +52,11 @@ const start = Effect.gen(function* () {
       // lost usage records exits with status 1, which a supervisor or an operator can notice.
       let lostUsageRecords = (): number => 0
       yield* Effect.addFinalizer(() =>
-        Effect.suspend(() => {
-          const lost = lostUsageRecords()
-          if (lost === 0) return Effect.void
-          process.exitCode = 1
-          return Effect.logError("Usage records were lost, so Fluxen exits with status 1").pipe(Effect.annotateLogs("usage.dropped", lost))
-        })
+        Effect.suspend(() => lostRecordsExitStatus(lostUsageRecords())).pipe(
+          Effect.map((status) => {
+            if (status !== 0) process.exitCode = status
+          })
+        )
       )
       const running = yield* startNodeGateway(loaded, {
         ...(args.port === undefined ? {} : { port: args.port }),

@@ -1,80 +1,86 @@
 /**
- * The Deno entry point: `deno run -A runtime/dist/deno/main.js start --config FILE`.
+ * The Deno entry point:
+ *
+ *   deno run -A --unstable-no-legacy-abort runtime/dist/deno/main.js start [--config FILE] [--port N] [--host ADDRESS]
+ *
  * It serves the same gateway as the Node entry with `Deno.serve`, a fetch
- * transport and `node:sqlite`. SIGINT and SIGTERM stop accepting, let
- * in-flight requests finish (up to `server.shutdownTimeout`), then close
- * the plugins and write the buffered usage.
+ * transport and `node:sqlite`. SIGINT and SIGTERM shut it down as on Node
+ * (see `serveDeno`): then the plugins close and the buffered usage is
+ * written. The exit status is 1 when usage records were lost.
  */
-import { Console, Effect, Either, Exit, Scope } from "effect"
+import { Effect, Either, Exit } from "effect"
 import * as Path from "node:path"
-import { parseConfig } from "../config/loadConfig.js"
+import { parseArguments, type Arguments } from "../bin/parseArguments.js"
+import { parseConfig, type LoadedConfig } from "../config/loadConfig.js"
 import { layerLogging } from "../logging.js"
+import { lostRecordsExitStatus } from "../usage/lostRecordsExitStatus.js"
 import { startWebGateway } from "../web/startWebGateway.js"
+import { Deno, type StopSignal } from "./denoGlobal.js"
+import { serveDeno } from "./serveDeno.js"
 
-interface DenoServer {
-  readonly finished: Promise<void>
-  readonly addr: { readonly hostname: string; readonly port: number }
-  shutdown(): Promise<void>
-}
+const usage = "Usage: deno run -A --unstable-no-legacy-abort runtime/dist/deno/main.js start [--config FILE] [--port N] [--host ADDRESS]"
 
-declare const Deno: {
-  readonly args: ReadonlyArray<string>
-  readonly env: { toObject(): Record<string, string> }
-  readTextFile(path: string): Promise<string>
-  serve(options: { hostname: string; port: number; onListen?: () => void }, handler: (request: Request) => Promise<Response>): DenoServer
-  addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void
-  exit(code: number): never
-}
+/** Waits for SIGINT or SIGTERM. A second signal stops the process at once, as on Node. */
+const waitForStopSignal = Effect.async<StopSignal>((resume) => {
+  const onInterrupt = () => resume(Effect.succeed("SIGINT"))
+  const onTerminate = () => resume(Effect.succeed("SIGTERM"))
+  Deno.addSignalListener("SIGINT", onInterrupt)
+  Deno.addSignalListener("SIGTERM", onTerminate)
+  return Effect.sync(() => {
+    Deno.removeSignalListener("SIGINT", onInterrupt)
+    Deno.removeSignalListener("SIGTERM", onTerminate)
+  })
+})
 
-const argumentValue = (name: string): string | undefined => {
-  const index = Deno.args.indexOf(name)
-  return index === -1 ? undefined : Deno.args[index + 1]
-}
+/** Serves until a stop signal, shuts down, and returns the exit status. */
+const serve = (loaded: LoadedConfig, args: Arguments) =>
+  Effect.gen(function* () {
+    const { config } = loaded
+    const lostUsageRecords = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const web = yield* startWebGateway(loaded)
+        const url = yield* serveDeno(web.gateway, web.handler, {
+          host: args.host ?? config.server.host,
+          port: args.port ?? config.server.port,
+          shutdownTimeoutMs: config.server.shutdownTimeout
+        })
+        yield* Effect.logInfo("Fluxen is listening on Deno").pipe(
+          Effect.annotateLogs({ url, providers: Object.keys(config.providers).join(","), storage: web.storage })
+        )
+        yield* waitForStopSignal
+        return web.lostUsageRecords
+      })
+    )
+    // The scope has closed, so the usage writer has made its last flush.
+    return yield* lostRecordsExitStatus(lostUsageRecords())
+  }).pipe(
+    Effect.catchTags({
+      PluginLoadError: (error) => Effect.as(Effect.sync(() => console.error(error.message)), 1),
+      ServerListenError: (error) => Effect.as(Effect.sync(() => console.error(error.message)), 1)
+    }),
+    Effect.tapErrorCause((cause) => Effect.logError("Fluxen failed to start", cause)),
+    Effect.provide(layerLogging(loaded.config.logging))
+  )
 
-const main = async () => {
-  if (Deno.args[0] !== "start") {
-    console.error("Usage: deno run -A runtime/dist/deno/main.js start [--config FILE] [--port N]")
-    Deno.exit(2)
+const main = async (): Promise<number> => {
+  const args = parseArguments(Deno.args)
+  if (typeof args === "string" || args.command !== "start") {
+    console.error(typeof args === "string" ? `${args}\n${usage}` : usage)
+    return 2
   }
-  const file = Path.resolve(argumentValue("--config") ?? "fluxen.yaml")
-  const loaded = parseConfig(await Deno.readTextFile(file), { source: file, directory: Path.dirname(file), env: Deno.env.toObject() })
+  const file = Path.resolve(args.config)
+  const text = await Deno.readTextFile(file).catch((error: unknown) => new Error(`Cannot read the configuration file ${file}: ${String(error)}`))
+  if (text instanceof Error) {
+    console.error(text.message)
+    return 1
+  }
+  const loaded = parseConfig(text, { source: file, directory: Path.dirname(file), env: Deno.env.toObject() })
   if (Either.isLeft(loaded)) {
     console.error(loaded.left.message)
-    Deno.exit(1)
+    return 1
   }
-  const { config } = loaded.right
-  const portArgument = argumentValue("--port")
-  const logging = layerLogging(config.logging)
-  const scope = Effect.runSync(Scope.make())
-  const started = await Effect.runPromiseExit(
-    Scope.extend(startWebGateway(loaded.right), scope).pipe(Effect.provide(logging))
-  )
-  if (Exit.isFailure(started)) {
-    await Effect.runPromise(Console.error("Fluxen failed to start", started.cause))
-    Deno.exit(1)
-  }
-  const { handler, gateway } = started.value
-
-  const server = Deno.serve({ hostname: config.server.host, port: portArgument === undefined ? config.server.port : Number(portArgument) }, handler)
-  await Effect.runPromise(
-    Effect.logInfo("Fluxen is listening on Deno").pipe(
-      Effect.annotateLogs({ url: `http://${server.addr.hostname}:${server.addr.port}` }),
-      Effect.provide(logging)
-    )
-  )
-
-  let stopping = false
-  const stop = async () => {
-    if (stopping) return
-    stopping = true
-    gateway.setReady(false)
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.server.shutdownTimeout))
-    await Promise.race([server.shutdown(), deadline])
-    await Effect.runPromise(Scope.close(scope, Exit.void).pipe(Effect.provide(logging)))
-    Deno.exit(0)
-  }
-  Deno.addSignalListener("SIGINT", stop)
-  Deno.addSignalListener("SIGTERM", stop)
+  const exit = await Effect.runPromiseExit(serve(loaded.right, args))
+  return Exit.isSuccess(exit) ? exit.value : 1
 }
 
-await main()
+Deno.exit(await main())

@@ -10,6 +10,7 @@ import { Effect, Runtime } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Gateway } from "../Gateway.js"
+import { drainRequests } from "../http/drainRequests.js"
 import { makeNodeExchange } from "../http/NodeExchange.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
 import { ServerListenError } from "./ServerListenError.js"
@@ -25,9 +26,6 @@ export interface ListeningServer {
   readonly url: string
   readonly port: number
 }
-
-/** How long requests cut off at the shutdown deadline get to end and queue their usage records. */
-const cancelledRequestsGraceMs = 2_000
 
 const pathOf = (url: string | undefined): string => {
   if (url === undefined) return "/"
@@ -74,33 +72,10 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
           gateway.setReady(false)
           server.close()
           server.closeIdleConnections()
-          yield* Effect.logInfo("Draining in-flight requests").pipe(Effect.annotateLogs("requests", gateway.inflight.size))
-          // A release runs uninterruptibly, so the wait is made interruptible for the timeout to end it.
-          const drained = yield* Effect.promise(() => gateway.inflight.drained()).pipe(
-            Effect.interruptible,
-            Effect.timeout(options.shutdownTimeoutMs),
-            Effect.option
-          )
-          if (drained._tag === "None") {
-            yield* Effect.logWarning("Shutdown deadline reached; closing the remaining connections").pipe(
-              Effect.annotateLogs("requests", gateway.inflight.size)
-            )
-          }
-          server.closeAllConnections()
-          if (drained._tag === "None") {
-            // The requests whose connections were just closed end as cancelled. Their usage records
-            // are queued as they end, so they are given a moment to end before the writer's last flush.
-            const ended = yield* Effect.promise(() => gateway.inflight.drained()).pipe(
-              Effect.interruptible,
-              Effect.timeout(cancelledRequestsGraceMs),
-              Effect.option
-            )
-            if (ended._tag === "None") {
-              yield* Effect.logWarning("Requests are still running after their connections closed, so their usage records may be lost").pipe(
-                Effect.annotateLogs("requests", gateway.inflight.size)
-              )
-            }
-          }
+          yield* drainRequests(gateway.inflight, {
+            shutdownTimeoutMs: options.shutdownTimeoutMs,
+            cutOff: () => server.closeAllConnections()
+          })
           yield* Effect.logInfo("HTTP server closed")
         })
     )

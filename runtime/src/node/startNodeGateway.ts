@@ -3,20 +3,17 @@
  * and better-sqlite3, behind a node:http server, all in the caller's
  * scope. Closing that scope drains the server first, then closes the rest.
  */
-import { Context, Effect } from "effect"
+import { Effect } from "effect"
 import type { LoadedConfig } from "../config/loadConfig.js"
 import { buildGateway, type BuiltGateway } from "../buildGateway.js"
 import { closeReloaded, reloadGateway, type GatewaySlot } from "../reloadGateway.js"
 import { layerUndiciTransport } from "../transport/UndiciTransport.js"
-import { UsageWriter } from "../usage/UsageWriter.js"
 import { makeNodeImporter } from "./nodeImporter.js"
 import { serveNode, type ListeningServer } from "./NodeServer.js"
 
 export interface RunningGateway extends ListeningServer, BuiltGateway {
   /** Loads a new configuration and swaps the gateway; returns false when it kept the running one. */
   readonly reload: (load: Effect.Effect<LoadedConfig, { readonly message: string }>) => Effect.Effect<boolean>
-  /** Returns how many usage records were lost so far: dropped from a full queue, or left unwritten at shutdown. */
-  readonly lostUsageRecords: () => number
 }
 
 /**
@@ -44,7 +41,6 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
       }),
       importer: makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
     })
-    const writer = Context.get(built.services, UsageWriter)
     const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, config: loaded, retiring: new Set() }
     // Added before the server, so it runs after the server drained and before the usage writer's last flush.
     yield* Effect.addFinalizer(() => closeReloaded(slot, built.gatewayScope))
@@ -62,8 +58,7 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
       get gateway() {
         return slot.current
       },
-      reload: (load) => reloadGateway(slot, built, load),
-      lostUsageRecords: () => Effect.runSync(writer.stats).dropped
+      reload: (load) => reloadGateway(slot, built, load)
     }
     return running
   })

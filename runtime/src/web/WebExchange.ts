@@ -40,8 +40,23 @@ const readBody = async (request: Request, limitBytes: number): Promise<Uint8Arra
   return whole
 }
 
-/** Creates the exchange and the promise of its response, which settles once status and headers are known. */
-export const makeWebExchange = (request: Request, path: string): { readonly exchange: Exchange; readonly response: Promise<Response> } => {
+export interface WebExchange {
+  readonly exchange: Exchange
+  /** The response, which settles once status and headers are known. */
+  readonly response: Promise<Response>
+  /**
+   * Ends the request as if its client had left, so the pipeline stops and records it as
+   * cancelled. A stream already started is aborted rather than ended, so the client does not
+   * take the cut-off body for a complete one.
+   */
+  readonly cutOff: () => void
+}
+
+/**
+ * Creates the exchange and the promise of its response. `onSettled` is called once, when the
+ * response is complete or the client left.
+ */
+export const makeWebExchange = (request: Request, path: string, onSettled: () => void = () => undefined): WebExchange => {
   let resolve!: (response: Response) => void
   const response = new Promise<Response>((settle) => {
     resolve = settle
@@ -52,9 +67,30 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
   let stream: ReadableStreamDefaultController<Uint8Array> | undefined
   let waitingForPull: (() => void) | undefined
 
-  request.signal.addEventListener("abort", () => {
-    if (!finished) gone.abort()
-  })
+  const finish = () => {
+    if (finished) return
+    finished = true
+    onSettled()
+  }
+  const leave = () => {
+    if (finished) return
+    gone.abort()
+    finish()
+    waitingForPull?.()
+    waitingForPull = undefined
+    // The pipeline sends nothing to a client that left, but Deno's `shutdown()` waits for every
+    // handler's response, so an empty one ends the handler.
+    if (!headersSent) {
+      headersSent = true
+      resolve(new Response(null, { status: 503 }))
+    }
+  }
+
+  // NOTE: Deno 2.9 also aborts `request.signal` after every complete response, and warns about it
+  // once, unless it runs with `--unstable-no-legacy-abort`. `leave` ignores such an abort because
+  // `finished` is set by then. The handler's `info.completed` is no substitute: on Deno 2.9 it
+  // resolves when the client leaves too.
+  request.signal.addEventListener("abort", leave)
 
   const exchange: Exchange = {
     method: request.method,
@@ -64,7 +100,7 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
     send: (status, headers, body) => {
       if (headersSent) return
       headersSent = true
-      finished = true
+      finish()
       resolve(new Response(body as BodyInit, { status, headers }))
     },
     startStream: (status, headers) => {
@@ -77,10 +113,7 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
           waitingForPull?.()
           waitingForPull = undefined
         },
-        cancel: () => {
-          if (!finished) gone.abort()
-          waitingForPull?.()
-        }
+        cancel: leave
       })
       resolve(new Response(body, { status, headers }))
     },
@@ -93,16 +126,23 @@ export const makeWebExchange = (request: Request, path: string): { readonly exch
       })
     },
     end: () => {
-      finished = true
+      finish()
       try {
         stream?.close()
       } catch {
-        // The client cancelled the stream first; there is nothing left to close.
+        // The client cancelled the stream, or shutdown cut it off; there is nothing left to close.
       }
     },
     headersSent: () => headersSent,
     departure: cancelNoticeOf(gone.signal),
     clientGone: gone.signal
   }
-  return { exchange, response }
+
+  const cutOff = () => {
+    if (finished) return
+    const started = stream
+    leave()
+    started?.error(new Error("The server cut off the response at shutdown"))
+  }
+  return { exchange, response, cutOff }
 }

@@ -9,16 +9,33 @@ import type { Gateway } from "../Gateway.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
 import { makeWebExchange } from "./WebExchange.js"
 
+export interface WebHandler {
+  readonly handle: (request: Request) => Promise<Response>
+  /**
+   * Ends every proxied request whose response is not complete as if its client had left, for
+   * the shutdown deadline: the pipeline records them as cancelled and aborts their upstream calls.
+   */
+  readonly cutOffOpenRequests: () => void
+}
+
 export const makeWebHandler = (gateway: Gateway) =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     const control = HttpApp.toWebHandlerRuntime(runtime)(gateway.controlApp)
-    return (request: Request): Promise<Response> => {
-      const path = new URL(request.url).pathname
-      const spec = request.method === "POST" ? proxyEndpoints.get(path) : undefined
-      if (spec === undefined) return control(request)
-      const { exchange, response } = makeWebExchange(request, path)
-      gateway.proxy(exchange, spec)
-      return response
+    const open = new Set<() => void>()
+    const handler: WebHandler = {
+      handle: (request) => {
+        const path = new URL(request.url).pathname
+        const spec = request.method === "POST" ? proxyEndpoints.get(path) : undefined
+        if (spec === undefined) return control(request)
+        const { exchange, response, cutOff } = makeWebExchange(request, path, () => open.delete(cutOff))
+        open.add(cutOff)
+        gateway.proxy(exchange, spec)
+        return response
+      },
+      cutOffOpenRequests: () => {
+        for (const cutOff of [...open]) cutOff()
+      }
     }
+    return handler
   })

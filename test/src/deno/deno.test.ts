@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process"
+import Database from "better-sqlite3"
 import { createRequire } from "node:module"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
@@ -7,8 +8,9 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
 import OpenAI from "openai"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+import { waitFor } from "../support/waitFor.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
 // The binary itself, because `.bin/deno` may be a Node wrapper that does not forward signals.
@@ -16,6 +18,8 @@ const repository = fileURLToPath(new URL("../../../", import.meta.url))
 // script has not run, without any download.
 const deno = (createRequire(import.meta.url)("deno/install_api.cjs") as { runInstall: () => string }).runInstall()
 const entry = Path.join(repository, "runtime", "dist", "deno", "main.js")
+// Without the flag, Deno 2.9 aborts every request's signal after its response and warns about it.
+const denoRun = ["run", "-A", "--unstable-no-legacy-abort", entry]
 
 const freePort = async (): Promise<number> => {
   const server = createServer()
@@ -64,7 +68,7 @@ plugins:
   - use: "@fluxen/analyzer"
 `
     )
-    child = spawn(deno, ["run", "-A", entry, "start", "--config", Path.join(directory, "fluxen.yaml")], {
+    child = spawn(deno, [...denoRun, "start", "--config", Path.join(directory, "fluxen.yaml")], {
       cwd: repository,
       env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"]
@@ -134,4 +138,154 @@ plugins:
     const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 20_000))])
     expect(code).toBe(0)
   }, 30_000)
+})
+
+const configText = (port: number, upstreamUrl: string, shutdownTimeout: string) => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: ${shutdownTimeout} }
+usage: { sqlitePath: ./usage.db, flushInterval: 50 }
+logging: { level: info }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+    config: { baseUrl: "${upstreamUrl}/v1", apiKey: "sk-test-upstream-key" }
+models:
+  gpt-4o-mini: { provider: openai, model: gpt-4o-mini-2024-07-18 }
+plugins:
+  - use: "@fluxen/analyzer"
+`
+
+// Each test starts its own Deno, without NO_COLOR, so that the log is checked as an operator's terminal gets it.
+describe("runtime on Deno: shutdown", () => {
+  let upstream: ReplayUpstream
+  let child: ChildProcess
+  let directory: string
+  let url: string
+  let output = ""
+
+  const start = async (shutdownTimeout: string) => {
+    upstream = await startReplayUpstream()
+    directory = mkdtempSync(Path.join(tmpdir(), "fluxen-deno-shutdown-"))
+    const port = await freePort()
+    url = `http://127.0.0.1:${port}`
+    output = ""
+    writeFileSync(Path.join(directory, "fluxen.yaml"), configText(port, upstream.url, shutdownTimeout))
+    child = spawn(deno, [...denoRun, "start", "--config", Path.join(directory, "fluxen.yaml")], {
+      cwd: repository,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    await waitForHealth(url, child, () => output)
+  }
+
+  const stop = async (): Promise<number | null> => {
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    child.kill("SIGTERM")
+    return exited
+  }
+
+  const usageRows = (columns: string): Array<Record<string, unknown>> => {
+    const database = new Database(Path.join(directory, "usage.db"), { readonly: true })
+    try {
+      return database.prepare(`select ${columns} from fluxen_usage`).all() as Array<Record<string, unknown>>
+    } finally {
+      database.close()
+    }
+  }
+
+  const streamChat = () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    return client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+      .then(async (stream) => {
+        let text = ""
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+        return text
+      })
+  }
+
+  afterEach(async () => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+    await upstream?.close()
+    if (directory !== undefined) rmSync(directory, { recursive: true, force: true })
+  })
+
+  it("records a cut-off stream as cancelled", async () => {
+    await start("1 second")
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 5_000 })
+    const inFlight = streamChat().catch((error: unknown) => error)
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    const started = Date.now()
+    const code = await stop()
+    const elapsed = Date.now() - started
+
+    expect(code).toBe(0)
+    expect(elapsed).toBeLessThan(15_000)
+    expect(await inFlight).toBeInstanceOf(Error)
+    expect(output).toContain("Shutdown deadline reached")
+    expect(usageRows("status, http_status")).toEqual([{ status: "cancelled", http_status: 499 }])
+  }, 60_000)
+
+  it("estimates a stream ending during SIGTERM", async () => {
+    await start("30 seconds")
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-no-usage.sse", writes: "per-event", delayMs: 40 })
+    const inFlight = streamChat()
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    const code = await stop()
+    const text = await inFlight
+
+    expect(code).toBe(0)
+    expect(text.length).toBeGreaterThan(0)
+    const [row] = usageRows("status, prompt_tokens, completion_tokens, usage_estimated, cost_usd")
+    expect(row?.status).toBe("ok")
+    expect(row?.usage_estimated).toBe(1)
+    expect(row?.prompt_tokens).toBeGreaterThan(0)
+    expect(row?.completion_tokens).toBeGreaterThan(0)
+    expect(row?.cost_usd).toBeGreaterThan(0)
+    expect(output).not.toContain("Uncaught")
+  }, 60_000)
+
+  it("lost usage records: exit status 1", async () => {
+    await start("1 second")
+    // Another connection holds the database locked, so no insert can succeed until shutdown gives up.
+    const blocker = new Database(Path.join(directory, "usage.db"))
+    try {
+      blocker.exec("BEGIN EXCLUSIVE")
+      upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+      await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+
+      expect(await stop()).toBe(1)
+      expect(output).toContain("Usage records were lost")
+    } finally {
+      blocker.close()
+    }
+  }, 90_000)
+
+  it("logs only logfmt lines, without colour", async () => {
+    await start("1 second")
+    upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+    await stop()
+
+    const lines = output.split("\n").filter((line) => line !== "")
+    expect(lines.length).toBeGreaterThan(0)
+    expect(lines.filter((line) => !line.startsWith("timestamp="))).toEqual([])
+    expect(output).not.toContain("\u001b[")
+  }, 60_000)
+})
+
+describe("runtime on Deno: arguments", () => {
+  it("rejects an invalid port before starting", async () => {
+    const child = spawn(deno, [...denoRun, "start", "--port", "abc"], { cwd: repository, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)))
+
+    expect(code).toBe(2)
+    expect(output).toContain("--port needs a port number from 0 to 65535, got abc.")
+  }, 60_000)
 })

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+import { waitFor } from "../support/waitFor.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
 const cli = Path.join(repository, "runtime", "dist", "bin", "fluxen.js")
@@ -37,15 +38,6 @@ plugins: []
 const modelIds = async (url: string): Promise<Array<string>> => {
   const body = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> }
   return body.data.map((model) => model.id).sort()
-}
-
-const waitFor = async (check: () => Promise<boolean>, what: string, output: () => string) => {
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`Timed out waiting for ${what}:\n${output()}`)
 }
 
 describe("process lifecycle", () => {
