@@ -20,16 +20,32 @@ import { serveDeno } from "./serveDeno.js"
 
 const usage = "Usage: deno run -A --unstable-no-legacy-abort runtime/dist/deno/main.js start [--config FILE] [--port N] [--host ADDRESS]"
 
-/** Waits for SIGINT or SIGTERM. A second signal stops the process at once, as on Node. */
+/** Exit statuses of a process stopped by a signal: 128 plus the signal's number. */
+const signalExitStatus: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 }
+
+/**
+ * Waits for SIGINT or SIGTERM. A second signal stops the process at once, as on Node: the
+ * first one replaces the listeners with ones that exit, because a registered listener keeps
+ * Deno from ending the process itself.
+ */
 const waitForStopSignal = Effect.async<StopSignal>((resume) => {
-  const onInterrupt = () => resume(Effect.succeed("SIGINT"))
-  const onTerminate = () => resume(Effect.succeed("SIGTERM"))
-  Deno.addSignalListener("SIGINT", onInterrupt)
-  Deno.addSignalListener("SIGTERM", onTerminate)
-  return Effect.sync(() => {
-    Deno.removeSignalListener("SIGINT", onInterrupt)
-    Deno.removeSignalListener("SIGTERM", onTerminate)
-  })
+  const listeners: Record<StopSignal, () => void> = {
+    SIGINT: () => stopOn("SIGINT"),
+    SIGTERM: () => stopOn("SIGTERM")
+  }
+  const removeListeners = () => {
+    Deno.removeSignalListener("SIGINT", listeners.SIGINT)
+    Deno.removeSignalListener("SIGTERM", listeners.SIGTERM)
+  }
+  const stopOn = (signal: StopSignal) => {
+    removeListeners()
+    Deno.addSignalListener("SIGINT", () => Deno.exit(signalExitStatus.SIGINT))
+    Deno.addSignalListener("SIGTERM", () => Deno.exit(signalExitStatus.SIGTERM))
+    resume(Effect.succeed(signal))
+  }
+  Deno.addSignalListener("SIGINT", listeners.SIGINT)
+  Deno.addSignalListener("SIGTERM", listeners.SIGTERM)
+  return Effect.sync(removeListeners)
 })
 
 /** Serves until a stop signal, shuts down, and returns the exit status. */

@@ -264,6 +264,26 @@ describe("runtime on Deno: shutdown", () => {
     }
   }, 90_000)
 
+  it("second SIGTERM stops at once", async () => {
+    // A stream that takes about a minute holds the drain, which may last 30 seconds.
+    await start("30 seconds")
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 5_000 })
+    const inFlight = streamChat().catch((error: unknown) => error)
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+    child.kill("SIGTERM")
+    // The log of this configuration is at the warning level, so the drain's start is not logged.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const started = Date.now()
+    child.kill("SIGTERM")
+    const code = await exited
+    await inFlight
+
+    expect(code).toBe(143)
+    expect(Date.now() - started).toBeLessThan(5_000)
+  }, 60_000)
+
   it("logs only logfmt lines, without colour", async () => {
     await start("1 second")
     upstream.enqueue({ fixture: "openai/chat-completions/text.json" })

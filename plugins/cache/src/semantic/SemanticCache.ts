@@ -32,10 +32,7 @@ export const SIMILARITY_HEADER = "x-fluxen-cache-similarity"
 
 /**
  * The request attribute that carries the similarity of a semantic hit, for
- * plugins that run after the cache.
- *
- * NOTE: the usage record has no similarity field yet, so the similarity is
- * not recorded.
+ * plugins that run after the cache. The usage record keeps it as `cacheSimilarity`.
  */
 export const SIMILARITY_ATTRIBUTE = "fluxen.cache.similarity"
 

@@ -49,6 +49,12 @@ describe("guard check", () => {
     expect(passes("Is the input invalid?", "Is the input valid?")).toBe(false)
   })
 
+  it("accepts into for to", () => {
+    // "into" is not "in" before "to", in either direction.
+    expect(passes("Translate this into French", "Translate this to French")).toBe(true)
+    expect(passes("Translate this to French", "Translate this into French")).toBe(true)
+  })
+
   it("rejects swapped words", () => {
     expect(passes("Should I buy or sell?", "Should I sell or buy?")).toBe(false)
   })

@@ -110,7 +110,7 @@ const differsByAntonym = (stored: Uint32Array, turnWords: ReadonlyArray<string>,
 
   for (const word of turnWords) {
     for (const prefix of ANTONYM_PREFIXES) {
-      if (onlyStored.has(hashWord(prefix + word))) return true
+      if (word.length >= MIN_ANTONYM_STEM && onlyStored.has(hashWord(prefix + word))) return true
       if (word.length - prefix.length >= MIN_ANTONYM_STEM && word.startsWith(prefix) && onlyStored.has(hashWord(word.slice(prefix.length)))) return true
     }
   }
