@@ -227,6 +227,22 @@ describe("RedisStore behind a paused proxy", () => {
   const redisUp = (cache: ReturnType<typeof makeCacheHooks>, store: RedisStore) =>
     cacheMetrics(cache.stats(), { kind: "redis", stats: store.stats() }).find((metric) => metric.name === "fluxen_cache_redis_up")?.samples[0]?.value
 
+  it.live("interrupted commands open the breaker", () =>
+    withServer((server) =>
+      Effect.gen(function* () {
+        const proxy = yield* startPausableTcpProxy(server.port)
+        const store = yield* makeRedisStore(storeOptions(`redis://127.0.0.1:${proxy.port}`, "interrupted"))
+        yield* store.set("k1", entry, 60_000)
+
+        yield* proxy.pause
+        // A caller's timeout shorter than the command timeout interrupts each command, as a short hook timeout does.
+        for (let i = 0; i < 3; i++) yield* Effect.either(store.get("k1").pipe(Effect.timeout("20 millis")))
+
+        expect(store.stats().circuit).toBe("open")
+        yield* proxy.resume
+      })
+    ))
+
   it.live("skips a hung Redis, then hits again", () => {
     // The `circuit.state` annotation of each log line that has one: the breaker's state changes.
     const circuitLogs: Array<unknown> = []

@@ -12,7 +12,7 @@
  * connection stays sent, so Redis may still apply a SET when it resumes.
  * The store only reports failures; the cache hooks turn them into misses.
  */
-import { Effect, Either, Redacted, Runtime } from "effect"
+import { Effect, Either, Exit, Redacted, Runtime } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
 import { CacheStoreError, decodeEntry, encodeEntry, type CacheStore } from "./CacheStore.js"
@@ -226,11 +226,12 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
       return Effect.sync(() => runFork(annotated))
     }
 
+    // An interrupted command counts as failed: a hook timeout shorter than the command timeout
+    // interrupts every command of a Redis that hangs, and the breaker must still open.
     const reportOutcome = <A, E>(permit: CircuitPermit, effect: Effect.Effect<A, E>) =>
-      Effect.tapBoth(effect, {
-        onFailure: () => logTransition(breaker.failed(permit, clock.unsafeCurrentTimeMillis())),
-        onSuccess: () => logTransition(breaker.succeeded(permit))
-      })
+      Effect.onExit(effect, (exit) =>
+        Exit.isSuccess(exit) ? logTransition(breaker.succeeded(permit)) : logTransition(breaker.failed(permit, clock.unsafeCurrentTimeMillis()))
+      )
 
     // A PING in the background, so that no request waits for a Redis that may still hang.
     const probe = reportOutcome("probe", Effect.tryPromise(() => client.ping())).pipe(Effect.ignore)
