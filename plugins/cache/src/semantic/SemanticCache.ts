@@ -205,11 +205,17 @@ export const makeSemanticCache = (options: SemanticCacheOptions): SemanticCache 
 
       const now = yield* Clock.currentTimeMillis
       const passesGuard = makeGuardCheck(query.text, embedder.ignoresWordOrder === true)
-      const best = index.search(query.partition, vector, now, (guard, similarity) => {
-        if (passesGuard(guard)) return true
-        if (similarity >= options.threshold) counters.guardRejections++
-        return false
-      })
+      const best = index.search(
+        query.partition,
+        vector,
+        now,
+        (guard, similarity) => {
+          if (passesGuard(guard)) return true
+          if (similarity >= options.threshold) counters.guardRejections++
+          return false
+        },
+        options.threshold
+      )
       if (best === undefined || best.similarity < options.threshold) return { match: undefined, vector }
       counters.matches++
       return { match: best, vector }

@@ -23,6 +23,36 @@ describe("VectorIndex", () => {
     expect(index.search("p", vectors[7]!, 0)?.id).toBe("e7")
   })
 
+  it("looks past rejected near entries", () => {
+    const index = new VectorIndex({ maxEntries: 100 })
+    const query = vector()
+    // Six entries nearly equal to the query, and an `accept` that takes only the sixth it is shown.
+    for (let i = 0; i < 6; i++) {
+      const entry = Float32Array.from(query, (value) => value + (i + 1) * 0.001 * random())
+      index.add({ id: `near${i}`, partition: "p", vector: entry, expiresAt: 1_000 })
+    }
+    let looked = 0
+
+    const found = index.search("p", query, 0, () => ++looked === 6, 0.5)
+
+    expect(found).toBeDefined()
+    expect(looked).toBe(6)
+  })
+
+  it("does not widen below the threshold", () => {
+    const index = new VectorIndex({ maxEntries: 100 })
+    Array.from({ length: 6 }, (_, i) => index.add({ id: `e${i}`, partition: "p", vector: vector(), expiresAt: 1_000 }))
+    let looked = 0
+
+    const found = index.search("p", vector(), 0, () => {
+      looked++
+      return false
+    }, 2)
+
+    expect(found).toBeUndefined()
+    expect(looked).toBe(4)
+  })
+
   it("skips and removes expired entries", () => {
     const index = new VectorIndex({ maxEntries: 100 })
     const stored = vector()

@@ -12,7 +12,7 @@
  * Entries expire at their own time. The index keeps at most `maxEntries`,
  * and past that it removes the oldest entries (by insertion) first.
  */
-import { HnswIndex } from "./Hnsw.js"
+import { HnswIndex, type HnswMatch } from "./Hnsw.js"
 import type { TurnGuard } from "./TurnGuard.js"
 
 export interface VectorIndexOptions {
@@ -67,6 +67,8 @@ interface Located {
 
 /** Candidates looked at per search, so that an expired or rejected best match does not hide a live one behind it. */
 const SEARCH_CANDIDATES = 4
+/** Candidates looked at when the first ones were all rejected above the threshold. */
+const WIDE_SEARCH_CANDIDATES = 16
 
 export class VectorIndex {
   private readonly partitions = new Map<string, Partition>()
@@ -144,17 +146,35 @@ export class VectorIndex {
    * Returns the live entry of `partition` most similar to `vector` that
    * `accept` accepts, or undefined when the partition has none or the
    * vector's length differs. Only the few most similar entries are looked
-   * at. Expired entries met on the way are removed.
+   * at, and more of them when all of those were turned away with a
+   * similarity of at least `widenAbove`: many near entries that `accept`
+   * rejects (order numbers that differ by a digit) must not hide one it
+   * accepts. Expired entries met on the way are removed.
    */
   search(
     partition: string,
     vector: Float32Array,
     now: number,
-    accept: (guard: TurnGuard | undefined, similarity: number) => boolean = () => true
+    accept: (guard: TurnGuard | undefined, similarity: number) => boolean = () => true,
+    widenAbove = Number.POSITIVE_INFINITY
   ): VectorMatch | undefined {
     const found = this.partitions.get(partition)
     if (found === undefined || found.graph.dimensions !== vector.length) return undefined
-    for (const match of found.graph.search(vector, SEARCH_CANDIDATES)) {
+    const first = found.graph.search(vector, SEARCH_CANDIDATES)
+    const match = this.firstAccepted(found, first, now, accept)
+    if (match !== undefined || first.length < SEARCH_CANDIDATES || first.at(-1)!.similarity < widenAbove) return match
+    const seen = new Set(first.map((candidate) => candidate.slot))
+    const more = found.graph.search(vector, WIDE_SEARCH_CANDIDATES).filter((candidate) => !seen.has(candidate.slot))
+    return this.firstAccepted(found, more, now, accept)
+  }
+
+  private firstAccepted(
+    found: Partition,
+    candidates: ReadonlyArray<HnswMatch>,
+    now: number,
+    accept: (guard: TurnGuard | undefined, similarity: number) => boolean
+  ): VectorMatch | undefined {
+    for (const match of candidates) {
       const id = found.ids[match.slot]
       if (id === undefined) continue
       const located = this.entries.get(id)
