@@ -39,8 +39,11 @@ const waitForStopSignal = Effect.async<StopSignal>((resume) => {
   }
   const stopOn = (signal: StopSignal) => {
     removeListeners()
-    Deno.addSignalListener("SIGINT", () => Deno.exit(signalExitStatus.SIGINT))
-    Deno.addSignalListener("SIGTERM", () => Deno.exit(signalExitStatus.SIGTERM))
+    // Added after this signal's dispatch, which would otherwise call a listener added during it.
+    setTimeout(() => {
+      Deno.addSignalListener("SIGINT", () => Deno.exit(signalExitStatus.SIGINT))
+      Deno.addSignalListener("SIGTERM", () => Deno.exit(signalExitStatus.SIGTERM))
+    }, 0)
     resume(Effect.succeed(signal))
   }
   Deno.addSignalListener("SIGINT", listeners.SIGINT)

@@ -56,6 +56,16 @@ export interface WebExchange {
  * Creates the exchange and the promise of its response. `onSettled` is called once, when the
  * response is complete or the client left.
  */
+const shutdownMessage = "Fluxen is shutting down and stopped this request before it finished. Send it again."
+
+/** Builds the 503 for a request cut off at shutdown before its response started: Anthropic's error shape under `/v1/messages`, else OpenAI's. */
+const shutdownResponse = (path: string): Response => {
+  const body = path.startsWith("/v1/messages")
+    ? { type: "error", error: { type: "api_error", message: shutdownMessage } }
+    : { error: { message: shutdownMessage, type: "server_error", param: null, code: "shutting_down" } }
+  return new Response(JSON.stringify(body), { status: 503, headers: { "content-type": "application/json" } })
+}
+
 export const makeWebExchange = (request: Request, path: string, onSettled: () => void = () => undefined): WebExchange => {
   let resolve!: (response: Response) => void
   const response = new Promise<Response>((settle) => {
@@ -72,7 +82,7 @@ export const makeWebExchange = (request: Request, path: string, onSettled: () =>
     finished = true
     onSettled()
   }
-  const leave = () => {
+  const leave = (unsent: () => Response = () => new Response(null, { status: 503 })) => {
     if (finished) return
     gone.abort()
     finish()
@@ -82,7 +92,7 @@ export const makeWebExchange = (request: Request, path: string, onSettled: () =>
     // handler's response, so an empty one ends the handler.
     if (!headersSent) {
       headersSent = true
-      resolve(new Response(null, { status: 503 }))
+      resolve(unsent())
     }
   }
 
@@ -90,7 +100,7 @@ export const makeWebExchange = (request: Request, path: string, onSettled: () =>
   // once, unless it runs with `--unstable-no-legacy-abort`. `leave` ignores such an abort because
   // `finished` is set by then. The handler's `info.completed` is no substitute: on Deno 2.9 it
   // resolves when the client leaves too.
-  request.signal.addEventListener("abort", leave)
+  request.signal.addEventListener("abort", () => leave())
 
   const exchange: Exchange = {
     method: request.method,
@@ -138,10 +148,11 @@ export const makeWebExchange = (request: Request, path: string, onSettled: () =>
     clientGone: gone.signal
   }
 
+  // A client still waiting for its response headers gets an error in its API's shape.
   const cutOff = () => {
     if (finished) return
     const started = stream
-    leave()
+    leave(() => shutdownResponse(path))
     started?.error(new Error("The server cut off the response at shutdown"))
   }
   return { exchange, response, cutOff }

@@ -227,6 +227,26 @@ describe("runtime on Deno: shutdown", () => {
     expect(usageRows("status, http_status")).toEqual([{ status: "cancelled", http_status: 499 }])
   }, 60_000)
 
+  it("cut-off JSON request: 503 in OpenAI's shape", async () => {
+    await start("1 second")
+    upstream.enqueue({ fixture: "openai/chat-completions/text.json", delayBeforeHeadersMs: 5_000 })
+    const pending = fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+    })
+    await waitFor(async () => upstream.requests.length === 1, "the request to reach the upstream", () => output)
+
+    const code = await stop()
+    const response = await pending
+    const body = (await response.json()) as { error: { code: string; type: string } }
+
+    expect(code).toBe(0)
+    expect(response.status).toBe(503)
+    expect(body.error.code).toBe("shutting_down")
+    expect(body.error.type).toBe("server_error")
+  }, 60_000)
+
   it("estimates a stream ending during SIGTERM", async () => {
     await start("30 seconds")
     upstream.enqueue({ fixture: "openai/chat-completions/text-stream-no-usage.sse", writes: "per-event", delayMs: 40 })
