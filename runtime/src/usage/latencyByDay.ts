@@ -1,6 +1,11 @@
 /**
  * Latency percentiles of successful requests per UTC day, computed in SQL so
  * that they cover every record of the range however many there are.
+ *
+ * NOTE: the query sorts every successful record of the range. On SQLite it runs
+ * on the event loop (better-sqlite3 is synchronous), so a dashboard load over
+ * millions of records holds up proxied requests for as long as the sort takes.
+ * Use PostgreSQL for such volumes, or keep the dashboard's range short.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
