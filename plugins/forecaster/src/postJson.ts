@@ -3,7 +3,7 @@
  * the shadow requests, so that they share the gateway's connection pools
  * and timeouts.
  */
-import type { HttpTransportService } from "@fluxen/sdk"
+import { UpstreamTimeoutError, UpstreamUnreachableError, type HttpTransportService } from "@fluxen/sdk"
 import { Effect, Schema } from "effect"
 
 /** A POST that could not be sent or whose response did not arrive. The message never contains the URL, which may carry a token. */
@@ -28,7 +28,15 @@ export interface JsonPostResponse {
   readonly text: string
 }
 
-const describeCause = (cause: unknown): string => (cause instanceof Error || Schema.is(PostFailedError)(cause) ? cause.message : String(cause))
+/**
+ * Describes why a POST failed. The transport's errors speak of an "upstream provider", which
+ * a webhook is not, so their reason is given without that wording.
+ */
+const describeCause = (cause: unknown): string => {
+  if (cause instanceof UpstreamUnreachableError) return `it could not be reached (${cause.reason})`
+  if (cause instanceof UpstreamTimeoutError) return `it sent nothing for ${cause.timeoutMs} ms`
+  return cause instanceof Error || Schema.is(PostFailedError)(cause) ? cause.message : String(cause)
+}
 
 /** Sends the body as JSON and reads the whole response. Interrupting the effect aborts the request. */
 export const postJson = (transport: HttpTransportService, post: JsonPost): Effect.Effect<JsonPostResponse, PostFailedError> =>
