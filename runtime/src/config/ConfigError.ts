@@ -80,11 +80,16 @@ export const issuesFromParseError = (
   const seen = new Set<string>()
   const issues: Array<ConfigIssue> = []
   for (const formatted of ParseResult.ArrayFormatter.formatIssueSync(simplifyIssue(issue))) {
-    const path = formatPath([...prefix, ...formatted.path.map((key) => (typeof key === "number" ? key : String(key)))])
-    const message = hideUrlPasswords(hideStructured(secrets.reduce<string>(hideValue, formatted.message))).replace(
-      /^is unexpected, expected: /,
-      "Unknown key. Allowed keys: "
-    )
+    const keys = formatted.path.map((key) => (typeof key === "number" ? key : String(key)))
+    // A missing first item means an empty list where at least one item is required (`NonEmptyArray`).
+    const emptyList = formatted._tag === "Missing" && keys.at(-1) === 0
+    const path = formatPath([...prefix, ...(emptyList ? keys.slice(0, -1) : keys)])
+    const message = emptyList
+      ? "Must contain at least one item."
+      : hideUrlPasswords(hideStructured(secrets.reduce<string>(hideValue, formatted.message))).replace(
+          /^is unexpected, expected: /,
+          "Unknown key. Allowed keys: "
+        )
     const key = `${path}\n${message}`
     if (seen.has(key)) continue
     seen.add(key)
