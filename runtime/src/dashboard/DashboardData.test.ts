@@ -2,7 +2,8 @@ import type { PluginRoute } from "@fluxen/sdk"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import type { UsageRecord } from "../usage/UsageRecord.js"
-import type { UsageGroupBy, UsageStore, UsageTotal } from "../usage/UsageStore.js"
+import type { UsageStore } from "../usage/UsageStore.js"
+import type { UsageGroupBy, UsageTotal } from "../usage/usageTotals.js"
 import { findPluginRoutePaths, readDashboardData, summarizeLatency } from "./DashboardData.js"
 import { nearestRank, percentilesOf } from "./percentiles.js"
 
@@ -13,10 +14,13 @@ const total = (group: string, costUsd: number, requests: number): UsageTotal => 
   completionTokens: 2 * requests,
   cachedInputTokens: 0,
   cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
   reasoningTokens: 0,
   costUsd,
   unknownCostRequests: 0,
   errors: 0,
+  cancelled: 0,
+  estimatedUsageRequests: 0,
   cacheHits: 0,
   costSavedUsd: 0
 })
@@ -98,7 +102,11 @@ describe("readDashboardData", () => {
     model: [total("small", 0.5, 3), total("large", 1.5, 1)],
     key: [total("(none)", 2, 4)],
     team: [],
-    provider: []
+    provider: [],
+    requested_model: [],
+    resolved_model: [],
+    endpoint: [],
+    status: []
   }
   const queries: Array<{ readonly from: Date; readonly to: Date }> = []
   const store: UsageStore["Type"] = {

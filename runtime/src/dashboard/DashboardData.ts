@@ -9,7 +9,8 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import type { DayLatency } from "../usage/latencyByDay.js"
-import type { UsageStore, UsageTotal } from "../usage/UsageStore.js"
+import type { UsageStore } from "../usage/UsageStore.js"
+import type { UsageTotal } from "../usage/usageTotals.js"
 import { percentilesOf, type Percentiles } from "./percentiles.js"
 
 /** Sums over the requests of one day or of the whole range. */

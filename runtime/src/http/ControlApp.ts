@@ -127,10 +127,10 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       return openAIError(400, query.left.message, "invalid_value", query.left.param)
     }
 
-    const { from, to } = query.right
-    const totals = yield* dependencies.usageStore.totals({ from, to, groupBy: query.right.groupBy })
+    const { from, to, groupBy, filters } = query.right
+    const totals = yield* dependencies.usageStore.totals({ from, to, groupBy, filters })
     return HttpServerResponse.unsafeJson(
-      { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: query.right.groupBy, data: totals },
+      { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: groupBy, data: totals },
       { headers: { "cache-control": "no-store" } }
     )
   })

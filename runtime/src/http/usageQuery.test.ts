@@ -48,7 +48,7 @@ describe("decodeUsageQuery", () => {
     const now = new Date("2026-12-05T12:00:00Z")
     const query = decodeUsageQuery(new URLSearchParams(""), now)
 
-    expect(query).toEqual(Either.right({ from: new Date("2026-11-05T12:00:00Z"), to: now, groupBy: "model" }))
+    expect(query).toEqual(Either.right({ from: new Date("2026-11-05T12:00:00Z"), to: now, groupBy: "model", filters: {} }))
   })
 
   it("rejects a future from alone", () => {
@@ -62,6 +62,44 @@ describe("decodeUsageQuery", () => {
     const query = decodeUsageQuery(new URLSearchParams("key=secret-admin-key&group_by=day"))
 
     expect(Either.getOrThrow(query).groupBy).toBe("day")
+    expect(Either.getOrThrow(query).filters).toEqual({})
+  })
+
+  it.each(["model", "requested_model", "resolved_model", "key", "team", "provider", "endpoint", "status", "day"])(
+    "accepts group_by=%s",
+    (groupBy) => {
+      const query = decodeUsageQuery(new URLSearchParams({ group_by: groupBy }))
+
+      expect(Either.getOrThrow(query).groupBy).toBe(groupBy)
+    }
+  )
+
+  it("reads the filters", () => {
+    const query = decodeUsageQuery(new URLSearchParams("model=gpt-4o&key_id=key_a&team=(none)"))
+
+    expect(Either.getOrThrow(query).filters).toEqual({ model: "gpt-4o", key: "key_a", team: "(none)" })
+  })
+
+  it.each(["model", "key_id", "team"])("rejects an empty %s", (param) => {
+    const query = decodeUsageQuery(new URLSearchParams({ [param]: "" }))
+
+    const invalid = Either.getOrThrow(Either.flip(query))
+    expect(invalid.param).toBe(param)
+    expect(invalid.message).toBe(`Invalid '${param}': expected a non-empty value without NUL characters, got "".`)
+  })
+
+  it("rejects a NUL in a filter", () => {
+    const query = decodeUsageQuery(new URLSearchParams({ team: "fin\u0000ance" }))
+
+    expect(Either.getOrThrow(Either.flip(query)).param).toBe("team")
+  })
+
+  it("lists the group_by values", () => {
+    const query = decodeUsageQuery(new URLSearchParams("group_by=user"))
+
+    expect(Either.getOrThrow(Either.flip(query)).message).toBe(
+      `Invalid 'group_by': expected one of model, requested_model, resolved_model, key, team, provider, endpoint, status, day, got "user".`
+    )
   })
 
   it("rejects from after to", () => {

@@ -3,7 +3,7 @@
  * because `new Date` reads `1` as 2001-01-01 and rolls `2026-02-30` over to March 2.
  */
 import { Either, Schema } from "effect"
-import type { UsageGroupBy } from "../usage/UsageStore.js"
+import type { UsageFilterBy, UsageGroupBy, UsageTotalsFilters } from "../usage/usageTotals.js"
 
 // A date, optionally with a time, fractional seconds and an offset. A query string decodes an
 // unescaped `+` as a space, so a space takes the place of the `+` of an offset.
@@ -44,16 +44,34 @@ export const parseIsoTimestamp = (text: string): Date | undefined => {
   return date
 }
 
-const groupByValues = ["model", "key", "day", "provider", "team"] as const satisfies ReadonlyArray<UsageGroupBy>
+const groupByValues = [
+  "model",
+  "requested_model",
+  "resolved_model",
+  "key",
+  "team",
+  "provider",
+  "endpoint",
+  "status",
+  "day"
+] as const satisfies ReadonlyArray<UsageGroupBy>
 
 const isGroupBy = Schema.is(Schema.Literal(...groupByValues))
 
 const timestampExample = "an ISO 8601 date or timestamp, such as 2026-12-01 or 2026-12-01T10:00:00Z"
 
+// The key id filter is `key_id`, because the `key` parameter carries the admin key.
+const filterParams = [
+  ["model", "model"],
+  ["key_id", "key"],
+  ["team", "team"]
+] as const satisfies ReadonlyArray<readonly [string, UsageFilterBy]>
+
 export interface UsageQuery {
   readonly from: Date
   readonly to: Date
   readonly groupBy: UsageGroupBy
+  readonly filters: UsageTotalsFilters
 }
 
 const defaultRangeMs = 30 * 86_400_000
@@ -70,10 +88,12 @@ const invalidParam = (param: string, expected: string, value: string): InvalidUs
 })
 
 /**
- * Decodes `from`, `to` and `group_by` (default `model`), or names the first invalid one. `to`
- * defaults to `now`, and `from` to 30 days before `to`. A `from` after `to` is invalid, also
- * when `to` is the default, because the range would select nothing. Other parameters, such as
- * `key`, are ignored, and a repeated parameter is read from its first value.
+ * Decodes `from`, `to`, `group_by` (default `model`) and the optional filters `model`, `key_id`
+ * and `team`, or names the first invalid one. `to` defaults to `now`, and `from` to 30 days
+ * before `to`. A `from` after `to` is invalid, also when `to` is the default, because the range
+ * would select nothing. A filter must be non-empty and free of NUL characters, which PostgreSQL
+ * rejects in text. Other parameters, such as `key`, are ignored, and a repeated parameter is read
+ * from its first value.
  */
 export const decodeUsageQuery = (params: URLSearchParams, now: Date = new Date()): Either.Either<UsageQuery, InvalidUsageParam> => {
   const dates: Partial<Record<"from" | "to", Date>> = {}
@@ -90,6 +110,16 @@ export const decodeUsageQuery = (params: URLSearchParams, now: Date = new Date()
     return Either.left(invalidParam("group_by", `one of ${groupByValues.join(", ")}`, groupBy))
   }
 
+  const filters: Partial<Record<UsageFilterBy, string>> = {}
+  for (const [param, dimension] of filterParams) {
+    const value = params.get(param)
+    if (value === null) continue
+    if (value === "" || value.includes("\u0000")) {
+      return Either.left(invalidParam(param, "a non-empty value without NUL characters", value))
+    }
+    filters[dimension] = value
+  }
+
   const to = dates.to ?? now
   const from = dates.from ?? new Date(to.getTime() - defaultRangeMs)
   if (from > to) {
@@ -100,5 +130,5 @@ export const decodeUsageQuery = (params: URLSearchParams, now: Date = new Date()
     })
   }
 
-  return Either.right({ from, to, groupBy })
+  return Either.right({ from, to, groupBy, filters })
 }

@@ -3,7 +3,7 @@
  * handed to the usage writer. `observe` runs on the request path, so it does
  * a few map lookups and additions and runs no Effect.
  */
-import { nullGroupLabel } from "../usage/UsageStore.js"
+import { nullGroupLabel } from "../usage/usageTotals.js"
 import type { UsageRecord } from "../usage/UsageRecord.js"
 import { Histogram } from "./Histogram.js"
 import { renderLabels, type ExpositionWriter } from "./PrometheusText.js"

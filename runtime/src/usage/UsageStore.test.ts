@@ -7,7 +7,8 @@ import { runUsageMigrations } from "./migrations.js"
 import { UsageDatabase } from "./UsageDatabase.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import { usageColumns } from "./UsageRow.js"
-import { nullGroupLabel, UsageStore, type UsageTotal } from "./UsageStore.js"
+import { UsageStore } from "./UsageStore.js"
+import { nullGroupLabel, type UsageTotal } from "./usageTotals.js"
 import {
   captureLogs,
   clearUsage,
@@ -132,8 +133,45 @@ const emptyTotal = {
   costUsd: 0,
   unknownCostRequests: 0,
   errors: 0,
+  cancelled: 0,
+  estimatedUsageRequests: 0,
   cacheHits: 0,
   costSavedUsd: 0
+}
+
+const r1Total = {
+  ...emptyTotal,
+  requests: 1,
+  promptTokens: 100,
+  completionTokens: 20,
+  cachedInputTokens: 10,
+  costUsd: 0.0015
+}
+
+const r2Total = {
+  ...emptyTotal,
+  requests: 1,
+  promptTokens: 200,
+  completionTokens: 50,
+  cacheWriteTokens: 5,
+  reasoningTokens: 7,
+  costUsd: 0.0025,
+  cacheHits: 1,
+  costSavedUsd: 0.003
+}
+
+const r4Total = {
+  ...emptyTotal,
+  requests: 1,
+  promptTokens: 1000,
+  completionTokens: 300,
+  cachedInputTokens: 400,
+  cacheWriteTokens: 100,
+  cacheWrite1hTokens: 60,
+  reasoningTokens: 50,
+  unknownCostRequests: 1,
+  cacheHits: 1,
+  costSavedUsd: 0.01
 }
 
 // r1 + r2
@@ -148,6 +186,8 @@ const openAiTotal = {
   costUsd: 0.004,
   unknownCostRequests: 0,
   errors: 0,
+  cancelled: 0,
+  estimatedUsageRequests: 0,
   cacheHits: 1,
   costSavedUsd: 0.003
 }
@@ -165,12 +205,14 @@ const anthropicTotal = {
   // r4 only, because r3 failed.
   unknownCostRequests: 1,
   errors: 1,
+  cancelled: 0,
+  estimatedUsageRequests: 0,
   cacheHits: 1,
   costSavedUsd: 0.01
 }
 
 // r5
-const cancelledTotal = { ...emptyTotal, requests: 1 }
+const cancelledTotal = { ...emptyTotal, requests: 1, cancelled: 1 }
 
 // Batch sizes on both sides of the store's INSERT sizes, which are powers of two up to 256 rows
 // on SQLite and up to 2,048 rows on PostgreSQL.
@@ -250,7 +292,8 @@ for (const database of usageTestDatabases) {
           {
             group: "gpt-4o",
             ...openAiTotal,
-            requests: 3
+            requests: 3,
+            cancelled: 1
           }
         ])
       }))
@@ -306,6 +349,7 @@ for (const database of usageTestDatabases) {
             cacheWrite1hTokens: 60,
             reasoningTokens: 50,
             unknownCostRequests: 1,
+            cancelled: 1,
             cacheHits: 1,
             costSavedUsd: 0.01
           },
@@ -326,8 +370,153 @@ for (const database of usageTestDatabases) {
         expectTotals(totals, [
           { group: "2025-03-01", ...openAiTotal },
           // r3 + r4 + r5
-          { group: "2025-03-02", ...anthropicTotal, requests: 3 }
+          { group: "2025-03-02", ...anthropicTotal, requests: 3, cancelled: 1 }
         ])
+      }))
+
+    it.effect("totals by requested and resolved model", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const byRequested = yield* store.totals({ from, to, groupBy: "requested_model" })
+        const byResolved = yield* store.totals({ from, to, groupBy: "resolved_model" })
+
+        expectTotals(byRequested, [
+          { group: "claude", ...anthropicTotal },
+          { group: "fast", ...r1Total },
+          // r2 + r5
+          { group: "gpt-4o", ...r2Total, requests: 2, cancelled: 1 }
+        ])
+        expectTotals(byResolved, [
+          { group: nullGroupLabel, ...cancelledTotal },
+          { group: "claude-sonnet-4", ...anthropicTotal },
+          { group: "gpt-4o", ...openAiTotal }
+        ])
+      }))
+
+    it.effect("totals by requested model without one", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch([makeUsageRecord({ requestId: "no-model", requestedModel: "", resolvedModel: null, provider: null })])
+
+        const totals = yield* store.totals({ from, to, groupBy: "requested_model" })
+
+        expect(totals.map((total) => total.group)).toEqual([nullGroupLabel])
+      }))
+
+    it.effect("totals by endpoint and status", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const byEndpoint = yield* store.totals({ from, to, groupBy: "endpoint" })
+        const byStatus = yield* store.totals({ from, to, groupBy: "status" })
+
+        expectTotals(byEndpoint, [
+          // r1 + r2 + r5
+          { group: "chat", ...openAiTotal, requests: 3, cancelled: 1 },
+          { group: "messages", ...anthropicTotal }
+        ])
+        expectTotals(byStatus, [
+          { group: "cancelled", ...cancelledTotal },
+          // r3
+          { group: "error", ...emptyTotal, requests: 1, errors: 1 },
+          // r1 + r2 + r4
+          {
+            group: "ok",
+            ...emptyTotal,
+            requests: 3,
+            promptTokens: 1300,
+            completionTokens: 370,
+            cachedInputTokens: 410,
+            cacheWriteTokens: 105,
+            cacheWrite1hTokens: 60,
+            reasoningTokens: 57,
+            costUsd: 0.004,
+            unknownCostRequests: 1,
+            cacheHits: 2,
+            costSavedUsd: 0.013
+          }
+        ])
+      }))
+
+    it.effect("cancelled and estimated counts", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        // A stream that the client cancelled after some text gets estimated tokens, and one
+        // cancelled before any text gets none.
+        yield* store.insertBatch([
+          makeUsageRecord({ requestId: "estimated", usageEstimated: true }),
+          makeUsageRecord({ requestId: "cut-off", status: "cancelled", httpStatus: 499, stream: true, usageEstimated: true }),
+          makeUsageRecord({ requestId: "cut-early", status: "cancelled", httpStatus: 499, stream: true, promptTokens: null, completionTokens: null }),
+          makeUsageRecord({ requestId: "failed", status: "error", httpStatus: 502, promptTokens: null, completionTokens: null })
+        ])
+
+        const totals = yield* store.totals({ from, to, groupBy: "key" })
+
+        expect(totals).toHaveLength(1)
+        expect(totals[0]!.requests).toBe(4)
+        expect(totals[0]!.errors).toBe(1)
+        expect(totals[0]!.cancelled).toBe(2)
+        expect(totals[0]!.estimatedUsageRequests).toBe(2)
+        expect(totals[0]!.promptTokens).toBe(200)
+      }))
+
+    it.effect("totals filtered by model", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from, to, groupBy: "key", filters: { model: "gpt-4o" } })
+
+        // r5 failed before routing, so its requested model matches, as in the totals by model.
+        expectTotals(totals, [
+          { group: nullGroupLabel, ...cancelledTotal },
+          { group: "key_a", ...openAiTotal }
+        ])
+      }))
+
+    it.effect("totals filtered by key and team", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from, to, groupBy: "model", filters: { key: "key_b", team: "team_b" } })
+
+        // r3, because r4 has key_b but no team.
+        expectTotals(totals, [{ group: "claude-sonnet-4", ...emptyTotal, requests: 1, errors: 1 }])
+      }))
+
+    it.effect("filter by (none) selects missing values", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from, to, groupBy: "status", filters: { team: nullGroupLabel } })
+
+        expectTotals(totals, [
+          { group: "cancelled", ...cancelledTotal },
+          { group: "ok", ...r4Total }
+        ])
+      }))
+
+    it.effect("filter without a match", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const totals = yield* store.totals({ from, to, groupBy: "model", filters: { model: "gpt-4o-2024-08-06" } })
+
+        expect(totals).toEqual([])
       }))
 
     it.effect("totals of an empty range", () =>

@@ -186,6 +186,21 @@ export const requestIdOf = (headers: Headers): string => {
   return id
 }
 
+/**
+ * Sends a chat request for `gpt-4.1-nano` that the upstream rejects with a 400 (an unsupported
+ * parameter), reads the response to its end and returns its request id.
+ */
+export const sendRejectedChat = async (harness: Harness, messages: ReadonlyArray<{ role: "user"; content: string }>): Promise<string> => {
+  harness.upstream.enqueue({ fixture: "openai/chat-completions/error-400-unsupported-parameter.json" })
+  const failed = await fetch(`${harness.gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4.1-nano", messages, max_tokens: 10 })
+  })
+  await failed.arrayBuffer()
+  return requestIdOf(failed.headers)
+}
+
 /** The body of an error response in OpenAI's shape. */
 export interface OpenAIErrorBody {
   readonly error: {

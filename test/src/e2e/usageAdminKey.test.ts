@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { NO_PLUGINS, startHarness, type Harness } from "./harness.js"
+import { NO_PLUGINS, postJson, requestIdOf, startHarness, waitForRecord, type Harness } from "./harness.js"
 
 const ADMIN_KEY = "usage-admin-key-0123456789"
 
@@ -32,6 +32,18 @@ describe("usage totals with admin.key", () => {
 
     expect(response.status).toBe(200)
     expect(response.headers.get("cache-control")).toBe("no-store")
+  })
+
+  it("key in query is no filter", async () => {
+    const request = await postJson(harness.gateway, "/v1/chat/completions", "this is not JSON")
+    await waitForRecord(harness.gateway, requestIdOf(request.headers))
+
+    const all = await fetch(`${harness.gateway.url}/v1/fluxen/usage?key=${ADMIN_KEY}&group_by=key`)
+    const filtered = await fetch(`${harness.gateway.url}/v1/fluxen/usage?key=${ADMIN_KEY}&group_by=key&key_id=key_nobody`)
+    const groups = async (response: Response) => ((await response.json()) as { data: ReadonlyArray<{ group: string }> }).data.map((total) => total.group)
+
+    expect(await groups(all)).toEqual(["(none)"])
+    expect(await groups(filtered)).toEqual([])
   })
 
   it("missing key: 401", async () => {

@@ -35,6 +35,9 @@ describe("usage query parameters", () => {
     ["to=2026-12-01T25:00:00Z", "to"],
     ["from=", "from"],
     ["group_by=bogus", "group_by"],
+    ["model=", "model"],
+    ["key_id=", "key_id"],
+    ["team=fin%00ance", "team"],
     ["from=2026-12-06&to=2026-12-01", "from"]
   ])("rejects %s with 400", async (query, param) => {
     const response = await getUsage(query)

@@ -6,7 +6,7 @@
  */
 import type { UsageRecord } from "@fluxen/runtime"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { NO_PLUGINS, requestIdOf, startHarness, waitForRecord, type Harness } from "./harness.js"
+import { NO_PLUGINS, requestIdOf, sendRejectedChat, startHarness, waitForRecord, type Harness } from "./harness.js"
 
 type Database = "sqlite" | "postgres"
 
@@ -52,14 +52,7 @@ const runSequence = async (harness: Harness): Promise<StoreResult> => {
   }
   ids.push(requestIdOf(streamed.response.headers))
 
-  upstream.enqueue({ fixture: "openai/chat-completions/error-400-unsupported-parameter.json" })
-  const failed = await fetch(`${gateway.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model: "gpt-4.1-nano", messages: question, max_tokens: 10 })
-  })
-  await failed.arrayBuffer()
-  ids.push(requestIdOf(failed.headers))
+  ids.push(await sendRejectedChat(harness, question))
 
   const records: Array<UsageRecord> = []
   for (const id of ids) records.push(await waitForRecord(gateway, id))
