@@ -104,6 +104,15 @@ export interface Outcome {
   readonly streamedText: string
   /** True when a `beforeRequest` hook answered and no provider was called. */
   readonly answeredByHook: boolean
+  /**
+   * True when the last upstream call got a response with a success status and the provider's
+   * adapter returned it: a JSON body arrived or a stream started. False when no provider was
+   * called, every call failed (an error status, a timeout, a refused connection), or the
+   * client left before that. Fluxen then takes it that no provider billed the request,
+   * which is the usual practice but no provider's promise. Optional so that outcomes built
+   * without it stay valid. Fluxen's host always sets it.
+   */
+  readonly upstreamResponded?: boolean
 }
 
 /** A model in the `GET /v1/models` list: its public name and the provider of its first deployment. */

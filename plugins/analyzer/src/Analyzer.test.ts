@@ -93,6 +93,7 @@ const makeOutcome = (fields: Partial<Outcome>): Outcome => ({
   response: undefined,
   streamedText: "",
   answeredByHook: false,
+  upstreamResponded: true,
   ...fields
 })
 
@@ -413,6 +414,61 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
 
       expect(context.record.estimatedUsage).toBeUndefined()
       expect(context.record.costUsd).toBeUndefined()
+    })
+  )
+
+  // A client that times out during a retry-after wait, or leaves before the response headers.
+  for (const stream of [false, true]) {
+    it.effect(`unanswered ${stream ? "stream" : "JSON request"}: no estimate`, () =>
+      Effect.gen(function* () {
+        const hooks = hooksOf(yield* Plugin)
+        const context = makeContext({ upstreamModel: "gpt-4o-mini-2024-07-18", stream })
+
+        yield* hooks.beforeRequest(context)
+        yield* hooks.afterResponse(context, makeOutcome({ status: "cancelled", httpStatus: 499, upstreamResponded: false }))
+
+        expect(context.record.estimatedUsage).toBeUndefined()
+        expect(context.record.costUsd).toBeUndefined()
+      })
+    )
+  }
+
+  it.effect("started stream without text: prompt estimated", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ upstreamModel: "gpt-4o-mini-2024-07-18", stream: true })
+
+      yield* hooks.beforeRequest(context)
+      yield* hooks.afterResponse(context, makeOutcome({ status: "cancelled", httpStatus: 499, upstreamResponded: true }))
+
+      expect(context.record.estimatedUsage?.promptTokens).toBe(o200k.encodeChat([{ role: "user", content: "Invent a holiday." }], "gpt-4o").length)
+      expect(context.record.estimatedUsage?.completionTokens).toBe(0)
+      expect(context.record.costUsd).toBeGreaterThan(0)
+    })
+  )
+
+  it.effect("hook answer without upstream estimated", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ upstreamModel: "gpt-4o-mini-2024-07-18" })
+      const response = { object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: "Galaxy Day." } }] }
+
+      yield* hooks.afterResponse(context, makeOutcome({ response, answeredByHook: true, upstreamResponded: false }))
+
+      expect(context.record.estimatedUsage?.completionTokens).toBe(o200k.countTokens("Galaxy Day."))
+      expect(context.record.costUsd).toBeGreaterThan(0)
+    })
+  )
+
+  it.effect("outcome without upstreamResponded estimated", () =>
+    Effect.gen(function* () {
+      const hooks = hooksOf(yield* Plugin)
+      const context = makeContext({ stream: true })
+      const { upstreamResponded: _omitted, ...outcome } = makeOutcome({ status: "cancelled", httpStatus: 499, streamedText: "The sea" })
+
+      yield* hooks.afterResponse(context, outcome)
+
+      expect(context.record.estimatedUsage?.completionTokens).toBe(o200k.countTokens("The sea"))
     })
   )
 

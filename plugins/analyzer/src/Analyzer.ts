@@ -174,14 +174,19 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
     )
 
   /**
-   * Estimates the usage of a request that reached a provider, or that a hook
-   * answered, when no usage was reported: the prompt estimate plus the tokens
-   * of the text generated so far, so a cancelled stream records what it consumed.
-   * A failed request is estimated only when its stream delivered text before
-   * failing, because the provider produced, and likely billed, that text.
+   * Estimates the usage of a request that a provider or a hook responded to,
+   * when no usage was reported: the prompt estimate plus the tokens of the text
+   * generated so far, so a cancelled stream records what it consumed. A request
+   * without a provider's success response (a 429 before the client left, a
+   * client timeout before the response headers) is not estimated, because
+   * providers usually do not bill it. A failed request is estimated only when
+   * its stream delivered text before failing, because the provider produced,
+   * and likely billed, that text.
    */
   const estimateUsage = (context: RequestContext, outcome: Outcome): Effect.Effect<Usage | undefined> =>
     Effect.gen(function* () {
+      // An outcome without `upstreamResponded`, built by code that predates it, is estimated.
+      if (outcome.upstreamResponded === false && !outcome.answeredByHook) return undefined
       if (outcome.status === "error" && !(context.stream && outcome.streamedText !== "")) return undefined
 
       const promptTokens = yield* promptEstimate(context)

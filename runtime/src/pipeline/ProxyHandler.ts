@@ -243,6 +243,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
         if (last !== undefined && last !== first) context.route = routeOf(request.model, last)
         throw failure
       }
+      state.upstreamResponded = true
       if (routed.deployment !== first) context.route = routeOf(request.model, routed.deployment)
       result = routed.result
     }

@@ -19,7 +19,8 @@ abstract class OutcomeFields {
     readonly httpStatus: number,
     readonly usage: Usage | undefined,
     readonly error: GatewayError | undefined,
-    readonly answeredByHook: boolean
+    readonly answeredByHook: boolean,
+    readonly upstreamResponded: boolean
   ) {}
 }
 

@@ -82,7 +82,7 @@ describe("RequestState outcome", () => {
     const copy = { ...jsonState(parses).outcome("ok"), status: "error" as const }
 
     expect(copy.response).toEqual({ id: "c1" })
-    expect(Object.keys(copy).sort()).toEqual(["answeredByHook", "error", "httpStatus", "response", "status", "streamedText", "usage"])
+    expect(Object.keys(copy).sort()).toEqual(["answeredByHook", "error", "httpStatus", "response", "status", "streamedText", "upstreamResponded", "usage"])
   })
 
   it("derived, proxied and frozen outcomes", () => {
@@ -110,5 +110,30 @@ describe("RequestState outcome", () => {
     expect(getterOf(jsonState({ count: 0 }).outcome("ok"), "response")).toBe(getterOf(jsonState({ count: 0 }).outcome("error"), "response"))
     expect(getterOf(streamOutcome(), "streamedText")).toBeTypeOf("function")
     expect(getterOf(streamOutcome(), "streamedText")).toBe(getterOf(streamOutcome(), "streamedText"))
+  })
+})
+
+describe("RequestState record cost", () => {
+  const recordedCost = (upstreamResponded: boolean) => {
+    const state = newState()
+    state.lastAttempt = { provider: "openai", upstreamModel: "gpt-4o-mini" }
+    state.upstreamAttempts = 1
+    state.upstreamResponded = upstreamResponded
+    return state.toRecord(state.outcome("cancelled"), performance.now()).costUsd
+  }
+
+  it("unanswered upstream call costs zero", () => {
+    expect(recordedCost(false)).toBe(0)
+  })
+
+  it("answered call without price: null", () => {
+    expect(recordedCost(true)).toBeNull()
+  })
+
+  it("outcome reports upstream response", () => {
+    const state = newState()
+    state.upstreamResponded = true
+
+    expect(state.outcome("ok").upstreamResponded).toBe(true)
   })
 })

@@ -35,6 +35,8 @@ export class RequestState {
   lastAttempt: { readonly provider: string; readonly upstreamModel: string } | undefined = undefined
   /** Upstream calls made, counting retries and fallbacks. */
   upstreamAttempts = 0
+  /** Whether an upstream call returned a success response (see `Outcome.upstreamResponded`). */
+  upstreamResponded = false
   httpStatus = 200
   error: GatewayError | undefined = undefined
   /** Usage of a JSON response; streams keep theirs in `progress`. */
@@ -60,9 +62,9 @@ export class RequestState {
   outcome(status: Outcome["status"]): Outcome {
     const progress = this.progress
     if (progress === undefined) {
-      return new JsonOutcome([status, this.httpStatus, this.usage, this.error, this.answeredByHook], this.jsonResult)
+      return new JsonOutcome([status, this.httpStatus, this.usage, this.error, this.answeredByHook, this.upstreamResponded], this.jsonResult)
     }
-    const fields: OutcomeFieldValues = [status, this.httpStatus, progress.usage ?? this.usage, this.error, this.answeredByHook]
+    const fields: OutcomeFieldValues = [status, this.httpStatus, progress.usage ?? this.usage, this.error, this.answeredByHook, this.upstreamResponded]
     return new StreamOutcome(fields, completedResponse(progress), this.endpoint, progress)
   }
 
@@ -91,9 +93,10 @@ export class RequestState {
       cacheWrite1hTokens: usage === undefined ? null : (usage.cacheWrite1hTokens ?? 0),
       reasoningTokens: usage?.reasoningTokens ?? null,
       usageEstimated: usage !== undefined && usage !== outcome.usage,
-      // A request that reached no provider (rejected, invalid, or served by a hook) costs
-      // nothing upstream, which is known without a price.
-      costUsd: fields?.costUsd ?? (this.lastAttempt === undefined ? 0 : null),
+      // A request without a provider's success response (rejected, invalid, served by a hook, failed
+      // upstream, or left before the response headers) is recorded as costing nothing, without a
+      // price. That follows the providers' usual billing practice, which no provider promises.
+      costUsd: fields?.costUsd ?? (this.upstreamResponded ? null : 0),
       priceVersion: fields?.priceVersion ?? null,
       cacheStatus: fields?.cacheStatus ?? null,
       costSavedUsd: fields?.costSavedUsd ?? null,

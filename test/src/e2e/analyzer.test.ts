@@ -1,11 +1,24 @@
 /**
  * Usage accounting that needs the `@fluxen/analyzer` plugin: the cost of the
- * recorded usage at the prices of `config/pricing.json`, and the token
- * estimate for a stream whose upstream reported no usage or cut it short.
+ * recorded usage at the prices of `config/pricing.json`, the token estimate
+ * for a stream whose upstream reported no usage or cut it short, and the
+ * cost of 0 of a request that got no success response from a provider.
  */
 import { readFileSync } from "node:fs"
+import type { UsageRecord } from "@fluxen/runtime"
+import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { chatFixtureText, postJson, requestIdOf, ssePayloads, startHarness, waitForRecord, type Harness } from "./harness.js"
+import {
+  chatFixtureText,
+  postJson,
+  recordIds,
+  requestIdOf,
+  ssePayloads,
+  startHarness,
+  waitForNewRecord,
+  waitForRecord,
+  type Harness
+} from "./harness.js"
 
 interface Price {
   readonly input: number
@@ -27,11 +40,22 @@ const costOf = (model: string, promptTokens: number, completionTokens: number): 
 
 const question = [{ role: "user" as const, content: "What is the capital of the UK?" }]
 
+/** A priced model that waits out a 429's `retry-after` of up to 5 seconds and retries once. */
+const RETRYING_MODEL = "gpt-4o-mini-retrying"
+
 let harness: Harness
 
 beforeAll(async () => {
   // The default plugin section loads the analyzer.
-  harness = await startHarness()
+  harness = await startHarness({
+    modelsYaml: `  ${RETRYING_MODEL}:
+    provider: openai
+    model: gpt-4o-mini-2024-07-18
+    retry:
+      attempts: 1
+      maxDelay: 5 seconds
+`
+  })
 })
 
 afterAll(async () => {
@@ -94,7 +118,7 @@ describe("cost of reported usage", () => {
     expect(record.costUsd).toBeCloseTo(costOf("text-embedding-3-small", 7, 0), 15)
   })
 
-  it("records no cost for an upstream error", async () => {
+  it("upstream error costs zero", async () => {
     harness.upstream.enqueue({ fixture: "openai/chat-completions/error-400-unsupported-parameter.json" })
 
     const response = await postJson(harness.gateway, "/v1/chat/completions", { model: "gpt-4.1-nano", messages: question, max_tokens: 5 })
@@ -103,7 +127,7 @@ describe("cost of reported usage", () => {
 
     expect(record.status).toBe("error")
     expect(record.promptTokens).toBeNull()
-    expect(record.costUsd).toBeNull()
+    expect(record.costUsd).toBe(0)
   })
 })
 
@@ -175,6 +199,75 @@ describe("estimated usage", () => {
     expect(record.promptTokens).toBeGreaterThan(0)
     expect(record.completionTokens).toBeGreaterThan(0)
     expect(record.costUsd).toBeCloseTo(costOf("gpt-4o-mini", record.promptTokens!, record.completionTokens!), 15)
+  })
+})
+
+// Providers usually bill no request that got no success response from them.
+describe("requests without a provider response", () => {
+  /** Waits until the upstream has received request number `index`. */
+  const upstreamReceived = async (index: number): Promise<void> => {
+    while (harness.upstream.requests.length <= index) await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+
+  /** Checks that a record has the status, token counts and cost of a request no provider billed. */
+  const expectUnbilled = (record: UsageRecord): void => {
+    expect(record.status).toBe("cancelled")
+    expect(record.promptTokens).toBeNull()
+    expect(record.completionTokens).toBeNull()
+    expect(record.usageEstimated).toBe(false)
+    expect(record.costUsd).toBe(0)
+  }
+
+  it("client timeout during retry-after", async () => {
+    harness.upstream.enqueue({
+      status: 429,
+      headers: { "retry-after": "3" },
+      body: JSON.stringify({ error: { message: "Rate limit reached", type: "requests", param: null, code: "rate_limit_exceeded" } })
+    })
+    const index = harness.upstream.requests.length
+    const earlier = await recordIds(harness.gateway)
+
+    const failure = await harness.client.chat.completions
+      .create({ model: RETRYING_MODEL, messages: question }, { timeout: 500 })
+      .catch((caught: unknown) => caught)
+    const record = await waitForNewRecord(harness.gateway, earlier)
+
+    expect(failure).toBeInstanceOf(OpenAI.APIConnectionTimeoutError)
+    expect(harness.upstream.requests.length).toBe(index + 1)
+    expectUnbilled(record)
+  })
+
+  it("client timeout before response headers", async () => {
+    harness.upstream.enqueue({ fixture: "openai/chat-completions/text.json", delayBeforeHeadersMs: 3000 })
+    const index = harness.upstream.requests.length
+    const earlier = await recordIds(harness.gateway)
+
+    const failure = await harness.client.chat.completions
+      .create({ model: "gpt-4o-mini", messages: question }, { timeout: 500 })
+      .catch((caught: unknown) => caught)
+    await harness.upstream.waitForAbort(index, 1000)
+    const record = await waitForNewRecord(harness.gateway, earlier)
+
+    expect(failure).toBeInstanceOf(OpenAI.APIConnectionTimeoutError)
+    expectUnbilled(record)
+  })
+
+  it("stream aborted before response headers", async () => {
+    harness.upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", delayBeforeHeadersMs: 3000 })
+    const index = harness.upstream.requests.length
+    const earlier = await recordIds(harness.gateway)
+    const controller = new AbortController()
+
+    const request = harness.client.chat.completions.create({ model: "gpt-4o-mini", messages: question, stream: true }, { signal: controller.signal })
+    await upstreamReceived(index)
+    controller.abort()
+    const failure = await request.catch((caught: unknown) => caught)
+    await harness.upstream.waitForAbort(index, 1000)
+    const record = await waitForNewRecord(harness.gateway, earlier)
+
+    expect(failure).toBeInstanceOf(OpenAI.APIUserAbortError)
+    expect(record.stream).toBe(true)
+    expectUnbilled(record)
   })
 })
 

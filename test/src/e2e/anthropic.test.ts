@@ -619,7 +619,7 @@ describe("anthropic errors", () => {
         expect(record.httpStatus).toBe(expected.status)
         expect(record.stream).toBe(stream)
         expect(record.promptTokens).toBeNull()
-        expect(record.costUsd).toBeNull()
+        expect(record.costUsd).toBe(0)
       })
     }
   }

@@ -465,7 +465,7 @@ describe("gemini errors", () => {
     const record = await waitForRecord(gateway, error.headers!.get("x-fluxen-request-id")!)
     expect(record.status).toBe("error")
     expect(record.httpStatus).toBe(400)
-    expect(record.costUsd).toBeNull()
+    expect(record.costUsd).toBe(0)
   })
 
   it("relays a 429 with retry-after from RetryInfo", async () => {
