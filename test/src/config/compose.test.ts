@@ -114,6 +114,23 @@ describe("docker-compose.yml", () => {
     expect(environment.OPENAI_API_KEY, "the API key comes from the host environment").toMatch(/^\$\{OPENAI_API_KEY(:-[^}]*)?\}$/)
   })
 
+  it("passes every variable the config reads", () => {
+    // FLUXEN_PORT is left out on purpose, because the published port is fixed in this file. VAR is
+    // the placeholder of the file's opening comment.
+    const notPassed = new Set(["FLUXEN_PORT", "VAR"])
+    const environment = Object.keys(fluxenService().environment!)
+    for (const name of variablesReadByExampleConfig()) {
+      if (notPassed.has(name)) continue
+      expect(environment, `the fluxen service passes ${name}, which config/fluxen.yaml reads`).toContain(name)
+    }
+  })
+
+  it("mounts the configuration directory", () => {
+    const volumes = (fluxenService() as { volumes?: ReadonlyArray<string> }).volumes ?? []
+
+    expect(volumes).toContain("./config:/app/config:ro")
+  })
+
   it("publishes the configured port", () => {
     const defaultPort = defaultPortOfExampleConfig()
     const config = loadContainerConfig()
