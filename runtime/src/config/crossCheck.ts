@@ -78,7 +78,10 @@ const modelIssues = (sections: ConfigSections): Array<ConfigIssue> => {
       }
     })
     if (model.alias !== undefined && !sections.modelNames.has(model.alias)) {
-      issues.push({ path: formatPath(["models", name, "alias"]), message: `Unknown model '${model.alias}'.` })
+      issues.push({
+        path: formatPath(["models", name, "alias"]),
+        message: `Unknown model '${model.alias}'. An alias names another entry under models; for a provider's model, set provider and model instead.`
+      })
     }
     model.fallbacks.forEach((fallback, index) => {
       if (!sections.modelNames.has(fallback)) {

@@ -100,6 +100,7 @@ models:
     expect(message).toContain("models.claude.provider: Unknown provider 'anthropic'")
     expect(message).toContain("models.broken.colour")
     expect(message).toContain("models.mini.alias: Unknown model 'missing'")
+    expect(message).toContain("set provider and model instead")
   })
 
   it("omits problems of unset variables", () => {

@@ -108,10 +108,13 @@ export const readConfigFile = (
     const fs = yield* FileSystem.FileSystem
     const absolute = Path.resolve(file)
     const text = yield* fs.readFileString(absolute).pipe(
-      Effect.mapError(
-        (error) =>
-          new ConfigError({ source: absolute, issues: [{ path: "", message: `The file cannot be read: ${error.message}` }] })
-      )
+      Effect.mapError((error) => {
+        const missing = error._tag === "SystemError" && error.reason === "NotFound"
+        const message = missing
+          ? `The file does not exist. Pass the configuration file's path, such as config/fluxen.yaml (the example in the repository).`
+          : `The file cannot be read: ${error.message}`
+        return new ConfigError({ source: absolute, issues: [{ path: "", message }] })
+      })
     )
     const directory = Path.dirname(absolute)
     return { source: absolute, directory, reading: readConfig(text, { source: absolute, directory, env, ...options }) }

@@ -29,6 +29,15 @@ describe("fluxen check-config", () => {
     expect(result.stdout).toContain("is valid")
   })
 
+  it("missing file: names the example", () => {
+    const result = checkConfig({}, Path.join(tmpdir(), "fluxen-no-such-dir", "fluxen.yaml"))
+
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain("The file does not exist")
+    expect(result.stderr).toContain("config/fluxen.yaml")
+    expect(result.stderr).not.toContain("ENOENT")
+  })
+
   it("runs through npm run fluxen", () => {
     // README.md and config/fluxen.yaml give this command, because npm ci puts no `fluxen` on the PATH.
     const result = spawnSync("npm", ["run", "--silent", "fluxen", "--", "check-config", "config/fluxen.yaml"], {
