@@ -5,7 +5,7 @@ import { makeCacheHooks } from "./CacheHooks.js"
 import { cacheMetrics } from "./cacheMetrics.js"
 import type { CacheEntry } from "./CacheStore.js"
 import { makeRedisStore, type RedisStore, type RedisStoreOptions } from "./RedisStore.js"
-import { startPausableTcpProxy } from "./testing/PausableTcpProxy.js"
+import { startTcpProxy } from "@fluxen/sdk/testing"
 import { chatRequest, makeContext, okOutcome } from "./testing/fixtures.js"
 import { deleteKeys, freePort, sharedRedisUrl, startRedisServer, uniqueKeyPrefix, type RedisServer } from "./testing/redisServer.js"
 
@@ -230,7 +230,7 @@ describe("RedisStore behind a paused proxy", () => {
   it.live("interrupted commands open the breaker", () =>
     withServer((server) =>
       Effect.gen(function* () {
-        const proxy = yield* startPausableTcpProxy(server.port)
+        const proxy = yield* startTcpProxy(server.port)
         const store = yield* makeRedisStore(storeOptions(`redis://127.0.0.1:${proxy.port}`, "interrupted"))
         yield* store.set("k1", entry, 60_000)
 
@@ -255,7 +255,7 @@ describe("RedisStore behind a paused proxy", () => {
 
     return withServer((server) =>
       Effect.gen(function* () {
-        const proxy = yield* startPausableTcpProxy(server.port)
+        const proxy = yield* startTcpProxy(server.port)
         const store = yield* makeRedisStore(storeOptions(`redis://127.0.0.1:${proxy.port}`, "hung"))
         const { cache, beforeRequest } = yield* warmCache(store)
         expect(redisUp(cache, store)).toBe(1)

@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
 import { buildPolicyPlugin, callRoute, createTestSchema, makeContext, migrateTestDatabase } from "./testing/PolicyTesting.js"
-import { startTcpProxy } from "./testing/TcpProxy.js"
+import { startTcpProxy } from "@fluxen/sdk/testing"
 
 const MASTER = "master-key-for-the-outage-tests"
 const newKey = () => `fx-${randomUUID().replaceAll("-", "")}${randomUUID().replaceAll("-", "").slice(0, 11)}`
@@ -62,7 +62,7 @@ describe("policy hooks while PostgreSQL is down", () => {
       const key = newKey()
       const { hooks } = yield* buildOn(sql, { keys: [{ key, name: "from-yaml", team: "ops" }] })
 
-      yield* proxy.stall
+      yield* proxy.pause
       const started = Date.now()
       const first = authorized(key)
       yield* hooks.beforeRequest!(first)

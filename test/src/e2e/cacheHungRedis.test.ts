@@ -7,7 +7,7 @@
  */
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startPausableTcpProxy, type PausableTcpProxy } from "../../../plugins/cache/src/testing/PausableTcpProxy.js"
+import { startTcpProxy, type TcpProxy } from "@fluxen/sdk/testing"
 import { freePort, startRedisServer, type RedisServer } from "../../../plugins/cache/src/testing/redisServer.js"
 import { makeClient, startHarness, type Harness } from "./harness.js"
 
@@ -17,12 +17,12 @@ const COMMAND_TIMEOUT_MS = 500
 describe("cache while Redis hangs", () => {
   let harness: Harness
   let redis: RedisServer
-  let proxy: PausableTcpProxy
+  let proxy: TcpProxy
   const proxyScope = Effect.runSync(Scope.make())
 
   beforeAll(async () => {
     redis = await startRedisServer(await freePort())
-    proxy = await Effect.runPromise(Scope.extend(startPausableTcpProxy(redis.port), proxyScope))
+    proxy = await Effect.runPromise(Scope.extend(startTcpProxy(redis.port), proxyScope))
     harness = await startHarness({
       pluginsYaml: `plugins:
   - use: "@fluxen/analyzer"
