@@ -99,7 +99,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
   )
 
   // One model, which `client.models.retrieve` requests. A `provider/model` name that requests may
-  // use is found too. Hooks narrow it as they narrow the list, so a key sees only its own models.
+  // use is found too. Hooks narrow it as they narrow the list, so a key gets only its own models.
   const model = HttpRouter.get(
     "/v1/models/*",
     Effect.gen(function* () {

@@ -1,8 +1,8 @@
 /**
  * Anthropic's Messages API in front of any provider. Anthropic deployments
- * receive the body as it is, without its top-level null fields; for the
- * others the body is translated to a chat request, and the chat answer (JSON
- * or stream) back to a Messages response.
+ * receive the body as it is, without its top-level null fields. For the
+ * others the body is translated to a chat request, and the chat response
+ * (JSON or stream) back to a Messages response.
  */
 import {
   fromAnthropicRequest,

@@ -195,7 +195,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
     const json = valueOf(parseJsonBody(bytes)) as { model?: unknown }
     if (typeof json.model === "string") state.requestedModel = json.model
     const request = valueOf(decodeRequest(spec.schema, json)) as CanonicalRequest
-    // Set first, so that the record of a request for an unknown model says whether it streamed.
+    // Set first, so that the record of a request for an unknown model records whether it streamed.
     const streamable = spec.endpoint !== "embeddings" && spec.endpoint !== "count_tokens"
     state.stream = streamable && (request as { stream?: boolean | null }).stream === true
     let plan = valueOf(router.resolve(request.model))

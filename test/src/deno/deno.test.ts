@@ -285,7 +285,7 @@ describe("runtime on Deno: shutdown", () => {
   }, 90_000)
 
   it("second SIGTERM stops at once", async () => {
-    // A stream that takes about a minute holds the drain, which may last 30 seconds.
+    // A stream that takes about a minute keeps the drain waiting, for up to 30 seconds.
     await start("30 seconds")
     upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 5_000 })
     const inFlight = streamChat().catch((error: unknown) => error)

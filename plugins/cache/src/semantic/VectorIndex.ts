@@ -146,10 +146,10 @@ export class VectorIndex {
    * Returns the live entry of `partition` most similar to `vector` that
    * `accept` accepts, or undefined when the partition has none or the
    * vector's length differs. Only the few most similar entries are looked
-   * at, and more of them when all of those were turned away with a
-   * similarity of at least `widenAbove`: many near entries that `accept`
-   * rejects (order numbers that differ by a digit) must not hide one it
-   * accepts. Expired entries met on the way are removed.
+   * at. When `accept` rejected all of them with a similarity of at least
+   * `widenAbove`, more are looked at, so that many rejected near entries
+   * (order numbers one digit apart) do not hide an acceptable one. Expired
+   * entries met on the way are removed.
    */
   search(
     partition: string,

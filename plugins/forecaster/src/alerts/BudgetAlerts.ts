@@ -27,7 +27,7 @@ const WEBHOOK_TIMEOUT_MS = 10_000
 /** The projection compared with a budget's thresholds. */
 export type AlertBasis = "expected" | "upper80" | "upper95"
 
-/** What an alert compared: the configured projection, or the recorded spend when the history was too short. */
+/** The amount an alert compared: the configured projection, or the recorded spend when the history was too short. */
 export type ComparedAmount = AlertBasis | "spent"
 
 export interface BudgetAlertsOptions {
