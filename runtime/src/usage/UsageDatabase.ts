@@ -30,15 +30,25 @@ export type SqliteDriver = (options: { readonly filename: string; readonly prepa
 /**
  * The Node driver, better-sqlite3 through `@effect/sql-sqlite-node`. It is
  * imported on first use, because better-sqlite3 is a V8 addon that other
- * runtimes (Deno) cannot load.
+ * runtimes (Deno) cannot load. For a database file it also provides the
+ * `SqliteBatchInserter` that the usage writer's INSERTs take, on a second
+ * connection. An in-memory database exists only in its own connection, so
+ * it gets none.
  */
 export const nodeSqliteDriver: SqliteDriver = ({ filename, prepareCacheTtl }) =>
   Layer.unwrapEffect(
     Effect.map(
-      Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient")),
-      (SqliteClient) => SqliteClient.layer({ filename, prepareCacheTTL: prepareCacheTtl })
+      Effect.promise(() => Promise.all([import("@effect/sql-sqlite-node/SqliteClient"), import("./betterSqliteBatchInserter.js")])),
+      ([SqliteClient, { betterSqliteBatchInserterLayer }]) => {
+        const client = SqliteClient.layer({ filename, prepareCacheTTL: prepareCacheTtl })
+        return isSharedFile(filename) ? Layer.merge(client, betterSqliteBatchInserterLayer(filename)) : client
+      }
     )
   )
+
+// `:memory:`, an empty name (a temporary database) and `file:` URIs with their own options
+// name databases that a second connection would not share.
+const isSharedFile = (filename: string): boolean => filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
 
 /** Usage database in a local SQLite file. */
 export interface SqliteUsageDatabaseOptions {

@@ -58,11 +58,12 @@ const paramsOf = (rows: ReadonlyArray<UsageRow>, start: number, rowCount: number
 
 // SQLite: INSERTs of 256 rows, then of the powers of two that make up the remainder, largest
 // first (500 rows become 256, 128, 64, 32, 16 and 4). Batches of any size then share nine SQL
-// texts. The SQLite client keys its prepare cache by SQL text, so it finds these statements
-// there instead of preparing one with thousands of parameters for each new batch size. Each
-// text is built once and reused as the same string, which keeps the cache lookup cheap.
-// NOTE: `UsageDatabase` makes prepared statements expire 2 seconds after they were prepared, so
-// with one flush per second a text in use is still prepared again about every other flush.
+// texts. Both the SqliteBatchInserter and the SQLite client key their prepared statements by
+// SQL text, so they find these there instead of preparing one with thousands of parameters for
+// each new batch size. Each text is built once and reused as the same string, which keeps the
+// lookup cheap. NOTE: on the SqlClient path (a driver without the inserter), `UsageDatabase`
+// makes prepared statements expire 2 seconds after they were prepared, so with one flush per
+// second a text in use is still prepared again about every other flush.
 const makeSqlitePlanner = (): ((rows: ReadonlyArray<UsageRow>) => Array<UsageInsert>) => {
   const texts = new Map<number, string>()
   const textFor = (rowCount: number): string => {

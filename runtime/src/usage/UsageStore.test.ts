@@ -743,8 +743,13 @@ for (const database of usageTestDatabases) {
 
         const total = sizes.reduce((sum, size) => sum + size, 0)
         expect(yield* countUsage).toBe(total)
-        expect(boundRows).toBe(total)
         if (database.name === "SQLite") {
+          // The Node driver's SqliteBatchInserter runs the INSERTs, past the SqlClient.
+          expect(insertTexts).toEqual([])
+          return
+        }
+        expect(boundRows).toBe(total)
+        if (database.name === "SQLite through the SqlClient") {
           // Powers of two from 1 to 256 rows.
           expect(new Set(insertTexts).size).toBe(9)
         } else {

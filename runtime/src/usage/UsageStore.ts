@@ -1,9 +1,11 @@
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { makeLatencyByDay, type DayLatency, type LatencyByDayQuery } from "./latencyByDay.js"
+import { SqliteBatchInserter, SqliteBusy } from "./SqliteBatchInserter.js"
 import { makeUsageInsertPlanner, type UsageInsert } from "./UsageInsert.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import {
@@ -43,6 +45,21 @@ const make = Effect.gen(function* () {
       ? Effect.map(sql.unsafe(insert.text, insert.params), (inserted) => inserted.length)
       : Effect.map(sql.unsafe(insert.text, insert.params).raw, (result) => Number((result as { readonly changes: number | bigint }).changes))
 
+  const inserter = dialect === "sqlite" ? Option.getOrUndefined(yield* Effect.serviceOption(SqliteBatchInserter)) : undefined
+  const insertThroughClient = (inserts: ReadonlyArray<UsageInsert>) => sql.withTransaction(Effect.forEach(inserts, countInserted))
+  // A batch that finds the database locked goes through the SqlClient, which waits its turn.
+  const insertRows = (inserts: ReadonlyArray<UsageInsert>): Effect.Effect<ReadonlyArray<number>, SqlError> => {
+    if (inserter === undefined) return insertThroughClient(inserts)
+    return Effect.suspend(() => {
+      try {
+        return Effect.succeed(inserter.insertAll(inserts))
+      } catch (cause) {
+        if (cause instanceof SqliteBusy) return insertThroughClient(inserts)
+        return Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+      }
+    })
+  }
+
   const insertBatch = Effect.fn("UsageStore.insertBatch")(function* (records: ReadonlyArray<UsageRecord>) {
     const rows: Array<UsageRow> = []
     const rejected: Array<string> = []
@@ -64,7 +81,7 @@ const make = Effect.gen(function* () {
       return
     }
 
-    const insertedPerChunk = yield* sql.withTransaction(Effect.forEach(planInserts(rows), countInserted))
+    const insertedPerChunk = yield* insertRows(planInserts(rows))
 
     const inserted = insertedPerChunk.reduce((sum, count) => sum + count, 0)
     if (inserted < rows.length) {

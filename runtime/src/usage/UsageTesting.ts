@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { UsageDatabase, type UsageDatabaseError, type UsageDatabaseOptions } from "./UsageDatabase.js"
+import { UsageDatabase, type SqliteDriver, type UsageDatabaseError, type UsageDatabaseOptions } from "./UsageDatabase.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import type { UsageStore } from "./UsageStore.js"
 
@@ -55,8 +55,24 @@ const createPostgresDatabase: Effect.Effect<UsageDatabaseOptions, SqlError, Scop
   return { url: Redacted.make(url.toString()) }
 })
 
+/**
+ * The Node driver without its `SqliteBatchInserter`, as on a runtime whose driver has none
+ * (Deno), so that the usage writer's INSERTs take the `SqlClient` path.
+ */
+export const sqlClientOnlyDriver: SqliteDriver = ({ filename, prepareCacheTtl }) =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient")),
+      (SqliteClient) => SqliteClient.layer({ filename, prepareCacheTTL: prepareCacheTtl })
+    )
+  )
+
 export const usageTestDatabases: ReadonlyArray<UsageTestDatabase> = [
   { name: "SQLite", create: createSqliteDatabase },
+  {
+    name: "SQLite through the SqlClient",
+    create: Effect.map(createSqliteDatabase, (options) => ({ ...options, driver: sqlClientOnlyDriver }))
+  },
   { name: "PostgreSQL", create: createPostgresDatabase }
 ]
 
