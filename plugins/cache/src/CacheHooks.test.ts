@@ -480,14 +480,17 @@ describe("cache hooks, store failures", () => {
       expect(cache.stats()).toMatchObject({ misses: 0, lookupFailures: 1, storeFailures: 1, stores: 0 })
     }))
 
-  it.effect("memory store: hit and miss are Exits", () =>
+  it.effect("memory store: hit, miss, store are Exits", () =>
     Effect.gen(function* () {
       const cache = yield* makeCache()
-      const missed = cache.beforeRequest(makeContext())
+      const missContext = makeContext()
+      const missed = cache.beforeRequest(missContext)
       expect(Exit.isExit(missed)).toBe(true)
       expect(yield* missed).toBeUndefined()
 
-      yield* serve(cache, makeContext(), okOutcome(textCompletion, textUsage))
+      const stored = cache.afterResponse(missContext, okOutcome(textCompletion, textUsage))
+      expect(Exit.isExit(stored)).toBe(true)
+      expect(cache.stats()).toMatchObject({ stores: 1 })
       const hit = cache.beforeRequest(makeContext())
 
       expect(Exit.isExit(hit)).toBe(true)

@@ -397,25 +397,33 @@ export const makeCacheHooks = (options: CacheHooksOptions): CacheHooks => {
       return Effect.void
     }
 
-    return Effect.flatMap(currentTime, (storedAt) => {
-      const entry: CacheEntry = outcome.usage === undefined ? { storedAt, body } : { storedAt, body, usage: outcome.usage }
-      return store.set(pending.key, entry, pending.ttlMs).pipe(
+    const entryAt = (storedAt: number): CacheEntry =>
+      outcome.usage === undefined ? { storedAt, body } : { storedAt, body, usage: outcome.usage }
+    const stored = (): Effect.Effect<void> => {
+      counters.stores++
+      const semantic = pending.semantic
+      if (semantic === undefined || options.semantic === undefined) return Effect.void
+      return options.semantic.remember(semantic.query, semantic.vector, pending.key, pending.ttlMs).pipe(annotate(context))
+    }
+
+    // A store in the process takes the entry at once, so a plain miss ends without a fiber.
+    if (store.setNow !== undefined) {
+      const now = clock.unsafeCurrentTimeMillis()
+      store.setNow(pending.key, entryAt(now), pending.ttlMs, now)
+      return stored()
+    }
+    return Effect.flatMap(currentTime, (storedAt) =>
+      store.set(pending.key, entryAt(storedAt), pending.ttlMs).pipe(
         Effect.matchEffect({
           onFailure: (error) => {
             if (error.reason === "circuit-open") counters.storesSkipped++
             else counters.storeFailures++
             return logFailure(context, error)
           },
-          onSuccess: () =>
-            Effect.suspend(() => {
-              counters.stores++
-              const semantic = pending.semantic
-              if (semantic === undefined || options.semantic === undefined) return Effect.void
-              return options.semantic.remember(semantic.query, semantic.vector, pending.key, pending.ttlMs).pipe(annotate(context))
-            })
+          onSuccess: () => Effect.suspend(stored)
         })
       )
-    })
+    )
   }
 
   return {

@@ -48,6 +48,12 @@ export interface CacheStore {
   readonly getNow?: (key: string, nowMs: number) => CacheEntry | undefined
   /** Stores `entry` under `key` for `ttlMs` milliseconds, replacing any entry there. */
   readonly set: (key: string, entry: CacheEntry, ttlMs: number) => Effect.Effect<void, CacheStoreError>
+  /**
+   * Stores as `set` does, at time `nowMs`, without waiting and without
+   * failing, for a store that keeps its entries in the process. The hooks
+   * use it when it is there, so that storing a miss runs no fiber.
+   */
+  readonly setNow?: (key: string, entry: CacheEntry, ttlMs: number, nowMs: number) => void
 }
 
 const decodeEntryJson = Schema.decodeUnknownEither(Schema.parseJson(CacheEntry))

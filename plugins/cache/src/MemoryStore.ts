@@ -69,6 +69,17 @@ export const makeMemoryStore = (options: { readonly maxBytes: number }): MemoryS
     return record.entry
   }
 
+  const setNow = (key: string, entry: CacheEntry, ttlMs: number, now: number): void => {
+    const bytes = chargedBytes(key, entry)
+    const previous = records.get(key)
+    if (previous !== undefined) remove(key, previous)
+    // An entry larger than the whole store would evict everything and still not fit.
+    if (bytes > options.maxBytes) return
+    evictUntilFits(bytes)
+    records.set(key, { entry, expiresAt: now + ttlMs, bytes })
+    totalBytes += bytes
+  }
+
   const evictUntilFits = (incomingBytes: number) => {
     for (const [key, record] of records) {
       if (totalBytes + incomingBytes <= options.maxBytes) return
@@ -84,17 +95,9 @@ export const makeMemoryStore = (options: { readonly maxBytes: number }): MemoryS
 
     getNow,
 
-    set: (key, entry, ttlMs) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const bytes = chargedBytes(key, entry)
-        const previous = records.get(key)
-        if (previous !== undefined) remove(key, previous)
-        // An entry larger than the whole store would evict everything and still not fit.
-        if (bytes > options.maxBytes) return
-        evictUntilFits(bytes)
-        records.set(key, { entry, expiresAt: now + ttlMs, bytes })
-        totalBytes += bytes
-      }),
+    set: (key, entry, ttlMs) => Effect.map(Clock.currentTimeMillis, (now) => setNow(key, entry, ttlMs, now)),
+
+    setNow,
 
     stats: () => ({ entries: records.size, bytes: totalBytes, maxBytes: options.maxBytes, evictions })
   }
