@@ -24,9 +24,11 @@ type Carrier = AsyncIterable<StreamEvent> & {
 /**
  * Makes the events of a stream from a function that yields them in
  * batches. Each read of the result, as events or as batches, calls
- * `readBatches` once. A batch must not be empty.
+ * `readBatches` once. A function that returns the same iterator each time
+ * (a stream already started) makes events that can be read only once. A
+ * batch must not be empty.
  */
-export const batchedEvents = (readBatches: () => AsyncGenerator<ReadonlyArray<StreamEvent>>): AsyncIterable<StreamEvent> => {
+export const batchedEvents = (readBatches: () => AsyncIterableIterator<ReadonlyArray<StreamEvent>>): AsyncIterable<StreamEvent> => {
   const events: Carrier = {
     async *[Symbol.asyncIterator]() {
       for await (const batch of readBatches()) yield* batch

@@ -1,7 +1,7 @@
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import type { ChatRequest } from "./ChatRequest.js"
-import { UpstreamProtocolError } from "./Errors.js"
+import type { ChatRequest, CompletionRequest } from "./ChatRequest.js"
+import { UpstreamProtocolError, type UpstreamHttpError } from "./Errors.js"
 import { upstreamSecrets } from "./UpstreamErrors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
 import { attachCancelNotice, type CancelNotice } from "./CancelNotice.js"
@@ -65,15 +65,18 @@ describe("OpenAI-compatible JSON answers", () => {
   })
 })
 
-/** Makes a transport that sends `reads` as the body of a stream, one network read each, and counts discards. */
+/** Makes a transport that sends `reads` as the body of a stream, one network read each, and counts the reads taken and the discards. */
 const streaming = (reads: ReadonlyArray<string>) => {
-  const counts = { discards: 0 }
+  const counts = { discards: 0, reads: 0 }
   const transport: HttpTransportService = {
     send: async (): Promise<UpstreamResponse> => ({
       status: 200,
       headers: { "content-type": "text/event-stream" },
       body: (async function* () {
-        for (const read of reads) yield encoder.encode(read)
+        for (const read of reads) {
+          counts.reads++
+          yield encoder.encode(read)
+        }
       })(),
       bytes: async () => encoder.encode(reads.join("")),
       discard: () => {
@@ -156,6 +159,98 @@ describe("OpenAI-compatible streams", () => {
 
     expect(events[1]).not.toBeInstanceOf(LazyStreamEvent)
     expect(events[1]!.usage).toMatchObject({ promptTokens: 3, completionTokens: 1 })
+  })
+})
+
+describe("OpenAI-compatible stream start", () => {
+  const errorEvent = 'data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}\n\n'
+  const keepAlive = ": OPENROUTER PROCESSING\n\n"
+
+  /** Starts a chat stream and returns its failure, or undefined when it started. */
+  const startFailure = async (transport: HttpTransportService) => {
+    const exit = await Effect.runPromiseExit(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
+    return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
+  }
+
+  it("first event error: call fails", async () => {
+    const { transport, counts } = streaming([errorEvent, delta("a") + finish])
+
+    const failure = await startFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+    expect((failure as UpstreamHttpError).error.message).toBe("The server had an error while processing your request.")
+    expect(counts.discards).toBe(1)
+    expect(counts.reads).toBe(1)
+  })
+
+  it("comment read: start read continues", async () => {
+    const { transport, counts } = streaming([keepAlive, keepAlive + errorEvent])
+
+    const failure = await startFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", streamEvent: true })
+    expect(counts.reads).toBe(2)
+    expect(counts.discards).toBe(1)
+  })
+
+  it("start read: stops at first event", async () => {
+    const reads = [keepAlive, delta("a") + delta("b"), delta("c") + finish + "data: [DONE]\n\n"]
+    const { transport, counts } = streaming(reads)
+
+    const result = await chatStream(transport)
+    const readsAtStart = counts.reads
+    const { batches, error } = await readBatches(result)
+
+    expect(readsAtStart).toBe(2)
+    expect(error).toBeUndefined()
+    expect(batches.map((batch) => batch.length)).toEqual([2, 3])
+    expect(counts.discards).toBe(0)
+  })
+
+  it("error after first chunk: in stream", async () => {
+    const { transport, counts } = streaming([delta("a"), errorEvent])
+
+    const result = await chatStream(transport)
+    const { batches, error } = await readBatches(result)
+
+    expect(batches).toEqual([[delta("a").slice("data: ".length, -2)]])
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", streamEvent: true })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("events read one at a time", async () => {
+    const result = await chatStream(streaming([keepAlive, delta("a"), delta("b") + finish]).transport)
+    const data: Array<string> = []
+    for await (const event of result.events) data.push(event.data)
+
+    expect(data).toEqual([delta("a"), delta("b"), finish].map((text) => text.slice("data: ".length, -2)))
+  })
+
+  it("closing unread stream: discards", async () => {
+    const { transport, counts } = streaming([delta("a"), delta("b") + finish])
+
+    const result = await chatStream(transport)
+    await eventBatchesOf(result.events)!.return?.()
+
+    expect(counts.discards).toBe(1)
+  })
+
+  it("stream ending before any event: call fails", async () => {
+    const failure = await startFailure(streaming([keepAlive]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamUnreachableError" })
+  })
+
+  it("completions first event error: call fails", async () => {
+    const { transport, counts } = streaming([errorEvent])
+    const adapter = makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport)
+    const completion = { model: "gpt-3.5-turbo-instruct", prompt: "Hi", stream: true } as unknown as CompletionRequest
+
+    const exit = await Effect.runPromiseExit(adapter.passthrough!("completions", completion, context))
+
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(JSON.stringify(exit)).toContain("UpstreamHttpError")
+    expect(counts.discards).toBe(1)
   })
 })
 

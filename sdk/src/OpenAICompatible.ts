@@ -26,7 +26,8 @@ import { LazyJsonResult } from "./LazyJsonResult.js"
 import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStreamEvent.js"
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
-import { pickUpstreamHeaders, readUpstreamError, upstreamErrorFromBody, upstreamSecrets } from "./UpstreamErrors.js"
+import { readStreamStart } from "./StreamStart.js"
+import { pickUpstreamHeaders, readUpstreamError, upstreamErrorFromEvent, upstreamSecrets } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
@@ -131,10 +132,12 @@ export const makeOpenAICompatibleAdapter = (
   }
 
   /**
-   * Reads an OpenAI-style stream. An in-band `{"error": ...}` event fails
-   * the stream (the host tells the client), and so does a chat or
-   * completions stream that ends with neither `[DONE]` nor a finish reason,
-   * because that is a cut connection, not a finished response. A chat or
+   * Reads an OpenAI-style stream. A chat or completions stream fails on an
+   * in-band `{"error": ...}` event, and when it ends with neither `[DONE]`
+   * nor a finish reason, because that is a cut connection, not a finished
+   * response. Before the first event such a failure fails the provider call
+   * (see `startBatches`), and after it the host sends an error event. The
+   * Responses API's own error events pass through to the client. A chat or
    * completions event that can carry neither a usage object nor an error is
    * parsed only when its `json` is read (see `LazyStreamEvent`). Its finish
    * reason, if any, is found in its text.
@@ -164,7 +167,7 @@ export const makeOpenAICompatibleAdapter = (
       throw invalidEvent()
     }
     if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
-      throw upstreamErrorFromBody(provider, 500, headers, event.data, secrets)
+      throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
     }
     if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
     const usage = readUsageFrom(endpoint, json, options.usageQuirks)
@@ -202,11 +205,21 @@ export const makeOpenAICompatibleAdapter = (
     }
   }
 
-  const streamResult = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): StreamResult => ({
+  /**
+   * Reads the first batch before the provider call returns, so that an error
+   * event sent before any chunk fails the call, which routing may retry or
+   * send to the next deployment. A read of only comment lines (OpenRouter's
+   * keep-alives) makes no batch, so the wait goes on past it.
+   */
+  const startBatches = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat") =>
+    readStreamStart(readBatches(response, endpoint))
+
+  /** Makes the result of a started stream, which can be read once, as events or as batches. */
+  const streamResult = (response: UpstreamResponse, batches: AsyncIterableIterator<ReadonlyArray<StreamEvent>>): StreamResult => ({
     _tag: "Stream",
     status: response.status,
     headers: pickUpstreamHeaders(response.headers),
-    events: batchedEvents(() => readBatches(response, endpoint))
+    events: batchedEvents(() => batches)
   })
 
   const withStreamUsage = <R extends { readonly stream_options?: unknown }>(request: R, model: string) =>
@@ -226,10 +239,10 @@ export const makeOpenAICompatibleAdapter = (
     )
 
   const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
-    fromPromise(
-      async () => streamResult(await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true), "chat"),
-      toProviderError
-    )
+    fromPromise(async () => {
+      const response = await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true)
+      return streamResult(response, await startBatches(response, "chat"))
+    }, toProviderError)
 
   const embeddings = (request: EmbeddingsRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
     fromPromise(async () => readJson(await send("embeddings", { ...request, model: context.upstreamModel }, context, false), true), toProviderError)
@@ -264,7 +277,8 @@ export const makeOpenAICompatibleAdapter = (
       if (request.stream === true) {
         // The Responses API always reports usage in `response.completed`.
         const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }
-        return streamResult(await send(path, body, context, true), endpoint)
+        const response = await send(path, body, context, true)
+        return streamResult(response, await startBatches(response, endpoint))
       }
       return readJson(await send(path, { ...request, model: context.upstreamModel }, context, false), false)
     }, toProviderError)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { makeUpstreamHttpError, pickUpstreamHeaders, redact, type UpstreamErrorFields } from "./UpstreamErrors.js"
+import { makeUpstreamHttpError, pickUpstreamHeaders, redact, upstreamErrorFromEvent, type UpstreamErrorFields } from "./UpstreamErrors.js"
 
 describe("pickUpstreamHeaders", () => {
   it("keeps rate limit headers", () => {
@@ -59,5 +59,45 @@ describe("makeUpstreamHttpError", () => {
     expect(error.provider).toBe("acme")
     expect(error.error.param).toBeNull()
     expect(error.error.code).toBeNull()
+  })
+})
+
+describe("upstreamErrorFromEvent", () => {
+  const serverError = '{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}'
+
+  it("server error: status 500", () => {
+    const error = upstreamErrorFromEvent("acme", { "x-request-id": "req_1" }, serverError)
+
+    expect(error.status).toBe(500)
+    expect(error.streamEvent).toBe(true)
+    expect(error.error).toEqual({ message: "The server had an error while processing your request.", type: "server_error", param: null, code: null })
+    expect(error.headers).toEqual({ "x-fluxen-upstream-request-id": "req_1" })
+  })
+
+  it("numeric code becomes the status", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{"code":429,"message":"Provider returned error"}}')
+
+    expect(error.status).toBe(429)
+    expect(error.error.type).toBe("rate_limit_error")
+    expect(error.error.code).toBe(429)
+  })
+
+  it("code outside error statuses: 500", () => {
+    for (const code of [200, 600, 429.5, "429"]) {
+      expect(upstreamErrorFromEvent("acme", {}, JSON.stringify({ error: { code, message: "Failed." } })).status, `code ${JSON.stringify(code)}`).toBe(500)
+    }
+  })
+
+  it("message missing: names the stream", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{}}')
+
+    expect(error.error.message).toBe("The upstream reported an error in the stream.")
+    expect(error.message).toBe("acme sent an error event in the stream (type api_error): The upstream reported an error in the stream.")
+  })
+
+  it("redacts secrets in the message", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{"message":"key sk-acme-4f9a2c failed"}}', ["sk-acme-4f9a2c"])
+
+    expect(error.error.message).toBe("key [redacted] failed")
   })
 })

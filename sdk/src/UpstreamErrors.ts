@@ -61,22 +61,55 @@ export const upstreamErrorFromBody = (
   headers: Readonly<Record<string, string>>,
   bodyText: string,
   secrets: ReadonlyArray<string> = []
+): UpstreamHttpError => fromErrorValue(provider, status, headers, errorValueOf(bodyText), secrets, `The upstream returned HTTP ${status}.`)
+
+/**
+ * Reads an error that an OpenAI-style server sent as an event
+ * (`data: {"error": {...}}`) in a stream that started with HTTP 200. A
+ * numeric `code` from 400 to 599 becomes the status, because OpenRouter and
+ * vLLM's OpenAI server put the HTTP status there. Otherwise the status is
+ * 500, because the server failed after it had accepted the request.
+ */
+export const upstreamErrorFromEvent = (
+  provider: string,
+  headers: Readonly<Record<string, string>>,
+  data: string,
+  secrets: ReadonlyArray<string> = []
 ): UpstreamHttpError => {
+  const error = errorValueOf(data)
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
+  const status = typeof code === "number" && Number.isInteger(code) && code >= 400 && code <= 599 ? code : 500
+  const mapped = fromErrorValue(provider, status, headers, error, secrets, "The upstream reported an error in the stream.")
+  return new UpstreamHttpError({ provider, status, error: mapped.error, headers: mapped.headers, streamEvent: true })
+}
+
+/** Returns the `error` member of a JSON body, or of the first item of a JSON array body. */
+const errorValueOf = (bodyText: string): unknown => {
   let parsed: unknown
   try {
     parsed = JSON.parse(bodyText)
   } catch {
-    parsed = undefined
+    return undefined
   }
   const envelope = Array.isArray(parsed) ? parsed[0] : parsed
-  const error = typeof envelope === "object" && envelope !== null ? (envelope as { error?: unknown }).error : undefined
+  return typeof envelope === "object" && envelope !== null ? (envelope as { error?: unknown }).error : undefined
+}
+
+const fromErrorValue = (
+  provider: string,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  error: unknown,
+  secrets: ReadonlyArray<string>,
+  fallbackMessage: string
+): UpstreamHttpError => {
   const fields = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : undefined
   const code = fields?.code
   return makeUpstreamHttpError({
     provider,
     status,
     headers,
-    message: stringOrNull(fields?.message) ?? stringOrNull(error) ?? `The upstream returned HTTP ${status}.`,
+    message: stringOrNull(fields?.message) ?? stringOrNull(error) ?? fallbackMessage,
     type: stringOrNull(fields?.type) ?? stringOrNull(fields?.status) ?? undefined,
     param: stringOrNull(fields?.param),
     code: typeof code === "string" || typeof code === "number" ? code : null,

@@ -10,7 +10,17 @@ import OpenAI from "openai"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest"
 import type { TestGateway } from "../support/gateway.js"
 import type { ReplayUpstream } from "../support/replayUpstream.js"
-import { ANTHROPIC_UPSTREAM_KEY, failureOf, makeAnthropicClient, makeClient, NO_PLUGINS, startHarness, type Harness } from "./harness.js"
+import {
+  ANTHROPIC_UPSTREAM_KEY,
+  failureOf,
+  makeAnthropicClient,
+  makeClient,
+  NO_PLUGINS,
+  orderedPairYaml,
+  retryingModelYaml,
+  startHarness,
+  type Harness
+} from "./harness.js"
 
 const providersYaml = (upstreamUrl: string) => `  primary:
     use: "@fluxen/provider-anthropic"
@@ -25,30 +35,12 @@ const providersYaml = (upstreamUrl: string) => `  primary:
 `
 
 // Each test has its own upstream model, because failures count toward a deployment's cooldown across tests.
-const pair = (name: string) => `  ${name}:
-    strategy: ordered
-    deployments:
-      - provider: primary
-        model: ${name}
-      - provider: backup
-        model: ${name}
-`
-
-const retrying = (name: string) => `  ${name}:
-    provider: primary
-    model: ${name}
-    retry:
-      attempts: 1
-      initialDelay: 10
-      maxDelay: 1 second
-`
-
 const modelsYaml = [
-  pair("pair-messages"),
-  pair("pair-chat"),
-  pair("pair-mid-stream"),
-  retrying("retry-messages"),
-  retrying("retry-chat")
+  orderedPairYaml("pair-messages"),
+  orderedPairYaml("pair-chat"),
+  orderedPairYaml("pair-mid-stream"),
+  retryingModelYaml("retry-messages"),
+  retryingModelYaml("retry-chat")
 ].join("")
 
 // No licensed recording has an error event in a stream, so these bodies follow Anthropic's documented event format.

@@ -8,19 +8,7 @@ import type OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
-import { makeClient } from "./harness.js"
-
-const providers = (upstreamUrl: string) => `  primary:
-    use: "@fluxen/provider-openai"
-    config:
-      baseUrl: ${upstreamUrl}/primary/v1
-      apiKey: primary-key
-  backup:
-    use: "@fluxen/provider-openai"
-    config:
-      baseUrl: ${upstreamUrl}/backup/v1
-      apiKey: backup-key
-`
+import { makeClient, openaiPairProvidersYaml } from "./harness.js"
 
 const models = `  cached-pair:
     strategy: ordered
@@ -46,7 +34,7 @@ describe("cache with fallbacks", () => {
       pluginsYaml: `plugins:
   - use: "@fluxen/cache"
 `,
-      providersYaml: providers(upstream.url),
+      providersYaml: openaiPairProvidersYaml(upstream.url),
       modelsYaml: models
     })
     client = makeClient(gateway)

@@ -36,6 +36,43 @@ export const geminiProviderYaml = (upstreamUrl: string): string => `  gemini:
       apiKey: gemini-test-upstream-key
 `
 
+/**
+ * YAML lines for `providersYaml`: OpenAI providers named `primary` and `backup`, whose API roots
+ * are `upstreamUrl/primary/v1` and `upstreamUrl/backup/v1`, so the upstream's request paths show
+ * which one was called.
+ */
+export const openaiPairProvidersYaml = (upstreamUrl: string): string => `  primary:
+    use: "@fluxen/provider-openai"
+    config:
+      baseUrl: ${upstreamUrl}/primary/v1
+      apiKey: primary-key
+  backup:
+    use: "@fluxen/provider-openai"
+    config:
+      baseUrl: ${upstreamUrl}/backup/v1
+      apiKey: backup-key
+`
+
+/** YAML lines for `modelsYaml`: the model `name`, sent to `primary` and then, on a failure, to `backup`, as upstream model `name`. */
+export const orderedPairYaml = (name: string): string => `  ${name}:
+    strategy: ordered
+    deployments:
+      - provider: primary
+        model: ${name}
+      - provider: backup
+        model: ${name}
+`
+
+/** YAML lines for `modelsYaml`: the model `name` on `primary`, retried once after a failure. */
+export const retryingModelYaml = (name: string): string => `  ${name}:
+    provider: primary
+    model: ${name}
+    retry:
+      attempts: 1
+      initialDelay: 10
+      maxDelay: 1 second
+`
+
 /** Plugin section that loads no plugin, for tests that must not depend on the analyzer. */
 export const NO_PLUGINS = "plugins: []"
 

@@ -3,7 +3,7 @@ import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
-import { CLIENT_API_KEY, makeClient, NO_PLUGINS } from "./harness.js"
+import { CLIENT_API_KEY, makeClient, NO_PLUGINS, openaiPairProvidersYaml } from "./harness.js"
 
 const closedPort = async (): Promise<number> => {
   const server = createServer()
@@ -13,17 +13,7 @@ const closedPort = async (): Promise<number> => {
   return port
 }
 
-const providers = (upstreamUrl: string, deadPort: number) => `  primary:
-    use: "@fluxen/provider-openai"
-    config:
-      baseUrl: ${upstreamUrl}/primary/v1
-      apiKey: primary-key
-  backup:
-    use: "@fluxen/provider-openai"
-    config:
-      baseUrl: ${upstreamUrl}/backup/v1
-      apiKey: backup-key
-  dead:
+const providers = (upstreamUrl: string, deadPort: number) => `${openaiPairProvidersYaml(upstreamUrl)}  dead:
     use: "@fluxen/provider-openai"
     config:
       baseUrl: http://127.0.0.1:${deadPort}/v1

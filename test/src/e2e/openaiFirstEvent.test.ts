@@ -1,0 +1,170 @@
+/**
+ * OpenAI-compatible streams that fail in their first event. OpenAI, OpenRouter,
+ * vLLM and other servers may respond to a streamed request with HTTP 200 and
+ * then send `data: {"error": ...}` before any chunk. Nothing has reached the
+ * client then, so Fluxen retries or falls back as it does for an HTTP error
+ * status. An error after the first chunk still reaches the client in the stream.
+ */
+import OpenAI from "openai"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import type { Reply } from "../support/replayUpstream.js"
+import {
+  CLIENT_API_KEY,
+  chatFixtureText,
+  failureOf,
+  fixtureJson,
+  fixtureText,
+  NO_PLUGINS,
+  openaiPairProvidersYaml,
+  orderedPairYaml,
+  retryingModelYaml,
+  startHarness,
+  type Harness
+} from "./harness.js"
+
+// Each test has its own upstream model, because failures count toward a deployment's cooldown across tests.
+const modelsYaml = [
+  orderedPairYaml("pair-chat"),
+  orderedPairYaml("pair-completions"),
+  orderedPairYaml("pair-failing"),
+  orderedPairYaml("pair-mid-stream"),
+  retryingModelYaml("retry-chat")
+].join("")
+
+// OpenRouter's recorded 429 body, sent as the first event after a keep-alive comment, as OpenRouter
+// frames its streams. No licensed recording has an error event inside a stream.
+const RATE_LIMITED = fixtureJson<{ error: { code: number; message: string } }>("openai-compatible/chat-completions/error-429-openrouter.json")
+const errorEvent = `data: ${JSON.stringify(RATE_LIMITED)}\n\n`
+
+// The pause puts the comment and the error event in separate network reads.
+const errorFirst: Reply = {
+  headers: { "content-type": "text/event-stream" },
+  body: `: OPENROUTER PROCESSING\n\n${errorEvent}`,
+  writes: "per-event",
+  delayMs: 30
+}
+
+const CHAT_STREAM = "openai/chat-completions/text-stream-usage.sse"
+const CHAT_TEXT = chatFixtureText(CHAT_STREAM)
+const COMPLETIONS_STREAM = "openai/completions/text-stream-usage.chunks.txt"
+
+const question = [{ role: "user" as const, content: "What is the capital of the UK?" }]
+
+describe("OpenAI error as the first stream event", () => {
+  let harness: Harness
+  let seen = 0
+
+  beforeAll(async () => {
+    harness = await startHarness({ pluginsYaml: NO_PLUGINS, providersYaml: openaiPairProvidersYaml, modelsYaml })
+  })
+
+  afterAll(async () => {
+    await harness?.close()
+  })
+
+  beforeEach(() => {
+    seen = harness.upstream.requests.length
+  })
+
+  const newPaths = () => harness.upstream.requests.slice(seen).map((request) => request.path)
+
+  const chatText = async (client: OpenAI, model: string): Promise<string> => {
+    const stream = await client.chat.completions.create({ model, messages: question, stream: true, stream_options: { include_usage: true } })
+    let text = ""
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ""
+    return text
+  }
+
+  it("chat stream falls back", async () => {
+    harness.upstream.enqueue(errorFirst)
+    harness.upstream.enqueue({ fixture: CHAT_STREAM })
+
+    const text = await chatText(harness.client, "pair-chat")
+
+    expect(text).toBe(CHAT_TEXT)
+    expect(newPaths()).toEqual(["/primary/v1/chat/completions", "/backup/v1/chat/completions"])
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.provider).toBe("backup")
+    expect(record.status).toBe("ok")
+    expect(record.httpStatus).toBe(200)
+    // The recording's usage chunk reports 78 prompt and 9 completion tokens.
+    expect(record.promptTokens).toBe(78)
+    expect(record.completionTokens).toBe(9)
+  })
+
+  it("chat stream retries the deployment", async () => {
+    harness.upstream.enqueue(errorFirst)
+    harness.upstream.enqueue({ fixture: CHAT_STREAM })
+
+    const text = await chatText(harness.client, "retry-chat")
+
+    expect(text).toBe(CHAT_TEXT)
+    expect(newPaths()).toEqual(["/primary/v1/chat/completions", "/primary/v1/chat/completions"])
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.provider).toBe("primary")
+    expect(record.status).toBe("ok")
+  })
+
+  it("completions stream falls back", async () => {
+    harness.upstream.enqueue(errorFirst)
+    harness.upstream.enqueue({ fixture: COMPLETIONS_STREAM })
+
+    const stream = await harness.client.completions.create({ model: "pair-completions", prompt: "Say hi", stream: true })
+    let text = ""
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? ""
+
+    const expected = fixtureText(COMPLETIONS_STREAM)
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => (JSON.parse(line) as { choices: Array<{ text?: string }> }).choices[0]?.text ?? "")
+      .join("")
+    expect(expected.length).toBeGreaterThan(0)
+    expect(text).toBe(expected)
+    expect(newPaths()).toEqual(["/primary/v1/completions", "/backup/v1/completions"])
+    expect((await harness.gateway.usageRecords()).at(-1)!.provider).toBe("backup")
+  })
+
+  it("all failing: error with its status", async () => {
+    // The SDK's default of two retries, which would triple the upstream calls without `x-should-retry: false`.
+    const retryingClient = new OpenAI({ baseURL: harness.gateway.baseURL, apiKey: CLIENT_API_KEY, maxRetries: 2 })
+    harness.upstream.enqueue(errorFirst)
+    harness.upstream.enqueue(errorFirst)
+
+    const error = await failureOf(retryingClient.chat.completions.create({ model: "pair-failing", messages: question, stream: true }))
+
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError)
+    const apiError = error as InstanceType<typeof OpenAI.APIError>
+    expect(apiError.status).toBe(429)
+    expect(apiError.error).toEqual({ message: RATE_LIMITED.error.message, type: "rate_limit_error", param: null, code: 429 })
+    expect(apiError.headers?.get("content-type")).toContain("application/json")
+    expect(apiError.headers?.get("x-should-retry")).toBe("false")
+    expect(newPaths()).toEqual(["/primary/v1/chat/completions", "/backup/v1/chat/completions"])
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.provider).toBe("backup")
+    expect(record.status).toBe("error")
+    expect(record.httpStatus).toBe(429)
+    expect(record.errorType).toBe("UpstreamHttpError")
+  })
+
+  it("error after first chunk: no retry", async () => {
+    const firstChunk = fixtureText(CHAT_STREAM).split("\n\n")[0]!
+    harness.upstream.enqueue({ headers: { "content-type": "text/event-stream" }, body: `${firstChunk}\n\n${errorEvent}`, delayMs: 30 })
+
+    const stream = await harness.client.chat.completions.create({ model: "pair-mid-stream", messages: question, stream: true })
+    const chunks: Array<unknown> = []
+    const error = await failureOf(
+      (async () => {
+        for await (const chunk of stream) chunks.push(chunk)
+      })()
+    )
+
+    expect(chunks).toHaveLength(1)
+    expect(error).toBeInstanceOf(OpenAI.APIError)
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain(RATE_LIMITED.error.message)
+    expect(newPaths()).toEqual(["/primary/v1/chat/completions"])
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.provider).toBe("primary")
+    expect(record.status).toBe("error")
+    expect(record.httpStatus).toBe(200)
+  })
+})
