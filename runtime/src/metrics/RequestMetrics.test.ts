@@ -124,6 +124,21 @@ describe("RequestMetrics", () => {
     expect(text).toContain('fluxen_request_duration_seconds_count{provider="openai",model="model-a"} 3')
   })
 
+  it("reports unpriced models as unpriced", () => {
+    const metrics = new RequestMetrics()
+    metrics.observe({ ...baseRecord, resolvedModel: "unpriced", costUsd: null })
+    metrics.observe({ ...baseRecord, resolvedModel: "unpriced", costUsd: null, status: "cancelled" })
+    // A failed request has no usage to price, so it is not counted as unpriced.
+    metrics.observe({ ...baseRecord, resolvedModel: "unpriced", costUsd: null, status: "error", errorType: "UpstreamHttpError" })
+    metrics.observe({ ...baseRecord, resolvedModel: "priced", costUsd: 0.5 })
+    metrics.observe({ ...baseRecord, resolvedModel: "priced", costUsd: null })
+    const text = render(metrics)
+    expect(text).not.toContain('fluxen_cost_usd_total{provider="openai",model="unpriced"}')
+    expect(text).toContain('fluxen_unpriced_requests_total{provider="openai",model="unpriced"} 2')
+    expect(text).toContain('fluxen_cost_usd_total{provider="openai",model="priced"} 0.5')
+    expect(text).toContain('fluxen_unpriced_requests_total{provider="openai",model="priced"} 1')
+  })
+
   it("labels cache hits apart", () => {
     const metrics = new RequestMetrics()
     metrics.observe({ ...baseRecord, cacheStatus: "miss" })
