@@ -53,7 +53,7 @@ class ModelSeries {
   readonly tokens: { readonly none: Array<number>; hit: Array<number> | undefined } = { none: [0, 0, 0, 0, 0], hit: undefined }
   /** Sum of the known costs. It stays undefined until a request of the series has one, so an unpriced model never reads as $0. */
   costUsd: number | undefined = undefined
-  /** Requests that did not fail and have no known cost, as the usage totals' `unknownCostRequests`. */
+  /** Requests without a known cost, as the usage totals' `unknownCostRequests`. */
   unpricedRequests = 0
   readonly upstreamErrors = new Map<string, Counted>()
   readonly firstByteSeconds = new Histogram()
@@ -112,7 +112,7 @@ export class RequestMetrics {
     tokens[3]! += record.cacheWriteTokens ?? 0
     tokens[4]! += record.reasoningTokens ?? 0
     if (record.costUsd !== null) series.costUsd = (series.costUsd ?? 0) + record.costUsd
-    else if (record.status !== "error") series.unpricedRequests++
+    else series.unpricedRequests++
 
     if (record.cacheStatus === "hit") this.cacheHits.exact++
     if (record.cacheStatus === "semantic-hit") this.cacheHits.semantic++
@@ -165,7 +165,7 @@ export class RequestMetrics {
     writer.family(
       "fluxen_unpriced_requests_total",
       "counter",
-      "Requests that did not fail and have no known cost, mostly for a model without a price, so fluxen_cost_usd_total leaves them out."
+      "Requests without a known cost, mostly for a model without a price, so fluxen_cost_usd_total leaves them out."
     )
     for (const series of all) {
       if (series.unpricedRequests > 0) writer.sample("fluxen_unpriced_requests_total", series.labels, series.unpricedRequests)
