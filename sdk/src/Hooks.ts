@@ -100,7 +100,10 @@ export interface Outcome {
    * read (see `JsonResult.body`).
    */
   readonly response: unknown
-  /** Text generated so far on streamed chat, completions and messages, for counting tokens when usage is missing or partial. */
+  /**
+   * Text generated so far on streamed chat, completions and messages, for counting tokens when usage
+   * is missing or partial. It includes thinking text and tool call arguments.
+   */
   readonly streamedText: string
   /** True when a `beforeRequest` hook answered and no provider was called. */
   readonly answeredByHook: boolean

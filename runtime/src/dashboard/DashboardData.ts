@@ -39,7 +39,7 @@ export interface RankedGroup {
   readonly requests: number
   /** Sum of the known costs, which leaves out the `unknownCostRequests`. */
   readonly costUsd: number
-  /** Requests that did not fail and have no price, so their cost is unknown. */
+  /** Requests whose cost is unknown, mostly for a model without a price. */
   readonly unknownCostRequests: number
   /** Prompt plus completion tokens. */
   readonly tokens: number

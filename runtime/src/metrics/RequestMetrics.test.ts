@@ -124,6 +124,23 @@ describe("RequestMetrics", () => {
     expect(text).toContain('fluxen_request_duration_seconds_count{provider="openai",model="model-a"} 3')
   })
 
+  it("reports unpriced models as unpriced", () => {
+    const metrics = new RequestMetrics()
+    metrics.observe({ ...baseRecord, resolvedModel: "unpriced", costUsd: null })
+    metrics.observe({ ...baseRecord, resolvedModel: "unpriced", costUsd: null, status: "cancelled" })
+    metrics.observe({ ...baseRecord, resolvedModel: "priced", costUsd: 0.5 })
+    metrics.observe({ ...baseRecord, resolvedModel: "priced", costUsd: null })
+    // A request without a provider's success response costs 0, so its cost is known.
+    metrics.observe({ ...baseRecord, resolvedModel: "rejected", costUsd: 0, status: "error", errorType: "UpstreamHttpError" })
+    const text = render(metrics)
+    expect(text).not.toContain('fluxen_cost_usd_total{provider="openai",model="unpriced"}')
+    expect(text).toContain('fluxen_unpriced_requests_total{provider="openai",model="unpriced"} 2')
+    expect(text).toContain('fluxen_cost_usd_total{provider="openai",model="priced"} 0.5')
+    expect(text).toContain('fluxen_unpriced_requests_total{provider="openai",model="priced"} 1')
+    expect(text).toContain('fluxen_cost_usd_total{provider="openai",model="rejected"} 0')
+    expect(text).not.toContain('fluxen_unpriced_requests_total{provider="openai",model="rejected"}')
+  })
+
   it("labels cache hits apart", () => {
     const metrics = new RequestMetrics()
     metrics.observe({ ...baseRecord, cacheStatus: "miss" })

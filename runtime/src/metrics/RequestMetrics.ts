@@ -51,7 +51,10 @@ class ModelSeries {
   readonly requests = new Map<string, Counted>()
   /** Token sums in the order of `tokenKinds`, by cache label. `hit` is created by the first cache hit, so models without hits get no `hit` series. */
   readonly tokens: { readonly none: Array<number>; hit: Array<number> | undefined } = { none: [0, 0, 0, 0, 0], hit: undefined }
-  costUsd = 0
+  /** Sum of the known costs. It stays undefined until a request of the series has one, so an unpriced model never reads as $0. */
+  costUsd: number | undefined = undefined
+  /** Requests without a known cost, as the usage totals' `unknownCostRequests`. */
+  unpricedRequests = 0
   readonly upstreamErrors = new Map<string, Counted>()
   readonly firstByteSeconds = new Histogram()
   readonly durationSeconds = new Histogram()
@@ -108,7 +111,8 @@ export class RequestMetrics {
     tokens[2]! += record.cachedInputTokens ?? 0
     tokens[3]! += record.cacheWriteTokens ?? 0
     tokens[4]! += record.reasoningTokens ?? 0
-    if (record.costUsd !== null) series.costUsd += record.costUsd
+    if (record.costUsd !== null) series.costUsd = (series.costUsd ?? 0) + record.costUsd
+    else series.unpricedRequests++
 
     if (record.cacheStatus === "hit") this.cacheHits.exact++
     if (record.cacheStatus === "semantic-hit") this.cacheHits.semantic++
@@ -149,8 +153,23 @@ export class RequestMetrics {
       if (series.tokens.hit !== undefined) writeTokens(writer, series.labels, "hit", series.tokens.hit)
     }
 
-    writer.family("fluxen_cost_usd_total", "counter", "Cost of the requests in US dollars; requests without a known price add nothing.")
-    for (const series of all) writer.sample("fluxen_cost_usd_total", series.labels, series.costUsd)
+    writer.family(
+      "fluxen_cost_usd_total",
+      "counter",
+      "Cost of the requests in US dollars. Requests without a known price add nothing, and a model none of whose requests has a known cost has no sample."
+    )
+    for (const series of all) {
+      if (series.costUsd !== undefined) writer.sample("fluxen_cost_usd_total", series.labels, series.costUsd)
+    }
+
+    writer.family(
+      "fluxen_unpriced_requests_total",
+      "counter",
+      "Requests without a known cost, mostly for a model without a price, so fluxen_cost_usd_total leaves them out."
+    )
+    for (const series of all) {
+      if (series.unpricedRequests > 0) writer.sample("fluxen_unpriced_requests_total", series.labels, series.unpricedRequests)
+    }
 
     writer.family("fluxen_cache_hits_total", "counter", "Requests served from the response cache, by exact or semantic match.")
     writer.sample("fluxen_cache_hits_total", 'kind="exact"', this.cacheHits.exact)

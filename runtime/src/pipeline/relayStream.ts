@@ -66,9 +66,25 @@ const collectText = (endpoint: Endpoint, json: any, parts: Array<string>): void 
   const choices = json.choices
   if (!Array.isArray(choices)) return
   for (const choice of choices) {
-    const text = endpoint === "chat" ? choice?.delta?.content : choice?.text
-    if (typeof text === "string" && text.length > 0) parts.push(text)
+    if (endpoint === "chat") collectChatDelta(choice?.delta, parts)
+    else pushText(choice?.text, parts)
   }
+}
+
+const pushText = (text: unknown, parts: Array<string>): void => {
+  if (typeof text === "string" && text.length > 0) parts.push(text)
+}
+
+/**
+ * Adds the generated text of a chat delta: its content, its thinking text
+ * and its tool call arguments. The Anthropic and Gemini providers send
+ * thinking text as `reasoning_content`, and providers bill all three as output.
+ */
+const collectChatDelta = (delta: any, parts: Array<string>): void => {
+  pushText(delta?.content, parts)
+  pushText(delta?.reasoning_content, parts)
+  if (!Array.isArray(delta?.tool_calls)) return
+  for (const call of delta.tool_calls) pushText(call?.function?.arguments, parts)
 }
 
 /** Adds the generated text of an Anthropic `content_block_delta`: text, thinking or tool input. */
@@ -85,7 +101,7 @@ const collectMessagesDelta = (delta: any, parts: Array<string>): void => {
       text = delta.partial_json
       break
   }
-  if (typeof text === "string" && text.length > 0) parts.push(text)
+  pushText(text, parts)
 }
 
 /**

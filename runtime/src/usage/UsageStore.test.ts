@@ -76,7 +76,8 @@ const fixture: ReadonlyArray<UsageRecord> = [
     cacheWriteTokens: null,
     cacheWrite1hTokens: null,
     reasoningTokens: null,
-    costUsd: null,
+    // No provider sent a success response, so the pipeline records a cost of 0.
+    costUsd: 0,
     cacheStatus: null,
     errorType: "upstream_error"
   }),
@@ -549,19 +550,22 @@ for (const database of usageTestDatabases) {
         expect(totals[0]!.unknownCostRequests).toBe(2)
       }))
 
-    it.effect("failed request is not unpriced", () =>
+    it.effect("failed request priced 0 is known", () =>
       Effect.gen(function* () {
         const store = yield* UsageStore
         yield* clearUsage
         yield* store.insertBatch([
-          makeUsageRecord({ requestId: "failed", status: "error", costUsd: null }),
+          // No provider sent a success response, so the pipeline records a cost of 0.
+          makeUsageRecord({ requestId: "rejected", status: "error", costUsd: 0 }),
+          // A provider started the stream before it failed, and the model has no price.
+          makeUsageRecord({ requestId: "cut-off", status: "error", costUsd: null }),
           makeUsageRecord({ requestId: "stopped", status: "cancelled", costUsd: null })
         ])
 
         const totals = yield* store.totals({ from, to, groupBy: "key" })
 
-        expect(totals[0]!.requests).toBe(2)
-        expect(totals[0]!.unknownCostRequests).toBe(1)
+        expect(totals[0]!.requests).toBe(3)
+        expect(totals[0]!.unknownCostRequests).toBe(2)
       }))
 
     it.effect("list round-trips every field", () =>

@@ -62,8 +62,9 @@ export interface UsageTotal {
   /** Sum of the known costs in US dollars, which excludes the `unknownCostRequests`. */
   readonly costUsd: number
   /**
-   * Requests that did not fail and whose price was unknown (null `costUsd`).
-   * Failed requests are left out, because most have no usage to price.
+   * Requests whose cost is unknown (null `costUsd`), mostly for a model without a price. A failed
+   * request is among them only when a provider sent a success response before it failed, such as
+   * a stream cut off after its first bytes. A request without such a response costs 0.
    */
   readonly unknownCostRequests: number
   /** Requests with status `error`, which excludes cancelled requests. */
@@ -181,7 +182,7 @@ export const makeUsageTotals = (
         coalesce(sum(cache_write_1h_tokens), 0) AS cache_write_1h_tokens,
         coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
         coalesce(sum(cost_usd), 0) AS cost_usd,
-        sum(CASE WHEN cost_usd IS NULL AND status <> 'error' THEN 1 ELSE 0 END) AS unknown_cost_requests,
+        sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unknown_cost_requests,
         sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
         sum(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
         sum(CASE WHEN usage_estimated THEN 1 ELSE 0 END) AS estimated_usage_requests,

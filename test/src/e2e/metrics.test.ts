@@ -138,6 +138,12 @@ const valueOf = (scrape: Scrape, name: string, labels: Readonly<Record<string, s
   return found[0]!.value
 }
 
+/** Checks whether the scrape has a sample with exactly these labels. */
+const hasSample = (scrape: Scrape, name: string, labels: Readonly<Record<string, string>>): boolean => {
+  const expected = JSON.stringify(Object.entries(labels).sort())
+  return scrape.samples.some((sample) => sample.name === name && JSON.stringify(Object.entries(sample.labels).sort()) === expected)
+}
+
 /** Returns the family of a sample, whose name has a `_bucket`, `_sum` or `_count` suffix when it is a histogram's. */
 const familyOf = (scrape: Scrape, sampleName: string): string | undefined => {
   if (scrape.types.has(sampleName)) return sampleName
@@ -314,12 +320,25 @@ describe("GET /metrics", () => {
 
   it("sums cost per provider and model", () => {
     for (const { labels: [provider, model], records: grouped } of groupBy(records, (record) => [providerOf(record), modelOf(record)])) {
-      expect(valueOf(scrape, "fluxen_cost_usd_total", { provider: provider!, model: model! })).toBeCloseTo(
+      const labels = { provider: provider!, model: model! }
+      if (grouped.every((record) => record.costUsd === null)) {
+        expect(valueOf(scrape, "fluxen_unpriced_requests_total", labels), `unpriced requests of ${model}`).toBe(grouped.length)
+        expect(hasSample(scrape, "fluxen_cost_usd_total", labels), `cost sample of ${model}`).toBe(false)
+        continue
+      }
+      expect(valueOf(scrape, "fluxen_cost_usd_total", labels)).toBeCloseTo(
         sum(grouped, (record) => record.costUsd),
         12
       )
     }
     expect(sum(records, (record) => record.costUsd)).toBeGreaterThan(0)
+  })
+
+  it("reports the unpriced model without a cost", () => {
+    // The upstream model of `odd-upstream` has no price, so its record has a null cost.
+    const unpriced = records.filter((record) => record.costUsd === null)
+    expect(unpriced.map((record) => record.resolvedModel)).toEqual([ODD_UPSTREAM_MODEL])
+    expect(scrape.samples.filter((sample) => sample.name === "fluxen_unpriced_requests_total")).toHaveLength(1)
   })
 
   it("counts the cache hit and the cost it saved", () => {

@@ -5,7 +5,9 @@
  * client leaves in between must be recorded with the input tokens reported
  * and the output tokens counted from the text that reached the client. A
  * stream on the messages route served by another provider, which reported
- * nothing, is recorded with both sides estimated.
+ * nothing, is recorded with both sides estimated. On the chat route, the
+ * thinking text (`reasoning_content`) and tool call arguments that reached the
+ * client count as output as well, because the provider bills them.
  */
 import Anthropic from "@anthropic-ai/sdk"
 import OpenAI from "openai"
@@ -97,6 +99,52 @@ describe("streams stopped by the client", () => {
     expect(record.promptTokens).toBe(PROMPT_TOKENS)
     expect(record.completionTokens).toBeGreaterThan(1)
     expect(record.usageEstimated).toBe(true)
+  })
+
+  it("chat route: thinking counted as output", async () => {
+    upstream.enqueue({ fixture: "anthropic/messages/thinking-stream.chunks.txt", writes: "per-event", delayMs: 60 })
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    const controller = new AbortController()
+
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "claude-sonnet-4", stream: true, messages: [{ role: "user", content: "What is 925 / 5?" }] }, { signal: controller.signal })
+      .withResponse()
+    let reasoning = ""
+    for await (const chunk of stream) {
+      // `reasoning_content` is Fluxen's field for the thinking text; the OpenAI SDK's types do not declare it.
+      const delta = chunk.choices[0]?.delta as { reasoning_content?: string } | undefined
+      reasoning += delta?.reasoning_content ?? ""
+      if (reasoning.length >= LEAVE_AFTER_CHARS) controller.abort()
+    }
+    const record = await waitForRecord(gateway, requestIdOf(response.headers))
+
+    expect(reasoning.length).toBeGreaterThanOrEqual(LEAVE_AFTER_CHARS)
+    expect(record.status).toBe("cancelled")
+    expect(record.promptTokens).toBe(69)
+    expect(record.completionTokens).toBeGreaterThan(1)
+    expect(record.usageEstimated).toBe(true)
+  })
+
+  it("chat route: tool arguments counted", async () => {
+    // A tool call whose arguments arrive in fragments, with usage only in the last chunk.
+    upstream.enqueue({ fixture: "openai/chat-completions/tool-call-stream-usage.sse", writes: "per-event", delayMs: 60 })
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    const controller = new AbortController()
+
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "Weather in the UK?" }] }, { signal: controller.signal })
+      .withResponse()
+    let argumentsText = ""
+    for await (const chunk of stream) {
+      argumentsText += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? ""
+      if (argumentsText.includes("country")) controller.abort()
+    }
+    const record = await waitForRecord(gateway, requestIdOf(response.headers))
+
+    expect(argumentsText).toContain("country")
+    expect(record.status).toBe("cancelled")
+    expect(record.usageEstimated).toBe(true)
+    expect(record.completionTokens).toBeGreaterThan(1)
   })
 
   it("messages route on OpenAI: usage estimated", async () => {

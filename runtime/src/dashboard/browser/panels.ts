@@ -15,7 +15,7 @@ export const renderTiles = (data: DashboardData): void => {
     "total-spend-detail",
     totals.unknownCostRequests === 0
       ? `${data.days.length} days`
-      : `plus ${formatCount(totals.unknownCostRequests)} ${totals.unknownCostRequests === 1 ? "request" : "requests"} without a price (failed requests excluded)`
+      : `plus ${formatCount(totals.unknownCostRequests)} ${totals.unknownCostRequests === 1 ? "request" : "requests"} without a price`
   )
 
   setText("total-requests", formatCount(totals.requests))
