@@ -22,6 +22,7 @@ import { newRequestId } from "../pipeline/requestId.js"
 import type { HookChain } from "../plugins/HookChain.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
 import type { UsageStore } from "../usage/UsageStore.js"
+import type { UsageTotal } from "../usage/usageTotals.js"
 
 export interface ControlDependencies {
   /** Routes contributed by plugins, mounted beside the built-in ones. */
@@ -120,6 +121,11 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     })
   )
 
+  // A group whose every cost is unknown shows null, never $0. The sum stays a number inside
+  // Fluxen (the dashboard and the forecaster add it up), and only the API's JSON says null.
+  const withUnknownCost = (total: UsageTotal) =>
+    total.requests > 0 && total.unknownCostRequests === total.requests ? { ...total, costUsd: null } : total
+
   const usageTotals = Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const query = decodeUsageQuery(new URL(request.url, "http://fluxen.local").searchParams)
@@ -130,7 +136,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     const { from, to, groupBy, filters } = query.right
     const totals = yield* dependencies.usageStore.totals({ from, to, groupBy, filters })
     return HttpServerResponse.unsafeJson(
-      { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: groupBy, data: totals },
+      { object: "fluxen.usage", from: from.toISOString(), to: to.toISOString(), group_by: groupBy, data: totals.map(withUnknownCost) },
       { headers: { "cache-control": "no-store" } }
     )
   })

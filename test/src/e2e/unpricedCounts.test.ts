@@ -15,9 +15,14 @@ const pluginsYaml = `plugins:
   - use: "@fluxen/forecaster"
 `
 
+const ONLY_UNPRICED_MODEL = "only-unpriced-model"
+
 const modelsYaml = `  ${UNPRICED_MODEL}:
     provider: openai
     model: no-price-model-1
+  ${ONLY_UNPRICED_MODEL}:
+    provider: openai
+    model: no-price-model-2
 `
 
 let harness: Harness
@@ -77,5 +82,24 @@ describe("unknown cost counts", () => {
     expect(usage.data[0].unknownCostRequests).toBe(1)
     expect(forecast.today.unpriced_requests).toBe(1)
     expect(metrics).toContain('fluxen_unpriced_requests_total{provider="openai",model="no-price-model-1"} 1\n')
+  })
+
+  it("all-unknown group has null cost", async () => {
+    harness.upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+    const response = await postJson(harness.gateway, "/v1/chat/completions", {
+      model: ONLY_UNPRICED_MODEL,
+      messages: [{ role: "user", content: "What is the capital of the UK?" }]
+    })
+    await response.text()
+    const record = await waitForRecord(harness.gateway, requestIdOf(response.headers))
+    expect(record.costUsd).toBeNull()
+
+    const usage = await (await fetch(`${harness.gateway.url}/v1/fluxen/usage?group_by=model`)).json()
+    const row = usage.data.find((total: { group: string }) => total.group === "no-price-model-2")
+
+    expect(row.requests).toBe(1)
+    expect(row.unknownCostRequests).toBe(1)
+    // Never $0 for a group whose every cost is unknown.
+    expect(row.costUsd).toBeNull()
   })
 })
