@@ -116,6 +116,16 @@ export interface Outcome {
    * without it stay valid. Fluxen's host always sets it.
    */
   readonly upstreamResponded?: boolean
+  /**
+   * The model that the response names, such as `gpt-4o-mini-2024-07-18` for a request to
+   * `gpt-4o-mini`. Fluxen reads it only from payloads that are parsed anyway, so that relaying
+   * stays free of extra JSON parsing. It is undefined for a JSON body that is still unparsed
+   * when this is read, such as an OpenAI-compatible chat completion that no hook read. It is
+   * also undefined for a stream whose parsed events name no model, such as an
+   * OpenAI-compatible chat stream without a usage chunk. Optional so that outcomes built
+   * without it stay valid.
+   */
+  readonly responseModel?: string | undefined
 }
 
 /** A model in the `GET /v1/models` list: its public name and the provider of its first deployment. */

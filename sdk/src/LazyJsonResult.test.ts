@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { LazyJsonResult } from "./LazyJsonResult.js"
+import { bodyIfParsed, LazyJsonResult } from "./LazyJsonResult.js"
+import type { JsonResult } from "./Provider.js"
 
 const bytesOf = (text: string) => new TextEncoder().encode(text)
 
@@ -64,5 +65,38 @@ describe("LazyJsonResult", () => {
 
     expect(getterOf(countingResult("{}").result)).toBeTypeOf("function")
     expect(getterOf(countingResult("{}").result)).toBe(getterOf(countingResult("[]").result))
+  })
+})
+
+describe("bodyIfParsed", () => {
+  it("lazy body: only once parsed", () => {
+    const { result, parses } = countingResult('{"model":"m"}')
+
+    expect(bodyIfParsed(result)).toBeUndefined()
+    expect(parses.count).toBe(0)
+    expect(result.body).toEqual({ model: "m" })
+    expect(bodyIfParsed(result)).toBe(result.body)
+    expect(parses.count).toBe(1)
+  })
+
+  it("plain body: returned as is", () => {
+    const body = { model: "m" }
+    const result: JsonResult = { _tag: "Json", status: 200, headers: {}, body }
+
+    expect(bodyIfParsed(result)).toBe(body)
+  })
+
+  it("other accessor: never read", () => {
+    let reads = 0
+    const result = Object.defineProperty({ _tag: "Json", status: 200, headers: {} }, "body", {
+      enumerable: true,
+      get: () => {
+        reads++
+        return { model: "m" }
+      }
+    }) as JsonResult
+
+    expect(bodyIfParsed(result)).toBeUndefined()
+    expect(reads).toBe(0)
   })
 })

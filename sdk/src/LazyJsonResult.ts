@@ -39,3 +39,18 @@ export class LazyJsonResult implements JsonResult {
     return body
   })
 }
+
+/**
+ * Returns a result's body without parsing anything: the value of a plain
+ * `body` field, or the body of a `LazyJsonResult` that something already
+ * read. Returns undefined for a lazy body not parsed yet, and for a `body`
+ * accessor of another class, whose read might parse.
+ */
+export const bodyIfParsed = (result: JsonResult): unknown => {
+  if (result instanceof LazyJsonResult) {
+    const body = result[bodyKey]
+    return body === unparsed ? undefined : body
+  }
+  const descriptor = Object.getOwnPropertyDescriptor(result, "body")
+  return descriptor !== undefined && "value" in descriptor ? descriptor.value : undefined
+}

@@ -54,6 +54,19 @@ export class PluginHost extends Context.Tag("@fluxen/sdk/PluginHost")<PluginHost
  */
 export type PluginServices = PluginHost | HttpTransport | SqlClient.SqlClient
 
+/** A problem in a plugin's configuration that its schema cannot detect, such as a file it names that does not exist. */
+export interface PluginConfigIssue {
+  /** The path of the bad value inside the plugin's `config` section, e.g. `["semantic", "embedder", "modelDirectory"]`. */
+  readonly path: ReadonlyArray<string | number>
+  readonly message: string
+}
+
+/** Facts about the configuration file that a plugin's `checkConfig` may need. */
+export interface PluginConfigContext {
+  /** The directory of the configuration file, the same as `PluginHostService.configDirectory` at run time. */
+  readonly configDirectory: string
+}
+
 export interface PluginDefinition<Config = unknown> {
   /** The npm package name. */
   readonly name: string
@@ -61,6 +74,14 @@ export interface PluginDefinition<Config = unknown> {
   /** The `SDK_API_VERSION` the plugin was built against. */
   readonly sdkApiVersion: number
   readonly configSchema: Schema.Schema<Config, any>
+  /**
+   * Checks a decoded config against the machine it is to run on, such as
+   * whether the files it names exist. The host calls it after `configSchema`
+   * accepted the section, in `fluxen check-config` and before the plugin
+   * starts, and reports each issue with its YAML path. It must not start
+   * anything or keep anything open.
+   */
+  readonly checkConfig?: (config: Config, context: PluginConfigContext) => ReadonlyArray<PluginConfigIssue>
   readonly layer: (config: Config) => Layer.Layer<Plugin, unknown, PluginServices>
 }
 

@@ -101,6 +101,12 @@ export interface InputTokenCount {
   readonly headers: Readonly<Record<string, string>>
 }
 
+/**
+ * A chat request field outside OpenAI's schema that some adapters read:
+ * `top_k`, the number of most likely tokens to sample from.
+ */
+export type ChatExtension = "top_k"
+
 export interface ProviderAdapter {
   readonly chat: (request: ChatRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
   /**
@@ -110,6 +116,14 @@ export interface ProviderAdapter {
    */
   readonly chatStream: (request: ChatRequest, context: CallContext) => Effect.Effect<StreamResult, ProviderError>
   readonly embeddings: (request: EmbeddingsRequest, context: CallContext) => Effect.Effect<JsonResult, ProviderError>
+  /**
+   * The chat request fields outside OpenAI's schema that `chat` and
+   * `chatStream` read. When the host translates a request of another API
+   * (Anthropic's Messages) into a chat request, it carries such a field over
+   * only for an adapter that lists it, because OpenAI rejects fields it does
+   * not know. Chat route requests reach every adapter with all their fields.
+   */
+  readonly chatExtensions?: ReadonlyArray<ChatExtension>
   readonly listModels?: (context: { readonly signal: AbortSignal }) => Effect.Effect<ReadonlyArray<ModelInfo>, ProviderError>
   /** The endpoints `passthrough` serves; the others are translated to and from chat by the host. */
   readonly passthroughEndpoints?: ReadonlyArray<PassthroughEndpoint>

@@ -9,6 +9,7 @@
 import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Layer } from "effect"
 import { CacheConfig } from "./CacheConfig.js"
+import { checkCacheConfig } from "./checkCacheConfig.js"
 import { makeCacheHooks } from "./CacheHooks.js"
 import { cacheMetrics, type StoreStats } from "./cacheMetrics.js"
 import { makeMemoryStore, type MemoryStore } from "./MemoryStore.js"
@@ -17,6 +18,7 @@ import type { EmbeddingError } from "./semantic/Embedder.js"
 import { startSemanticCache } from "./semantic/startSemanticCache.js"
 
 export { CacheConfig, RedisConfig } from "./CacheConfig.js"
+export { checkCacheConfig } from "./checkCacheConfig.js"
 export { CACHE_STATUS_HEADER, makeCacheHooks, type CacheHooks, type CacheHooksOptions, type CacheStats } from "./CacheHooks.js"
 export { NAMESPACE_HEADER, readCacheDirectives, TTL_HEADER, type CacheDirectives } from "./CacheDirectives.js"
 export { cacheKeyOf, canonicalJson, IGNORED_REQUEST_FIELDS, type CacheKeyInput, type CachedEndpoint } from "./cacheKey.js"
@@ -103,5 +105,6 @@ export default definePlugin({
   version: "0.1.0",
   sdkApiVersion: SDK_API_VERSION,
   configSchema: CacheConfig,
+  checkConfig: checkCacheConfig,
   layer: cacheLayer
 })

@@ -10,7 +10,8 @@ const baseSpan: FinishedSpan = {
   endpoint: "chat",
   stream: true,
   requestedModel: "gpt-4o-mini",
-  upstreamModel: "gpt-4o-mini-2024-07-18",
+  upstreamModel: "gpt-4o-mini",
+  responseModel: "gpt-4o-mini-2024-07-18",
   provider: "openai",
   status: "ok",
   httpStatus: 200,
@@ -42,6 +43,7 @@ describe("OTLP span encoding", () => {
       "gen_ai.provider.name": "openai",
       "gen_ai.system": "openai",
       "gen_ai.request.model": "gpt-4o-mini",
+      "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
       "gen_ai.usage.input_tokens": "12",
       "gen_ai.usage.output_tokens": "7",
       "http.response.status_code": "200",
@@ -49,7 +51,7 @@ describe("OTLP span encoding", () => {
       "fluxen.endpoint": "chat",
       "fluxen.stream": true,
       "fluxen.status": "ok",
-      "fluxen.upstream_model": "gpt-4o-mini-2024-07-18",
+      "fluxen.upstream_model": "gpt-4o-mini",
       "fluxen.usage.cached_input_tokens": "4",
       "fluxen.usage.cache_write_tokens": "0",
       "fluxen.usage.reasoning_tokens": "2",
@@ -63,10 +65,10 @@ describe("OTLP span encoding", () => {
 
   it("leaves out unknown values", () => {
     const attributes = attributeMap(
-      spanAttributes({ ...baseSpan, usage: undefined, costUsd: null, cacheStatus: undefined, keyId: null, team: null })
+      spanAttributes({ ...baseSpan, responseModel: undefined, usage: undefined, costUsd: null, cacheStatus: undefined, keyId: null, team: null })
     )
 
-    for (const key of ["gen_ai.usage.input_tokens", "fluxen.usage.estimated", "fluxen.cost_usd", "fluxen.cache_status", "fluxen.key_id", "fluxen.team"]) {
+    for (const key of ["gen_ai.response.model", "gen_ai.usage.input_tokens", "fluxen.usage.estimated", "fluxen.cost_usd", "fluxen.cache_status", "fluxen.key_id", "fluxen.team"]) {
       expect(attributes, key).not.toHaveProperty(key)
     }
   })

@@ -77,6 +77,17 @@ export const spanAttributes = (span: FinishedSpan): Array<KeyValue> => {
   const errorType = errorTypeOf(span)
   if (errorType !== undefined) attributes.push(text("error.type", errorType))
 
+  // NOTE: set only where the host has the model without parsing more than it does anyway (see
+  // `Outcome.responseModel`). JSON bodies have it when the adapter built or parsed them. That
+  // covers Anthropic and Gemini on the chat route, every provider on the Messages route,
+  // Anthropic's native Messages, and the completions and Responses passthrough. A body that
+  // another plugin read has it too, as when the cache stores a response. An OpenAI-compatible
+  // chat or embeddings body relayed unread has none. Streams have it from their first parsed
+  // event that names it: the usage chunk of an OpenAI-compatible stream, any event of a
+  // translated one, Anthropic's `message_start` and the Responses API's lifecycle events. An
+  // OpenAI-compatible stream without a usage chunk has none, unless a hook had it assembled.
+  if (span.responseModel !== undefined) attributes.push(text("gen_ai.response.model", span.responseModel))
+
   const usage = span.usage
   if (usage !== undefined) {
     attributes.push(

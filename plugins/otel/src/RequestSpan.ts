@@ -11,6 +11,8 @@ import type { ParentContext } from "./TraceContext.js"
 export class StartedSpan {
   /** The gateway error's tag, set by `afterResponse` when the request failed. */
   errorType: string | undefined = undefined
+  /** The model the response names, set by `afterResponse` when Fluxen has it (see `Outcome.responseModel`). */
+  responseModel: string | undefined = undefined
 
   constructor(
     readonly parent: ParentContext | undefined,
@@ -33,6 +35,8 @@ export interface FinishedSpan {
   readonly requestedModel: string
   /** The model sent upstream, after model mapping and any fallback. */
   readonly upstreamModel: string
+  /** The model the response names, such as a dated version of `upstreamModel`. */
+  readonly responseModel: string | undefined
   /** The provider instance name (the key under `providers:`). */
   readonly provider: string
   readonly status: RecordedUsage["status"]
@@ -57,6 +61,7 @@ export const finishSpan = (started: StartedSpan, context: RequestContext, record
   stream: context.stream,
   requestedModel: context.route.requestedModel,
   upstreamModel: context.route.upstreamModel,
+  responseModel: started.responseModel,
   provider: context.route.provider,
   status: recorded.status,
   httpStatus: recorded.httpStatus,

@@ -25,10 +25,15 @@ const makeHooks = (sampleRatio = 1, random?: () => number) => {
 }
 
 /** Runs one request through the three hooks and returns the queued spans. */
-const runRequest = (context: RequestContext, recorded: RecordedUsage, options: { sampleRatio?: number; error?: UpstreamHttpError } = {}) => {
+const runRequest = (
+  context: RequestContext,
+  recorded: RecordedUsage,
+  options: { sampleRatio?: number; error?: UpstreamHttpError; responseModel?: string } = {}
+) => {
   const { queue, hooks } = makeHooks(options.sampleRatio)
   Effect.runSync(hooks.beforeRequest(context))
-  Effect.runSync(hooks.afterResponse(context, makeOutcome({ status: recorded.status, httpStatus: recorded.httpStatus, error: options.error })))
+  const outcome = makeOutcome({ status: recorded.status, httpStatus: recorded.httpStatus, error: options.error, responseModel: options.responseModel })
+  Effect.runSync(hooks.afterResponse(context, outcome))
   Effect.runSync(hooks.afterUsage(context, recorded))
   return queue.takeBatch()
 }
@@ -86,6 +91,18 @@ describe("span hooks", () => {
 
     expect(span!.errorType).toBe("UpstreamHttpError")
     expect(span!.httpStatus).toBe(401)
+  })
+
+  it("note the response model", () => {
+    const [span] = runRequest(contextWith(), recordedOk, { responseModel: "gpt-4o-mini-2024-07-18" })
+
+    expect(span!.responseModel).toBe("gpt-4o-mini-2024-07-18")
+  })
+
+  it("leave an unknown response model", () => {
+    const [span] = runRequest(contextWith(), recordedOk)
+
+    expect(span!.responseModel).toBeUndefined()
   })
 
   it("read caller fields at the end", () => {

@@ -3,7 +3,7 @@
  *
  * `beforeRequest` reads the client's `traceparent`, decides sampling and
  * records the start time. `afterResponse` records the gateway error of a
- * failed request. `afterUsage` ends the span with the status, usage and cost
+ * failed request and the model the response names. `afterUsage` ends the span with the status, usage and cost
  * about to be recorded, and queues it. Each hook does its work in the function
  * body and returns a completed effect, so the host runs it without a fiber,
  * and none of them waits: the export happens in the background.
@@ -51,9 +51,11 @@ export const makeSpanHooks = (options: SpanHooksOptions): RequestHooks => {
     },
 
     afterResponse: (context, outcome) => {
-      if (outcome.error === undefined) return Effect.void
       const started = startedSpanOf(context)
-      if (started !== undefined) started.errorType = outcome.error._tag
+      if (started === undefined) return Effect.void
+      if (outcome.error !== undefined) started.errorType = outcome.error._tag
+      // Read here, after the hooks of the plugins listed later, so a body that one of them parsed gives its model.
+      started.responseModel = outcome.responseModel
       return Effect.void
     },
 

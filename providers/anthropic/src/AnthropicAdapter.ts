@@ -309,5 +309,5 @@ export const makeAnthropicAdapter = (options: AnthropicAdapterOptions, transport
           })
         )
 
-  return { chat, chatStream, embeddings, listModels, passthroughEndpoints: ["messages"], passthrough, countTokens }
+  return { chat, chatStream, embeddings, chatExtensions: ["top_k"], listModels, passthroughEndpoints: ["messages"], passthrough, countTokens }
 }

@@ -206,6 +206,12 @@ describe("fromAnthropicRequest", () => {
     expect(Object.keys(body).sort()).toEqual(["max_completion_tokens", "messages", "model", "reasoning_effort"])
   })
 
+  it("top_k kept when the adapter reads it", () => {
+    const request = { model: "claude", max_tokens: 1000, messages: [{ role: "user", content: "Hi" }], top_k: 3 } as MessagesRequest
+    const body = Effect.runSync(fromAnthropicRequest(request, { chatExtensions: ["top_k"] }))
+    expect(body.top_k).toBe(3)
+  })
+
   it("result is a valid ChatRequest", () => {
     for (const { request } of cases) {
       const body = translated(request)

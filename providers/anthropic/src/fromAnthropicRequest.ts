@@ -10,28 +10,37 @@
  * thought signature is split back into the call id and
  * `extra_content.google.thought_signature` (see `toolUseIds.ts`).
  *
- * Anthropic-only request fields (`top_k`, `service_tier`, `container`,
+ * Anthropic-only request fields (`service_tier`, `container`,
  * `mcp_servers`, `context_management`) are left out, because OpenAI rejects
- * parameters it does not know. `thinking` becomes the nearest
+ * parameters it does not know. `top_k` is kept as the chat request's `top_k`
+ * only when the caller names it in `chatExtensions`, for the providers that
+ * read it (Gemini, Anthropic). `thinking` becomes the nearest
  * `reasoning_effort`, so its exact budget is not kept, and `tool_result`'s
  * `is_error` flag has no OpenAI field and is dropped.
  */
-import type { ChatMessage, ChatRequest, ContentPart, CountTokensRequest, InvalidRequestError, ToolCall } from "@fluxen/sdk"
+import type { ChatExtension, ChatMessage, ChatRequest, ContentPart, CountTokensRequest, InvalidRequestError, ToolCall } from "@fluxen/sdk"
 import type { Effect } from "effect"
 import { encodeBase64Text, formatBase64DataUrl } from "./dataUrl.js"
 import { effortForBudget, type SignedThinkingBlock } from "./thinking.js"
 import { splitToolUseId } from "./toolUseIds.js"
 import { invalidField, isRecord, runTranslation } from "./validation.js"
 
+export interface FromAnthropicRequestOptions {
+  /** The fields outside OpenAI's schema that the receiving adapter reads, as its `chatExtensions` lists them. Default: none. */
+  readonly chatExtensions?: ReadonlyArray<ChatExtension> | undefined
+}
+
 /**
  * Translates a Messages body, or a token counting body, which has no
  * `max_tokens`. Fails with an `InvalidRequestError` naming the first block
  * the OpenAI shape cannot carry.
  */
-export const fromAnthropicRequest = (request: CountTokensRequest): Effect.Effect<ChatRequest, InvalidRequestError> =>
-  runTranslation(() => buildChatRequest(request))
+export const fromAnthropicRequest = (
+  request: CountTokensRequest,
+  options: FromAnthropicRequestOptions = {}
+): Effect.Effect<ChatRequest, InvalidRequestError> => runTranslation(() => buildChatRequest(request, options))
 
-const buildChatRequest = (request: CountTokensRequest): ChatRequest => {
+const buildChatRequest = (request: CountTokensRequest, options: FromAnthropicRequestOptions): ChatRequest => {
   const messages: Array<ChatMessage> = [...systemMessages(request.system)]
   request.messages.forEach((message, index) => {
     const param = `messages[${index}]`
@@ -44,6 +53,7 @@ const buildChatRequest = (request: CountTokensRequest): ChatRequest => {
   if (typeof request.max_tokens === "number") body.max_completion_tokens = request.max_tokens
   if (typeof request.temperature === "number") body.temperature = request.temperature
   if (typeof request.top_p === "number") body.top_p = request.top_p
+  if (typeof request.top_k === "number" && options.chatExtensions?.includes("top_k") === true) body.top_k = request.top_k
   if (Array.isArray(request.stop_sequences) && request.stop_sequences.length > 0) body.stop = request.stop_sequences
   if (isRecord(request.metadata) && typeof request.metadata.user_id === "string") body.user = request.metadata.user_id
 

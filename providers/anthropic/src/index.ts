@@ -69,7 +69,7 @@ export {
   upstreamErrorFromAnthropic
 } from "./errors.js"
 export { finishReasonByStopReason, stopReasonByFinishReason, toFinishReason, toStopReason } from "./finishReasons.js"
-export { fromAnthropicRequest } from "./fromAnthropicRequest.js"
+export { fromAnthropicRequest, type FromAnthropicRequestOptions } from "./fromAnthropicRequest.js"
 export { fromAnthropicResponse, isMessageResponse, type FromAnthropicResponseOptions } from "./fromAnthropicResponse.js"
 export type * as MessagesApi from "./MessagesApi.js"
 export { StreamTranslator, type StreamTranslatorOptions } from "./StreamTranslator.js"

@@ -356,7 +356,8 @@ describe("toAnthropicRequest", () => {
       tool_choice: null,
       parallel_tool_calls: null,
       response_format: null,
-      user: null
+      user: null,
+      top_k: null
     })
 
     expect(Object.keys(body).sort()).toEqual(["max_tokens", "messages", "model"])

@@ -66,7 +66,7 @@ export const buildMessagesBody = (request: ChatRequest, options: ToAnthropicRequ
     body.temperature = request.temperature
   }
   if (request.top_p !== undefined && request.top_p !== null) body.top_p = request.top_p
-  if (request.top_k !== undefined) {
+  if (request.top_k !== undefined && request.top_k !== null) {
     if (typeof request.top_k !== "number" || !Number.isInteger(request.top_k) || request.top_k < 0) {
       throw invalidField("top_k", "Invalid top_k: expected a non-negative integer.")
     }

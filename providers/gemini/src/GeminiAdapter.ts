@@ -236,5 +236,5 @@ export const makeGeminiAdapter = (options: GeminiAdapterOptions, transport: Http
       catch: toProviderError
     })
 
-  return { chat, chatStream, embeddings, listModels }
+  return { chat, chatStream, embeddings, chatExtensions: ["top_k"], listModels }
 }

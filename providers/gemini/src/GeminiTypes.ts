@@ -126,6 +126,7 @@ export interface GenerationConfig {
   maxOutputTokens?: number
   temperature?: number
   topP?: number
+  topK?: number
   stopSequences?: ReadonlyArray<string>
   candidateCount?: number
   seed?: number

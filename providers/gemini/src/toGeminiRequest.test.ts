@@ -29,6 +29,8 @@ describe("generation config", () => {
     ["max_completion_tokens wins", { max_tokens: 100, max_completion_tokens: 200 }, { maxOutputTokens: 200 }],
     ["temperature", { temperature: 0.3 }, { temperature: 0.3 }],
     ["top_p", { top_p: 0.9 }, { topP: 0.9 }],
+    ["top_k", { top_k: 40 } as Partial<ChatRequest>, { topK: 40 }],
+    ["top_k null skipped", { top_k: null } as Partial<ChatRequest>, undefined],
     ["stop string", { stop: "END" }, { stopSequences: ["END"] }],
     ["stop array", { stop: ["a", "b"] }, { stopSequences: ["a", "b"] }],
     ["n", { n: 2 }, { candidateCount: 2 }],
@@ -54,6 +56,12 @@ describe("generation config", () => {
   for (const [name, overrides, expected] of cases) {
     it(name, () => {
       expect(convert(overrides).generationConfig).toEqual(expected)
+    })
+  }
+
+  for (const topK of [-1, 2.5, "40"]) {
+    it(`top_k ${JSON.stringify(topK)} rejected`, () => {
+      expect(rejection({ top_k: topK } as Partial<ChatRequest>)).toMatchObject({ param: "top_k" })
     })
   }
 

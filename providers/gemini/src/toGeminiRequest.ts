@@ -87,13 +87,24 @@ type DeclaredField = keyof { [Name in keyof ChatRequest as string extends Name ?
 
 type GenerationConfigConverters = {
   readonly [Name in DeclaredField]?: (value: NonNullable<ChatRequest[Name]>) => GenerationConfig
+} & {
+  /** `top_k` is outside OpenAI's schema, so the request schema does not check its value and the converter does. */
+  readonly top_k?: (value: unknown) => GenerationConfig
+}
+
+const topKConfig = (value: unknown): GenerationConfig => {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw invalid(`'top_k' is ${JSON.stringify(value)}, which is not supported. Expected a non-negative integer.`, "top_k")
+  }
+  return { topK: value }
 }
 
 /**
  * OpenAI request parameters and the `generationConfig` fields they set.
  * Entries apply in this order, so `max_completion_tokens` overrides
  * `max_tokens` when a request sets both. Null or absent parameters are
- * skipped. Parameters missing here have no Gemini equivalent and are not
+ * skipped. `top_k` is not OpenAI's but Anthropic's, and Gemini takes it as
+ * `topK`. Parameters missing here have no Gemini equivalent and are not
  * sent: `parallel_tool_calls`, `user`, `logit_bias`, `logprobs`, `store`,
  * `metadata` and any unknown field.
  */
@@ -102,6 +113,7 @@ export const generationConfigTable: GenerationConfigConverters = {
   max_completion_tokens: (value) => ({ maxOutputTokens: value }),
   temperature: (value) => ({ temperature: value }),
   top_p: (value) => ({ topP: value }),
+  top_k: topKConfig,
   stop: (value) => ({ stopSequences: typeof value === "string" ? [value] : value }),
   n: (value) => ({ candidateCount: value }),
   seed: (value) => ({ seed: value }),

@@ -1,7 +1,8 @@
 /**
  * Checking a configuration file completely without starting anything: the
  * file itself (see `readConfigFile`), then every provider and plugin
- * section with its plugin's own schema. `fluxen check-config` and
+ * section with its plugin's own schema and `checkConfig`, which may look
+ * at the files the section names. `fluxen check-config` and
  * `fluxen start` both run it, so a start fails with the same list of
  * problems before it opens the usage database or starts a plugin.
  */
@@ -25,7 +26,7 @@ export interface CheckOptions {
 export const checkConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>, options: CheckOptions) =>
   Effect.gen(function* () {
     const { source, directory, reading } = yield* readConfigFile(file, env, { reload: options.reload === true })
-    const checkOptions = { importer: options.importerFor(directory), configSource: source }
+    const checkOptions = { importer: options.importerFor(directory), configSource: source, configDirectory: directory }
     const sections = reading.sections
 
     const providers = Object.entries(sections?.providers ?? {}).map(([name, entry]) =>

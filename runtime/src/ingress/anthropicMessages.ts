@@ -2,7 +2,8 @@
  * Anthropic's Messages API in front of any provider. Anthropic deployments
  * receive the body as it is, without its top-level null fields. For the
  * others the body is translated to a chat request, and the chat response
- * (JSON or stream) back to a Messages response.
+ * (JSON or stream) back to a Messages response. `top_k` survives the
+ * translation only for adapters that list it in `chatExtensions`.
  */
 import {
   fromAnthropicRequest,
@@ -78,7 +79,7 @@ export const invokeMessages = (
     if (adapter.passthrough !== undefined && adapter.passthroughEndpoints?.includes("messages") === true) {
       return yield* adapter.passthrough("messages", request, context)
     }
-    const chat = yield* fromAnthropicRequest(request)
+    const chat = yield* fromAnthropicRequest(request, { chatExtensions: adapter.chatExtensions })
     if (!stream) {
       const result = yield* adapter.chat({ ...chat, stream: false }, context)
       const body = yield* toAnthropicResponse(result.body as ChatCompletion, { provider })

@@ -82,7 +82,17 @@ describe("RequestState outcome", () => {
     const copy = { ...jsonState(parses).outcome("ok"), status: "error" as const }
 
     expect(copy.response).toEqual({ id: "c1" })
-    expect(Object.keys(copy).sort()).toEqual(["answeredByHook", "error", "httpStatus", "response", "status", "streamedText", "upstreamResponded", "usage"])
+    expect(Object.keys(copy).sort()).toEqual([
+      "answeredByHook",
+      "error",
+      "httpStatus",
+      "response",
+      "responseModel",
+      "status",
+      "streamedText",
+      "upstreamResponded",
+      "usage"
+    ])
   })
 
   it("derived, proxied and frozen outcomes", () => {
@@ -110,6 +120,50 @@ describe("RequestState outcome", () => {
     expect(getterOf(jsonState({ count: 0 }).outcome("ok"), "response")).toBe(getterOf(jsonState({ count: 0 }).outcome("error"), "response"))
     expect(getterOf(streamOutcome(), "streamedText")).toBeTypeOf("function")
     expect(getterOf(streamOutcome(), "streamedText")).toBe(getterOf(streamOutcome(), "streamedText"))
+  })
+})
+
+describe("RequestState response model", () => {
+  it("JSON: only once body parsed", () => {
+    const parses = { count: 0 }
+    const state = newState()
+    state.jsonResult = new LazyJsonResult(200, {}, new TextEncoder().encode('{"model":"gpt-4o-mini-2024-07-18"}'), undefined, (bytes) => {
+      parses.count++
+      return JSON.parse(new TextDecoder().decode(bytes))
+    })
+    const outcome = state.outcome("ok")
+
+    expect(outcome.responseModel).toBeUndefined()
+    expect(parses.count).toBe(0)
+    expect(outcome.response).toEqual({ model: "gpt-4o-mini-2024-07-18" })
+    expect(outcome.responseModel).toBe("gpt-4o-mini-2024-07-18")
+  })
+
+  it("JSON: plain body read", () => {
+    const state = newState()
+    state.jsonResult = { _tag: "Json", status: 200, headers: {}, body: storedCompletion }
+
+    expect(state.outcome("ok").responseModel).toBe("m")
+  })
+
+  it("JSON: none without a result", () => {
+    expect(newState().outcome("error").responseModel).toBeUndefined()
+  })
+
+  it("stream: model noted by the relay", () => {
+    const state = newState()
+    state.startStream(false).responseModel = "gpt-4o-mini-2024-07-18"
+
+    expect(state.outcome("ok").responseModel).toBe("gpt-4o-mini-2024-07-18")
+  })
+
+  it("stream: model of the completion", () => {
+    const state = newState()
+    const progress = state.startStream(true)
+    progress.assembler!.add(chunk("Hi", "stop").json as never)
+    progress.completed = true
+
+    expect(state.outcome("ok").responseModel).toBe("m")
   })
 })
 

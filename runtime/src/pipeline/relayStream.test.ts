@@ -103,6 +103,40 @@ describe("relayStream", () => {
     expect(streamedText("chat", batchedProgress)).toBe("abc")
   })
 
+  it("response model: parsed events only", async () => {
+    // Counts the reads of its payload, which would parse it.
+    class CountingEvent extends LazyStreamEvent {
+      reads = 0
+      override get json(): unknown {
+        this.reads++
+        return super.json
+      }
+    }
+    const lazy = new CountingEvent({ data: JSON.stringify({ model: "lazy-model", choices: [{ delta: { content: "a" } }] }) }, () => new Error("invalid"))
+    const usage = { promptTokens: 3, completionTokens: 1, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 }
+    const usageEvent: StreamEvent = { data: "{}", json: { model: "gpt-4o-mini-2024-07-18", choices: [] }, usage, usageOnly: true }
+    const later: StreamEvent = { data: "{}", json: { model: "other-model", choices: [] } }
+    const progress = makeStreamProgress(false)
+
+    await relayStream(resultOf([lazy, usageEvent, later, { data: "[DONE]", done: true }]), recordingExchange().exchange, options, progress)
+
+    expect(progress.responseModel).toBe("gpt-4o-mini-2024-07-18")
+    expect(lazy.reads).toBe(0)
+  })
+
+  it("response model: per endpoint", async () => {
+    const messages = makeStreamProgress(false)
+    const messageStart: StreamEvent = { event: "message_start", data: "{}", json: { type: "message_start", message: { model: "claude-sonnet-4-5-20250929" } } }
+    await relayStream(resultOf([{ event: "ping", data: "{}", json: { type: "ping" } }, messageStart]), recordingExchange().exchange, { ...options, endpoint: "messages" }, messages)
+
+    const responses = makeStreamProgress(false)
+    const created: StreamEvent = { data: "{}", json: { type: "response.created", response: { model: "gpt-4.1-2025-04-14" } } }
+    await relayStream(resultOf([created]), recordingExchange().exchange, { ...options, endpoint: "responses" }, responses)
+
+    expect(messages.responseModel).toBe("claude-sonnet-4-5-20250929")
+    expect(responses.responseModel).toBe("gpt-4.1-2025-04-14")
+  })
+
   it("batched events: client gone, upstream closed", async () => {
     const { exchange, written } = recordingExchange()
     let closed = false

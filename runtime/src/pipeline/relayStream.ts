@@ -16,6 +16,7 @@ import {
   type Usage
 } from "@fluxen/sdk"
 import type { Exchange } from "../http/Exchange.js"
+import { modelOfStreamPayload } from "./responseModel.js"
 
 /** Number of events whose text is read together (see `StreamProgress.unread`). */
 const TEXT_BATCH = 64
@@ -40,6 +41,8 @@ export interface StreamProgress {
   completed: boolean
   /** True once an error event reached the client, so that the host does not send a second one. */
   errorEventSent: boolean
+  /** The model named by the first already parsed event that names one (see `noteResponseModel`). */
+  responseModel: string | undefined
 }
 
 /** Starts the progress of a stream. A stream that brings its `completion` is not assembled. */
@@ -51,7 +54,8 @@ export const makeStreamProgress = (assemble: boolean, completion?: unknown): Str
   assembler: assemble && completion === undefined ? new ChatStreamAssembler() : undefined,
   completion,
   completed: false,
-  errorEventSent: false
+  errorEventSent: false,
+  responseModel: undefined
 })
 
 const collectText = (endpoint: Endpoint, json: any, parts: Array<string>): void => {
@@ -145,9 +149,22 @@ export interface RelayOptions {
   readonly clientLeft: () => boolean
 }
 
+/**
+ * Notes the model an event names. A `LazyStreamEvent` is passed over,
+ * because reading its payload would parse it, so an OpenAI-compatible chat or
+ * completions stream gives its model only in the chunks that its adapter
+ * parsed anyway, such as the usage chunk. The adapters of translated APIs
+ * make every event with its payload parsed.
+ */
+const noteResponseModel = (event: StreamEvent, endpoint: Endpoint, progress: StreamProgress): void => {
+  if (event instanceof LazyStreamEvent || event.json === undefined) return
+  progress.responseModel = modelOfStreamPayload(endpoint, event.json)
+}
+
 /** Notes one event in `progress` and sends it, unless it is a usage event the client did not ask for. */
 const relayEvent = (event: StreamEvent, exchange: Exchange, options: RelayOptions, progress: StreamProgress): Promise<void> | undefined => {
   if (event.usage !== undefined) progress.usage = event.usage
+  if (progress.responseModel === undefined) noteResponseModel(event, options.endpoint, progress)
   if (event.done !== true) {
     progress.unread.push(event)
     if (progress.unread.length >= TEXT_BATCH) readUnread(options.endpoint, progress)

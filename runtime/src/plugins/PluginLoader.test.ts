@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
-import { loadPlugin, type ModuleImporter } from "./PluginLoader.js"
+import { checkPlugin, loadPlugin, type ModuleImporter } from "./PluginLoader.js"
 import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
 const transport = Layer.merge(
@@ -40,8 +40,16 @@ const secretsPlugin = definePlugin({
   })
 })
 
+// Reports every greeting that names no file, with the directory it was given.
+const checkingPlugin = definePlugin({
+  ...goodPlugin,
+  checkConfig: (config, context) =>
+    config.greeting.endsWith(".txt") ? [] : [{ path: ["greeting"], message: `Expected a file name in ${context.configDirectory}.` }]
+})
+
 const modules: Record<string, unknown> = {
   "example-plugin": { default: goodPlugin },
+  "checking-plugin": { default: checkingPlugin },
   "secrets-plugin": { default: secretsPlugin },
   "future-plugin": { default: { ...goodPlugin, sdkApiVersion: 99 } },
   "not-a-plugin": { default: { hello: "world" } },
@@ -143,6 +151,30 @@ describe("loadPlugin", () => {
         "  plugins[3].config.sessionToken: Expected number, actual a string of 10 characters",
         '  plugins[3].config.store: Expected "memory" | "redis", actual "disk"'
       ])
+    }))
+
+  it.scoped("reports checkConfig issues", () =>
+    Effect.gen(function* () {
+      events.length = 0
+      const error = yield* Effect.flip(load("checking-plugin", { greeting: "hi" }))
+      expect(error._tag).toBe("ConfigError")
+      expect(error.message.split("\n").slice(1)).toEqual(["  plugins[3].config.greeting: Expected a file name in /etc."])
+      expect(events).toEqual([])
+    }))
+
+  it.scoped("starts after checkConfig passes", () =>
+    Effect.gen(function* () {
+      events.length = 0
+      yield* load("checking-plugin", { greeting: "hello.txt" }, "checked")
+      expect(events).toEqual(["open:checked:hello.txt:2"])
+    }))
+
+  it.effect("checkPlugin runs checkConfig", () =>
+    Effect.gen(function* () {
+      const request = { packageName: "checking-plugin", instanceName: "checking-plugin", config: { greeting: "hi" }, yamlPath: ["providers", "x"] }
+      const error = yield* Effect.flip(checkPlugin(request, options))
+      expect(error._tag).toBe("ConfigError")
+      expect(error.message.split("\n").slice(1)).toEqual(["  providers.x.config.greeting: Expected a file name in /etc."])
     }))
 
   it.scoped("reports a plugin whose layer fails", () =>

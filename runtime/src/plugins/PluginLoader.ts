@@ -124,18 +124,38 @@ const decodePluginConfig = (definition: PluginDefinition<unknown>, request: Plug
       )
 }
 
+/** Runs the plugin's own `checkConfig` on its decoded section, and fails with its issues under the entry's `config` path. */
+const runPluginConfigCheck = (
+  definition: PluginDefinition<unknown>,
+  request: PluginRequest,
+  config: unknown,
+  options: { readonly configSource: string; readonly configDirectory: string }
+) => {
+  const issues = definition.checkConfig?.(config, { configDirectory: options.configDirectory }) ?? []
+  return issues.length === 0
+    ? Effect.void
+    : Effect.fail(
+        new ConfigError({
+          source: options.configSource,
+          issues: issues.map((issue) => ({ path: formatPath([...request.yamlPath, "config", ...issue.path]), message: issue.message }))
+        })
+      )
+}
+
 /**
  * Checks a plugin entry without starting it: the package imports, is a
- * plugin for a supported SDK version, and its YAML section decodes.
+ * plugin for a supported SDK version, its YAML section decodes, and the
+ * plugin's `checkConfig` finds no problem.
  */
 export const checkPlugin = (
   request: PluginRequest,
-  options: { readonly importer: ModuleImporter; readonly configSource: string }
+  options: { readonly importer: ModuleImporter; readonly configSource: string; readonly configDirectory: string }
 ) =>
   Effect.gen(function* () {
     const definition = yield* importDefinition(options.importer, request)
     yield* checkSdkVersion(definition, request)
-    yield* decodePluginConfig(definition, request, options.configSource)
+    const config = yield* decodePluginConfig(definition, request, options.configSource)
+    yield* runPluginConfigCheck(definition, request, config, options)
   })
 
 /**
@@ -176,6 +196,7 @@ export const loadPlugin = (
     const definition = yield* importDefinition(options.importer, request)
     yield* checkSdkVersion(definition, request)
     const config = yield* decodePluginConfig(definition, request, options.configSource)
+    yield* runPluginConfigCheck(definition, request, config, options)
 
     const scope = yield* Scope.fork(parentScope, ExecutionStrategy.sequential)
     const hostContext = Context.make(HttpTransport, transport).pipe(

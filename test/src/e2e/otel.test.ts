@@ -5,6 +5,7 @@
  * requests unaffected.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { attributesOf, waitForSpan, type ExportRequest } from "../support/otlpCollector.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 import { CLIENT_API_KEY, fixtureJson, requestIdOf, startHarness, UPSTREAM_API_KEY, type Harness } from "./harness.js"
 
@@ -13,53 +14,6 @@ const CLIENT_SPAN_ID = "b7ad6b7169203331"
 const TRACEPARENT = `00-${TRACE_ID}-${CLIENT_SPAN_ID}-01`
 const COLLECTOR_KEY = "collector-ingest-key-0123456789abcdef"
 const PROMPT = "Invent a holiday and describe it in one paragraph."
-
-interface OtlpValue {
-  readonly stringValue?: string
-  readonly intValue?: string
-  readonly doubleValue?: number
-  readonly boolValue?: boolean
-}
-
-interface OtlpSpan {
-  readonly traceId: string
-  readonly spanId: string
-  readonly parentSpanId?: string
-  readonly traceState?: string
-  readonly name: string
-  readonly kind: number
-  readonly startTimeUnixNano: string
-  readonly endTimeUnixNano: string
-  readonly attributes: ReadonlyArray<{ readonly key: string; readonly value: OtlpValue }>
-  readonly status: { readonly code: number; readonly message?: string }
-}
-
-interface ExportRequest {
-  readonly resourceSpans: ReadonlyArray<{
-    readonly resource: { readonly attributes: ReadonlyArray<{ readonly key: string; readonly value: OtlpValue }> }
-    readonly scopeSpans: ReadonlyArray<{ readonly spans: ReadonlyArray<OtlpSpan> }>
-  }>
-}
-
-/** Returns a span's attributes as a key-value object, with each value as written in its OTLP JSON field. */
-const attributesOf = (span: OtlpSpan): Record<string, unknown> =>
-  Object.fromEntries(span.attributes.map(({ key, value }) => [key, Object.values(value)[0]]))
-
-const spansIn = (collector: ReplayUpstream): Array<OtlpSpan> =>
-  collector.requests.flatMap((request) =>
-    (request.json as ExportRequest).resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans))
-  )
-
-/** Waits until the collector received the span of request `requestId`. */
-const waitForSpan = async (collector: ReplayUpstream, requestId: string, timeoutMs = 5_000): Promise<OtlpSpan> => {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    const span = spansIn(collector).find((candidate) => attributesOf(candidate)["fluxen.request_id"] === requestId)
-    if (span !== undefined) return span
-    if (performance.now() > deadline) throw new Error(`The collector received no span for request ${requestId} within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 const otelPlugins = (endpoint: string, extra = "") => `plugins:
   - use: "@fluxen/otel"

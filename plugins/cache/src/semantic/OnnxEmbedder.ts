@@ -8,13 +8,13 @@
 import { createHash } from "node:crypto"
 import { createReadStream, existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
-import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { EmbeddingError, type Embedder } from "./Embedder.js"
 import type { OnnxWorkerData } from "./OnnxEmbedRequest.js"
+import { findModelFile, tokenizerFileOf } from "./modelFiles.js"
 import { startOnnxWorkerPool } from "./OnnxWorkerPool.js"
 import { makeWordPieceTokenizer } from "./WordPieceTokenizer.js"
 
@@ -54,10 +54,6 @@ const WORKER_READY_TIMEOUT = "30 seconds"
 
 const loadError = (message: string, cause?: unknown) => new EmbeddingError({ embedder: "onnx", reason: "load", message, cause })
 
-/** Returns the model file of a directory: `model.onnx`, else `onnx/model.onnx`. */
-const findModelFile = (directory: string): string | undefined =>
-  [Path.join(directory, "model.onnx"), Path.join(directory, "onnx", "model.onnx")].find((path) => existsSync(path))
-
 const sha256OfFile = (path: string): Promise<string> =>
   new Promise((resolve, reject) => {
     const hash = createHash("sha256")
@@ -75,11 +71,14 @@ const sha256OfFile = (path: string): Promise<string> =>
  */
 export const makeOnnxEmbedder = (options: OnnxEmbedderOptions): Effect.Effect<OnnxEmbedder, EmbeddingError, Scope.Scope> =>
   Effect.gen(function* () {
-    const modelPath = findModelFile(options.modelDirectory)
+    const modelPath = yield* Effect.try({
+      try: () => findModelFile(options.modelDirectory),
+      catch: (error) => loadError(`Reading the model directory ${options.modelDirectory} failed.`, error)
+    })
     if (modelPath === undefined) {
       return yield* loadError(`No model.onnx or onnx/model.onnx was found in ${options.modelDirectory}.`)
     }
-    const tokenizerPath = Path.join(options.modelDirectory, "tokenizer.json")
+    const tokenizerPath = tokenizerFileOf(options.modelDirectory)
     // The tokenizer is read here too, so that an unsupported file fails startup with its own message.
     yield* Effect.tryPromise({
       try: async () => makeWordPieceTokenizer(JSON.parse(await readFile(tokenizerPath, "utf8"))),

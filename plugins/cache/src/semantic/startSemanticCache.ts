@@ -3,13 +3,13 @@
  * the in-memory index, the Redis stream that shares it, and the fiber that
  * removes expired vectors. All of them stop when the plugin's scope closes.
  */
-import * as Path from "node:path"
 import type { HttpTransportService } from "@fluxen/sdk"
 import { Clock, Effect, Schedule } from "effect"
 import type { Scope } from "effect"
 import type { RedisConfig } from "../CacheConfig.js"
 import type { Embedder, EmbeddingError } from "./Embedder.js"
 import { makeLexicalEmbedder } from "./LexicalEmbedder.js"
+import { resolveModelDirectory } from "./modelFiles.js"
 import { makeOnnxEmbedder } from "./OnnxEmbedder.js"
 import { makeProviderEmbedder } from "./ProviderEmbedder.js"
 import { makeRedisVectorLog, type RedisVectorLog } from "./RedisVectorLog.js"
@@ -44,7 +44,7 @@ const makeEmbedder = (
       return Effect.succeed(makeLexicalEmbedder({ dimensions: config.dimensions }))
     case "onnx":
       return makeOnnxEmbedder({
-        modelDirectory: Path.resolve(options.configDirectory, config.modelDirectory),
+        modelDirectory: resolveModelDirectory(options.configDirectory, config.modelDirectory),
         maxTokens: config.maxTokens,
         workers: config.workers,
         threadsPerWorker: config.threadsPerWorker,
