@@ -75,12 +75,12 @@ describe("decodeUsageQuery", () => {
   )
 
   it("reads the filters", () => {
-    const query = decodeUsageQuery(new URLSearchParams("model=gpt-4o&key_id=key_a&team=(none)"))
+    const query = decodeUsageQuery(new URLSearchParams("model=gpt-4o&requested_model=smart&key_id=key_a&team=(none)"))
 
-    expect(Either.getOrThrow(query).filters).toEqual({ model: "gpt-4o", key: "key_a", team: "(none)" })
+    expect(Either.getOrThrow(query).filters).toEqual({ model: "gpt-4o", requested_model: "smart", key: "key_a", team: "(none)" })
   })
 
-  it.each(["model", "key_id", "team"])("rejects an empty %s", (param) => {
+  it.each(["model", "requested_model", "key_id", "team"])("rejects an empty %s", (param) => {
     const query = decodeUsageQuery(new URLSearchParams({ [param]: "" }))
 
     const invalid = Either.getOrThrow(Either.flip(query))

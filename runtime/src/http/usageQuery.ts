@@ -63,6 +63,7 @@ const timestampExample = "an ISO 8601 date or timestamp, such as 2026-12-01 or 2
 // The key id filter is `key_id`, because the `key` parameter carries the admin key.
 const filterParams = [
   ["model", "model"],
+  ["requested_model", "requested_model"],
   ["key_id", "key"],
   ["team", "team"]
 ] as const satisfies ReadonlyArray<readonly [string, UsageFilterBy]>
@@ -88,8 +89,8 @@ const invalidParam = (param: string, expected: string, value: string): InvalidUs
 })
 
 /**
- * Decodes `from`, `to`, `group_by` (default `model`) and the optional filters `model`, `key_id`
- * and `team`, or names the first invalid one. `to` defaults to `now`, and `from` to 30 days
+ * Decodes `from`, `to`, `group_by` (default `model`) and the optional filters `model`,
+ * `requested_model`, `key_id` and `team`, or names the first invalid one. `to` defaults to `now`, and `from` to 30 days
  * before `to`. A `from` after `to` is invalid, also when `to` is the default, because the range
  * would select nothing. A filter must be non-empty and free of NUL characters, which PostgreSQL
  * rejects in text. Other parameters, such as `key`, are ignored, and a repeated parameter is read

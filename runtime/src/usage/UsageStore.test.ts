@@ -483,6 +483,42 @@ for (const database of usageTestDatabases) {
         ])
       }))
 
+    it.effect("totals filtered by requested model", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch(fixture)
+
+        const named = yield* store.totals({ from, to, groupBy: "resolved_model", filters: { requested_model: "gpt-4o" } })
+        const alias = yield* store.totals({ from, to, groupBy: "model", filters: { requested_model: "fast" } })
+        const both = yield* store.totals({ from, to, groupBy: "key", filters: { model: "gpt-4o", requested_model: "gpt-4o" } })
+
+        // r2 and r5 named gpt-4o. r1 was served by gpt-4o but named the alias fast, so only the alias selects it.
+        expectTotals(named, [
+          { group: nullGroupLabel, ...cancelledTotal },
+          { group: "gpt-4o", ...r2Total }
+        ])
+        expectTotals(alias, [{ group: "gpt-4o", ...r1Total }])
+        expectTotals(both, [
+          { group: nullGroupLabel, ...cancelledTotal },
+          { group: "key_a", ...r2Total }
+        ])
+      }))
+
+    it.effect("requested model filter by (none)", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        yield* store.insertBatch([
+          makeUsageRecord({ requestId: "no-model", requestedModel: "", resolvedModel: null, provider: null }),
+          makeUsageRecord({ requestId: "named", requestedModel: "gpt-4o", resolvedModel: null, provider: null })
+        ])
+
+        const totals = yield* store.totals({ from, to, groupBy: "status", filters: { requested_model: nullGroupLabel } })
+
+        expect(totals.map((total) => [total.group, total.requests])).toEqual([["ok", 1]])
+      }))
+
     it.effect("totals filtered by key and team", () =>
       Effect.gen(function* () {
         const store = yield* UsageStore

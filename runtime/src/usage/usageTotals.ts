@@ -1,6 +1,6 @@
 /**
  * Usage sums per group, such as per model or per UTC day, over a time range, optionally narrowed
- * to one model, key or team. Both dialects compute the same groups and sums in SQL.
+ * to one model, requested model, key or team. Both dialects compute the same groups and sums in SQL.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -24,7 +24,7 @@ export type UsageGroupBy =
   | "day"
 
 /** Dimensions that `UsageStore.totals` can narrow to one value. */
-export const usageFilterDimensions = ["model", "key", "team"] as const satisfies ReadonlyArray<UsageGroupBy>
+export const usageFilterDimensions = ["model", "requested_model", "key", "team"] as const satisfies ReadonlyArray<UsageGroupBy>
 
 /** Dimension that `UsageStore.totals` can narrow to one value. */
 export type UsageFilterBy = (typeof usageFilterDimensions)[number]

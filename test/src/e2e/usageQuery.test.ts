@@ -36,6 +36,7 @@ describe("usage query parameters", () => {
     ["from=", "from"],
     ["group_by=bogus", "group_by"],
     ["model=", "model"],
+    ["requested_model=", "requested_model"],
     ["key_id=", "key_id"],
     ["team=fin%00ance", "team"],
     ["from=2026-12-06&to=2026-12-01", "from"]

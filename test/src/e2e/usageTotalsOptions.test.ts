@@ -28,6 +28,8 @@ const queries = {
   byRequestedModel: "group_by=requested_model",
   byResolvedModel: "group_by=resolved_model",
   oneModelByStatus: "group_by=status&model=gpt-4o-mini-2024-07-18",
+  aliasAsModel: "group_by=status&model=gpt-4o-mini",
+  requestedByResolved: "group_by=resolved_model&requested_model=gpt-4o-mini",
   teamNone: "group_by=team&team=(none)",
   unknownKey: "group_by=key&key_id=key_nobody"
 } as const
@@ -141,6 +143,15 @@ describe.each(["sqlite", "postgres"] as const)("usage totals options in %s", (da
       ["cancelled", 1],
       ["ok", 1]
     ])
+  })
+
+  it("filters by requested model", () => {
+    expect(groupsOf(totals.requestedByResolved)).toEqual([["gpt-4o-mini-2024-07-18", 2]])
+  })
+
+  it("model filter ignores the alias", () => {
+    // The client named gpt-4o-mini, but the model filter compares the upstream model.
+    expect(totals.aliasAsModel).toEqual([])
   })
 
   it("filters by team (none)", () => {
