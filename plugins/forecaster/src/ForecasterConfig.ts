@@ -36,7 +36,7 @@ export const DEFAULT_SHADOW_MAX_CONCURRENT = 2
 
 /** A USD limit on one scope's spend in one calendar period (UTC). */
 export const ForecastBudget = Schema.Struct({
-  /** `global`, `key:<id>`, `team:<name>` or `model:<name>`. */
+  /** `global`, `key:<id>`, `team:<name>`, `model:<name>` or `requested_model:<name>`. */
   scope: SpendScopeText,
   period: BudgetPeriod,
   limitUsd: Schema.Number.pipe(Schema.positive(), Schema.finite()),

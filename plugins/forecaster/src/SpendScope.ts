@@ -1,15 +1,26 @@
 /**
- * The scope of a spend series: the whole gateway, one key, one team or one
- * model. The configuration and the `scope` query parameter write it as
- * `global`, `key:<id>`, `team:<name>` or `model:<name>`.
+ * The scope of a spend series: the whole gateway, one key, one team, one
+ * model or one requested model. The configuration and the `scope` query
+ * parameter write it as `global`, `key:<id>`, `team:<name>`, `model:<name>`
+ * or `requested_model:<name>`.
  */
 import { Either, Schema } from "effect"
 
+export type SpendScopeKind = "key" | "team" | "model" | "requested_model"
+
 export type SpendScope =
   | { readonly kind: "global" }
-  | { readonly kind: "key" | "team" | "model"; readonly name: string }
+  | { readonly kind: SpendScopeKind; readonly name: string }
 
-const SCOPE_KINDS = new Set(["key", "team", "model"])
+const SCOPE_KINDS: ReadonlySet<string> = new Set<SpendScopeKind>(["key", "team", "model", "requested_model"])
+
+const isScopeKind = (kind: string): kind is SpendScopeKind => SCOPE_KINDS.has(kind)
+
+/**
+ * Name that selects the records without a value, such as `team:(none)`. It is the group label
+ * that the usage API reports for them.
+ */
+export const NO_VALUE_NAME = "(none)"
 
 /** Parses a scope; the name is everything after the first colon, so `key:static:alice` names the key `static:alice`. */
 export const parseSpendScope = (text: string): Either.Either<SpendScope, string> => {
@@ -17,11 +28,13 @@ export const parseSpendScope = (text: string): Either.Either<SpendScope, string>
   const colon = text.indexOf(":")
   const kind = colon < 0 ? text : text.slice(0, colon)
   const name = colon < 0 ? "" : text.slice(colon + 1)
-  if (!SCOPE_KINDS.has(kind)) {
-    return Either.left(`Invalid scope ${JSON.stringify(text)}: expected global, key:<id>, team:<name> or model:<name>`)
+  if (!isScopeKind(kind)) {
+    return Either.left(
+      `Invalid scope ${JSON.stringify(text)}: expected global, key:<id>, team:<name>, model:<name> or requested_model:<name>`
+    )
   }
   if (name === "") return Either.left(`Invalid scope ${JSON.stringify(text)}: the ${kind} name is missing after "${kind}:"`)
-  return Either.right({ kind: kind as "key" | "team" | "model", name })
+  return Either.right({ kind, name })
 }
 
 /** Formats a scope the way `parseSpendScope` reads it. */

@@ -1,14 +1,14 @@
 /**
  * Daily spend read from the gateway's usage table `fluxen_usage`, per UTC
- * day and zero-filled, for the whole gateway or one key, team or model. It
- * reads both dialects the runtime writes: `created_at` is a `timestamptz` on
- * PostgreSQL and INTEGER epoch milliseconds on SQLite.
+ * day and zero-filled, for the whole gateway or one key, team, model or
+ * requested model. It reads both dialects the runtime writes: `created_at`
+ * is a `timestamptz` on PostgreSQL and INTEGER epoch milliseconds on SQLite.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import { DAY_MS, dayLabel, startOfUtcDay } from "./periods.js"
-import type { SpendScope } from "./SpendScope.js"
+import { NO_VALUE_NAME, type SpendScope } from "./SpendScope.js"
 
 /** The recorded spend of one UTC day. */
 export interface DailySpend {
@@ -49,17 +49,31 @@ export const makeSpendSeriesReader = Effect.gen(function* () {
       ? "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
       : "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')"
 
+  // The name `(none)` selects the records without a value, as the usage API's filters do. The
+  // pipeline stores an empty requested model when the request named none. Other names compare
+  // the plain column, so that the index on `key_id` stays usable.
+  const columnIs = (column: "key_id" | "team", name: string) =>
+    name === NO_VALUE_NAME ? sql`(${sql(column)} IS NULL OR ${sql(column)} = ${name})` : sql`${sql(column)} = ${name}`
+  const requestedModelIs = (name: string) =>
+    name === NO_VALUE_NAME
+      ? sql`(requested_model IS NULL OR requested_model IN ('', ${name}))`
+      : sql`requested_model = ${name}`
+
   const scopeFilter = (scope: SpendScope) => {
     switch (scope.kind) {
       case "global":
         return sql`1 = 1`
       case "key":
-        return sql`key_id = ${scope.name}`
+        return columnIs("key_id", scope.name)
       case "team":
-        return sql`team = ${scope.name}`
+        return columnIs("team", scope.name)
+      case "requested_model":
+        return requestedModelIs(scope.name)
       case "model":
-        // As in the policy plugin's model budgets: the model the client named or the one it was routed to.
-        return sql`(requested_model = ${scope.name} OR resolved_model = ${scope.name})`
+        // As in the policy plugin's model budgets: the model the client named or the one it was
+        // routed to. A request that named no model was routed nowhere, so `model:(none)` selects
+        // the requests that named no model.
+        return sql`(${requestedModelIs(scope.name)} OR resolved_model = ${scope.name})`
     }
   }
 
