@@ -1,6 +1,6 @@
 /**
- * Budget periods: UTC calendar days, ISO weeks (Monday to Sunday) and
- * calendar months.
+ * Budget periods: calendar days, ISO weeks (Monday to Sunday) and calendar
+ * months, all in UTC.
  */
 import { Schema } from "effect"
 
