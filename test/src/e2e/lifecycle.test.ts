@@ -177,6 +177,24 @@ describe("process lifecycle", () => {
     expect(await modelIds(url)).toEqual(["gpt-4o", "gpt-4o-mini"])
   })
 
+  it("reload warns of unapplied restart sections", async () => {
+    const reload = async (config: string) => {
+      const logStart = output.length
+      writeFileSync(configPath, config)
+      child.kill("SIGHUP")
+      await waitFor(async () => output.slice(logStart).includes("Configuration reloaded"), "the reload", () => output)
+      return output.slice(logStart)
+    }
+    const restartWarning = "take effect only after a restart"
+    const slowerFlush = configText(port, upstream.url).replace("flushInterval: 50", "flushInterval: 80")
+
+    expect(await reload(slowerFlush)).toContain(restartWarning)
+    // The flush interval of the start is still in effect, so the file differs from it again.
+    expect(await reload(slowerFlush)).toContain(restartWarning)
+    // Back to the values of the start, so no section waits for a restart.
+    expect(await reload(configText(port, upstream.url))).not.toContain(restartWarning)
+  })
+
   it("SIGTERM closes a reloaded gateway's plugins", async () => {
     const otel = `plugins:
   - use: "@fluxen/otel"
