@@ -15,7 +15,11 @@ import type { Gateway } from "./Gateway.js"
 export interface GatewaySlot {
   current: Gateway
   scope: Scope.CloseableScope
-  config: LoadedConfig
+  /**
+   * The configuration the process started with. Its restart-only sections stay in effect until
+   * a restart, so a reload compares the file with them, not with the previous reload.
+   */
+  readonly startConfig: LoadedConfig
   /** The fibers that let replaced gateways finish their requests, then close their plugins. */
   readonly retiring: Set<Fiber.RuntimeFiber<void>>
 }
@@ -57,7 +61,7 @@ export const reloadGateway = (
     }
 
     const changed = restartOnlySections.filter(
-      (section) => JSON.stringify(slot.config.config[section]) !== JSON.stringify(loaded.right.config[section])
+      (section) => JSON.stringify(slot.startConfig.config[section]) !== JSON.stringify(loaded.right.config[section])
     )
     if (changed.length > 0) {
       yield* Effect.logWarning("Some changed sections take effect only after a restart").pipe(
@@ -68,7 +72,6 @@ export const reloadGateway = (
     const previous = { gateway: slot.current, scope: slot.scope }
     slot.current = next.right
     slot.scope = scope
-    slot.config = loaded.right
     yield* Effect.logInfo("Configuration reloaded").pipe(Effect.annotateLogs("requests.draining", previous.gateway.inflight.size))
 
     const drainTimeout = loaded.right.config.server.shutdownTimeout

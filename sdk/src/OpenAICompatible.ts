@@ -177,10 +177,22 @@ export const makeOpenAICompatibleAdapter = (
       : { event: event.event, data: event.data, json, usage, usageOnly }
   }
 
+  /**
+   * Builds the error for a streamed request whose response is one body of another type, as from
+   * a server that ignores `stream: true`. The message leaves out the body, which may contain the
+   * prompt or a secret.
+   */
+  const notAnEventStream = (mediaType: string) =>
+    new UpstreamProtocolError({
+      provider,
+      message: `The upstream responded to a streamed request with ${mediaType === "" ? "no content type" : mediaType.slice(0, 100)} instead of server-sent events.`
+    })
+
   /** Reads the events of each network read as one batch (see `EventBatches.ts`). */
   async function* readBatches(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<ReadonlyArray<StreamEvent>> {
     const parser = new SseParser()
     const end = { seen: false }
+    let eventCount = 0
     let finished = false
     try {
       for await (const bytes of response.body) {
@@ -192,10 +204,15 @@ export const makeOpenAICompatibleAdapter = (
           if (batch.length > 0) yield batch
           throw error
         }
+        eventCount += batch.length
         if (batch.length > 0) yield batch
       }
       parser.end()
       finished = true
+      if (eventCount === 0) {
+        const mediaType = (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+        if (mediaType !== "text/event-stream") throw notAnEventStream(mediaType)
+      }
       if (!end.seen && endpoint !== "responses") {
         throw new UpstreamUnreachableError({ provider, reason: "the stream ended before the answer was complete" })
       }

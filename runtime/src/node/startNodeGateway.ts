@@ -41,7 +41,7 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
       }),
       importer: makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
     })
-    const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, config: loaded, retiring: new Set() }
+    const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, startConfig: loaded, retiring: new Set() }
     // Added before the server, so it runs after the server drained and before the usage writer's last flush.
     yield* Effect.addFinalizer(() => closeReloaded(slot, built.gatewayScope))
     const server = yield* serveNode(() => slot.current, {

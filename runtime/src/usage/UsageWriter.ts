@@ -278,10 +278,15 @@ const make = (options: UsageWriterOptions) =>
 
     const shutdown = (loop: Fiber.RuntimeFiber<never>) =>
       Effect.gen(function* () {
-        yield* Fiber.interrupt(loop)
+        // Not awaited, because interrupting an insert on a PostgreSQL connection that stopped
+        // responding does not end while the connection hangs.
+        yield* Fiber.interruptFork(loop)
 
         // Finalizers run uninterruptibly, and the timeout can only stop a flush that may be interrupted.
+        // `disconnect` lets the timeout return without waiting for that interruption to end, for the
+        // same reason. It comes before `interruptible`, so that the wait for it is interruptible too.
         const finished = yield* flush().pipe(
+          Effect.disconnect,
           Effect.interruptible,
           Effect.timeoutOption(Duration.millis(settings.shutdownTimeoutMs))
         )

@@ -202,6 +202,19 @@ describe("malformed upstream responses", () => {
     expect(error.param).toBe("max_tokens")
   })
 
+  it("stream response in plain JSON", async () => {
+    // A server that ignores `stream: true` returns a whole completion instead of events.
+    harness.upstream.enqueue({ fixture: TEXT })
+
+    const error = await captureApiError(() => harness.client.chat.completions.create({ model: "gpt-4o-mini", messages: hello, stream: true }))
+    const record = await waitForRecord(harness.gateway, error.requestID ?? "")
+
+    expect(error.status).toBe(502)
+    expect(error.code).toBe("upstream_invalid_response")
+    expect(error.message).toContain("application/json")
+    expect(record.errorType).toBe("UpstreamProtocolError")
+  })
+
   it("ends a stream at an event that is not JSON", async () => {
     const recorded = fixtureText(TEXT_STREAM).split("\n\n")
     const broken = [...recorded.slice(0, 2), "data: {not json", ...recorded.slice(2)].join("\n\n")

@@ -6,7 +6,10 @@ import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import OpenAI from "openai"
+import { startTcpProxy } from "@fluxen/sdk/testing"
+import { Effect, Exit, Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { createSchema, dropSchema, postgresUrl, randomName } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 import { waitFor } from "../support/waitFor.js"
 
@@ -177,6 +180,24 @@ describe("process lifecycle", () => {
     expect(await modelIds(url)).toEqual(["gpt-4o", "gpt-4o-mini"])
   })
 
+  it("reload warns of unapplied restart sections", async () => {
+    const reload = async (config: string) => {
+      const logStart = output.length
+      writeFileSync(configPath, config)
+      child.kill("SIGHUP")
+      await waitFor(async () => output.slice(logStart).includes("Configuration reloaded"), "the reload", () => output)
+      return output.slice(logStart)
+    }
+    const restartWarning = "take effect only after a restart"
+    const slowerFlush = configText(port, upstream.url).replace("flushInterval: 50", "flushInterval: 80")
+
+    expect(await reload(slowerFlush)).toContain(restartWarning)
+    // The flush interval of the start is still in effect, so the file differs from it again.
+    expect(await reload(slowerFlush)).toContain(restartWarning)
+    // Back to the values of the start, so no section waits for a restart.
+    expect(await reload(configText(port, upstream.url))).not.toContain(restartWarning)
+  })
+
   it("SIGTERM closes a reloaded gateway's plugins", async () => {
     const otel = `plugins:
   - use: "@fluxen/otel"
@@ -276,6 +297,46 @@ describe("process lifecycle", () => {
       expect(unwritten[0]).toContain(requestId)
     } finally {
       blocker.close()
+    }
+  }, 60_000)
+
+  it("hung PostgreSQL: stop stays bounded", async () => {
+    const schema = randomName()
+    await createSchema(schema)
+    const proxyScope = Effect.runSync(Scope.make())
+    try {
+      const proxy = await Effect.runPromise(Scope.extend(startTcpProxy(Number(new URL(postgresUrl).port || 5432)), proxyScope))
+      const proxiedUrl = new URL(postgresUrl)
+      proxiedUrl.port = String(proxy.port)
+      proxiedUrl.searchParams.set("options", `-c search_path=${schema}`)
+      await startChild(
+        configText(port, upstream.url, "", "1 second").replace("usage: { sqlitePath: ./usage.db,", `usage: { databaseUrl: "${proxiedUrl}",`)
+      )
+
+      // The connection stays open and silent, as with a stalled server or a network partition.
+      await Effect.runPromise(proxy.pause)
+      upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+      const { response } = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }).withResponse()
+      const requestId = response.headers.get("x-fluxen-request-id")!
+      // Waits past the flush interval of 50 ms, so that an insert is waiting on the silent connection.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      const stopStart = Date.now()
+      child.kill("SIGTERM")
+      const code = await exited
+      const stopMs = Date.now() - stopStart
+
+      // 1 s for the server to drain, 10 s for the usage writer, and a margin for a slow machine.
+      expect(stopMs).toBeLessThan(20_000)
+      expect(code).toBe(1)
+      const unwritten = output.split("\n").filter((line) => line.includes(`message="Usage record not written"`))
+      expect(unwritten).toHaveLength(1)
+      expect(unwritten[0]).toContain(requestId)
+    } finally {
+      await Effect.runPromise(Scope.close(proxyScope, Exit.void))
+      await dropSchema(schema)
     }
   }, 60_000)
 

@@ -40,9 +40,9 @@ export interface TestGateway {
   readonly close: () => Promise<void>
 }
 
-const randomName = () => `fluxen_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+export const randomName = () => `fluxen_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
 
-const createSchema = async (schema: string) => {
+export const createSchema = async (schema: string) => {
   const client = new pg.Client({ connectionString: postgresUrl })
   await client.connect()
   try {
@@ -52,7 +52,7 @@ const createSchema = async (schema: string) => {
   }
 }
 
-const dropSchema = async (schema: string) => {
+export const dropSchema = async (schema: string) => {
   const client = new pg.Client({ connectionString: postgresUrl })
   await client.connect()
   try {
