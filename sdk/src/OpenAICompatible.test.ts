@@ -107,6 +107,12 @@ const readBatches = async (result: StreamResult) => {
   }
 }
 
+/** Starts a chat stream and returns its failure, or undefined when it started. */
+const startFailure = async (transport: HttpTransportService) => {
+  const exit = await Effect.runPromiseExit(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
+  return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
+}
+
 describe("OpenAI-compatible streams", () => {
   it("batches: one per network read", async () => {
     const reads = [delta("a") + delta("b"), delta("c") + finish + "data: [DONE]\n\n"]
@@ -165,12 +171,6 @@ describe("OpenAI-compatible streams", () => {
 describe("OpenAI-compatible stream start", () => {
   const errorEvent = 'data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}\n\n'
   const keepAlive = ": OPENROUTER PROCESSING\n\n"
-
-  /** Starts a chat stream and returns its failure, or undefined when it started. */
-  const startFailure = async (transport: HttpTransportService) => {
-    const exit = await Effect.runPromiseExit(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
-    return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
-  }
 
   it("first event error: call fails", async () => {
     const { transport, counts } = streaming([errorEvent, delta("a") + finish])
@@ -251,6 +251,82 @@ describe("OpenAI-compatible stream start", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     expect(JSON.stringify(exit)).toContain("UpstreamHttpError")
     expect(counts.discards).toBe(1)
+  })
+})
+
+describe("OpenAI-compatible in-band error shapes", () => {
+  // OpenRouter ends a stream that failed with one chunk carrying both `choices` and `error`.
+  const failedChunk = (code: number | string) =>
+    `data: ${JSON.stringify({
+      id: "gen-1",
+      object: "chat.completion.chunk",
+      model: "openai/gpt-4o-mini",
+      error: { code, message: "Upstream provider connection lost" },
+      choices: [{ index: 0, delta: { content: "" }, finish_reason: "error" }]
+    })}\n\n`
+  const errorFinish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}\n\n'
+  // vLLM's error object before v0.10.1, without the `error` envelope.
+  const flatError = 'data: {"object":"error","message":"The model `llama` does not exist.","type":"NotFoundError","param":null,"code":404}\n\n'
+
+  it("error chunk first: call fails", async () => {
+    const { transport, counts } = streaming([": OPENROUTER PROCESSING\n\n", failedChunk(502), delta("a") + finish])
+
+    const failure = await startFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 502, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "Upstream provider connection lost", type: "api_error", param: null, code: 502 })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("error chunk after text: stream fails", async () => {
+    const { transport, counts } = streaming([delta("a"), failedChunk(502)])
+
+    const { batches, error } = await readBatches(await chatStream(transport))
+
+    expect(batches).toEqual([[delta("a").slice("data: ".length, -2)]])
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 502, streamEvent: true })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("error chunk, string code: status 500", async () => {
+    const { error } = await readBatches(await chatStream(streaming([delta("a"), failedChunk("server_error")]).transport))
+
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 500 })
+    expect((error as UpstreamHttpError).error.code).toBe("server_error")
+  })
+
+  it("error finish reason alone: fails", async () => {
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a") + errorFinish]).transport))
+
+    expect(batches).toEqual([[delta("a").slice("data: ".length, -2)]])
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+    expect((error as UpstreamHttpError).error.message).toBe("The upstream reported an error in the stream.")
+  })
+
+  it("null error with stop: completes", async () => {
+    const closing = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"error":null}\n\n'
+
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a") + closing]).transport))
+
+    expect(error).toBeUndefined()
+    expect(batches.flat()).toHaveLength(2)
+  })
+
+  it("vLLM flat error first: call fails", async () => {
+    const { transport, counts } = streaming([flatError])
+
+    const failure = await startFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 404, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "The model `llama` does not exist.", type: "NotFoundError", param: null, code: 404 })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("vLLM flat error after text: stream fails", async () => {
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a"), flatError]).transport))
+
+    expect(batches).toHaveLength(1)
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 404, streamEvent: true })
   })
 })
 

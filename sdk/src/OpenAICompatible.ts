@@ -27,7 +27,7 @@ import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStre
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
 import { readStreamStart } from "./StreamStart.js"
-import { pickUpstreamHeaders, readUpstreamError, upstreamErrorFromEvent, upstreamSecrets } from "./UpstreamErrors.js"
+import { pickUpstreamHeaders, readUpstreamError, reportsStreamError, upstreamErrorFromEvent, upstreamSecrets } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
@@ -133,14 +133,16 @@ export const makeOpenAICompatibleAdapter = (
 
   /**
    * Reads an OpenAI-style stream. A chat or completions stream fails on an
-   * in-band `{"error": ...}` event, and when it ends with neither `[DONE]`
-   * nor a finish reason, because that is a cut connection, not a finished
-   * response. Before the first event such a failure fails the provider call
-   * (see `startBatches`), and after it the host sends an error event. The
-   * Responses API's own error events pass through to the client. A chat or
-   * completions event that can carry neither a usage object nor an error is
-   * parsed only when its `json` is read (see `LazyStreamEvent`). Its finish
-   * reason, if any, is found in its text.
+   * in-band error, such as an `{"error": ...}` event or a chunk whose finish
+   * reason is `"error"` (see `reportsStreamError`). It also fails when it ends
+   * with neither `[DONE]` nor a finish reason, because that is a cut
+   * connection, not a finished response. Before the first event such a
+   * failure fails the provider call (see `startBatches`), and after it the
+   * host sends an error event. The Responses API's own error events pass
+   * through to the client.
+   * A chat or completions event whose text contains neither a usage object
+   * nor the string `"error"` is parsed only when its `json` is read (see
+   * `LazyStreamEvent`). Its finish reason, if any, is found in its text.
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
@@ -166,9 +168,9 @@ export const makeOpenAICompatibleAdapter = (
     } catch {
       throw invalidEvent()
     }
-    if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
-      throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
-    }
+    // NOTE: a usage object in an error chunk is dropped with the chunk, so the usage record then
+    // has no provider usage for the tokens streamed before the failure.
+    if (endpoint !== "responses" && reportsStreamError(json)) throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
     if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
     const usage = readUsageFrom(endpoint, json, options.usageQuirks)
     const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
