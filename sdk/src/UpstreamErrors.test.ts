@@ -90,6 +90,20 @@ describe("upstreamErrorFromEvent", () => {
     expect(error.error.code).toBe(429)
   })
 
+  it("type names the status", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{"type":"overloaded_error","message":"Overloaded"}}')
+
+    expect(error.status).toBe(529)
+    expect(error.error.type).toBe("overloaded_error")
+  })
+
+  it("string code names the status", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{"type":"requests","code":"rate_limit_exceeded","message":"Rate limit reached."}}')
+
+    expect(error.status).toBe(429)
+    expect(error.error.code).toBe("rate_limit_exceeded")
+  })
+
   it("code outside error statuses: 500", () => {
     for (const code of [200, 600, 429.5, "429"]) {
       expect(upstreamErrorFromEvent("acme", {}, JSON.stringify({ error: { code, message: "Failed." } })).status, `code ${JSON.stringify(code)}`).toBe(500)

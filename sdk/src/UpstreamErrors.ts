@@ -5,6 +5,7 @@
  */
 import { UpstreamHttpError } from "./Errors.js"
 import type { UpstreamResponse } from "./HttpTransport.js"
+import { streamErrorStatus } from "./StreamErrorStatus.js"
 
 const forwardedHeaderPattern = /^(retry-after|retry-after-ms|x-ratelimit-.*)$/
 
@@ -65,10 +66,8 @@ export const upstreamErrorFromBody = (
 
 /**
  * Reads an error that an OpenAI-style server sent as an event (one that
- * {@link reportsStreamError} flags) in a stream that started with HTTP 200. A
- * numeric `code` from 400 to 599 becomes the status, because OpenRouter and
- * vLLM's OpenAI server put the HTTP status there. Otherwise the status is
- * 500, because the server failed after it had accepted the request.
+ * {@link reportsStreamError} flags) in a stream that started with HTTP 200.
+ * Its status comes from the error's `code` or `type` (see `streamErrorStatus`).
  */
 export const upstreamErrorFromEvent = (
   provider: string,
@@ -77,8 +76,7 @@ export const upstreamErrorFromEvent = (
   secrets: ReadonlyArray<string> = []
 ): UpstreamHttpError => {
   const error = errorValueOf(data)
-  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
-  const status = typeof code === "number" && Number.isInteger(code) && code >= 400 && code <= 599 ? code : 500
+  const status = streamErrorStatus(error)
   const mapped = fromErrorValue(provider, status, headers, error, secrets, "The upstream reported an error in the stream.")
   return new UpstreamHttpError({ provider, status, error: mapped.error, headers: mapped.headers, streamEvent: true })
 }
