@@ -1,6 +1,6 @@
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import type { ChatRequest, CompletionRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, ResponsesRequest } from "./ChatRequest.js"
 import { UpstreamProtocolError, type UpstreamHttpError } from "./Errors.js"
 import { upstreamSecrets } from "./UpstreamErrors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
@@ -327,6 +327,105 @@ describe("OpenAI-compatible in-band error shapes", () => {
 
     expect(batches).toHaveLength(1)
     expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 404, streamEvent: true })
+  })
+})
+
+describe("OpenAI-compatible Responses stream start", () => {
+  const created =
+    'event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","error":null,"output":[]}}\n\n'
+  const failed = (error: unknown) =>
+    `event: response.failed\ndata: ${JSON.stringify({ type: "response.failed", sequence_number: 0, response: { id: "resp_1", object: "response", status: "failed", error, output: [] } })}\n\n`
+  const errorEvent = (payload: Record<string, unknown>) => `event: error\ndata: ${JSON.stringify({ type: "error", sequence_number: 0, ...payload })}\n\n`
+  const rateLimited = errorEvent({ code: "rate_limit_exceeded", message: "Rate limit reached for requests.", param: null })
+  const responsesRequest = { model: "gpt-4.1", input: "Hi", stream: true } as unknown as ResponsesRequest
+
+  const responses = (transport: HttpTransportService, apiKey?: string) =>
+    Effect.runPromiseExit(
+      makeOpenAICompatibleAdapter(
+        { provider: "openai", baseUrl: "http://127.0.0.1:9/v1", apiKey: apiKey === undefined ? undefined : Redacted.make(apiKey) },
+        transport
+      ).passthrough!("responses", responsesRequest, context)
+    )
+
+  const responsesStartFailure = async (transport: HttpTransportService, apiKey?: string) => {
+    const exit = await responses(transport, apiKey)
+    return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
+  }
+
+  /** Reads a started Responses stream to its end and returns its events' names. */
+  const eventNames = async (transport: HttpTransportService) => {
+    const exit = await responses(transport)
+    if (!Exit.isSuccess(exit) || exit.value._tag !== "Stream") throw new Error("Expected a started stream")
+    const names: Array<string | undefined> = []
+    for await (const event of exit.value.events) names.push(event.event)
+    return names
+  }
+
+  it("error event first: call fails", async () => {
+    const { transport, counts } = streaming([rateLimited, created])
+
+    const failure = await responsesStartFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 429, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "Rate limit reached for requests.", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" })
+    expect(counts.reads).toBe(1)
+    expect(counts.discards).toBe(1)
+  })
+
+  it("nested error event first: its type", async () => {
+    const nested = errorEvent({ error: { type: "invalid_request_error", code: "context_length_exceeded", message: "Input too long.", param: "input" } })
+
+    const failure = await responsesStartFailure(streaming([nested]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 400 })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "Input too long.", type: "invalid_request_error", param: "input", code: "context_length_exceeded" })
+  })
+
+  it("failed response first: call fails", async () => {
+    const { transport, counts } = streaming([failed({ code: "server_error", message: "The server had an error." })])
+
+    const failure = await responsesStartFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "The server had an error.", type: "api_error", param: null, code: "server_error" })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("failed response, prompt code: 400", async () => {
+    const failure = await responsesStartFailure(streaming([failed({ code: "invalid_prompt", message: "The prompt was rejected." })]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 400 })
+  })
+
+  it("failed response, null error: 500", async () => {
+    const failure = await responsesStartFailure(streaming([failed(null)]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500 })
+    expect((failure as UpstreamHttpError).error.message).toBe("The upstream reported that the response failed.")
+  })
+
+  it("error envelope first: call fails", async () => {
+    const failure = await responsesStartFailure(streaming(['data: {"error":{"message":"Overloaded","type":"server_error","code":null}}\n\n']).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+  })
+
+  it("first error message: key redacted", async () => {
+    const quoting = errorEvent({ code: "server_error", message: "Failed for key sk-responses-test-key.", param: null })
+
+    const failure = await responsesStartFailure(streaming([quoting]).transport, "sk-responses-test-key")
+
+    expect((failure as UpstreamHttpError).error.message).toBe("Failed for key [redacted].")
+  })
+
+  it("error after first event: passes through", async () => {
+    expect(await eventNames(streaming([created, rateLimited]).transport)).toEqual(["response.created", "error"])
+  })
+
+  it("failure after first event: passes through", async () => {
+    const names = await eventNames(streaming([created + failed({ code: "server_error", message: "The server had an error." })]).transport)
+
+    expect(names).toEqual(["response.created", "response.failed"])
   })
 })
 

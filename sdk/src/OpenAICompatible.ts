@@ -27,6 +27,7 @@ import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStre
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
 import { readStreamStart } from "./StreamStart.js"
+import { responsesStreamError } from "./ResponsesStreamError.js"
 import { pickUpstreamHeaders, readUpstreamError, reportsStreamError, upstreamErrorFromEvent, upstreamSecrets } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
@@ -138,16 +139,26 @@ export const makeOpenAICompatibleAdapter = (
    * with neither `[DONE]` nor a finish reason, because that is a cut
    * connection, not a finished response. Before the first event such a
    * failure fails the provider call (see `startBatches`), and after it the
-   * host sends an error event. The Responses API's own error events pass
-   * through to the client.
+   * host sends an error event. The Responses API's own error events fail
+   * the provider call only as the first event, and pass through to the
+   * client after it.
    * A chat or completions event whose text contains neither a usage object
    * nor the string `"error"` is parsed only when its `json` is read (see
    * `LazyStreamEvent`). Its finish reason, if any, is found in its text.
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
-  /** Parses one event, and throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or a finish reason. */
-  const toEvent = (event: SseEvent, endpoint: PassthroughEndpoint | "chat", headers: UpstreamResponse["headers"], end: { seen: boolean }): StreamEvent => {
+  /**
+   * Parses one event, and throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or
+   * a finish reason. `first` is true for the stream's first event.
+   */
+  const toEvent = (
+    event: SseEvent,
+    endpoint: PassthroughEndpoint | "chat",
+    headers: UpstreamResponse["headers"],
+    end: { seen: boolean },
+    first: boolean
+  ): StreamEvent => {
     if (event.data === "[DONE]") {
       end.seen = true
       return { data: event.data, done: true }
@@ -168,9 +179,17 @@ export const makeOpenAICompatibleAdapter = (
     } catch {
       throw invalidEvent()
     }
-    // NOTE: a usage object in an error chunk is dropped with the chunk, so the usage record then
-    // has no provider usage for the tokens streamed before the failure.
-    if (endpoint !== "responses" && reportsStreamError(json)) throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
+    if (endpoint === "responses") {
+      // A failure reported as the first event fails the provider call, before any byte reaches the
+      // client, so routing may retry it. Later error events are part of the stream that the
+      // Responses API's clients read, so they pass through.
+      const failure = first ? responsesStreamError(provider, headers, event, json, secrets) : undefined
+      if (failure !== undefined) throw failure
+    } else if (reportsStreamError(json)) {
+      // NOTE: a usage object in an error chunk is dropped with the chunk, so the usage record then
+      // has no provider usage for the tokens streamed before the failure.
+      throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
+    }
     if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
     const usage = readUsageFrom(endpoint, json, options.usageQuirks)
     const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
@@ -183,12 +202,16 @@ export const makeOpenAICompatibleAdapter = (
   async function* readBatches(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<ReadonlyArray<StreamEvent>> {
     const parser = new SseParser()
     const end = { seen: false }
+    let first = true
     let finished = false
     try {
       for await (const bytes of response.body) {
         const batch: Array<StreamEvent> = []
         try {
-          for (const event of parser.push(bytes)) batch.push(toEvent(event, endpoint, response.headers, end))
+          for (const event of parser.push(bytes)) {
+            batch.push(toEvent(event, endpoint, response.headers, end, first))
+            first = false
+          }
         } catch (error) {
           // The events before the failing one reach the client first, as they would one by one.
           if (batch.length > 0) yield batch

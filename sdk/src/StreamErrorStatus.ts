@@ -6,11 +6,14 @@
  */
 
 /**
- * Error types and codes whose status is fixed: Anthropic's error types with
- * the statuses of its error reference (docs.claude.com/en/api/errors, the
- * same table as `statusByErrorType` in the Anthropic provider), and OpenAI's
- * `server_error`, `insufficient_quota` and `rate_limit_exceeded` with the
- * statuses its error codes guide gives them.
+ * Error types and codes whose status is fixed. Anthropic's error types get
+ * the statuses of its error reference (docs.claude.com/en/api/errors), as in
+ * `statusByErrorType` of the Anthropic provider. OpenAI's `server_error`,
+ * `insufficient_quota` and `rate_limit_exceeded` get the statuses its error
+ * codes guide gives them. The codes of the Responses API's `ResponseError`
+ * (`openai` package v6.30) that name a problem with the request's prompt or
+ * images get 400, because they describe the request's input rather than a
+ * server failure.
  */
 const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
   ["invalid_request_error", 400],
@@ -25,7 +28,22 @@ const STATUS_BY_ERROR_NAME: ReadonlyMap<string, number> = new Map([
   ["overloaded_error", 529],
   ["insufficient_quota", 429],
   ["rate_limit_exceeded", 429],
-  ["server_error", 500]
+  ["server_error", 500],
+  ["invalid_prompt", 400],
+  ["invalid_image", 400],
+  ["invalid_image_format", 400],
+  ["invalid_base64_image", 400],
+  ["invalid_image_url", 400],
+  ["image_too_large", 400],
+  ["image_too_small", 400],
+  ["image_parse_error", 400],
+  ["image_content_policy_violation", 400],
+  ["invalid_image_mode", 400],
+  ["image_file_too_large", 400],
+  ["unsupported_image_media_type", 400],
+  ["empty_image_file", 400],
+  ["failed_to_download_image", 400],
+  ["image_file_not_found", 400]
 ])
 
 const isErrorStatus = (value: unknown): value is number =>

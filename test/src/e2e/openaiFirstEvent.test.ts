@@ -7,6 +7,9 @@
  * Two other shapes count as errors too: OpenRouter's chunk that carries both
  * `choices` (with `finish_reason: "error"`) and `error`, and vLLM's error
  * object without the `error` envelope, as vLLM wrote it before v0.10.1.
+ * On `/v1/responses`, an `error` or `response.failed` first event fails the
+ * call in the same way, and the same events later in a stream pass through
+ * unchanged, because Responses API clients read them as part of the stream.
  */
 import OpenAI from "openai"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
@@ -21,6 +24,7 @@ import {
   openaiPairProvidersYaml,
   orderedPairYaml,
   retryingModelYaml,
+  ssePayloads,
   startHarness,
   type Harness
 } from "./harness.js"
@@ -35,7 +39,11 @@ const modelsYaml = [
   orderedPairYaml("pair-chunk-first"),
   orderedPairYaml("pair-chunk-mid"),
   orderedPairYaml("pair-flat-first"),
-  orderedPairYaml("pair-flat-rejected")
+  orderedPairYaml("pair-flat-rejected"),
+  orderedPairYaml("pair-responses-error-first"),
+  orderedPairYaml("pair-responses-failed-first"),
+  orderedPairYaml("pair-responses-failing"),
+  orderedPairYaml("pair-responses-later")
 ].join("")
 
 // OpenRouter's recorded 429 body, sent as the first event after a keep-alive comment, as OpenRouter
@@ -254,5 +262,95 @@ describe("OpenAI-compatible error chunks", () => {
     const record = (await harness.gateway.usageRecords()).at(-1)!
     expect(record.status).toBe("error")
     expect(record.httpStatus).toBe(400)
+  })
+})
+
+const RESPONSES_STREAM = "openai/responses/text-stream.sse"
+const RECORDED_RESPONSES_TYPES = ssePayloads(RESPONSES_STREAM).map((event: { type: string }) => event.type)
+
+// No licensed recording has a failed Responses stream, so these events are written by hand in the
+// shapes of the `openai` package's `ResponseErrorEvent` and `ResponseFailedEvent`.
+const RESPONSES_RATE_LIMIT = "Rate limit reached for requests per min."
+const responsesErrorEvent = `event: error\ndata: ${JSON.stringify({
+  type: "error",
+  sequence_number: 0,
+  code: "rate_limit_exceeded",
+  message: RESPONSES_RATE_LIMIT,
+  param: null
+})}\n\n`
+const responsesFailedEvent = (sequenceNumber: number) =>
+  `event: response.failed\ndata: ${JSON.stringify({
+    type: "response.failed",
+    sequence_number: sequenceNumber,
+    response: { id: "resp_1", object: "response", status: "failed", error: { code: "server_error", message: "The server had an error." }, output: [] }
+  })}\n\n`
+const responsesCreatedEvent = `event: response.created\ndata: ${JSON.stringify({
+  type: "response.created",
+  sequence_number: 0,
+  response: { id: "resp_1", object: "response", status: "in_progress", error: null, output: [] }
+})}\n\n`
+
+/** Streams a response and returns the types of the events the client received. */
+const responsesEventTypes = async (model: string): Promise<Array<string>> => {
+  const stream = await harness.client.responses.create({ model, input: "Say hello to the world", stream: true })
+  const types: Array<string> = []
+  for await (const event of stream) types.push(event.type)
+  return types
+}
+
+describe("Responses failure as the first stream event", () => {
+  it("error event first: falls back", async () => {
+    harness.upstream.enqueue(streamReply(responsesErrorEvent))
+    harness.upstream.enqueue({ fixture: RESPONSES_STREAM })
+
+    const types = await responsesEventTypes("pair-responses-error-first")
+
+    expect(types).toEqual(RECORDED_RESPONSES_TYPES)
+    expect(newPaths()).toEqual(["/primary/v1/responses", "/backup/v1/responses"])
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.provider).toBe("backup")
+    expect(record.status).toBe("ok")
+    // The recording's `response.completed` reports 9 input and 12 output tokens.
+    expect(record.promptTokens).toBe(9)
+    expect(record.completionTokens).toBe(12)
+  })
+
+  it("failed response first: falls back", async () => {
+    harness.upstream.enqueue(streamReply(responsesFailedEvent(0)))
+    harness.upstream.enqueue({ fixture: RESPONSES_STREAM })
+
+    const types = await responsesEventTypes("pair-responses-failed-first")
+
+    expect(types).toEqual(RECORDED_RESPONSES_TYPES)
+    expect(newPaths()).toEqual(["/primary/v1/responses", "/backup/v1/responses"])
+  })
+
+  it("all failing: error with its status", async () => {
+    harness.upstream.enqueue(streamReply(responsesErrorEvent))
+    harness.upstream.enqueue(streamReply(responsesErrorEvent))
+
+    const error = await failureOf(harness.client.responses.create({ model: "pair-responses-failing", input: "Say hello", stream: true }))
+
+    expect(error).toBeInstanceOf(OpenAI.RateLimitError)
+    const apiError = error as InstanceType<typeof OpenAI.APIError>
+    expect(apiError.status).toBe(429)
+    expect(apiError.error).toEqual({ message: RESPONSES_RATE_LIMIT, type: "rate_limit_error", param: null, code: "rate_limit_exceeded" })
+    expect(newPaths()).toEqual(["/primary/v1/responses", "/backup/v1/responses"])
+    const record = (await harness.gateway.usageRecords()).at(-1)!
+    expect(record.status).toBe("error")
+    expect(record.httpStatus).toBe(429)
+  })
+
+  it("failure after first event: relayed", async () => {
+    harness.upstream.enqueue(streamReply(responsesCreatedEvent + responsesFailedEvent(1)))
+
+    const stream = await harness.client.responses.create({ model: "pair-responses-later", input: "Say hello", stream: true })
+    const events: Array<OpenAI.Responses.ResponseStreamEvent> = []
+    for await (const event of stream) events.push(event)
+
+    expect(events.map((event) => event.type)).toEqual(["response.created", "response.failed"])
+    const failed = events[1] as OpenAI.Responses.ResponseFailedEvent
+    expect(failed.response.error).toEqual({ code: "server_error", message: "The server had an error." })
+    expect(newPaths()).toEqual(["/primary/v1/responses"])
   })
 })
