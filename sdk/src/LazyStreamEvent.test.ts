@@ -9,6 +9,7 @@ describe("mayEndOrReport", () => {
     expect(mayEndOrReport('{"choices":[{"delta":{},"finish_reason": "length"}]}')).toBe(true)
     expect(mayEndOrReport('{"error":{"message":"overloaded"}}')).toBe(true)
     expect(mayEndOrReport('{"x_groq":{"usage":{"prompt_tokens":1}}}')).toBe(true)
+    expect(mayEndOrReport('{"object":"error","message":"Bad request","type":"BadRequestError","code":400}')).toBe(true)
   })
 
   it("passes over ordinary text chunks, even ones that mention these words", () => {
@@ -28,6 +29,21 @@ describe("notableContent", () => {
     expect(notableContent('{"choices":[{"delta":{},"finish_reason":"stop"}],"error":{"message":"cut"}}')).toBe("parse")
     expect(notableContent('{"choices":[],"usage":{"prompt_tokens":1}}')).toBe("parse")
     expect(notableContent('{"x_groq":{"usage":{"prompt_tokens":1}},"choices":[{"finish_reason":"stop"}]}')).toBe("parse")
+  })
+
+  it("error finish reason: parse", () => {
+    expect(notableContent('{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}')).toBe("parse")
+    expect(notableContent('{"choices":[{"delta":{},"finish_reason" : "error"}]}')).toBe("parse")
+    expect(notableContent('{"id":"gen-1","error":{"code":502,"message":"lost"},"choices":[{"index":0,"delta":{"content":""},"finish_reason":"error"}]}')).toBe("parse")
+  })
+
+  it("error inside longer text: finish", () => {
+    expect(notableContent(JSON.stringify({ choices: [{ delta: { content: 'an "error" occurred' }, finish_reason: "stop" }] }))).toBe("finish")
+  })
+
+  // A text delta that is exactly the word costs a parse, and the parse finds no error.
+  it("text exactly error: parse", () => {
+    expect(notableContent('{"choices":[{"delta":{"content":"error"},"finish_reason":null}]}')).toBe("parse")
   })
 
   it("an empty finish reason: parse", () => {

@@ -15,17 +15,20 @@ import { isJsonWhitespace } from "./usageScan.js"
 /**
  * Checks whether an OpenAI-style chunk may contain a usage object, a finish
  * reason or an error, judged from its text. A JSON string cannot contain an
- * unescaped `"`, so these patterns never match text inside a string. A
- * whole string value `"error"` matches too, which only costs a parse.
+ * unescaped `"`, so these patterns never match text inside a string. The
+ * pattern for `"error"` matches a whole string value as well as a key, so it
+ * also flags a finish reason of `"error"` and vLLM's `"object": "error"`.
  */
 export const mayEndOrReport = (data: string): boolean => NOTABLE_KEYS.test(data)
 
 /**
  * Tells what an OpenAI-style chunk may carry, judged from its text as
  * {@link mayEndOrReport} does: `"plain"` for nothing notable, `"finish"` for
- * a finish reason without a usage object or an error key, and `"parse"` for
- * a chunk whose payload must be read. A stream's closing chunk usually
- * brings only the finish reason, so it needs no parse either.
+ * a finish reason without a usage object or the string `"error"`, and
+ * `"parse"` for a chunk whose payload must be read. A finish reason of
+ * `"error"` is such a string, so that chunk is parsed and its error read. A
+ * stream's closing chunk usually brings only the finish reason, so it needs
+ * no parse either.
  */
 export const notableContent = (data: string): "plain" | "finish" | "parse" => {
   const first = NOTABLE_KEYS.exec(data)

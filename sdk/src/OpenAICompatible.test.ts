@@ -1,6 +1,6 @@
-import { Cause, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import type { ChatRequest, CompletionRequest } from "./ChatRequest.js"
+import type { ChatRequest, CompletionRequest, ResponsesRequest } from "./ChatRequest.js"
 import { UpstreamProtocolError, type UpstreamHttpError } from "./Errors.js"
 import { upstreamSecrets } from "./UpstreamErrors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
@@ -107,6 +107,12 @@ const readBatches = async (result: StreamResult) => {
   }
 }
 
+/** Starts a chat stream and returns its failure, or undefined when it started. */
+const startFailure = async (transport: HttpTransportService) => {
+  const exit = await Effect.runPromiseExit(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
+  return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
+}
+
 describe("OpenAI-compatible streams", () => {
   it("batches: one per network read", async () => {
     const reads = [delta("a") + delta("b"), delta("c") + finish + "data: [DONE]\n\n"]
@@ -165,12 +171,6 @@ describe("OpenAI-compatible streams", () => {
 describe("OpenAI-compatible stream start", () => {
   const errorEvent = 'data: {"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}\n\n'
   const keepAlive = ": OPENROUTER PROCESSING\n\n"
-
-  /** Starts a chat stream and returns its failure, or undefined when it started. */
-  const startFailure = async (transport: HttpTransportService) => {
-    const exit = await Effect.runPromiseExit(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
-    return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
-  }
 
   it("first event error: call fails", async () => {
     const { transport, counts } = streaming([errorEvent, delta("a") + finish])
@@ -251,6 +251,181 @@ describe("OpenAI-compatible stream start", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     expect(JSON.stringify(exit)).toContain("UpstreamHttpError")
     expect(counts.discards).toBe(1)
+  })
+})
+
+describe("OpenAI-compatible in-band error shapes", () => {
+  // OpenRouter ends a stream that failed with one chunk carrying both `choices` and `error`.
+  const failedChunk = (code: number | string) =>
+    `data: ${JSON.stringify({
+      id: "gen-1",
+      object: "chat.completion.chunk",
+      model: "openai/gpt-4o-mini",
+      error: { code, message: "Upstream provider connection lost" },
+      choices: [{ index: 0, delta: { content: "" }, finish_reason: "error" }]
+    })}\n\n`
+  const errorFinish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"error"}]}\n\n'
+  // vLLM's error object before v0.10.1, without the `error` envelope.
+  const flatError = 'data: {"object":"error","message":"The model `llama` does not exist.","type":"NotFoundError","param":null,"code":404}\n\n'
+
+  it("error chunk first: call fails", async () => {
+    const { transport, counts } = streaming([": OPENROUTER PROCESSING\n\n", failedChunk(502), delta("a") + finish])
+
+    const failure = await startFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 502, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "Upstream provider connection lost", type: "api_error", param: null, code: 502 })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("error chunk after text: stream fails", async () => {
+    const { transport, counts } = streaming([delta("a"), failedChunk(502)])
+
+    const { batches, error } = await readBatches(await chatStream(transport))
+
+    expect(batches).toEqual([[delta("a").slice("data: ".length, -2)]])
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 502, streamEvent: true })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("error chunk, string code: status 500", async () => {
+    const { error } = await readBatches(await chatStream(streaming([delta("a"), failedChunk("server_error")]).transport))
+
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 500 })
+    expect((error as UpstreamHttpError).error.code).toBe("server_error")
+  })
+
+  it("error finish reason alone: fails", async () => {
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a") + errorFinish]).transport))
+
+    expect(batches).toEqual([[delta("a").slice("data: ".length, -2)]])
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+    expect((error as UpstreamHttpError).error.message).toBe("The upstream reported an error in the stream.")
+  })
+
+  it("null error with stop: completes", async () => {
+    const closing = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"error":null}\n\n'
+
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a") + closing]).transport))
+
+    expect(error).toBeUndefined()
+    expect(batches.flat()).toHaveLength(2)
+  })
+
+  it("vLLM flat error first: call fails", async () => {
+    const { transport, counts } = streaming([flatError])
+
+    const failure = await startFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 404, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "The model `llama` does not exist.", type: "NotFoundError", param: null, code: 404 })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("vLLM flat error after text: stream fails", async () => {
+    const { batches, error } = await readBatches(await chatStream(streaming([delta("a"), flatError]).transport))
+
+    expect(batches).toHaveLength(1)
+    expect(error).toMatchObject({ _tag: "UpstreamHttpError", status: 404, streamEvent: true })
+  })
+})
+
+describe("OpenAI-compatible Responses stream start", () => {
+  const created =
+    'event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","error":null,"output":[]}}\n\n'
+  const failed = (error: unknown) =>
+    `event: response.failed\ndata: ${JSON.stringify({ type: "response.failed", sequence_number: 0, response: { id: "resp_1", object: "response", status: "failed", error, output: [] } })}\n\n`
+  const errorEvent = (payload: Record<string, unknown>) => `event: error\ndata: ${JSON.stringify({ type: "error", sequence_number: 0, ...payload })}\n\n`
+  const rateLimited = errorEvent({ code: "rate_limit_exceeded", message: "Rate limit reached for requests.", param: null })
+  const responsesRequest = { model: "gpt-4.1", input: "Hi", stream: true } as unknown as ResponsesRequest
+
+  const responses = (transport: HttpTransportService, apiKey?: string) =>
+    Effect.runPromiseExit(
+      makeOpenAICompatibleAdapter(
+        { provider: "openai", baseUrl: "http://127.0.0.1:9/v1", apiKey: apiKey === undefined ? undefined : Redacted.make(apiKey) },
+        transport
+      ).passthrough!("responses", responsesRequest, context)
+    )
+
+  const responsesStartFailure = async (transport: HttpTransportService, apiKey?: string) => {
+    const exit = await responses(transport, apiKey)
+    return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
+  }
+
+  /** Reads a started Responses stream to its end and returns its events' names. */
+  const eventNames = async (transport: HttpTransportService) => {
+    const exit = await responses(transport)
+    if (!Exit.isSuccess(exit) || exit.value._tag !== "Stream") throw new Error("Expected a started stream")
+    const names: Array<string | undefined> = []
+    for await (const event of exit.value.events) names.push(event.event)
+    return names
+  }
+
+  it("error event first: call fails", async () => {
+    const { transport, counts } = streaming([rateLimited, created])
+
+    const failure = await responsesStartFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 429, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "Rate limit reached for requests.", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" })
+    expect(counts.reads).toBe(1)
+    expect(counts.discards).toBe(1)
+  })
+
+  it("nested error event first: its type", async () => {
+    const nested = errorEvent({ error: { type: "invalid_request_error", code: "context_length_exceeded", message: "Input too long.", param: "input" } })
+
+    const failure = await responsesStartFailure(streaming([nested]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 400 })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "Input too long.", type: "invalid_request_error", param: "input", code: "context_length_exceeded" })
+  })
+
+  it("failed response first: call fails", async () => {
+    const { transport, counts } = streaming([failed({ code: "server_error", message: "The server had an error." })])
+
+    const failure = await responsesStartFailure(transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+    expect((failure as UpstreamHttpError).error).toEqual({ message: "The server had an error.", type: "api_error", param: null, code: "server_error" })
+    expect(counts.discards).toBe(1)
+  })
+
+  it("failed response, prompt code: 400", async () => {
+    const failure = await responsesStartFailure(streaming([failed({ code: "invalid_prompt", message: "The prompt was rejected." })]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 400 })
+  })
+
+  it("failed response, null error: 500", async () => {
+    const failure = await responsesStartFailure(streaming([failed(null)]).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500 })
+    expect((failure as UpstreamHttpError).error.message).toBe("The upstream reported that the response failed.")
+  })
+
+  it("error envelope first: call fails", async () => {
+    const failure = await responsesStartFailure(streaming(['data: {"error":{"message":"Overloaded","type":"server_error","code":null}}\n\n']).transport)
+
+    expect(failure).toMatchObject({ _tag: "UpstreamHttpError", status: 500, streamEvent: true })
+  })
+
+  it("first error message: key redacted", async () => {
+    const quoting = errorEvent({ code: "server_error", message: "Failed for key sk-responses-test-key.", param: null })
+
+    const failure = await responsesStartFailure(streaming([quoting]).transport, "sk-responses-test-key")
+
+    expect((failure as UpstreamHttpError).error.message).toBe("Failed for key [redacted].")
+  })
+
+  it("error after first event: passes through", async () => {
+    expect(await eventNames(streaming([created, rateLimited]).transport)).toEqual(["response.created", "error"])
+  })
+
+  it("failure after first event: passes through", async () => {
+    const names = await eventNames(streaming([created + failed({ code: "server_error", message: "The server had an error." })]).transport)
+
+    expect(names).toEqual(["response.created", "response.failed"])
   })
 })
 

@@ -27,7 +27,8 @@ import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStre
 import { SseParser, type SseEvent } from "./Sse.js"
 import { scanUsageObject } from "./usageScan.js"
 import { readStreamStart } from "./StreamStart.js"
-import { pickUpstreamHeaders, readUpstreamError, upstreamErrorFromEvent, upstreamSecrets } from "./UpstreamErrors.js"
+import { responsesStreamError } from "./ResponsesStreamError.js"
+import { pickUpstreamHeaders, readUpstreamError, reportsStreamError, upstreamErrorFromEvent, upstreamSecrets } from "./UpstreamErrors.js"
 import { usageFromOpenAI, type Usage, type UsageQuirks } from "./Usage.js"
 
 export interface OpenAICompatibleOptions {
@@ -133,19 +134,31 @@ export const makeOpenAICompatibleAdapter = (
 
   /**
    * Reads an OpenAI-style stream. A chat or completions stream fails on an
-   * in-band `{"error": ...}` event, and when it ends with neither `[DONE]`
-   * nor a finish reason, because that is a cut connection, not a finished
-   * response. Before the first event such a failure fails the provider call
-   * (see `startBatches`), and after it the host sends an error event. The
-   * Responses API's own error events pass through to the client. A chat or
-   * completions event that can carry neither a usage object nor an error is
-   * parsed only when its `json` is read (see `LazyStreamEvent`). Its finish
-   * reason, if any, is found in its text.
+   * in-band error, such as an `{"error": ...}` event or a chunk whose finish
+   * reason is `"error"` (see `reportsStreamError`). It also fails when it ends
+   * with neither `[DONE]` nor a finish reason, because that is a cut
+   * connection, not a finished response. Before the first event such a
+   * failure fails the provider call (see `startBatches`), and after it the
+   * host sends an error event. The Responses API's own error events fail
+   * the provider call only as the first event, and pass through to the
+   * client after it.
+   * A chat or completions event whose text contains neither a usage object
+   * nor the string `"error"` is parsed only when its `json` is read (see
+   * `LazyStreamEvent`). Its finish reason, if any, is found in its text.
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
-  /** Parses one event, and throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or a finish reason. */
-  const toEvent = (event: SseEvent, endpoint: PassthroughEndpoint | "chat", headers: UpstreamResponse["headers"], end: { seen: boolean }): StreamEvent => {
+  /**
+   * Parses one event, and throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or
+   * a finish reason. `first` is true for the stream's first event.
+   */
+  const toEvent = (
+    event: SseEvent,
+    endpoint: PassthroughEndpoint | "chat",
+    headers: UpstreamResponse["headers"],
+    end: { seen: boolean },
+    first: boolean
+  ): StreamEvent => {
     if (event.data === "[DONE]") {
       end.seen = true
       return { data: event.data, done: true }
@@ -166,7 +179,15 @@ export const makeOpenAICompatibleAdapter = (
     } catch {
       throw invalidEvent()
     }
-    if (json !== null && typeof json === "object" && json.error !== undefined && json.choices === undefined && endpoint !== "responses") {
+    if (endpoint === "responses") {
+      // A failure reported as the first event fails the provider call, before any byte reaches the
+      // client, so routing may retry it. Later error events are part of the stream that the
+      // Responses API's clients read, so they pass through.
+      const failure = first ? responsesStreamError(provider, headers, event, json, secrets) : undefined
+      if (failure !== undefined) throw failure
+    } else if (reportsStreamError(json)) {
+      // NOTE: a usage object in an error chunk is dropped with the chunk, so the usage record then
+      // has no provider usage for the tokens streamed before the failure.
       throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
     }
     if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
@@ -193,12 +214,16 @@ export const makeOpenAICompatibleAdapter = (
     const parser = new SseParser()
     const end = { seen: false }
     let eventCount = 0
+    let first = true
     let finished = false
     try {
       for await (const bytes of response.body) {
         const batch: Array<StreamEvent> = []
         try {
-          for (const event of parser.push(bytes)) batch.push(toEvent(event, endpoint, response.headers, end))
+          for (const event of parser.push(bytes)) {
+            batch.push(toEvent(event, endpoint, response.headers, end, first))
+            first = false
+          }
         } catch (error) {
           // The events before the failing one reach the client first, as they would one by one.
           if (batch.length > 0) yield batch

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest"
-import { makeUpstreamHttpError, pickUpstreamHeaders, redact, upstreamErrorFromEvent, type UpstreamErrorFields } from "./UpstreamErrors.js"
+import {
+  makeUpstreamHttpError,
+  pickUpstreamHeaders,
+  redact,
+  reportsStreamError,
+  upstreamErrorFromBody,
+  upstreamErrorFromEvent,
+  type UpstreamErrorFields
+} from "./UpstreamErrors.js"
 
 describe("pickUpstreamHeaders", () => {
   it("keeps rate limit headers", () => {
@@ -82,6 +90,20 @@ describe("upstreamErrorFromEvent", () => {
     expect(error.error.code).toBe(429)
   })
 
+  it("type names the status", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{"type":"overloaded_error","message":"Overloaded"}}')
+
+    expect(error.status).toBe(529)
+    expect(error.error.type).toBe("overloaded_error")
+  })
+
+  it("string code names the status", () => {
+    const error = upstreamErrorFromEvent("acme", {}, '{"error":{"type":"requests","code":"rate_limit_exceeded","message":"Rate limit reached."}}')
+
+    expect(error.status).toBe(429)
+    expect(error.error.code).toBe("rate_limit_exceeded")
+  })
+
   it("code outside error statuses: 500", () => {
     for (const code of [200, 600, 429.5, "429"]) {
       expect(upstreamErrorFromEvent("acme", {}, JSON.stringify({ error: { code, message: "Failed." } })).status, `code ${JSON.stringify(code)}`).toBe(500)
@@ -99,5 +121,53 @@ describe("upstreamErrorFromEvent", () => {
     const error = upstreamErrorFromEvent("acme", {}, '{"error":{"message":"key sk-acme-4f9a2c failed"}}', ["sk-acme-4f9a2c"])
 
     expect(error.error.message).toBe("key [redacted] failed")
+  })
+})
+
+describe("reportsStreamError", () => {
+  const cases: ReadonlyArray<readonly [string, unknown, boolean]> = [
+    ["error envelope", { error: { message: "Overloaded" } }, true],
+    ["null error without choices", { error: null }, true],
+    ["error beside choices", { error: { code: 502, message: "lost" }, choices: [{ index: 0, delta: {}, finish_reason: "error" }] }, true],
+    ["error beside choices without finish", { error: { message: "lost" }, choices: [] }, true],
+    ["error finish reason", { choices: [{ index: 0, delta: {}, finish_reason: "error" }] }, true],
+    ["error finish in second choice", { choices: [{ index: 0, finish_reason: "stop" }, { index: 1, finish_reason: "error" }] }, true],
+    ["vLLM flat error", { object: "error", message: "Bad request", type: "BadRequestError", code: 400 }, true],
+    ["stop chunk", { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }, false],
+    ["null error beside choices", { choices: [{ index: 0, delta: {}, finish_reason: "stop" }], error: null }, false],
+    ["text chunk", { object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: "error" }, finish_reason: null }] }, false],
+    ["null choice", { choices: [null] }, false],
+    ["not an object", "error", false],
+    ["null", null, false]
+  ]
+
+  for (const [name, payload, expected] of cases) {
+    it(name, () => {
+      expect(reportsStreamError(payload)).toBe(expected)
+    })
+  }
+})
+
+describe("vLLM flat error shape", () => {
+  const flat = '{"object":"error","message":"This model\'s maximum context length is 2048 tokens.","type":"BadRequestError","param":null,"code":400}'
+
+  it("HTTP body: fields read", () => {
+    const error = upstreamErrorFromBody("vllm", 400, {}, flat)
+
+    expect(error.error).toEqual({ message: "This model's maximum context length is 2048 tokens.", type: "BadRequestError", param: null, code: 400 })
+  })
+
+  it("stream event: code becomes status", () => {
+    const error = upstreamErrorFromEvent("vllm", {}, flat)
+
+    expect(error.status).toBe(400)
+    expect(error.streamEvent).toBe(true)
+    expect(error.error.message).toBe("This model's maximum context length is 2048 tokens.")
+  })
+
+  it("other object values: not read", () => {
+    const error = upstreamErrorFromBody("vllm", 400, {}, '{"object":"list","message":"not an error"}')
+
+    expect(error.error.message).toBe("The upstream returned HTTP 400.")
   })
 })

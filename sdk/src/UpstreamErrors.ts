@@ -5,6 +5,7 @@
  */
 import { UpstreamHttpError } from "./Errors.js"
 import type { UpstreamResponse } from "./HttpTransport.js"
+import { streamErrorStatus } from "./StreamErrorStatus.js"
 
 const forwardedHeaderPattern = /^(retry-after|retry-after-ms|x-ratelimit-.*)$/
 
@@ -52,8 +53,8 @@ const defaultErrorType = (status: number): string => {
 
 /**
  * Reads an error body that follows OpenAI's `{"error": {...}}` shape (also
- * used by most OpenAI-compatible servers); other bodies get a generic
- * message naming the status, never their own text.
+ * used by most OpenAI-compatible servers) or vLLM's older flat shape. Other
+ * bodies get a generic message naming the status, never their own text.
  */
 export const upstreamErrorFromBody = (
   provider: string,
@@ -64,11 +65,9 @@ export const upstreamErrorFromBody = (
 ): UpstreamHttpError => fromErrorValue(provider, status, headers, errorValueOf(bodyText), secrets, `The upstream returned HTTP ${status}.`)
 
 /**
- * Reads an error that an OpenAI-style server sent as an event
- * (`data: {"error": {...}}`) in a stream that started with HTTP 200. A
- * numeric `code` from 400 to 599 becomes the status, because OpenRouter and
- * vLLM's OpenAI server put the HTTP status there. Otherwise the status is
- * 500, because the server failed after it had accepted the request.
+ * Reads an error that an OpenAI-style server sent as an event (one that
+ * {@link reportsStreamError} flags) in a stream that started with HTTP 200.
+ * Its status comes from the error's `code` or `type` (see `streamErrorStatus`).
  */
 export const upstreamErrorFromEvent = (
   provider: string,
@@ -77,13 +76,36 @@ export const upstreamErrorFromEvent = (
   secrets: ReadonlyArray<string> = []
 ): UpstreamHttpError => {
   const error = errorValueOf(data)
-  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined
-  const status = typeof code === "number" && Number.isInteger(code) && code >= 400 && code <= 599 ? code : 500
+  const status = streamErrorStatus(error)
   const mapped = fromErrorValue(provider, status, headers, error, secrets, "The upstream reported an error in the stream.")
   return new UpstreamHttpError({ provider, status, error: mapped.error, headers: mapped.headers, streamEvent: true })
 }
 
-/** Returns the `error` member of a JSON body, or of the first item of a JSON array body. */
+/**
+ * Checks whether a parsed chat or completions stream payload reports an
+ * error. These shapes do:
+ * - `{"error": {...}}` without `choices`, as OpenAI, vLLM and most
+ *   compatible servers send it.
+ * - A chunk with `choices` and a non-null `error`, or with a choice whose
+ *   `finish_reason` is `"error"`. OpenRouter ends a stream that failed after
+ *   its first tokens this way (its streaming reference, "Handling Errors
+ *   During Streaming", as of November 2025).
+ * - vLLM's flat error object `{"object": "error", "message", "type", "code"}`,
+ *   the shape of its error bodies before v0.10.1. Its own streams wrapped
+ *   that object in `error`.
+ */
+export const reportsStreamError = (payload: unknown): boolean => {
+  if (typeof payload !== "object" || payload === null) return false
+  const { error, choices, object } = payload as { error?: unknown; choices?: unknown; object?: unknown }
+  if (choices === undefined) return error !== undefined || object === "error"
+  if (error !== undefined && error !== null) return true
+  return Array.isArray(choices) && choices.some((choice) => (choice as { finish_reason?: unknown } | null)?.finish_reason === "error")
+}
+
+/**
+ * Returns the error object of a JSON body, or of the first item of a JSON
+ * array body: its `error` member, or the body itself in vLLM's flat shape.
+ */
 const errorValueOf = (bodyText: string): unknown => {
   let parsed: unknown
   try {
@@ -92,7 +114,9 @@ const errorValueOf = (bodyText: string): unknown => {
     return undefined
   }
   const envelope = Array.isArray(parsed) ? parsed[0] : parsed
-  return typeof envelope === "object" && envelope !== null ? (envelope as { error?: unknown }).error : undefined
+  if (typeof envelope !== "object" || envelope === null) return undefined
+  const { error, object } = envelope as { error?: unknown; object?: unknown }
+  return error === undefined && object === "error" ? envelope : error
 }
 
 const fromErrorValue = (

@@ -11,8 +11,8 @@ import {
   toAnthropicResponse
 } from "@fluxen/provider-anthropic"
 import {
-  upstreamErrorFromBody,
-  UpstreamHttpError,
+  reportsStreamError,
+  upstreamErrorFromEvent,
   UpstreamProtocolError,
   type CallContext,
   type ChatCompletion,
@@ -25,16 +25,6 @@ import {
   type Usage
 } from "@fluxen/sdk"
 import { Effect } from "effect"
-
-// An OpenAI-style server reports a failure inside a started stream as a
-// `{"error": {...}}` event with no `choices`.
-const isErrorEvent = (json: unknown): boolean =>
-  typeof json === "object" && json !== null && "error" in json && !("choices" in json)
-
-const streamErrorOf = (provider: string, data: string): UpstreamHttpError => {
-  const mapped = upstreamErrorFromBody(provider, 500, {}, data)
-  return new UpstreamHttpError({ provider, status: mapped.status, error: mapped.error, headers: mapped.headers, streamEvent: true })
-}
 
 const hasFinishReason = (chunk: ChatCompletionChunk): boolean =>
   (chunk.choices ?? []).some((choice) => choice.finish_reason !== null && choice.finish_reason !== undefined)
@@ -53,11 +43,12 @@ async function* encodeChatStream(events: AsyncIterable<StreamEvent>, provider: s
     if (event.usage !== undefined) usage = event.usage
     if (event.done === true) complete = true
     if (event.done === true || event.json === undefined) continue
-    // NOTE: the event carries no HTTP status, so the error is reported as a 500. Its message is not
-    // redacted here, because `ProviderAdapter` does not expose an adapter's credentials. The bundled
-    // adapters remove their keys from stream errors themselves, so a key can reach the client here
-    // only from a plugin's adapter that yields raw error events.
-    if (isErrorEvent(event.json)) throw streamErrorOf(provider, event.data)
+    // The error's status, and with it the Anthropic error type the client gets, comes from its
+    // numeric `code` or its type, as for the adapters that throw such events themselves.
+    // NOTE: its message is not redacted here, because `ProviderAdapter` does not expose an
+    // adapter's credentials. The bundled adapters remove their keys from stream errors themselves,
+    // so a key can reach the client here only from a plugin's adapter that yields raw error events.
+    if (reportsStreamError(event.json)) throw upstreamErrorFromEvent(provider, {}, event.data)
     const chunk = event.json as ChatCompletionChunk
     if (hasFinishReason(chunk)) complete = true
     for (const encoded of encoder.push(chunk, event.usage)) yield usage === undefined ? encoded : { ...encoded, usage }

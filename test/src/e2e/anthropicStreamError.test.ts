@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startTestGateway, type TestGateway } from "../support/gateway.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+import { fixtureText } from "./harness.js"
 
 const ANTHROPIC_KEY = "sk-ant-test-upstream-key"
 
@@ -92,5 +93,84 @@ describe("Anthropic error after the stream started", () => {
     expect(apiError.apiMessage).toBe("Internal error while serving key [redacted].")
     expect(apiError.message).not.toContain(ANTHROPIC_KEY)
     expect(JSON.stringify(apiError.error)).not.toContain(ANTHROPIC_KEY)
+  })
+})
+
+// An OpenAI-compatible deployment behind the messages route reports its failure as an
+// OpenAI-style error event, which has no HTTP status. Its numeric code or its type decides
+// the Anthropic error type, and before the first event also the status, which picks the
+// Anthropic SDK's error class.
+describe("OpenAI deployment error on the messages route", () => {
+  let upstream: ReplayUpstream
+  let gateway: TestGateway
+  let client: Anthropic
+
+  beforeAll(async () => {
+    upstream = await startReplayUpstream()
+    // One model a test, because failures count toward a deployment's cooldown across tests.
+    gateway = await startTestGateway({
+      upstreamUrl: upstream.url,
+      pluginsYaml: "plugins: []",
+      modelsYaml: ["oa-mid-stream", "oa-rate-limited", "oa-overloaded"].map((name) => `  ${name}:\n    provider: openai\n`).join("")
+    })
+    client = new Anthropic({ baseURL: gateway.url, apiKey: "client-key", maxRetries: 0 })
+  })
+
+  afterAll(async () => {
+    await gateway?.close()
+    await upstream?.close()
+  })
+
+  // The first chunk of a recorded OpenAI chat stream, so the stream has started when the error comes.
+  const firstChunk = fixtureText("openai/chat-completions/text-stream-usage.sse").split("\n\n")[0]!
+
+  const enqueueStream = (body: string) => upstream.enqueue({ body, headers: { "content-type": "text/event-stream" }, delayMs: 20 })
+
+  const messageFailure = (model: string) =>
+    client.messages
+      .stream({ model, max_tokens: 100, messages: [{ role: "user", content: "hi" }] })
+      .finalMessage()
+      .then(
+        () => undefined,
+        (failure: unknown) => failure
+      )
+
+  it("mid-stream overloaded: overloaded_error event", async () => {
+    enqueueStream(`${firstChunk}\n\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n`)
+
+    const error = await messageFailure("oa-mid-stream")
+
+    expect(error).toBeInstanceOf(Anthropic.APIError)
+    const apiError = error as Anthropic.APIError
+    expect(apiError.type).toBe("overloaded_error")
+    expect(apiError.apiMessage).toBe("Overloaded")
+    const record = (await gateway.usageRecords()).at(-1)!
+    expect(record.status).toBe("error")
+    expect(record.httpStatus).toBe(200)
+  })
+
+  it("first-event rate limit: RateLimitError", async () => {
+    const message = "Rate limit reached for requests per min."
+    enqueueStream(`data: ${JSON.stringify({ error: { message, type: "requests", param: null, code: "rate_limit_exceeded" } })}\n\n`)
+
+    const error = await messageFailure("oa-rate-limited")
+
+    expect(error).toBeInstanceOf(Anthropic.RateLimitError)
+    const apiError = error as Anthropic.APIError
+    expect(apiError.status).toBe(429)
+    expect(apiError.type).toBe("rate_limit_error")
+    expect(apiError.apiMessage).toBe(message)
+    expect((await gateway.usageRecords()).at(-1)!.httpStatus).toBe(429)
+  })
+
+  it("first-event overloaded: OverloadedError", async () => {
+    enqueueStream('data: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n')
+
+    const error = await messageFailure("oa-overloaded")
+
+    expect(error).toBeInstanceOf(Anthropic.OverloadedError)
+    const apiError = error as Anthropic.APIError
+    expect(apiError.status).toBe(529)
+    expect(apiError.type).toBe("overloaded_error")
   })
 })
