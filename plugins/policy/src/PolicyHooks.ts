@@ -74,7 +74,7 @@ export interface PolicyHooksOptions {
 export interface PolicyStats {
   /** Requests admitted without checks because the store failed (fail mode `open`). */
   uncheckedAdmissions: number
-  /** Admissions and settlements the store failed. */
+  /** Admissions and settlements the store failed, or skipped while its circuit breaker was open. */
   storeFailures: number
 }
 

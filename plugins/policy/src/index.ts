@@ -80,6 +80,7 @@ export default definePlugin({
           storeStatus = () => "not used"
         } else {
           const warnConnection = makeThrottledWarning("The Redis connection of the policy plugin failed.", REDIS_WARNING_INTERVAL_MS)
+          // The store's circuit breaker logs its changes of state with the annotations in place here.
           const redis = yield* makeRedisLimitStore({
             url: config.redis.url,
             keyPrefix: config.redis.keyPrefix,
@@ -88,7 +89,7 @@ export default definePlugin({
             reservationTtlMs: config.redis.reservationTtlSeconds * 1_000,
             onConnectionError: (error) =>
               Runtime.runFork(runtime)(warnConnection({ plugin: host.instanceName, error: error.message }))
-          })
+          }).pipe(Effect.annotateLogs({ plugin: host.instanceName }))
           store = redis
           storeStatus = redis.status
         }
