@@ -2,11 +2,11 @@
  * The policy hooks while Redis hangs: a TCP proxy between the plugin and the
  * shared Redis stops forwarding but keeps its connections open. After a few
  * timed-out admissions the circuit breaker must apply `redis.failMode` at
- * once, log its opening and closing once each, and check limits in Redis
- * again once Redis responds.
+ * once, log its opening and closing once each, report Redis as down, and
+ * check limits in Redis again once Redis responds.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import type { RequestContext } from "@fluxen/sdk"
+import type { PluginMetric, RequestContext } from "@fluxen/sdk"
 import { startTcpProxy } from "@fluxen/sdk/testing"
 import { Duration, Effect, Either, HashMap, Logger, Option, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
@@ -63,6 +63,10 @@ const sendFor = (durationMs: number, beforeRequest: (context: RequestContext) =>
     return outcomes
   })
 
+/** The `fluxen_policy_redis_up` value that `GET /metrics` would show. */
+const redisUp = (metrics: () => ReadonlyArray<PluginMetric>) =>
+  metrics().find((metric) => metric.name === "fluxen_policy_redis_up")?.samples[0]?.value
+
 /** Retries `effect` every 100 ms for up to 10 s. */
 const eventually = <A, E>(effect: Effect.Effect<A, E>) =>
   effect.pipe(Effect.retry(Schedule.spaced("100 millis")), Effect.timeout(Duration.seconds(10)))
@@ -73,10 +77,11 @@ describe("policy behind a paused Redis proxy", () => {
     it.scoped("fail open skips a hung Redis", () => {
       const { states, logger } = captureCircuitLogs()
       return Effect.gen(function* () {
-        const { hooks, proxy, context } = yield* policyBehindProxy("open")
+        const { hooks, metrics, proxy, context } = yield* policyBehindProxy("open")
         const checked = context()
         yield* hooks.beforeRequest!(checked)
         expect(checked.responseHeaders["x-ratelimit-remaining-requests"]).toBe("999")
+        expect(redisUp(metrics)).toBe(1)
 
         yield* proxy.pause
         const outcomes = yield* sendFor(1_200, hooks.beforeRequest!, context)
@@ -87,6 +92,7 @@ describe("policy behind a paused Redis proxy", () => {
         expect(outcomes.slice(0, 3).every((outcome) => outcome.elapsedMs >= COMMAND_TIMEOUT_MS - 20)).toBe(true)
         expect(Math.max(...outcomes.slice(3).map((outcome) => outcome.elapsedMs))).toBeLessThan(COMMAND_TIMEOUT_MS / 4)
         expect(states).toEqual(["open"])
+        expect(redisUp(metrics)).toBe(0)
 
         yield* proxy.resume
         const recovered = yield* eventually(
@@ -100,6 +106,7 @@ describe("policy behind a paused Redis proxy", () => {
 
         expect(recovered.responseHeaders["x-ratelimit-remaining-requests"]).toBeDefined()
         expect(states).toEqual(["open", "closed"])
+        expect(redisUp(metrics)).toBe(1)
       }).pipe(Effect.provide(logger))
     })
 

@@ -28,7 +28,7 @@ import { policyMetrics } from "./policyMetrics.js"
 import { makePeriodClock } from "./Periods.js"
 import { PolicyConfig } from "./PolicyConfig.js"
 import { makePolicyHooks } from "./PolicyHooks.js"
-import { makeRedisLimitStore } from "./RedisLimitStore.js"
+import { makeRedisLimitStore, type RedisLimitStore } from "./RedisLimitStore.js"
 import { makeSpendHistory } from "./SpendHistory.js"
 
 export { ADMIN_PREFIX } from "./AdminApi.js"
@@ -74,6 +74,7 @@ export default definePlugin({
 
         let store: LimitStore
         let storeStatus: () => string
+        let redisStore: RedisLimitStore | undefined
         if (config.redis === undefined) {
           store = yield* makeMemoryLimitStore
           // The memory store has no connection, so its status is "not used" rather than a Redis client state.
@@ -92,6 +93,7 @@ export default definePlugin({
           }).pipe(Effect.annotateLogs({ plugin: host.instanceName }))
           store = redis
           storeStatus = redis.status
+          redisStore = redis
         }
 
         const resolver = makeKeyResolver({
@@ -152,8 +154,7 @@ export default definePlugin({
             "policy.admin_api": config.masterKey !== undefined
           })
         )
-        const redisStatus = config.redis === undefined ? undefined : storeStatus
-        return { hooks: policy.hooks, routes, metrics: () => policyMetrics(policy.stats, redisStatus) }
+        return { hooks: policy.hooks, routes, metrics: () => policyMetrics(policy.stats, redisStore) }
       })
     )
 })

@@ -3,8 +3,8 @@
  * proxy between the policy and the shared Redis stops forwarding but keeps
  * its connections open. After a few timed-out admissions, the policy's
  * circuit breaker must let requests through unchecked (`redis.failMode:
- * open`) without waiting for the command timeout, and check the rate limit
- * again once Redis responds.
+ * open`) without waiting for the command timeout, report Redis as down on
+ * `/metrics`, and check the rate limit again once Redis responds.
  */
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -54,8 +54,14 @@ describe("policy while Redis hangs", () => {
     return { status: response.status, remaining: response.headers.get("x-ratelimit-remaining-requests"), elapsedMs: performance.now() - started }
   }
 
+  const redisUp = async () => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text()
+    return text.split("\n").find((line) => line.startsWith("fluxen_policy_redis_up{"))?.split(" ")[1]
+  }
+
   it("passes at once, then checks again", async () => {
     expect((await post()).remaining).toBe("999")
+    expect(await redisUp()).toBe("1")
 
     await Effect.runPromise(proxy.pause)
     const whileHung = []
@@ -66,6 +72,7 @@ describe("policy while Redis hangs", () => {
     // Three admissions time out, which opens the breaker.
     expect(whileHung.slice(0, 3).every((result) => result.elapsedMs >= COMMAND_TIMEOUT_MS)).toBe(true)
     expect(Math.max(...whileHung.slice(3).map((result) => result.elapsedMs))).toBeLessThan(COMMAND_TIMEOUT_MS / 3)
+    expect(await redisUp()).toBe("0")
 
     await Effect.runPromise(proxy.resume)
     const deadline = performance.now() + 10_000
@@ -77,5 +84,6 @@ describe("policy while Redis hangs", () => {
 
     expect(after.status).toBe(200)
     expect(after.remaining).not.toBeNull()
+    expect(await redisUp()).toBe("1")
   }, 30_000)
 })
