@@ -2,8 +2,9 @@
  * The policy hooks while Redis hangs: a TCP proxy between the plugin and the
  * shared Redis stops forwarding but keeps its connections open. After a few
  * timed-out admissions the circuit breaker must apply `redis.failMode` at
- * once, log its opening and closing once each, report Redis as down, and
- * check limits in Redis again once Redis responds.
+ * once and log its opening and closing once each. Meanwhile the metrics
+ * report Redis as down, and one warning states the outcome of the failed
+ * admissions. Once Redis responds, limits are checked in Redis again.
  */
 import { describe, expect, layer } from "@effect/vitest"
 import type { PluginMetric, RequestContext } from "@fluxen/sdk"
@@ -15,16 +16,23 @@ import { buildPolicyPlugin, makeContext, makeTestRedisStore, policyTestDatabases
 const COMMAND_TIMEOUT_MS = 200
 const newKey = () => `fx-${randomUUID().replaceAll("-", "")}${randomUUID().replaceAll("-", "").slice(0, 11)}`
 
-/** Collects the `circuit.state` annotation of each log line that has one: the breaker's changes of state. */
-const captureCircuitLogs = () => {
+/**
+ * Collects the `circuit.state` annotation of each log line that has one (the
+ * breaker's changes of state), and the messages of the warnings about failed
+ * admissions.
+ */
+const captureLogs = () => {
   const states: Array<unknown> = []
+  const admissionWarnings: Array<string> = []
   const logger = Logger.replace(
     Logger.defaultLogger,
-    Logger.make(({ annotations }) => {
+    Logger.make(({ annotations, message }) => {
       Option.map(HashMap.get(annotations, "circuit.state"), (state) => states.push(state))
+      const text = Array.isArray(message) ? message.join(" ") : String(message)
+      if (text.startsWith("The limit store failed during admission")) admissionWarnings.push(text)
     })
   )
-  return { states, logger }
+  return { states, admissionWarnings, logger }
 }
 
 /** Builds the plugin on the shared Redis, reached through a proxy that the test pauses. */
@@ -75,7 +83,7 @@ describe("policy behind a paused Redis proxy", () => {
   // Without the test services, so that the breaker and the sleeps run on the real clock.
   layer(policyTestDatabases[0]!.layer, { timeout: "30 seconds", excludeTestServices: true })((it) => {
     it.scoped("fail open skips a hung Redis", () => {
-      const { states, logger } = captureCircuitLogs()
+      const { states, admissionWarnings, logger } = captureLogs()
       return Effect.gen(function* () {
         const { hooks, metrics, proxy, context } = yield* policyBehindProxy("open")
         const checked = context()
@@ -93,6 +101,10 @@ describe("policy behind a paused Redis proxy", () => {
         expect(Math.max(...outcomes.slice(3).map((outcome) => outcome.elapsedMs))).toBeLessThan(COMMAND_TIMEOUT_MS / 4)
         expect(states).toEqual(["open"])
         expect(redisUp(metrics)).toBe(0)
+        // One line for every failed admission within the warning interval.
+        expect(admissionWarnings).toEqual([
+          "The limit store failed during admission, so the request passed without its rate limit and budget checks (redis.failMode: open)."
+        ])
 
         yield* proxy.resume
         const recovered = yield* eventually(
@@ -110,8 +122,9 @@ describe("policy behind a paused Redis proxy", () => {
       }).pipe(Effect.provide(logger))
     })
 
-    it.scoped("fail closed rejects at once", () =>
-      Effect.gen(function* () {
+    it.scoped("fail closed rejects at once", () => {
+      const { admissionWarnings, logger } = captureLogs()
+      return Effect.gen(function* () {
         const { hooks, proxy, context } = yield* policyBehindProxy("closed")
         yield* hooks.beforeRequest!(context())
 
@@ -123,10 +136,11 @@ describe("policy behind a paused Redis proxy", () => {
         }
         expect(outcomes.slice(0, 3).every((outcome) => outcome.elapsedMs >= COMMAND_TIMEOUT_MS - 20)).toBe(true)
         expect(Math.max(...outcomes.slice(3).map((outcome) => outcome.elapsedMs))).toBeLessThan(COMMAND_TIMEOUT_MS / 4)
+        expect(admissionWarnings).toEqual(["The limit store failed during admission, so the request was rejected with 429 (redis.failMode: closed)."])
 
         yield* proxy.resume
         yield* eventually(hooks.beforeRequest!(context()))
-      })
-    )
+      }).pipe(Effect.provide(logger))
+    })
   })
 })
