@@ -5,7 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import { formatPath } from "./config/interpolateEnv.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
@@ -83,7 +83,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     let ready = true
 
     // Each finished request updates the Prometheus counters, then queues its usage record.
-    const requestMetrics = new RequestMetrics()
+    const requestMetrics = new RequestMetrics({ isRoutable: (model) => Either.isRight(router.resolve(model)) })
     const recordUsage = (record: UsageRecord): void => {
       requestMetrics.observe(record)
       writer.record(record)

@@ -3,8 +3,8 @@
  * `SET key value PX ttl`, the value being the entry's JSON.
  *
  * A failing or stalled Redis delays a request by at most the command
- * timeout, and after a few consecutive failures not at all: a
- * {@link CircuitBreaker} then skips Redis for a growing interval and sends
+ * timeout, and after a few consecutive failures not at all: a circuit
+ * breaker from the SDK then skips Redis for a growing interval and sends
  * one probe command after it. Commands are not queued while the connection
  * is down (they fail at once), a command in flight when the connection drops
  * fails without being retried, and the client reconnects in the background
@@ -12,11 +12,11 @@
  * connection stays sent, so Redis may still apply a SET when it resumes.
  * The store only reports failures; the cache hooks turn them into misses.
  */
-import { Effect, Either, Exit, Redacted, Runtime } from "effect"
+import { makeCircuitGuard, type CircuitBreakerOptions, type CircuitState } from "@fluxen/sdk"
+import { Effect, Either, Redacted, Runtime } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
 import { CacheStoreError, decodeEntry, encodeEntry, type CacheStore } from "./CacheStore.js"
-import { CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit, type CircuitState, type CircuitTransition } from "./CircuitBreaker.js"
 import { makeRateLimitedWarning } from "./RateLimitedWarning.js"
 
 export interface RedisStoreOptions {
@@ -29,7 +29,7 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs: number
   /** Minimum time between two logged connection warnings, in milliseconds. */
   readonly warningIntervalMs?: number
-  /** When to skip Redis after failures; {@link DEFAULT_CIRCUIT_BREAKER} by default. */
+  /** When to skip Redis after failures; the SDK's `DEFAULT_CIRCUIT_BREAKER` by default. */
   readonly circuitBreaker?: CircuitBreakerOptions
 }
 
@@ -54,13 +54,6 @@ export interface RedisStore extends CacheStore {
 // attempt count up to 1 s, so the cache is back in use within about a second
 // of Redis.
 export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1_000)
-
-/**
- * Three consecutive failures skip Redis for 500 ms, then for twice as long
- * after each failed probe, up to 5 s, so the cache is back in use within
- * about 5 s of Redis responding again.
- */
-export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerOptions = { failureThreshold: 3, initialOpenMs: 500, maxOpenMs: 5_000 }
 
 const DEFAULT_WARNING_INTERVAL_MS = 10_000
 const QUIT_TIMEOUT_MS = 1_000
@@ -142,9 +135,6 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
-    const clock = yield* Effect.clock
-    const breakerOptions = options.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER
-    const breaker = new CircuitBreaker(breakerOptions)
     const warn = makeRateLimitedWarning(options.warningIntervalMs ?? DEFAULT_WARNING_INTERVAL_MS)
     let connectionErrors = 0
     let disconnects = 0
@@ -213,41 +203,20 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
         })
       )
 
-    // Logged in the store's own fiber, with the plugin's annotations rather than the request's.
-    const logTransition = (transition: CircuitTransition): Effect.Effect<void> => {
-      if (transition === undefined) return Effect.void
-      const logged =
-        transition === "opened"
-          ? Effect.logWarning(
-              `Redis failed or timed out on ${breakerOptions.failureThreshold} commands in a row, so the cache skips Redis for ${breaker.currentOpenMs} ms and then probes it with one command.`
-            )
-          : Effect.logInfo("Redis responded to the probe command, so the cache uses Redis again.")
-      const annotated = logged.pipe(Effect.annotateLogs({ "cache.store": "redis", "circuit.state": breaker.state }))
-      return Effect.sync(() => runFork(annotated))
-    }
+    const guard = yield* makeCircuitGuard({
+      breaker: options.circuitBreaker,
+      probe: Effect.tryPromise(() => client.ping()),
+      log: {
+        opened: (breaker) =>
+          `Redis failed or timed out on ${breaker.options.failureThreshold} commands in a row, so the cache skips Redis for ${breaker.currentOpenMs} ms and then probes it with one command.`,
+        closed: "Redis responded to the probe command, so the cache uses Redis again.",
+        annotations: { "cache.store": "redis" }
+      }
+    })
 
-    // An interrupted command counts as failed: a hook timeout shorter than the command timeout
-    // interrupts every command of a Redis that hangs, and the breaker must still open.
-    const reportOutcome = <A, E>(permit: CircuitPermit, effect: Effect.Effect<A, E>) =>
-      Effect.onExit(effect, (exit) =>
-        Exit.isSuccess(exit) ? logTransition(breaker.succeeded(permit)) : logTransition(breaker.failed(permit, clock.unsafeCurrentTimeMillis()))
-      )
-
-    // A PING in the background, so that no request waits for a Redis that may still hang.
-    const probe = reportOutcome("probe", Effect.tryPromise(() => client.ping())).pipe(Effect.ignore)
-
-    /**
-     * Runs one command unless the circuit breaker skips it, and reports its
-     * outcome to the breaker. The command that finds the open interval over
-     * is skipped too, and starts the probe.
-     */
+    /** Runs one command unless the circuit breaker skips it. */
     const send = <A>(operation: CacheStoreError["operation"], command: () => Promise<A>): Effect.Effect<A, CacheStoreError> =>
-      Effect.suspend(() => {
-        const permit = breaker.acquire(clock.unsafeCurrentTimeMillis())
-        if (permit === "probe") runFork(probe)
-        if (permit !== "normal") return Effect.fail(skippedError(operation))
-        return reportOutcome(permit, Effect.tryPromise({ try: command, catch: commandError(operation) }))
-      })
+      guard.run(Effect.tryPromise({ try: command, catch: commandError(operation) }), () => skippedError(operation))
 
     return {
       kind: "redis",
@@ -268,6 +237,6 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
           countFailure
         ),
 
-      stats: () => ({ status: client.status, disconnects, connectionErrors, commandFailures, circuit: breaker.state })
+      stats: () => ({ status: client.status, disconnects, connectionErrors, commandFailures, circuit: guard.breaker.state })
     } satisfies RedisStore
   })

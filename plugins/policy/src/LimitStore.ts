@@ -98,7 +98,8 @@ export interface BudgetState {
 }
 
 export class LimitStoreError extends Schema.TaggedError<LimitStoreError>()("LimitStoreError", {
-  reason: Schema.Literal("unavailable", "timeout", "failed"),
+  /** `circuit-open`: skipped without a command, because the Redis circuit breaker is open. */
+  reason: Schema.Literal("unavailable", "timeout", "failed", "circuit-open"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}

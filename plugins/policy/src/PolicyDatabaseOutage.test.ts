@@ -6,9 +6,17 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Redacted } from "effect"
+import { Context, Effect, Either, Layer, Logger, Redacted } from "effect"
 import { randomUUID } from "node:crypto"
-import { buildPolicyPlugin, callRoute, createTestSchema, makeContext, migrateTestDatabase } from "./testing/PolicyTesting.js"
+import {
+  buildPolicyPlugin,
+  callRoute,
+  createTestSchema,
+  makeContext,
+  makeTestRedisStore,
+  migrateTestDatabase,
+  testRedisUrl
+} from "./testing/PolicyTesting.js"
 import { startTcpProxy } from "@fluxen/sdk/testing"
 
 const MASTER = "master-key-for-the-outage-tests"
@@ -110,4 +118,44 @@ describe("policy hooks while PostgreSQL is down", () => {
       expect(error._tag).toBe("PluginError")
     })
   )
+
+  const seedFailures = [
+    {
+      failMode: "open",
+      passes: true,
+      warning: "Starting a budget counter from the usage table failed, so that budget is not checked for this request (redis.failMode: open)."
+    },
+    {
+      failMode: "closed",
+      passes: false,
+      warning: "Starting a budget counter from the usage table failed, so the request was rejected with 429 (redis.failMode: closed)."
+    }
+  ] as const
+
+  it.scoped.each(seedFailures)("seed warning for fail mode $failMode", ({ failMode, passes, warning }) => {
+    const warnings: Array<string> = []
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ logLevel, message }) => {
+        if (logLevel.label === "WARN") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+    )
+    return Effect.gen(function* () {
+      const { sql, proxy } = yield* openThroughProxy
+      const { prefix } = yield* makeTestRedisStore()
+      const key = newKey()
+      const { hooks } = yield* buildOn(sql, {
+        keys: [{ key, name: "budgeted", budgets: [{ period: "day", limitUsd: 10 }] }],
+        pricing: { overrides: { "gpt-4.1-nano": { input: 10, output: 10 } } },
+        redis: { url: testRedisUrl, keyPrefix: prefix, failMode }
+      })
+
+      // The budget's counter does not exist yet, so admission reads the usage table to start it.
+      yield* proxy.stop
+      const result = yield* Effect.either(hooks.beforeRequest!(authorized(key)))
+
+      expect(Either.isRight(result)).toBe(passes)
+      expect(warnings.filter((message) => message.startsWith("Starting a budget counter"))).toEqual([warning])
+    }).pipe(Effect.provide(logger))
+  })
 })

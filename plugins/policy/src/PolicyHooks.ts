@@ -74,7 +74,7 @@ export interface PolicyHooksOptions {
 export interface PolicyStats {
   /** Requests admitted without checks because the store failed (fail mode `open`). */
   uncheckedAdmissions: number
-  /** Admissions and settlements the store failed. */
+  /** Admissions and settlements the store failed, or skipped while its circuit breaker was open. */
   storeFailures: number
 }
 
@@ -112,8 +112,12 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
   const warnMissingCost = makeOncePerSubjectWarning(
     "A request ended without a recorded cost, so its budgets were charged its estimate. List @fluxen/analyzer before @fluxen/policy and give the model a price."
   )
+  // The fail mode is fixed for the plugin's lifetime, so each warning is built with the outcome it reports.
+  const failsOpen = options.storeFailMode === "open"
   const warnAdmissionFailure = makeThrottledWarning(
-    "The limit store failed during admission. With redis.failMode open the request passed unchecked, with closed it was rejected.",
+    failsOpen
+      ? "The limit store failed during admission, so the request passed without its rate limit and budget checks (redis.failMode: open)."
+      : "The limit store failed during admission, so the request was rejected with 429 (redis.failMode: closed).",
     WARNING_INTERVAL_MS
   )
   const warnSettlementFailure = makeThrottledWarning(
@@ -121,7 +125,9 @@ export const makePolicyHooks = (options: PolicyHooksOptions) => {
     WARNING_INTERVAL_MS
   )
   const warnSeedFailure = makeThrottledWarning(
-    "Starting a budget counter from the usage table failed. With redis.failMode open the request passed without that budget's check, with closed it was rejected.",
+    failsOpen
+      ? "Starting a budget counter from the usage table failed, so that budget is not checked for this request (redis.failMode: open)."
+      : "Starting a budget counter from the usage table failed, so the request was rejected with 429 (redis.failMode: closed).",
     WARNING_INTERVAL_MS
   )
 

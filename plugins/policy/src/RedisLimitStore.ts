@@ -19,13 +19,17 @@
  * first removes the expired ones.
  *
  * Redis trouble delays a request by at most the command timeout, because
- * commands are not queued while the connection is down. The client
- * reconnects in the background while the store is open.
+ * commands are not queued while the connection is down. After a few
+ * consecutive failures it delays none: a circuit breaker from the SDK then
+ * fails every operation at once for a growing interval, and after it probes
+ * Redis with one `PING` in the background. The client reconnects in the
+ * background while the store is open.
  *
  * NOTE: written for a single Redis server (or a primary with replicas).
  * Redis Cluster is not supported, because one script touches keys in
  * several hash slots.
  */
+import { makeCircuitGuard, type CircuitBreakerOptions, type CircuitState } from "@fluxen/sdk"
 import { Effect, Redacted } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
@@ -51,11 +55,15 @@ export interface RedisLimitStoreOptions {
   readonly reservationTtlMs: number
   /** Called for connection errors that ioredis reports outside a command; the store logs through it. */
   readonly onConnectionError: (error: Error) => void
+  /** When to skip Redis after failures; the SDK's `DEFAULT_CIRCUIT_BREAKER` by default. */
+  readonly circuitBreaker?: CircuitBreakerOptions
 }
 
 export interface RedisLimitStore extends LimitStore {
   /** The ioredis connection status (`ready`, `connecting`, `reconnecting`, `end`). */
   readonly status: () => string
+  /** The circuit breaker's state. Operations fail at once unless it is `closed`, but for one probe when `half-open`. */
+  readonly circuit: () => CircuitState
 }
 
 // Shared opening of the scripts: the server time in ms, and a function that
@@ -248,6 +256,12 @@ const failureReason = (cause: unknown): LimitStoreError["reason"] => {
   return "failed"
 }
 
+const skippedError = (operation: string) =>
+  new LimitStoreError({
+    reason: "circuit-open",
+    message: `Redis ${operation} skipped: the circuit breaker is open after consecutive Redis failures.`
+  })
+
 const toStoreError = (operation: string) => (cause: unknown) =>
   new LimitStoreError({
     reason: failureReason(cause),
@@ -354,21 +368,32 @@ export const makeRedisLimitStore = (options: RedisLimitStoreOptions): Effect.Eff
     client.connect().catch(() => undefined)
     yield* Effect.promise(() => waitUntilReady(client, options.connectTimeoutMs))
 
-    const evalScript = (operation: string, chosen: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
-      Effect.tryPromise({
-        try: async () => {
-          try {
-            return await client.evalsha(chosen.sha, keys.length, ...keys, ...args)
-          } catch (error) {
-            if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
-              return await client.eval(chosen.source, keys.length, ...keys, ...args)
-            }
-            throw error
-          }
-        },
-        catch: toStoreError(operation)
-      })
+    const guard = yield* makeCircuitGuard({
+      breaker: options.circuitBreaker,
+      probe: Effect.tryPromise(() => client.ping()),
+      log: {
+        opened: (breaker) =>
+          `Redis failed or timed out on ${breaker.options.failureThreshold} operations in a row, so the policy skips Redis for ${breaker.currentOpenMs} ms, applying redis.failMode at once, and then probes it with one command.`,
+        closed: "Redis responded to the probe command, so the policy checks limits in Redis again.",
+        annotations: { "policy.store": "redis" }
+      }
+    })
 
+    /** Runs one operation unless the circuit breaker skips it. */
+    const send = <A>(operation: string, command: () => Promise<A>): Effect.Effect<A, LimitStoreError> =>
+      guard.run(Effect.tryPromise({ try: command, catch: toStoreError(operation) }), () => skippedError(operation))
+
+    const evalScript = (operation: string, chosen: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) =>
+      send(operation, async () => {
+        try {
+          return await client.evalsha(chosen.sha, keys.length, ...keys, ...args)
+        } catch (error) {
+          if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
+            return await client.eval(chosen.source, keys.length, ...keys, ...args)
+          }
+          throw error
+        }
+      })
     const admit = (request: AdmitRequest): Effect.Effect<AdmitResult, LimitStoreError> => {
       const keys: Array<string> = []
       const args: Array<string | number> = [request.reservationId, options.reservationTtlMs, request.rates.length, request.budgets.length]
@@ -409,10 +434,7 @@ export const makeRedisLimitStore = (options: RedisLimitStoreOptions): Effect.Eff
     }
 
     const seed = (key: string, spentNanos: number, expiresAtMs: number): Effect.Effect<void, LimitStoreError> =>
-      Effect.tryPromise({
-        try: () => client.call("SET", prefix + key, String(spentNanos), "PXAT", String(expiresAtMs), "NX"),
-        catch: toStoreError("seeding")
-      }).pipe(Effect.asVoid)
+      send("seeding", () => client.call("SET", prefix + key, String(spentNanos), "PXAT", String(expiresAtMs), "NX")).pipe(Effect.asVoid)
 
     const read = (keys: ReadonlyArray<string>) =>
       evalScript("read", scripts.read, keys.flatMap(budgetKeys), []).pipe(
@@ -426,6 +448,6 @@ export const makeRedisLimitStore = (options: RedisLimitStoreOptions): Effect.Eff
         })
       )
 
-    const store: RedisLimitStore = { admit, settle, seed, read, status: () => client.status }
+    const store: RedisLimitStore = { admit, settle, seed, read, status: () => client.status, circuit: () => guard.breaker.state }
     return store
   })

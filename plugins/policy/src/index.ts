@@ -28,7 +28,7 @@ import { policyMetrics } from "./policyMetrics.js"
 import { makePeriodClock } from "./Periods.js"
 import { PolicyConfig } from "./PolicyConfig.js"
 import { makePolicyHooks } from "./PolicyHooks.js"
-import { makeRedisLimitStore } from "./RedisLimitStore.js"
+import { makeRedisLimitStore, type RedisLimitStore } from "./RedisLimitStore.js"
 import { makeSpendHistory } from "./SpendHistory.js"
 
 export { ADMIN_PREFIX } from "./AdminApi.js"
@@ -74,12 +74,14 @@ export default definePlugin({
 
         let store: LimitStore
         let storeStatus: () => string
+        let redisStore: RedisLimitStore | undefined
         if (config.redis === undefined) {
           store = yield* makeMemoryLimitStore
           // The memory store has no connection, so its status is "not used" rather than a Redis client state.
           storeStatus = () => "not used"
         } else {
           const warnConnection = makeThrottledWarning("The Redis connection of the policy plugin failed.", REDIS_WARNING_INTERVAL_MS)
+          // The store's circuit breaker logs its changes of state with the annotations in place here.
           const redis = yield* makeRedisLimitStore({
             url: config.redis.url,
             keyPrefix: config.redis.keyPrefix,
@@ -88,9 +90,10 @@ export default definePlugin({
             reservationTtlMs: config.redis.reservationTtlSeconds * 1_000,
             onConnectionError: (error) =>
               Runtime.runFork(runtime)(warnConnection({ plugin: host.instanceName, error: error.message }))
-          })
+          }).pipe(Effect.annotateLogs({ plugin: host.instanceName }))
           store = redis
           storeStatus = redis.status
+          redisStore = redis
         }
 
         const resolver = makeKeyResolver({
@@ -151,8 +154,7 @@ export default definePlugin({
             "policy.admin_api": config.masterKey !== undefined
           })
         )
-        const redisStatus = config.redis === undefined ? undefined : storeStatus
-        return { hooks: policy.hooks, routes, metrics: () => policyMetrics(policy.stats, redisStatus) }
+        return { hooks: policy.hooks, routes, metrics: () => policyMetrics(policy.stats, redisStore) }
       })
     )
 })

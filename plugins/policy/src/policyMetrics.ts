@@ -1,14 +1,14 @@
 /**
  * The policy's figures for the gateway's `GET /metrics`: the requests
  * admitted without their checks because the counter store failed, and,
- * with Redis, whether its connection is up. The host adds the `plugin`
- * label.
+ * with Redis, whether it is in use. The host adds the `plugin` label.
  */
 import type { PluginMetric } from "@fluxen/sdk"
 import type { PolicyStats } from "./PolicyHooks.js"
+import type { RedisLimitStore } from "./RedisLimitStore.js"
 
-/** Lists the metrics. `redisStatus` reads the Redis client's state, and is undefined for the memory store. */
-export const policyMetrics = (stats: PolicyStats, redisStatus: (() => string) | undefined): ReadonlyArray<PluginMetric> => {
+/** Lists the metrics. `redis` is the Redis store, and undefined for the memory store. */
+export const policyMetrics = (stats: PolicyStats, redis: Pick<RedisLimitStore, "status" | "circuit"> | undefined): ReadonlyArray<PluginMetric> => {
   const metrics: Array<PluginMetric> = [
     {
       name: "fluxen_policy_unchecked_admissions_total",
@@ -17,12 +17,12 @@ export const policyMetrics = (stats: PolicyStats, redisStatus: (() => string) | 
       samples: [{ value: stats.uncheckedAdmissions }]
     }
   ]
-  if (redisStatus !== undefined) {
+  if (redis !== undefined) {
     metrics.push({
       name: "fluxen_policy_redis_up",
       type: "gauge",
-      help: "1 while the policy's Redis connection is ready, 0 otherwise.",
-      samples: [{ value: redisStatus() === "ready" ? 1 : 0 }]
+      help: "1 while the policy's Redis connection is ready and its circuit breaker is closed, 0 otherwise.",
+      samples: [{ value: redis.status() === "ready" && redis.circuit() === "closed" ? 1 : 0 }]
     })
   }
   return metrics

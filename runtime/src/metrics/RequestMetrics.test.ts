@@ -90,9 +90,27 @@ describe("RequestMetrics", () => {
   })
 
   it("counts an overlong model name as other", () => {
-    const metrics = new RequestMetrics({ maxModelLength: 8 })
+    const metrics = new RequestMetrics({ maxModelLength: 8, isRoutable: () => true })
     metrics.observe({ ...baseRecord, resolvedModel: null, provider: null, requestedModel: "x".repeat(9) })
     expect(render(metrics)).toContain('fluxen_requests_total{provider="(none)",model="other",endpoint="chat",status="ok",cache="none"} 1')
+  })
+
+  it("labels unroutable models as (unknown)", () => {
+    const metrics = new RequestMetrics({ maxModels: 2, isRoutable: (model) => model === "alias" })
+    const unrouted = { ...baseRecord, resolvedModel: null, provider: null, status: "error", costUsd: 0 } as const
+    for (let i = 0; i < 5; i++) metrics.observe({ ...unrouted, requestedModel: `junk-${i}`, errorType: "ModelNotFoundError" })
+    // An invalid body fails before routing too, with any name the client chose.
+    metrics.observe({ ...unrouted, requestedModel: "junk-invalid", errorType: "InvalidRequestError" })
+    metrics.observe({ ...unrouted, requestedModel: "alias", errorType: "InvalidRequestError" })
+    metrics.observe(baseRecord)
+
+    const text = render(metrics)
+
+    expect(text).toContain('fluxen_requests_total{provider="(none)",model="(unknown)",endpoint="chat",status="error",cache="none"} 6')
+    expect(text).toContain('fluxen_requests_total{provider="(none)",model="alias",endpoint="chat",status="error",cache="none"} 1')
+    expect(text).toContain('fluxen_requests_total{provider="openai",model="model-a",endpoint="chat",status="ok",cache="none"} 1')
+    expect(text).not.toContain("junk")
+    expect(text).not.toContain('model="other"')
   })
 
   it("labels a request without a model or provider as (none)", () => {

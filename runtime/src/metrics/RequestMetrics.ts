@@ -11,17 +11,28 @@ import { renderLabels, type ExpositionWriter } from "./PrometheusText.js"
 export interface RequestMetricsOptions {
   /**
    * Distinct `model` label values kept before further models are counted
-   * under `other`. Clients choose the requested model name of a request
-   * that fails before routing, so without a cap they choose the number of
-   * series. Default 500.
+   * under `other`. Default 500.
    */
   readonly maxModels?: number
   /** Model names longer than this many characters are counted under `other`. Default 200. */
   readonly maxModelLength?: number
+  /**
+   * Whether the gateway routes a model name, for requests that failed before
+   * routing. Names it rejects are counted under {@link unknownModelLabel},
+   * and so are all such names when it is absent.
+   */
+  readonly isRoutable?: (model: string) => boolean
 }
 
 /** Label value of the models past the cap. */
 export const otherModelLabel = "other"
+
+/**
+ * Label value of the requests for a model that the gateway does not route.
+ * Clients choose those names, so labelling requests by them would let
+ * clients fill the `maxModels` budget and push configured models into `other`.
+ */
+export const unknownModelLabel = "(unknown)"
 
 /** `error` label values of the upstream failures, keyed by the error tag recorded in `errorType`. */
 const upstreamErrorLabels: Readonly<Record<string, string>> = {
@@ -85,6 +96,7 @@ const writeTokens = (writer: ExpositionWriter, labels: string, cache: CacheLabel
 export class RequestMetrics {
   private readonly maxModels: number
   private readonly maxModelLength: number
+  private readonly isRoutable: (model: string) => boolean
   private readonly series = new Map<string, ModelSeries>()
   private readonly modelLabels = new Set<string>()
   private readonly cacheHits = { exact: 0, semantic: 0 }
@@ -93,6 +105,7 @@ export class RequestMetrics {
   constructor(options: RequestMetricsOptions = {}) {
     this.maxModels = options.maxModels ?? 500
     this.maxModelLength = options.maxModelLength ?? 200
+    this.isRoutable = options.isRoutable ?? (() => false)
   }
 
   /** Counts one finished request. */
@@ -203,6 +216,9 @@ export class RequestMetrics {
   private modelLabelOf(record: UsageRecord): string {
     const model = record.resolvedModel ?? record.requestedModel
     if (model === "") return nullGroupLabel
+    // NOTE: a `provider/model` name routes to any model of a configured provider,
+    // so clients still choose the labels of such requests.
+    if (record.resolvedModel === null && !this.isRoutable(model)) return unknownModelLabel
     if (this.modelLabels.has(model)) return model
     if (model.length > this.maxModelLength || this.modelLabels.size >= this.maxModels) return otherModelLabel
     this.modelLabels.add(model)
