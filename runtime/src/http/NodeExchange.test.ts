@@ -13,7 +13,7 @@ afterEach(async () => {
 
 /** Starts a server whose handler streams through an exchange, and returns the raw bytes a client reads. */
 const rawResponse = async (stream: (exchange: ReturnType<typeof makeNodeExchange>) => void): Promise<string> => {
-  server = Http.createServer((request, response) => stream(makeNodeExchange(request, response)))
+  server = Http.createServer((request, response) => stream(makeNodeExchange(request, response, "openai", new Set())))
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   return new Promise((resolve, reject) => {
@@ -51,6 +51,45 @@ describe("NodeExchange streaming", () => {
 
     expect(body).toBe("c\r\ndata: last\n\n\r\n0\r\n\r\n")
   })
+
+  it("cut-off stream: pending text, then error", async () => {
+    let exchange: ReturnType<typeof makeNodeExchange> | undefined
+    const raw = await rawResponse((made) => {
+      exchange = made
+      made.startStream(200, { "content-type": "text/event-stream" })
+      made.write("data: a\n\n")
+      void made.cutOff()
+      made.write("data: after\n\n")
+      made.end()
+    })
+    const body = raw.slice(raw.indexOf("\r\n\r\n") + 4)
+
+    expect(body).toMatch(/^[0-9a-f]+\r\ndata: a\n\ndata: \{"error":\{/)
+    expect(body).toContain('"code":"shutting_down"')
+    expect(body).not.toContain("after")
+    expect(body.endsWith("\n\n\r\n0\r\n\r\n")).toBe(true)
+    expect(exchange!.departure.cancelled()).toBe(true)
+  })
+
+  it("cut-off before start: Anthropic 503", async () => {
+    const open = new Set<ReturnType<typeof makeNodeExchange>>()
+    server = Http.createServer((request, response) => {
+      const exchange = makeNodeExchange(request, response, "anthropic", open)
+      expect(open.has(exchange)).toBe(true)
+      void exchange.cutOff()
+      expect(open.size).toBe(0)
+    })
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    const response = await fetch(`http://127.0.0.1:${port}/v1/messages`, { method: "POST", body: "{}" })
+
+    expect(response.status).toBe(503)
+    expect(response.headers.get("connection")).toBe("close")
+    expect(await response.json()).toEqual({
+      type: "error",
+      error: { type: "api_error", message: "Fluxen is shutting down and stopped this request before it finished. Send it again." }
+    })
+  })
 })
 
 /**
@@ -58,7 +97,7 @@ describe("NodeExchange streaming", () => {
  * connection before any response. `declaredLength` above 2 leaves the body incomplete.
  */
 const leaveEarly = async (handle: (exchange: ReturnType<typeof makeNodeExchange>) => void, declaredLength = 2): Promise<void> => {
-  server = Http.createServer((request, response) => handle(makeNodeExchange(request, response)))
+  server = Http.createServer((request, response) => handle(makeNodeExchange(request, response, "openai", new Set())))
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   const socket = Net.connect(port, "127.0.0.1", () => {

@@ -2,6 +2,8 @@
 import { PayloadTooLargeError, type CancelNotice } from "@fluxen/sdk"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { unreadableBody, type Exchange } from "./Exchange.js"
+import type { ApiShape } from "./requestIdHeaders.js"
+import { shutdownErrorBody, shutdownErrorEvent, shutdownStatus } from "./shutdownError.js"
 
 const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes: number): Promise<Uint8Array> =>
   new Promise((resolve, reject) => {
@@ -69,7 +71,7 @@ class Departure implements CancelNotice {
  * A class rather than an object of closures: the proxy makes one per request, and methods on
  * the prototype cost no allocation each.
  */
-class NodeExchange implements Exchange {
+export class NodeExchange implements Exchange {
   readonly method: string
   readonly path: string
   readonly headers: NodeRequestHeaders
@@ -78,20 +80,32 @@ class NodeExchange implements Exchange {
   readonly departure = new Departure()
   private controller: AbortController | undefined
 
+  /**
+   * `open` contains the exchanges whose responses are not complete. An exchange stays in it from
+   * its creation until its response closes, so that shutdown can cut it off.
+   */
   constructor(
     private readonly request: IncomingMessage,
-    private readonly response: ServerResponse
+    private readonly response: ServerResponse,
+    private readonly errorShape: ApiShape,
+    private readonly open: Set<NodeExchange>
   ) {
     const url = request.url ?? "/"
     const query = url.indexOf("?")
     this.method = request.method ?? "GET"
     this.path = query === -1 ? url : url.slice(0, query)
     this.headers = new NodeRequestHeaders(request.headers)
+    open.add(this)
     response.once("close", this.onClose)
   }
 
   private readonly onClose = (): void => {
+    this.open.delete(this)
     if (this.response.writableFinished) return
+    this.leave()
+  }
+
+  private leave(): void {
     this.departure.notify()
     this.controller?.abort()
   }
@@ -122,7 +136,8 @@ class NodeExchange implements Exchange {
 
   write(text: string): Promise<void> | undefined {
     const response = this.response
-    if (response.destroyed) return undefined
+    // A stream that shutdown cut off is ended already.
+    if (response.destroyed || response.writableEnded) return undefined
     // The events parsed from one upstream read are written in the same tick. Joined and sent
     // at the next tick, they leave as one HTTP chunk and one socket write instead of one each.
     if (this.pending === "") process.nextTick(this.flush)
@@ -132,7 +147,7 @@ class NodeExchange implements Exchange {
 
   end(): void {
     const response = this.response
-    if (response.destroyed) return
+    if (response.destroyed || response.writableEnded) return
     const last = this.pending
     this.pending = ""
     if (last === "") response.end()
@@ -141,6 +156,31 @@ class NodeExchange implements Exchange {
 
   headersSent(): boolean {
     return this.response.headersSent
+  }
+
+  /**
+   * Ends the response for shutdown's deadline and stops the request as if its client had left,
+   * so that the pipeline records it as cancelled. A response not started yet gets a 503, and a
+   * stream gets a last error event, both in the route's error shape. The promise resolves when
+   * the response closes, so it stays pending for a client that stopped reading.
+   */
+  cutOff(): Promise<void> {
+    const response = this.response
+    this.open.delete(this)
+    if (response.destroyed || response.writableEnded) return Promise.resolve()
+    const closed = new Promise<void>((resolve) => response.once("close", resolve))
+    if (response.headersSent) {
+      const last = this.pending + shutdownErrorEvent(this.errorShape)
+      this.pending = ""
+      response.end(last)
+    } else {
+      const body = shutdownErrorBody(this.errorShape)
+      response.shouldKeepAlive = false
+      response.writeHead(shutdownStatus, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) })
+      response.end(body)
+    }
+    this.leave()
+    return closed
   }
 
   // Made when first read: most requests that end without waiting on anything never read it.
@@ -164,4 +204,9 @@ const waitForDrain = (response: ServerResponse) =>
     response.once("close", done)
   })
 
-export const makeNodeExchange = (request: IncomingMessage, response: ServerResponse): Exchange => new NodeExchange(request, response)
+export const makeNodeExchange = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  errorShape: ApiShape,
+  open: Set<NodeExchange>
+): NodeExchange => new NodeExchange(request, response, errorShape, open)

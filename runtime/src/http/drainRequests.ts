@@ -9,8 +9,11 @@ import type { InflightRequests } from "../pipeline/ProxyHandler.js"
 export interface DrainOptions {
   /** How long in-flight requests get to finish, in milliseconds. */
   readonly shutdownTimeoutMs: number
-  /** Ends the remaining requests as if their clients had left, after the wait. */
-  readonly cutOff: () => void
+  /**
+   * Ends the remaining requests as if their clients had left, after the wait. A returned
+   * promise resolves once their connections are closed, and must resolve within a bounded time.
+   */
+  readonly cutOff: () => void | Promise<void>
 }
 
 /** How long requests cut off at the shutdown deadline get to end and queue their usage records. */
@@ -34,7 +37,10 @@ export const drainRequests = (inflight: InflightRequests, options: DrainOptions)
         Effect.annotateLogs("requests", inflight.size)
       )
     }
-    options.cutOff()
+    const cut = options.cutOff()
+    // Not interruptible like the waits above, because the shutdown already interrupted this fiber
+    // and the wait would end at once. A server's `cutOff` bounds its own wait instead.
+    if (cut !== undefined) yield* Effect.promise(() => cut)
     if (drained._tag === "Some") return
 
     // The requests just cut off end as cancelled. Their usage records are queued as they end,

@@ -3,7 +3,8 @@
  * to the request pipeline; every other route goes through Effect's
  * HttpServer handler. Closing the scope drains: the server stops accepting,
  * in-flight requests and streams get until the deadline to finish, then the
- * remaining connections are closed.
+ * remaining proxied responses end with a shutdown error and the remaining
+ * connections are closed.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Runtime } from "effect"
@@ -11,7 +12,7 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Gateway } from "../Gateway.js"
 import { drainRequests } from "../http/drainRequests.js"
-import { makeNodeExchange } from "../http/NodeExchange.js"
+import { makeNodeExchange, type NodeExchange } from "../http/NodeExchange.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
 import { ServerListenError } from "./ServerListenError.js"
 
@@ -26,6 +27,22 @@ export interface ListeningServer {
   readonly url: string
   readonly port: number
 }
+
+/**
+ * How long the responses ended at the shutdown deadline get to reach their clients before their
+ * connections close. A client that stopped reading delays the shutdown by no more than this.
+ */
+const cutOffFlushMs = 1_000
+
+/** Resolves when every promise settled or after `ms` milliseconds, whichever comes first. */
+const settleWithin = (promises: ReadonlyArray<Promise<void>>, ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    void Promise.allSettled(promises).then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 
 const pathOf = (url: string | undefined): string => {
   if (url === undefined) return "/"
@@ -47,11 +64,12 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
       })
     const runtime = yield* Effect.runtime<never>()
     const server = Http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 })
+    const openExchanges = new Set<NodeExchange>()
 
     server.on("request", (request, response) => {
       const gateway = current()
       const spec = request.method === "POST" ? proxyEndpoints.get(pathOf(request.url)) : undefined
-      if (spec !== undefined) return gateway.proxy(makeNodeExchange(request, response), spec)
+      if (spec !== undefined) return gateway.proxy(makeNodeExchange(request, response, spec.errorShape, openExchanges), spec)
       const handler = controlHandlers.get(gateway) ?? Runtime.runSync(runtime)(controlHandlerOf(gateway))
       handler(request, response)
     })
@@ -74,7 +92,11 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
           server.closeIdleConnections()
           yield* drainRequests(gateway.inflight, {
             shutdownTimeoutMs: options.shutdownTimeoutMs,
-            cutOff: () => server.closeAllConnections()
+            cutOff: () => {
+              const closed = Array.from(openExchanges, (exchange) => exchange.cutOff())
+              server.closeIdleConnections()
+              return settleWithin(closed, cutOffFlushMs).then(() => server.closeAllConnections())
+            }
           })
           yield* Effect.logInfo("HTTP server closed")
         })

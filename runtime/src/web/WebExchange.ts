@@ -4,6 +4,8 @@
  */
 import { cancelNoticeOf, PayloadTooLargeError } from "@fluxen/sdk"
 import { unreadableBody, type Exchange } from "../http/Exchange.js"
+import type { ApiShape } from "../http/requestIdHeaders.js"
+import { shutdownErrorBody, shutdownErrorEvent, shutdownStatus } from "../http/shutdownError.js"
 
 const encoder = new TextEncoder()
 
@@ -46,27 +48,23 @@ export interface WebExchange {
   readonly response: Promise<Response>
   /**
    * Ends the request as if its client had left, so the pipeline stops and records it as
-   * cancelled. A stream already started is aborted rather than ended, so the client does not
-   * take the cut-off body for a complete one.
+   * cancelled. A response not started yet is a 503, and a stream already started ends with an
+   * error event, both in the route's error shape, so the client does not take the cut-off
+   * body for a complete one.
    */
   readonly cutOff: () => void
 }
 
 /**
- * Creates the exchange and the promise of its response. `onSettled` is called once, when the
- * response is complete or the client left.
+ * Creates the exchange and the promise of its response. `errorShape` is the error shape of the
+ * request's route. `onSettled` is called once, when the response is complete or the client left.
  */
-const shutdownMessage = "Fluxen is shutting down and stopped this request before it finished. Send it again."
-
-/** Builds the 503 for a request cut off at shutdown before its response started: Anthropic's error shape under `/v1/messages`, else OpenAI's. */
-const shutdownResponse = (path: string): Response => {
-  const body = path.startsWith("/v1/messages")
-    ? { type: "error", error: { type: "api_error", message: shutdownMessage } }
-    : { error: { message: shutdownMessage, type: "server_error", param: null, code: "shutting_down" } }
-  return new Response(JSON.stringify(body), { status: 503, headers: { "content-type": "application/json" } })
-}
-
-export const makeWebExchange = (request: Request, path: string, onSettled: () => void = () => undefined): WebExchange => {
+export const makeWebExchange = (
+  request: Request,
+  path: string,
+  errorShape: ApiShape,
+  onSettled: () => void = () => undefined
+): WebExchange => {
   let resolve!: (response: Response) => void
   const response = new Promise<Response>((settle) => {
     resolve = settle
@@ -148,12 +146,19 @@ export const makeWebExchange = (request: Request, path: string, onSettled: () =>
     clientGone: gone.signal
   }
 
-  // A client still waiting for its response headers gets an error in its API's shape.
   const cutOff = () => {
     if (finished) return
     const started = stream
-    leave(() => shutdownResponse(path))
-    started?.error(new Error("The server cut off the response at shutdown"))
+    // The event goes in before `leave`, whose abort listeners may end the stream.
+    started?.enqueue(encoder.encode(shutdownErrorEvent(errorShape)))
+    leave(() =>
+      new Response(shutdownErrorBody(errorShape), { status: shutdownStatus, headers: { "content-type": "application/json" } })
+    )
+    try {
+      started?.close()
+    } catch {
+      // The pipeline closed it already, as it stopped on the abort.
+    }
   }
   return { exchange, response, cutOff }
 }

@@ -28,7 +28,7 @@ export const makeWebHandler = (gateway: Gateway) =>
         const path = new URL(request.url).pathname
         const spec = request.method === "POST" ? proxyEndpoints.get(path) : undefined
         if (spec === undefined) return control(request)
-        const { exchange, response, cutOff } = makeWebExchange(request, path, () => open.delete(cutOff))
+        const { exchange, response, cutOff } = makeWebExchange(request, path, spec.errorShape, () => open.delete(cutOff))
         open.add(cutOff)
         gateway.proxy(exchange, spec)
         return response

@@ -1,3 +1,4 @@
+import Anthropic from "@anthropic-ai/sdk"
 import { spawn, type ChildProcess } from "node:child_process"
 import Database from "better-sqlite3"
 import { createRequire } from "node:module"
@@ -222,8 +223,33 @@ describe("runtime on Deno: shutdown", () => {
 
     expect(code).toBe(0)
     expect(elapsed).toBeLessThan(15_000)
-    expect(await inFlight).toBeInstanceOf(Error)
+    const failure = await inFlight
+    expect(failure).toBeInstanceOf(OpenAI.APIError)
+    expect((failure as InstanceType<typeof OpenAI.APIError>).code).toBe("shutting_down")
+    expect((failure as Error).message).toContain("Fluxen is shutting down")
     expect(output).toContain("Shutdown deadline reached")
+    expect(usageRows("status, http_status")).toEqual([{ status: "cancelled", http_status: 499 }])
+  }, 60_000)
+
+  it("cut-off messages stream: error event", async () => {
+    await start("1 second")
+    upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes: "per-event", delayMs: 5_000 })
+    const client = new Anthropic({ baseURL: url, apiKey: "client-key", maxRetries: 0 })
+    const inFlight = client.messages
+      .create({ model: "gpt-4o-mini", max_tokens: 64, stream: true, messages: [{ role: "user", content: "hi" }] })
+      .then(async (stream) => {
+        for await (const _ of stream) continue
+      })
+      .catch((error: unknown) => error)
+    await waitFor(async () => upstream.requests.length === 1, "the stream to start", () => output)
+
+    const code = await stop()
+    const failure = await inFlight
+
+    expect(code).toBe(0)
+    expect(failure).toBeInstanceOf(Anthropic.APIError)
+    expect((failure as InstanceType<typeof Anthropic.APIError>).type).toBe("api_error")
+    expect((failure as Error).message).toContain("Fluxen is shutting down")
     expect(usageRows("status, http_status")).toEqual([{ status: "cancelled", http_status: 499 }])
   }, 60_000)
 
