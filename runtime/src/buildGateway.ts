@@ -55,7 +55,11 @@ export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
         ? { url: databaseUrl }
         : { sqlitePath: Path.resolve(loaded.directory, config.usage.sqlitePath), driver: options.sqliteDriver }
     )
-    const usage = UsageWriter.layer({ flushIntervalMs: config.usage.flushInterval, batchSize: config.usage.batchSize }).pipe(
+    const usage = UsageWriter.layer({
+      flushIntervalMs: config.usage.flushInterval,
+      batchSize: config.usage.batchSize,
+      insertTimeoutMs: config.usage.insertTimeout
+    }).pipe(
       Layer.provideMerge(storage)
     )
     const services = yield* Layer.build(Layer.merge(usage, options.transport))

@@ -21,7 +21,9 @@ export const UsageConfig = Schema.Struct({
   databaseUrl: Schema.optional(Schema.Redacted(Schema.String)),
   sqlitePath: Schema.optionalWith(Schema.String, { default: () => "./data/fluxen.db" }),
   flushInterval: Schema.optionalWith(DurationMillis, { default: () => 1_000 }),
-  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 })
+  batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
+  /** Time one insert of a batch may take before the writer counts it as failed and retries it. */
+  insertTimeout: Schema.optionalWith(DurationMillis.pipe(Schema.filter((millis) => millis >= 1 || "Expected a duration of at least 1 millisecond")), { default: () => 30_000 })
 })
 
 export const UpstreamConfig = Schema.Struct({

@@ -5,6 +5,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { startTcpProxy } from "@fluxen/sdk/testing"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -18,7 +19,13 @@ import { randomUUID } from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { UsageDatabase, type SqliteDriver, type UsageDatabaseError, type UsageDatabaseOptions } from "./UsageDatabase.js"
+import {
+  UsageDatabase,
+  type PostgresUsageDatabaseOptions,
+  type SqliteDriver,
+  type UsageDatabaseError,
+  type UsageDatabaseOptions
+} from "./UsageDatabase.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import type { UsageStore } from "./UsageStore.js"
 
@@ -41,7 +48,7 @@ const createSqliteDatabase: Effect.Effect<UsageDatabaseOptions, never, Scope.Sco
 
 // A schema per test file keeps test files that run in parallel apart. The `search_path` option
 // in the connection URL makes the usage tables land in that schema.
-const createPostgresDatabase: Effect.Effect<UsageDatabaseOptions, SqlError, Scope.Scope> = Effect.gen(function* () {
+const createPostgresDatabase: Effect.Effect<{ readonly url: Redacted.Redacted<string> }, SqlError, Scope.Scope> = Effect.gen(function* () {
   const schema = `fluxen_usage_test_${randomUUID().replaceAll("-", "").slice(0, 16)}`
   const admin = yield* Layer.build(PgClient.layer({ url: Redacted.make(testPostgresUrl) }))
   const sql = Context.get(admin, SqlClient.SqlClient)
@@ -75,6 +82,21 @@ export const usageTestDatabases: ReadonlyArray<UsageTestDatabase> = [
   },
   { name: "PostgreSQL", create: createPostgresDatabase }
 ]
+
+/**
+ * Creates an empty PostgreSQL database and opens it through a TCP proxy, which a test pauses to
+ * make the server hang or stops to make it unreachable. Returns the opened services and the proxy.
+ */
+export const openPostgresThroughProxy = (options: Omit<PostgresUsageDatabaseOptions, "url"> = {}) =>
+  Effect.gen(function* () {
+    const { url } = yield* createPostgresDatabase
+    const proxiedUrl = new URL(Redacted.value(url))
+    const proxy = yield* startTcpProxy(Number(proxiedUrl.port || 5432))
+    proxiedUrl.hostname = "127.0.0.1"
+    proxiedUrl.port = String(proxy.port)
+    const services = yield* Layer.build(UsageDatabase.layer({ ...options, url: Redacted.make(proxiedUrl.toString()) }))
+    return { services, proxy }
+  })
 
 /** Options of the current test database, for opening it a second time. */
 export class TestDatabaseOptions extends Context.Tag("@fluxen/runtime/usage/TestDatabaseOptions")<

@@ -1,6 +1,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -27,6 +28,11 @@ export interface UsageWriterOptions {
   readonly retryDelayMs?: number | undefined
   /** Maximum delay between retries of a failed insert. Default 30,000. */
   readonly maxRetryDelayMs?: number | undefined
+  /**
+   * Time one insert attempt may take. An attempt still waiting then, such as one on a database
+   * connection that stopped responding, counts as failed and is retried. Default 30,000.
+   */
+  readonly insertTimeoutMs?: number | undefined
   /** Time that shutdown spends writing the remaining records before giving up on them. Default 10,000. */
   readonly shutdownTimeoutMs?: number | undefined
   /** Minimum time between two warnings about dropped records. Default 10,000. */
@@ -51,6 +57,7 @@ interface UsageWriterSettings {
   readonly maxQueue: number
   readonly retryDelayMs: number
   readonly maxRetryDelayMs: number
+  readonly insertTimeoutMs: number
   readonly shutdownTimeoutMs: number
   readonly dropWarningIntervalMs: number
 }
@@ -103,6 +110,13 @@ class RecordQueue {
   }
 }
 
+/** An insert attempt that the database did not complete within `insertTimeoutMs`. */
+class UsageInsertTimeoutError extends Data.TaggedError("UsageInsertTimeoutError")<{ readonly timeoutMs: number }> {
+  override get message(): string {
+    return `Timed out after ${this.timeoutMs} ms waiting for the database to complete the insert`
+  }
+}
+
 // ============================================================================
 // Options
 // ============================================================================
@@ -114,6 +128,7 @@ const validateOptions = (options: UsageWriterOptions): Effect.Effect<UsageWriter
     maxQueue: options.maxQueue ?? 100_000,
     retryDelayMs: options.retryDelayMs ?? 500,
     maxRetryDelayMs: options.maxRetryDelayMs ?? 30_000,
+    insertTimeoutMs: options.insertTimeoutMs ?? 30_000,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
     dropWarningIntervalMs: options.dropWarningIntervalMs ?? 10_000
   }
@@ -134,6 +149,7 @@ const validateOptions = (options: UsageWriterOptions): Effect.Effect<UsageWriter
   requireDuration("flushIntervalMs", 1)
   requireDuration("retryDelayMs", 1)
   requireDuration("maxRetryDelayMs", settings.retryDelayMs)
+  requireDuration("insertTimeoutMs", 1)
   requireDuration("shutdownTimeoutMs", 0)
   requireDuration("dropWarningIntervalMs", 0)
   if (settings.maxQueue < settings.batchSize) {
@@ -209,11 +225,24 @@ const make = (options: UsageWriterOptions) =>
       Schedule.jittered
     )
 
+    // `disconnect` lets the timeout return without waiting for the interrupted insert, because
+    // a transaction on a PostgreSQL connection that stopped responding cannot end before the
+    // server responds. NOTE: until then the abandoned attempt keeps its pool connection, and it
+    // may still commit, which the retried batch's ON CONFLICT clause makes harmless.
+    const insertWithTimeout = (batch: ReadonlyArray<UsageRecord>) =>
+      store.insertBatch(batch).pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: Duration.millis(settings.insertTimeoutMs),
+          onTimeout: () => new UsageInsertTimeoutError({ timeoutMs: settings.insertTimeoutMs })
+        })
+      )
+
     // NOTE: a batch that the database rejects for a lasting reason that the store's validation
     // does not catch is retried until shutdown, while newer records queue behind it and the
     // oldest of them are dropped at maxQueue.
     const insertWithRetry = (batch: ReadonlyArray<UsageRecord>) =>
-      store.insertBatch(batch).pipe(
+      insertWithTimeout(batch).pipe(
         Effect.tapError((error) =>
           Effect.gen(function* () {
             failedFlushes++
@@ -318,7 +347,8 @@ const make = (options: UsageWriterOptions) =>
       Effect.annotateLogs({
         "usage.flush_interval_ms": settings.flushIntervalMs,
         "usage.batch_size": settings.batchSize,
-        "usage.max_queue": settings.maxQueue
+        "usage.max_queue": settings.maxQueue,
+        "usage.insert_timeout_ms": settings.insertTimeoutMs
       })
     )
 
