@@ -128,8 +128,22 @@ for (const database of usageTestDatabases) {
 
           const errors = logs.filter((log) => log.level === "ERROR")
           expect(errors).toHaveLength(3)
-          expect(errors[0]!.message).toContain("Inserting 4 usage records failed")
-          expect(errors[0]!.cause).toContain("injected insert failure")
+          expect(errors.map((log) => log.message)).toEqual([
+            expect.stringMatching(/^Inserting 4 usage records failed on attempt 1, so the writer keeps them and retries in \d+ ms$/),
+            expect.stringMatching(/ on attempt 2, .* retries in \d+ ms$/),
+            expect.stringMatching(/ on attempt 3, .* retries in \d+ ms$/)
+          ])
+          expect(errors[0]!.annotations["error"]).toBe("injected insert failure")
+          // One line per attempt: the logged error carries no stack trace.
+          expect(errors.every((log) => log.cause === "")).toBe(true)
+          // Each delay doubles from retryDelayMs, up to maxRetryDelayMs, times a factor from 0.8 to 1.2.
+          const delays = errors.map((log) => Number(/retries in (\d+) ms/.exec(log.message)![1]))
+          expect(delays[0]).toBeGreaterThanOrEqual(8)
+          expect(delays[0]).toBeLessThanOrEqual(12)
+          expect(delays[1]).toBeGreaterThanOrEqual(16)
+          expect(delays[1]).toBeLessThanOrEqual(24)
+          expect(delays[2]).toBeGreaterThanOrEqual(32)
+          expect(delays[2]).toBeLessThanOrEqual(48)
         }))
 
       it.scoped("recovers after the table comes back", () =>
@@ -171,8 +185,8 @@ for (const database of usageTestDatabases) {
 
           const errors = logs.filter((log) => log.level === "ERROR")
           expect(errors.length).toBeGreaterThanOrEqual(2)
-          expect(errors[0]!.message).toContain("Inserting 8 usage records failed")
-          expect(errors[0]!.cause).toMatch(/no such table: fluxen_usage|relation "fluxen_usage" does not exist/)
+          expect(errors[0]!.message).toContain("Inserting 8 usage records failed on attempt 1")
+          expect(errors[0]!.annotations["error"]).toMatch(/no such table: fluxen_usage|relation "fluxen_usage" does not exist/)
         }))
 
       it.scoped("drops the oldest records beyond maxQueue", () =>

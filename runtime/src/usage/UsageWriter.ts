@@ -4,11 +4,13 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
+import * as Random from "effect/Random"
+import { describeCause } from "./describeCause.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import { UsageStore } from "./UsageStore.js"
 
@@ -219,11 +221,13 @@ const make = (options: UsageWriterOptions) =>
         ).pipe(Effect.annotateLogs("usage.dropped_total", dropped))
       })
 
-    // Exponential backoff capped at maxRetryDelayMs: `union` takes the shorter of the two delays.
-    const retrySchedule = Schedule.exponential(Duration.millis(settings.retryDelayMs)).pipe(
-      Schedule.union(Schedule.spaced(Duration.millis(settings.maxRetryDelayMs))),
-      Schedule.jittered
-    )
+    // Exponential backoff: retryDelayMs doubled per failed attempt and capped at maxRetryDelayMs,
+    // times a random factor from 0.8 to 1.2, so that instances that failed together spread out.
+    const retryDelayMs = (attempt: number): Effect.Effect<number> =>
+      Effect.map(Random.nextRange(0.8, 1.2), (factor) => {
+        const delay = Math.min(settings.retryDelayMs * 2 ** (attempt - 1), settings.maxRetryDelayMs)
+        return Math.round(delay * factor)
+      })
 
     // `disconnect` lets the timeout return without waiting for the interrupted insert, because
     // a transaction on a PostgreSQL connection that stopped responding cannot end before the
@@ -238,25 +242,28 @@ const make = (options: UsageWriterOptions) =>
         })
       )
 
+    // Each failed attempt logs one line without a stack trace, because the error's message names
+    // the cause. The backoff bounds how often the line repeats.
     // NOTE: a batch that the database rejects for a lasting reason that the store's validation
     // does not catch is retried until shutdown, while newer records queue behind it and the
     // oldest of them are dropped at maxQueue.
-    const insertWithRetry = (batch: ReadonlyArray<UsageRecord>) =>
-      insertWithTimeout(batch).pipe(
-        Effect.tapError((error) =>
-          Effect.gen(function* () {
-            failedFlushes++
-            yield* Effect.logError(
-              `Inserting ${batch.length} usage records failed, so the writer keeps them and retries with backoff`,
-              Cause.fail(error)
-            ).pipe(Effect.annotateLogs("usage.queued", queuedCount()))
-            yield* warnAboutDrops(false)
-          })
-        ),
-        Effect.retry(retrySchedule),
-        // The retry schedule never ends, so a failure cannot reach this point.
-        Effect.orDie
-      )
+    const insertWithRetry = (batch: ReadonlyArray<UsageRecord>): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        for (let attempt = 1; ; attempt++) {
+          const result = yield* Effect.either(insertWithTimeout(batch))
+          if (Either.isRight(result)) {
+            return
+          }
+
+          failedFlushes++
+          const delayMs = yield* retryDelayMs(attempt)
+          yield* Effect.logError(
+            `Inserting ${batch.length} usage records failed on attempt ${attempt}, so the writer keeps them and retries in ${delayMs} ms`
+          ).pipe(Effect.annotateLogs({ error: describeCause(result.left, []), "usage.queued": queuedCount() }))
+          yield* warnAboutDrops(false)
+          yield* Effect.sleep(Duration.millis(delayMs))
+        }
+      })
 
     const writeBatch = (batch: ReadonlyArray<UsageRecord>) =>
       insertWithRetry(batch).pipe(

@@ -50,8 +50,8 @@ describe("UsageWriter while PostgreSQL hangs", () => {
       expect(firstFailureMs).toBeLessThan(3_000)
       const errors = logs.filter((log) => log.level === "ERROR")
       expect(errors.length).toBeGreaterThanOrEqual(2)
-      expect(errors[0]!.message).toContain("Inserting 3 usage records failed")
-      expect(errors[0]!.cause).toContain(`Timed out after ${insertTimeoutMs} ms waiting for the database`)
+      expect(errors[0]!.message).toContain("Inserting 3 usage records failed on attempt 1")
+      expect(errors[0]!.annotations["error"]).toBe(`Timed out after ${insertTimeoutMs} ms waiting for the database to complete the insert`)
 
       yield* proxy.resume
       const sql = Context.get(services, SqlClient.SqlClient)
