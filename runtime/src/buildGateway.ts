@@ -52,8 +52,12 @@ export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
         : undefined
     const storage = UsageDatabase.layer(
       databaseUrl !== undefined
-        ? { url: databaseUrl }
-        : { sqlitePath: Path.resolve(loaded.directory, config.usage.sqlitePath), driver: options.sqliteDriver }
+        ? { url: databaseUrl, queryTimeout: config.usage.queryTimeout }
+        : {
+            sqlitePath: Path.resolve(loaded.directory, config.usage.sqlitePath),
+            driver: options.sqliteDriver,
+            queryTimeout: config.usage.queryTimeout
+          }
     )
     const usage = UsageWriter.layer({
       flushIntervalMs: config.usage.flushInterval,

@@ -16,6 +16,9 @@ export const ServerConfig = Schema.Struct({
   shutdownTimeout: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
 })
 
+/** A timeout, which must be at least 1 millisecond. */
+const TimeoutMillis = DurationMillis.pipe(Schema.filter((millis) => millis >= 1 || "Expected a duration of at least 1 millisecond"))
+
 export const UsageConfig = Schema.Struct({
   /** PostgreSQL URL; when empty or absent, usage goes to the SQLite file. */
   databaseUrl: Schema.optional(Schema.Redacted(Schema.String)),
@@ -23,7 +26,9 @@ export const UsageConfig = Schema.Struct({
   flushInterval: Schema.optionalWith(DurationMillis, { default: () => 1_000 }),
   batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
   /** Time one insert of a batch may take before the writer counts it as failed and retries it. */
-  insertTimeout: Schema.optionalWith(DurationMillis.pipe(Schema.filter((millis) => millis >= 1 || "Expected a duration of at least 1 millisecond")), { default: () => 30_000 })
+  insertTimeout: Schema.optionalWith(TimeoutMillis, { default: () => 30_000 }),
+  /** Time one read of the usage API or the dashboard data may take before the route returns 503. */
+  queryTimeout: Schema.optionalWith(TimeoutMillis, { default: () => 10_000 })
 })
 
 export const UpstreamConfig = Schema.Struct({

@@ -33,11 +33,14 @@ upstream:
     expect(loaded.config.upstream.idleTimeout).toBe(1500)
   })
 
-  it("reads the usage insert timeout", () => {
-    expect(Either.getOrThrow(parse(minimal)).config.usage.insertTimeout).toBe(30_000)
-    expect(Either.getOrThrow(parse(`${minimal}\nusage:\n  insertTimeout: 5 seconds\n`)).config.usage.insertTimeout).toBe(5_000)
-    const message = Either.getOrThrow(Either.flip(parse(`${minimal}\nusage:\n  insertTimeout: 0\n`))).message
-    expect(message).toContain("usage.insertTimeout")
+  it.each([
+    ["insertTimeout", 30_000],
+    ["queryTimeout", 10_000]
+  ] as const)("reads the usage %s", (key, defaultMs) => {
+    expect(Either.getOrThrow(parse(minimal)).config.usage[key]).toBe(defaultMs)
+    expect(Either.getOrThrow(parse(`${minimal}\nusage:\n  ${key}: 5 seconds\n`)).config.usage[key]).toBe(5_000)
+    const message = Either.getOrThrow(Either.flip(parse(`${minimal}\nusage:\n  ${key}: 0\n`))).message
+    expect(message).toContain(`usage.${key}`)
     expect(message).toContain("at least 1 millisecond")
   })
 

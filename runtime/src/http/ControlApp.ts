@@ -6,6 +6,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type { SqlError } from "@effect/sql/SqlError"
 import { ModelNotFoundError, type GatewayError, type PluginRoute } from "@fluxen/sdk"
 import { Context, Effect, Either, type Redacted } from "effect"
 import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
@@ -21,6 +22,8 @@ import { decodeUsageQuery } from "./usageQuery.js"
 import { newRequestId } from "../pipeline/requestId.js"
 import type { HookChain } from "../plugins/HookChain.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
+import { isDatabaseUnavailable } from "../usage/databaseUnavailable.js"
+import { describeCause } from "../usage/describeCause.js"
 import type { UsageStore } from "../usage/UsageStore.js"
 import type { UsageTotal } from "../usage/usageTotals.js"
 
@@ -192,9 +195,24 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
         ? HttpServerResponse.unsafeJson(anthropicErrorBody(status, message, requestId), { status })
         : openAIError(status, message, code)
 
+    // A database that does not respond is an outage for the client to wait out, not a fault of
+    // Fluxen, so it gets a 503 and one warning without a stack trace.
+    const usageDatabaseUnavailable = (error: SqlError) =>
+      Effect.as(
+        Effect.logWarning(`The usage database did not respond or could not be reached, so ${request.method} ${path} returned 503`).pipe(
+          Effect.annotateLogs({ "request.id": requestId, error: describeCause(error, []) })
+        ),
+        errorFor(
+          503,
+          `Fluxen could not read usage because the usage database did not respond or could not be reached. Try again later. Fluxen's log has the details under request id ${requestId}.`,
+          "usage_database_unavailable"
+        )
+      )
+
     const response = yield* router.pipe(
       Effect.provideService(ControlRequestId, requestId),
       Effect.catchTag("RouteNotFound", () => Effect.succeed(errorFor(404, `Unknown route ${request.method} ${path}.`, "not_found"))),
+      Effect.catchTag("SqlError", (error) => (isDatabaseUnavailable(error) ? usageDatabaseUnavailable(error) : Effect.fail(error))),
       Effect.catchAllCause((cause) =>
         Effect.as(
           Effect.logError("Control route failed", cause).pipe(Effect.annotateLogs({ "request.id": requestId })),

@@ -23,6 +23,8 @@ export interface PostgresUsageDatabaseOptions {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Maximum connections in the pool. Default 10, the `pg` driver's default. */
   readonly maxConnections?: number | undefined
+  /** Time one read of the usage store may take before it fails. Default 10 seconds. */
+  readonly queryTimeout?: Duration.DurationInput | undefined
 }
 
 /** Builds the SQLite client for a file; each JavaScript runtime has its own SQLite binding. */
@@ -59,6 +61,8 @@ export interface SqliteUsageDatabaseOptions {
   readonly driver?: SqliteDriver | undefined
   /** Time allowed at start to complete a probe query. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Time one read of the usage store may take before it fails. Default 10 seconds. */
+  readonly queryTimeout?: Duration.DurationInput | undefined
 }
 
 export type UsageDatabaseOptions = PostgresUsageDatabaseOptions | SqliteUsageDatabaseOptions
@@ -279,7 +283,7 @@ const layer = (options: UsageDatabaseOptions): Layer.Layer<SqlClient.SqlClient |
     Layer.provideMerge(client)
   )
 
-  return UsageStore.layer.pipe(Layer.provideMerge(migrated))
+  return UsageStore.layer({ queryTimeout: options.queryTimeout }).pipe(Layer.provideMerge(migrated))
 }
 
 /** Usage database layers. */

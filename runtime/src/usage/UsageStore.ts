@@ -1,6 +1,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -24,10 +25,18 @@ export interface UsageListQuery {
   readonly limit: number
 }
 
+/** Settings of the usage store. */
+export interface UsageStoreOptions {
+  /** Time one read (`totals`, `list` or `latencyByDay`) may take before it fails. Default 10 seconds. */
+  readonly queryTimeout?: Duration.DurationInput | undefined
+}
+
 // Logged request ids per warning about skipped records, to keep a bad batch from flooding the log.
 const maxLoggedRequestIds = 10
 
-const make = Effect.gen(function* () {
+const defaultQueryTimeout = Duration.seconds(10)
+
+const make = (options: UsageStoreOptions) => Effect.gen(function* () {
   // The store names columns in snake_case itself, so a client configured with name transforms
   // must not rewrite them.
   const sql = (yield* SqlClient.SqlClient).withoutTransforms()
@@ -91,9 +100,22 @@ const make = Effect.gen(function* () {
     }
   })
 
-  const totals = makeUsageTotals(sql, dialect, bindTime)
+  // `disconnect` lets the timeout return without waiting for the interrupted query, whose
+  // cancellation on a PostgreSQL connection that stopped responding takes seconds itself.
+  const queryTimeout = Duration.decode(options.queryTimeout ?? defaultQueryTimeout)
+  const bounded = <A>(read: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
+    read.pipe(
+      Effect.disconnect,
+      Effect.timeoutFail({
+        duration: queryTimeout,
+        onTimeout: () => new SqlError({ message: `Timed out after ${Duration.format(queryTimeout)} waiting for the database to respond to the query` })
+      })
+    )
 
-  const list = Effect.fn("UsageStore.list")(function* (query: UsageListQuery) {
+  const totalsOf = makeUsageTotals(sql, dialect, bindTime)
+  const totals = (query: UsageTotalsQuery) => bounded(totalsOf(query))
+
+  const listOf = Effect.fn("UsageStore.list")(function* (query: UsageListQuery) {
     const rows = yield* sql<Record<string, unknown>>`
       SELECT * FROM fluxen_usage
       WHERE created_at >= ${bindTime(query.from)} AND created_at < ${bindTime(query.to)}
@@ -102,8 +124,10 @@ const make = Effect.gen(function* () {
 
     return rows.map(decodeUsageRow)
   })
+  const list = (query: UsageListQuery) => bounded(listOf(query))
 
-  const latencyByDay = makeLatencyByDay(sql, groupExpressions(dialect).day, bindTime)
+  const latencyByDayOf = makeLatencyByDay(sql, groupExpressions(dialect).day, bindTime)
+  const latencyByDay = (query: LatencyByDayQuery) => bounded(latencyByDayOf(query))
 
   return UsageStore.of({ insertBatch, totals, list, latencyByDay })
 })
@@ -129,5 +153,6 @@ export class UsageStore extends Context.Tag("@fluxen/runtime/UsageStore")<
   }
 >() {
   /** Store on the `SqlClient` in context, whose database must already have the usage migrations applied. */
-  static readonly layer: Layer.Layer<UsageStore, never, SqlClient.SqlClient> = Layer.effect(UsageStore, make)
+  static readonly layer = (options: UsageStoreOptions = {}): Layer.Layer<UsageStore, never, SqlClient.SqlClient> =>
+    Layer.effect(UsageStore, make(options))
 }

@@ -14,8 +14,11 @@ import { startGatewayProcess, type GatewayProcess } from "../support/gatewayProc
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 import { waitFor } from "../support/waitFor.js"
 
+const ADMIN_KEY = "admin-key-of-the-hung-database-tests"
+
 const configText = (databaseUrl: string, upstreamUrl: string) => `server: { host: 127.0.0.1, port: 0, shutdownTimeout: 1 second }
-usage: { databaseUrl: "${databaseUrl}", flushInterval: 50, insertTimeout: 500 }
+usage: { databaseUrl: "${databaseUrl}", flushInterval: 50, insertTimeout: 500, queryTimeout: 1 second }
+admin: { key: "${ADMIN_KEY}" }
 logging: { level: info }
 providers:
   openai:
@@ -63,6 +66,42 @@ describe("gateway while the usage database hangs", () => {
 
   const scrape = async (name: string) => metricValue(await (await fetch(`${gateway.url}/metrics`)).text(), name)
 
+  /** Requests a control route with the admin key, and returns its status, OpenAI error body, request id and time taken. */
+  const getControl = async (path: string) => {
+    const started = Date.now()
+    const response = await fetch(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+    const body = (await response.json()) as { error?: { message: string; type: string; param: string | null; code: string } }
+    return { status: response.status, error: body.error, requestId: response.headers.get("x-fluxen-request-id")!, elapsedMs: Date.now() - started }
+  }
+
+  /** Returns the log lines of one request. */
+  const logLinesOf = (requestId: string) => gateway.output().split("\n").filter((line) => line.includes(`request.id=${requestId}`))
+
+  it.each(["/v1/fluxen/usage", "/v1/fluxen/dashboard-data"])("%s: 503 while hung", async (path) => {
+    expect((await getControl(path)).status).toBe(200)
+
+    await Effect.runPromise(proxy.pause)
+    const { status, error, requestId, elapsedMs } = await getControl(path)
+
+    expect(status).toBe(503)
+    expect(error?.type).toBe("server_error")
+    expect(error?.code).toBe("usage_database_unavailable")
+    expect(error?.param).toBeNull()
+    expect(error?.message).toContain("the usage database did not respond or could not be reached")
+    expect(error?.message).toContain(requestId)
+    // usage.queryTimeout is 1 second; the rest is a margin for a slow machine.
+    expect(elapsedMs).toBeLessThan(3_000)
+    const lines = logLinesOf(requestId)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("level=WARN")
+    expect(lines[0]).toContain(`message="The usage database did not respond or could not be reached, so GET ${path} returned 503"`)
+    expect(lines[0]).toMatch(/error="[^"\\]*(Timed out after 1s|timeout exceeded when trying to connect)/)
+    expect(lines[0]).not.toContain("cause=")
+
+    await Effect.runPromise(proxy.resume)
+    await waitFor(async () => (await getControl(path)).status === 200, `${path} to recover`, gateway.output)
+  }, 60_000)
+
   it("counts hung inserts as failed", async () => {
     await Effect.runPromise(proxy.pause)
     upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
@@ -82,5 +121,20 @@ describe("gateway while the usage database hangs", () => {
     await waitFor(async () => (await scrape("fluxen_usage_written_records_total")) === 1, "the record to be written", gateway.output)
     expect(await scrape("fluxen_usage_queue_records")).toBe(0)
     expect(await scrape("fluxen_usage_dropped_records_total")).toBe(0)
+  }, 60_000)
+
+  // Stops the proxy for good, so it runs last.
+  it("usage totals: 503 when down", async () => {
+    await Effect.runPromise(proxy.stop)
+    const { status, error, requestId, elapsedMs } = await getControl("/v1/fluxen/usage")
+
+    expect(status).toBe(503)
+    expect(error?.code).toBe("usage_database_unavailable")
+    expect(elapsedMs).toBeLessThan(3_000)
+    const lines = logLinesOf(requestId)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("level=WARN")
+    // A pooled connection that the stop closed fails as terminated, and a new one is refused.
+    expect(lines[0]).toMatch(/error="[^"]*(Connection terminated unexpectedly|ECONNREFUSED)/)
   }, 60_000)
 })
