@@ -4,11 +4,12 @@
  * metrics and the dashboard.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
+import { clientAbortFiberId } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { SqlError } from "@effect/sql/SqlError"
 import { ModelNotFoundError, type GatewayError, type PluginRoute } from "@fluxen/sdk"
-import { Context, Effect, Either, type Redacted } from "effect"
+import { Cause, Context, Effect, Either, Equal, HashSet, type Redacted } from "effect"
 import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
@@ -209,15 +210,30 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
         )
       )
 
+    // A route interrupted because its client disconnected is no server failure, so it logs at
+    // debug level. The client never reads the response, whose status 499 follows Effect's HTTP server.
+    const interruptedResponse = (cause: Cause.Cause<unknown>) => {
+      const clientDisconnected = HashSet.some(Cause.interruptors(cause), (fiberId) => Equal.equals(fiberId, clientAbortFiberId))
+      const message = clientDisconnected
+        ? "Control route stopped because the client disconnected"
+        : "Control route stopped because it was interrupted"
+      return Effect.as(
+        Effect.logDebug(message).pipe(Effect.annotateLogs({ "request.id": requestId, "url.path": path })),
+        HttpServerResponse.empty({ status: clientDisconnected ? 499 : 503 })
+      )
+    }
+
     const response = yield* router.pipe(
       Effect.provideService(ControlRequestId, requestId),
       Effect.catchTag("RouteNotFound", () => Effect.succeed(errorFor(404, `Unknown route ${request.method} ${path}.`, "not_found"))),
       Effect.catchTag("SqlError", (error) => (isDatabaseUnavailable(error) ? usageDatabaseUnavailable(error) : Effect.fail(error))),
       Effect.catchAllCause((cause) =>
-        Effect.as(
-          Effect.logError("Control route failed", cause).pipe(Effect.annotateLogs({ "request.id": requestId })),
-          errorFor(500, internalErrorResponse(requestId).body.error.message, "internal_error")
-        )
+        Cause.isInterruptedOnly(cause)
+          ? interruptedResponse(cause)
+          : Effect.as(
+              Effect.logError("Control route failed", cause).pipe(Effect.annotateLogs({ "request.id": requestId })),
+              errorFor(500, internalErrorResponse(requestId).body.error.message, "internal_error")
+            )
       )
     )
     return HttpServerResponse.setHeaders(response, requestIdHeaders(requestId, shape))

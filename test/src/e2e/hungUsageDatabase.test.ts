@@ -1,13 +1,14 @@
 /**
- * A running gateway while its PostgreSQL usage database hangs: the gateway
- * reaches the real server through a TCP proxy, which the tests pause so that
- * every connection stays open and silent, as with a stalled server or a
- * network partition. The gateway runs as a child process, so the tests read
- * its log as an operator does.
+ * A running gateway while its PostgreSQL usage database hangs or goes down.
+ * The gateway reaches the real server through a TCP proxy. A test pauses the
+ * proxy, so that every connection stays open and silent as with a stalled
+ * server or a network partition, or stops it. The gateway runs as a child
+ * process, so the tests read its log as an operator does.
  */
 import { startTcpProxy, type TcpProxy } from "@fluxen/sdk/testing"
 import { Effect, Exit, Scope } from "effect"
 import OpenAI from "openai"
+import pg from "pg"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { createSchema, dropSchema, postgresUrl, randomName } from "../support/gateway.js"
 import { startGatewayProcess, type GatewayProcess } from "../support/gatewayProcess.js"
@@ -19,7 +20,7 @@ const ADMIN_KEY = "admin-key-of-the-hung-database-tests"
 const configText = (databaseUrl: string, upstreamUrl: string) => `server: { host: 127.0.0.1, port: 0, shutdownTimeout: 1 second }
 usage: { databaseUrl: "${databaseUrl}", flushInterval: 50, insertTimeout: 500, queryTimeout: 1 second }
 admin: { key: "${ADMIN_KEY}" }
-logging: { level: info }
+logging: { level: debug }
 providers:
   openai:
     use: "@fluxen/provider-openai"
@@ -35,7 +36,7 @@ const metricValue = (metrics: string, name: string): number => {
   return line === undefined ? Number.NaN : Number(line.slice(name.length + 1))
 }
 
-describe("gateway while the usage database hangs", () => {
+describe("gateway while the usage database fails", () => {
   const proxyScope = Effect.runSync(Scope.make())
   const schema = randomName()
   let upstream: ReplayUpstream
@@ -121,6 +122,52 @@ describe("gateway while the usage database hangs", () => {
     await waitFor(async () => (await scrape("fluxen_usage_written_records_total")) === 1, "the record to be written", gateway.output)
     expect(await scrape("fluxen_usage_queue_records")).toBe(0)
     expect(await scrape("fluxen_usage_dropped_records_total")).toBe(0)
+  }, 60_000)
+
+  it("client disconnect: no error logged", async () => {
+    await Effect.runPromise(proxy.pause)
+    const logStart = gateway.output().length
+    const newLines = () => gateway.output().slice(logStart).split("\n")
+
+    // The client gives up after 300 ms, before the read's timeout of 1 second.
+    const aborted = await fetch(`${gateway.url}/v1/fluxen/usage`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      signal: AbortSignal.timeout(300)
+    }).catch((error: unknown) => error)
+    await waitFor(
+      async () => newLines().some((line) => line.includes("level=DEBUG") && line.includes("client disconnected")),
+      "the debug line about the disconnect",
+      gateway.output
+    )
+    // Past the read's timeout, so that a late failure of the abandoned request would be logged too.
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+
+    expect(aborted).toBeInstanceOf(DOMException)
+    const disconnects = newLines().filter((line) => line.includes("client disconnected"))
+    expect(disconnects).toHaveLength(1)
+    expect(disconnects[0]).toContain("url.path=/v1/fluxen/usage")
+    expect(disconnects[0]).toMatch(/request\.id=\S+/)
+    expect(newLines().filter((line) => line.includes("level=ERROR"))).toEqual([])
+  }, 60_000)
+
+  it("rejected query: 500 at ERROR", async () => {
+    const admin = new pg.Client({ connectionString: postgresUrl })
+    await admin.connect()
+    try {
+      await admin.query(`ALTER TABLE ${schema}.fluxen_usage RENAME TO fluxen_usage_offline`)
+      const { status, error, requestId } = await getControl("/v1/fluxen/usage")
+
+      expect(status).toBe(500)
+      expect(error?.code).toBe("internal_error")
+      const lines = logLinesOf(requestId)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain("level=ERROR")
+      expect(lines[0]).toContain(`message="Control route failed"`)
+      expect(lines[0]).toContain(`relation \\"fluxen_usage\\" does not exist`)
+    } finally {
+      await admin.query(`ALTER TABLE ${schema}.fluxen_usage_offline RENAME TO fluxen_usage`)
+      await admin.end()
+    }
   }, 60_000)
 
   // Stops the proxy for good, so it runs last.
