@@ -2,7 +2,7 @@ import * as Http from "node:http"
 import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
-import { makeNodeExchange } from "./NodeExchange.js"
+import { makeNodeExchange, openExchangeOf } from "./NodeExchange.js"
 
 let server: Http.Server | undefined
 
@@ -13,7 +13,7 @@ afterEach(async () => {
 
 /** Starts a server whose handler streams through an exchange, and returns the raw bytes a client reads. */
 const rawResponse = async (stream: (exchange: ReturnType<typeof makeNodeExchange>) => void): Promise<string> => {
-  server = Http.createServer((request, response) => stream(makeNodeExchange(request, response, "openai", new Set())))
+  server = Http.createServer((request, response) => stream(makeNodeExchange(request, response, "openai")))
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   return new Promise((resolve, reject) => {
@@ -72,12 +72,11 @@ describe("NodeExchange streaming", () => {
   })
 
   it("cut-off before start: Anthropic 503", async () => {
-    const open = new Set<ReturnType<typeof makeNodeExchange>>()
     server = Http.createServer((request, response) => {
-      const exchange = makeNodeExchange(request, response, "anthropic", open)
-      expect(open.has(exchange)).toBe(true)
+      const exchange = makeNodeExchange(request, response, "anthropic")
+      expect(openExchangeOf(request.socket)).toBe(exchange)
       void exchange.cutOff()
-      expect(open.size).toBe(0)
+      expect(openExchangeOf(request.socket)).toBeUndefined()
     })
     await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
     const { port } = server.address() as AddressInfo
@@ -97,7 +96,7 @@ describe("NodeExchange streaming", () => {
  * connection before any response. `declaredLength` above 2 leaves the body incomplete.
  */
 const leaveEarly = async (handle: (exchange: ReturnType<typeof makeNodeExchange>) => void, declaredLength = 2): Promise<void> => {
-  server = Http.createServer((request, response) => handle(makeNodeExchange(request, response, "openai", new Set())))
+  server = Http.createServer((request, response) => handle(makeNodeExchange(request, response, "openai")))
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as AddressInfo
   const socket = Net.connect(port, "127.0.0.1", () => {

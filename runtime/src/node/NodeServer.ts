@@ -9,10 +9,10 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Runtime } from "effect"
 import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
+import type { AddressInfo, Socket } from "node:net"
 import type { Gateway } from "../Gateway.js"
 import { drainRequests } from "../http/drainRequests.js"
-import { makeNodeExchange, type NodeExchange } from "../http/NodeExchange.js"
+import { makeNodeExchange, openExchangeOf } from "../http/NodeExchange.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
 import { ServerListenError } from "./ServerListenError.js"
 
@@ -64,12 +64,17 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
       })
     const runtime = yield* Effect.runtime<never>()
     const server = Http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 })
-    const openExchanges = new Set<NodeExchange>()
+    // Tracked per connection, which lives long, so that shutdown finds the open exchanges.
+    const sockets = new Set<Socket>()
+    server.on("connection", (socket: Socket) => {
+      sockets.add(socket)
+      socket.once("close", () => sockets.delete(socket))
+    })
 
     server.on("request", (request, response) => {
       const gateway = current()
       const spec = request.method === "POST" ? proxyEndpoints.get(pathOf(request.url)) : undefined
-      if (spec !== undefined) return gateway.proxy(makeNodeExchange(request, response, spec.errorShape, openExchanges), spec)
+      if (spec !== undefined) return gateway.proxy(makeNodeExchange(request, response, spec.errorShape), spec)
       const handler = controlHandlers.get(gateway) ?? Runtime.runSync(runtime)(controlHandlerOf(gateway))
       handler(request, response)
     })
@@ -93,7 +98,11 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
           yield* drainRequests(gateway.inflight, {
             shutdownTimeoutMs: options.shutdownTimeoutMs,
             cutOff: () => {
-              const closed = Array.from(openExchanges, (exchange) => exchange.cutOff())
+              const closed: Array<Promise<void>> = []
+              for (const socket of sockets) {
+                const exchange = openExchangeOf(socket)
+                if (exchange !== undefined) closed.push(exchange.cutOff())
+              }
               server.closeIdleConnections()
               return settleWithin(closed, cutOffFlushMs).then(() => server.closeAllConnections())
             }
