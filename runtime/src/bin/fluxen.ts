@@ -12,6 +12,7 @@ import { Console, Effect, Runtime } from "effect"
 import { checkConfigFile } from "../config/checkConfigFile.js"
 import { layerLogging } from "../logging.js"
 import { makeNodeImporter } from "../node/nodeImporter.js"
+import { handleRepeatedStopSignals } from "../node/repeatedStopSignal.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
 import { lostRecordsExitStatus } from "../usage/lostRecordsExitStatus.js"
 import { parseArguments, type Arguments } from "./parseArguments.js"
@@ -82,6 +83,7 @@ const start = Effect.gen(function* () {
 if (args.command === "check-config") {
   NodeRuntime.runMain(checkConfig.pipe(Effect.provide(NodeFileSystem.layer)), { disableErrorReporting: true })
 } else if (args.command === "start") {
+  handleRepeatedStopSignals()
   // The failure is logged above already, so runMain only sets the exit code.
   NodeRuntime.runMain(start.pipe(Effect.provide(NodeFileSystem.layer)), {
     disablePrettyLogger: true,

@@ -24,9 +24,10 @@ const usage = "Usage: deno run -A --unstable-no-legacy-abort runtime/dist/deno/m
 const signalExitStatus: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 }
 
 /**
- * Waits for SIGINT or SIGTERM. A second signal stops the process at once, as on Node: the
- * first one replaces the listeners with ones that exit, because a registered listener keeps
- * Deno from ending the process itself.
+ * Waits for SIGINT or SIGTERM. A second signal stops the process at once: the first one
+ * replaces the listeners with ones that exit, because a registered listener keeps Deno from
+ * ending the process itself. NOTE: Node ignores repeats within a second of the first signal,
+ * which `npm start` causes (see `repeatedStopSignal.ts`); Deno is not started through npm.
  */
 const waitForStopSignal = Effect.async<StopSignal>((resume) => {
   const listeners: Record<StopSignal, () => void> = {

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,12 +22,12 @@ const freePort = async (): Promise<number> => {
   return port
 }
 
-const configText = (port: number) => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 5 seconds }
+const configText = (port: number, upstreamPort = 9) => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 5 seconds }
 usage: { sqlitePath: ./usage.db }
 providers:
   openai:
     use: "@fluxen/provider-openai"
-    config: { baseUrl: "http://127.0.0.1:9/v1", apiKey: "sk-test-unused" }
+    config: { baseUrl: "http://127.0.0.1:${upstreamPort}/v1", apiKey: "sk-test-unused" }
 models:
   gpt-4o-mini: { provider: openai, model: gpt-4o-mini }
 `
@@ -91,5 +91,47 @@ describe("npm run fluxen", () => {
     await exited
     await waitUntil(async () => !(await answers(url)), "Fluxen to stop", () => output)
     expect(await answers(url)).toBe(false)
+  })
+
+  // A terminal's Ctrl+C reaches the whole process group, and npm passes its own SIGINT on, so
+  // Fluxen gets SIGINT twice within milliseconds. That must still be one graceful stop.
+  it("drains on Ctrl+C to the group", { timeout: 120_000 }, async () => {
+    // An upstream that accepts connections and never responds keeps a request in flight until the deadline.
+    const sockets: Array<Socket> = []
+    const upstream = createServer((socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = await freePort()
+      const url = `http://127.0.0.1:${port}`
+      const configPath = Path.join(directory, "fluxen.yaml")
+      writeFileSync(configPath, configText(port, (upstream.address() as { port: number }).port))
+      npm = spawn("npm", ["run", "--silent", "fluxen", "--", "start", "--config", configPath], {
+        cwd: repository,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const exited = new Promise<number | null>((resolve) => npm!.once("exit", (code) => resolve(code)))
+      await waitUntil(() => answers(url), "Fluxen to start", () => output)
+
+      const inFlight = fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+      })
+      await waitUntil(async () => sockets.length > 0, "the upstream call", () => output)
+      process.kill(-npm.pid!, "SIGINT")
+
+      const response = await inFlight
+      expect(response.status).toBe(503)
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("shutting_down")
+      await exited
+      expect(output).toContain("Usage writer stopped")
+      expect(output).not.toContain("again during shutdown")
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => upstream.close(() => resolve()))
+    }
   })
 })
