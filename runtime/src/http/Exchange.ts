@@ -11,6 +11,8 @@ export interface Exchange {
   /** The path without the query string. */
   readonly path: string
   readonly headers: RequestHeaders
+  /** Fluxen's id of the request, set by the pipeline when it starts, for responses the exchange makes itself (shutdown's). */
+  requestId: string | undefined
   /**
    * Reads the whole body. Rejects with `PayloadTooLargeError` past
    * `limitBytes`, and with {@link unreadableBody}'s error when the body cannot

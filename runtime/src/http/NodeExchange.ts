@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { unreadableBody, type Exchange } from "./Exchange.js"
 import type { ApiShape } from "./requestIdHeaders.js"
-import { shutdownErrorBody, shutdownErrorEvent, shutdownStatus } from "./shutdownError.js"
+import { shutdownErrorBody, shutdownErrorEvent, shutdownErrorHeaders, shutdownStatus } from "./shutdownError.js"
 
 const readBody = (request: IncomingMessage, response: ServerResponse, limitBytes: number): Promise<Uint8Array> =>
   new Promise((resolve, reject) => {
@@ -83,6 +83,7 @@ export class NodeExchange implements Exchange {
   /** Stream text written in this tick, sent at the next (see `write`). */
   private pending = ""
   readonly departure = new Departure()
+  requestId: string | undefined = undefined
   private controller: AbortController | undefined
 
   /**
@@ -186,9 +187,11 @@ export class NodeExchange implements Exchange {
       this.pending = ""
       response.end(last)
     } else {
-      const body = shutdownErrorBody(this.errorShape)
+      const body = shutdownErrorBody(this.errorShape, this.requestId)
+      const headers = shutdownErrorHeaders(this.errorShape, this.requestId)
+      headers["content-length"] = String(Buffer.byteLength(body))
       response.shouldKeepAlive = false
-      response.writeHead(shutdownStatus, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) })
+      response.writeHead(shutdownStatus, headers)
       response.end(body)
     }
     this.leave()

@@ -3,9 +3,9 @@
  * error shape of the request's route: a 503 body for a response that had not
  * started, or a last stream event for one that had.
  */
-import { anthropicErrorEventText, anthropicErrorType } from "./anthropicErrorResponse.js"
+import { anthropicErrorEventText, anthropicErrorType, toAnthropicErrorBody } from "./anthropicErrorResponse.js"
 import { errorEventText, type ErrorResponse } from "./errorResponse.js"
-import type { ApiShape } from "./requestIdHeaders.js"
+import { requestIdHeaders, type ApiShape } from "./requestIdHeaders.js"
 
 const message = "Fluxen is shutting down and stopped this request before it finished. Send it again."
 
@@ -15,7 +15,7 @@ const shutdownError: ErrorResponse = {
   body: { error: { message, type: "server_error", param: null, code: "shutting_down" } }
 }
 
-// The exchange that cuts a request off does not know the request id, so the Anthropic body has no `request_id`.
+// For a request cut off before the pipeline gave it an id.
 const bodies: Record<ApiShape, string> = {
   openai: JSON.stringify(shutdownError.body),
   anthropic: JSON.stringify({ type: "error", error: { type: anthropicErrorType(shutdownError.status), message } })
@@ -29,7 +29,14 @@ const events: Record<ApiShape, string> = {
 export const shutdownStatus = shutdownError.status
 
 /** Returns the JSON body of the 503 for a request cut off before its response started. */
-export const shutdownErrorBody = (shape: ApiShape): string => bodies[shape]
+export const shutdownErrorBody = (shape: ApiShape, requestId: string | undefined): string =>
+  requestId === undefined || shape === "openai" ? bodies[shape] : JSON.stringify(toAnthropicErrorBody(shutdownError, requestId))
+
+/** Returns the headers of that 503: its content type and, once the pipeline gave one, the request id. */
+export const shutdownErrorHeaders = (shape: ApiShape, requestId: string | undefined): Record<string, string> =>
+  requestId === undefined
+    ? { "content-type": "application/json" }
+    : { "content-type": "application/json", ...requestIdHeaders(requestId, shape) }
 
 /** Returns the SSE error event that ends a stream cut off after its headers were sent. */
 export const shutdownErrorEvent = (shape: ApiShape): string => events[shape]

@@ -361,6 +361,7 @@ export const makeProxyHandler = (dependencies: ProxyDependencies) => {
   /** Starts handling one request on a proxied route and returns before it ends. */
   return (exchange: Exchange, spec: EndpointSpec): void => {
     const state = new RequestState(newRequestId(), spec.endpoint, Date.now(), performance.now())
+    exchange.requestId = state.requestId
     dependencies.inflight.enter()
     // `handle` catches every error, and it leaves the in-flight count when it ends.
     void handle(exchange, spec, state)

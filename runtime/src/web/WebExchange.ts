@@ -5,7 +5,7 @@
 import { cancelNoticeOf, PayloadTooLargeError } from "@fluxen/sdk"
 import { unreadableBody, type Exchange } from "../http/Exchange.js"
 import type { ApiShape } from "../http/requestIdHeaders.js"
-import { shutdownErrorBody, shutdownErrorEvent, shutdownStatus } from "../http/shutdownError.js"
+import { shutdownErrorBody, shutdownErrorEvent, shutdownErrorHeaders, shutdownStatus } from "../http/shutdownError.js"
 
 const encoder = new TextEncoder()
 
@@ -101,6 +101,7 @@ export const makeWebExchange = (
   request.signal.addEventListener("abort", () => leave())
 
   const exchange: Exchange = {
+    requestId: undefined,
     method: request.method,
     path,
     headers: { get: (name) => request.headers.get(name) ?? undefined },
@@ -152,7 +153,10 @@ export const makeWebExchange = (
     // The event goes in before `leave`, whose abort listeners may end the stream.
     started?.enqueue(encoder.encode(shutdownErrorEvent(errorShape)))
     leave(() =>
-      new Response(shutdownErrorBody(errorShape), { status: shutdownStatus, headers: { "content-type": "application/json" } })
+      new Response(shutdownErrorBody(errorShape, exchange.requestId), {
+        status: shutdownStatus,
+        headers: shutdownErrorHeaders(errorShape, exchange.requestId)
+      })
     )
     try {
       started?.close()

@@ -49,6 +49,7 @@ const errorAfterEvents = (iterator: AsyncIterator<unknown>): Promise<unknown> =>
   )
 
 interface UsageRow {
+  readonly request_id: string
   readonly endpoint: string
   readonly status: string
   readonly http_status: number
@@ -93,7 +94,7 @@ describe("requests cut off at shutdown", () => {
   const usageRows = (): Array<UsageRow> => {
     const database = new Database(Path.join(directory, "usage.db"), { readonly: true })
     try {
-      const columns = "endpoint, status, http_status, prompt_tokens, completion_tokens, usage_estimated"
+      const columns = "request_id, endpoint, status, http_status, prompt_tokens, completion_tokens, usage_estimated"
       return database.prepare(`select ${columns} from fluxen_usage order by endpoint`).all() as Array<UsageRow>
     } finally {
       database.close()
@@ -193,15 +194,18 @@ describe("requests cut off at shutdown", () => {
     expect(messagesFailure).toBeInstanceOf(Anthropic.APIError)
     const messagesError = messagesFailure as InstanceType<typeof Anthropic.APIError>
     expect(messagesError.status).toBe(503)
-    expect(messagesError.error).toEqual({
-      type: "error",
-      error: { type: "api_error", message: "Fluxen is shutting down and stopped this request before it finished. Send it again." }
-    })
-
     const rows = usageRows()
     expect(rows.map((row) => [row.endpoint, row.status, row.http_status])).toEqual([
       ["chat", "cancelled", 499],
       ["messages", "cancelled", 499]
     ])
+    // The 503s carry the id of the record, as every other response of Fluxen does.
+    expect(chatError.requestID).toBe(rows[0]!.request_id)
+    expect(messagesError.requestID).toBe(rows[1]!.request_id)
+    expect(messagesError.error).toEqual({
+      type: "error",
+      error: { type: "api_error", message: "Fluxen is shutting down and stopped this request before it finished. Send it again." },
+      request_id: rows[1]!.request_id
+    })
   }, 60_000)
 })
