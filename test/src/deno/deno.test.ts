@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from "node:child_process"
 import Database from "better-sqlite3"
 import { createRequire } from "node:module"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -11,6 +10,7 @@ import o200k from "gpt-tokenizer/encoding/o200k_base"
 import OpenAI from "openai"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+import { freePort } from "../support/freePort.js"
 import { waitFor } from "../support/waitFor.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
@@ -21,14 +21,6 @@ const deno = (createRequire(import.meta.url)("deno/install_api.cjs") as { runIns
 const entry = Path.join(repository, "runtime", "dist", "deno", "main.js")
 // Without the flag, Deno 2.9 aborts every request's signal after its response and warns about it.
 const denoRun = ["run", "-A", "--unstable-no-legacy-abort", entry]
-
-const freePort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const waitForHealth = async (url: string, child: ChildProcess, output: () => string) => {
   const deadline = Date.now() + 60_000

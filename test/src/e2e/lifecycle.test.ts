@@ -1,7 +1,6 @@
 import Database from "better-sqlite3"
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -10,19 +9,12 @@ import { startTcpProxy } from "@fluxen/sdk/testing"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { createSchema, dropSchema, postgresUrl, randomName } from "../support/gateway.js"
+import { freePort } from "../support/freePort.js"
 import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
 import { waitFor } from "../support/waitFor.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
 const cli = Path.join(repository, "runtime", "dist", "bin", "fluxen.js")
-
-const freePort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const configText = (port: number, upstreamUrl: string, extraModels = "", shutdownTimeout = "10 seconds") => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: ${shutdownTimeout} }
 usage: { sqlitePath: ./usage.db, flushInterval: 50 }

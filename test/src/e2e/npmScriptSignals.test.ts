@@ -11,16 +11,9 @@ import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { freePort } from "../support/freePort.js"
 
 const repository = fileURLToPath(new URL("../../../", import.meta.url))
-
-const freePort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const configText = (port: number, upstreamPort = 9) => `server: { host: 127.0.0.1, port: ${port}, shutdownTimeout: 5 seconds }
 usage: { sqlitePath: ./usage.db }
