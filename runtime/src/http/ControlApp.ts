@@ -126,7 +126,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
   )
 
   // A group whose every cost is unknown shows null, never $0. The sum stays a number inside
-  // Fluxen (the dashboard and the forecaster add it up), and only the API's JSON says null.
+  // Fluxen (the dashboard and the forecaster add it up), and only the API's JSON has null.
   const withUnknownCost = (total: UsageTotal) =>
     total.requests > 0 && total.unknownCostRequests === total.requests ? { ...total, costUsd: null } : total
 

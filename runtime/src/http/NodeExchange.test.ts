@@ -54,13 +54,13 @@ describe("NodeExchange streaming", () => {
 
   it("cut-off stream: pending text, then error", async () => {
     let exchange: ReturnType<typeof makeNodeExchange> | undefined
-    const raw = await rawResponse((made) => {
-      exchange = made
-      made.startStream(200, { "content-type": "text/event-stream" })
-      made.write("data: a\n\n")
-      void made.cutOff()
-      made.write("data: after\n\n")
-      made.end()
+    const raw = await rawResponse((created) => {
+      exchange = created
+      created.startStream(200, { "content-type": "text/event-stream" })
+      created.write("data: a\n\n")
+      void created.cutOff()
+      created.write("data: after\n\n")
+      created.end()
     })
     const body = raw.slice(raw.indexOf("\r\n\r\n") + 4)
 

@@ -1,5 +1,5 @@
 /**
- * What a stop signal does after the first. The first SIGINT or SIGTERM starts the graceful
+ * Handling of the stop signals after the first. The first SIGINT or SIGTERM starts the graceful
  * shutdown (the Effect runtime's `runMain` interrupts the main fiber). Ctrl+C in a terminal
  * sends SIGINT to the whole foreground process group, and `npm start` also passes its own
  * SIGINT on to Fluxen, so one keypress arrives twice within milliseconds. A repeat within

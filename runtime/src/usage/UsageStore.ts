@@ -64,7 +64,7 @@ const make = (options: UsageStoreOptions) => Effect.gen(function* () {
         return Effect.succeed(inserter.insertAll(inserts))
       } catch (cause) {
         if (cause instanceof SqliteBusy) return insertThroughClient(inserts)
-        return Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+        return Effect.fail(new SqlError({ cause, message: `Running ${inserts.length} usage INSERTs in one SQLite transaction failed` }))
       }
     })
   }
