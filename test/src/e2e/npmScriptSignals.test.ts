@@ -127,4 +127,45 @@ describe("npm run fluxen", () => {
       await new Promise<void>((resolve) => upstream.close(() => resolve()))
     }
   })
+
+  it("second SIGINT later exits at once", { timeout: 120_000 }, async () => {
+    const sockets: Array<Socket> = []
+    const upstream = createServer((socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = await freePort()
+      const url = `http://127.0.0.1:${port}`
+      const configPath = Path.join(directory, "fluxen.yaml")
+      writeFileSync(configPath, configText(port, (upstream.address() as { port: number }).port))
+      // Started directly, so that each signal reaches Fluxen once.
+      npm = spawn(process.execPath, ["runtime/dist/bin/fluxen.js", "start", "--config", configPath], {
+        cwd: repository,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const exited = new Promise<number | null>((resolve) => npm!.once("exit", (code) => resolve(code)))
+      await waitUntil(() => answers(url), "Fluxen to start", () => output)
+
+      const inFlight = fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] })
+      }).catch((error: unknown) => error)
+      await waitUntil(async () => sockets.length > 0, "the upstream call", () => output)
+      npm.kill("SIGINT")
+      // Past the window in which a repeat counts as the same stop, and well before the 5-second deadline.
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      npm.kill("SIGINT")
+
+      expect(await exited).toBe(130)
+      expect(output).toContain("Received SIGINT again during shutdown")
+      expect(output).not.toContain("Usage writer stopped")
+      expect(await inFlight).toBeInstanceOf(Error)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => upstream.close(() => resolve()))
+    }
+  })
 })
