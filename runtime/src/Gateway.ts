@@ -6,7 +6,6 @@
 import { SqlClient } from "@effect/sql"
 import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
 import { Effect, Either, Option } from "effect"
-import { formatPath } from "./config/interpolateEnv.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
 import type { MetricsPlugin } from "./metrics/pluginMetrics.js"
@@ -14,9 +13,9 @@ import { RequestMetrics } from "./metrics/RequestMetrics.js"
 import type { Exchange } from "./http/Exchange.js"
 import type { EndpointSpec } from "./pipeline/endpoints.js"
 import { InflightRequests, makeProxyHandler } from "./pipeline/ProxyHandler.js"
-import { HookChain, makeHookStats, type HookPlugin } from "./plugins/HookChain.js"
-import { loadPlugin, type ModuleImporter } from "./plugins/PluginLoader.js"
-import { PluginLoadError } from "./plugins/PluginLoadError.js"
+import { HookChain, type HookPlugin } from "./plugins/HookChain.js"
+import type { ModuleImporter } from "./plugins/PluginLoader.js"
+import { acquirePlugins, startPlugins, type RunningPlugin } from "./plugins/RunningPlugins.js"
 import { ModelRouter } from "./routing/ModelRouter.js"
 import type { UsageRecord } from "./usage/UsageRecord.js"
 import { UsageStore } from "./usage/UsageStore.js"
@@ -28,11 +27,18 @@ export interface Gateway {
   readonly inflight: InflightRequests
   readonly router: ModelRouter
   readonly hooks: HookChain
+  /** The plugins the gateway uses, in load order. The gateway counts as one of their users until `releasePlugins`. */
+  readonly plugins: ReadonlyArray<RunningPlugin>
   /** Marks the gateway as draining: `/readyz` turns 503 so load balancers stop sending. */
   readonly setReady: (ready: boolean) => void
 }
 
-export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
+/**
+ * Builds a gateway from a configuration. Each plugin whose layer inputs equal those of its
+ * entry in `previous` keeps that instance, and the others start in child scopes of the
+ * current scope.
+ */
+export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter, previous: ReadonlyArray<RunningPlugin> = []) =>
   Effect.gen(function* () {
     const writer = yield* UsageWriter
     const store = yield* UsageStore
@@ -40,37 +46,24 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     const { config } = loaded
     const loadOptions = { importer, configSource: loaded.source, configDirectory: loaded.directory }
 
+    const plugins = yield* startPlugins(config, previous, loadOptions)
     const adapters = new Map<string, ProviderAdapter>()
     const pluginRoutes: Array<PluginRoute> = []
     const pluginMetrics: Array<MetricsPlugin> = []
-    for (const [name, entry] of Object.entries(config.providers)) {
-      const plugin = yield* loadPlugin(
-        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] },
-        loadOptions
-      )
-      if (plugin.instance.provider === undefined) {
-        return yield* new PluginLoadError({
-          plugin: name,
-          path: formatPath(["providers", name, "use"]),
-          message: `The package '${entry.use}' named under providers.${name} provides no provider adapter.`
-        })
-      }
-      adapters.set(name, plugin.instance.provider)
-      pluginRoutes.push(...(plugin.instance.routes ?? []))
-      if (plugin.instance.metrics !== undefined) pluginMetrics.push({ name, metrics: plugin.instance.metrics })
+    for (const { name, adapter, plugin } of plugins.providers) {
+      const { instance } = plugin.loaded
+      adapters.set(name, adapter)
+      pluginRoutes.push(...(instance.routes ?? []))
+      if (instance.metrics !== undefined) pluginMetrics.push({ name, metrics: instance.metrics })
     }
 
     const hookPlugins: Array<HookPlugin> = []
-    for (const [index, entry] of config.plugins.entries()) {
-      const name = entry.name ?? entry.use
-      const plugin = yield* loadPlugin(
-        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["plugins", index] },
-        loadOptions
-      )
-      pluginRoutes.push(...(plugin.instance.routes ?? []))
-      if (plugin.instance.metrics !== undefined) pluginMetrics.push({ name, metrics: plugin.instance.metrics })
-      if (plugin.instance.hooks !== undefined) {
-        hookPlugins.push({ name, hooks: plugin.instance.hooks, failMode: entry.failMode, timeoutMs: entry.timeout, stats: makeHookStats() })
+    for (const { entry, name, plugin } of plugins.hooks) {
+      const { instance } = plugin.loaded
+      pluginRoutes.push(...(instance.routes ?? []))
+      if (instance.metrics !== undefined) pluginMetrics.push({ name, metrics: instance.metrics })
+      if (instance.hooks !== undefined) {
+        hookPlugins.push({ name, hooks: instance.hooks, failMode: entry.failMode, timeoutMs: entry.timeout, stats: plugin.stats })
       }
     }
 
@@ -114,9 +107,11 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
       inflight,
       router,
       hooks,
+      plugins: plugins.all,
       setReady: (value) => {
         ready = value
       }
     }
+    yield* acquirePlugins(plugins.all)
     return gateway
   })

@@ -4,6 +4,8 @@
  * upstream transport the entry point chose, and the plugins. Everything
  * lives in the caller's scope and closes in reverse order: plugins first,
  * then the writer (which writes what it still holds), then the database.
+ * The plugins that reloads start live in that scope too, so the caller's
+ * close also closes any that a reload left open.
  */
 import type { HttpTransport } from "@fluxen/sdk"
 import { Context, Effect, ExecutionStrategy, Layer, Redacted, Scope } from "effect"
@@ -11,6 +13,7 @@ import * as Path from "node:path"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeGateway, type Gateway } from "./Gateway.js"
 import type { ModuleImporter } from "./plugins/PluginLoader.js"
+import type { RunningPlugin } from "./plugins/RunningPlugins.js"
 import { UsageDatabase, type SqliteDriver } from "./usage/UsageDatabase.js"
 import { UsageStore } from "./usage/UsageStore.js"
 import { UsageWriter } from "./usage/UsageWriter.js"
@@ -27,10 +30,12 @@ export interface BuiltGateway {
   readonly gateway: Gateway
   /** The usage store and writer, for tools and tests that read usage back. */
   readonly services: Context.Context<UsageStore | UsageWriter>
-  /** The scope of `gateway`'s plugins; closing it closes them. */
-  readonly gatewayScope: Scope.CloseableScope
-  /** Builds another gateway on the same services, in the caller's scope (for reloads). */
-  readonly makeGateway: (loaded: LoadedConfig) => Effect.Effect<Gateway, unknown, Scope.Scope>
+  /**
+   * Builds another gateway on the same services (for reloads). It keeps the instances of
+   * `previous` whose layer inputs did not change, and starts the other plugins in the scope
+   * that the first gateway's plugins live in.
+   */
+  readonly makeGateway: (loaded: LoadedConfig, previous: ReadonlyArray<RunningPlugin>) => Effect.Effect<Gateway, unknown>
   /** Writes buffered usage records now. */
   readonly flushUsage: Effect.Effect<void>
   /** Returns how many usage records were lost so far: dropped from a full queue, or left unwritten at shutdown. */
@@ -67,13 +72,15 @@ export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
       Layer.provideMerge(storage)
     )
     const services = yield* Layer.build(Layer.merge(usage, options.transport))
-    const gatewayScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-    const gateway = yield* Effect.provide(makeGateway(loaded, options.importer), services).pipe(Scope.extend(gatewayScope))
+    // Each plugin's scope is a child of this one. It closes before the services above, because it was opened after them.
+    const pluginScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const startGateway = (next: LoadedConfig, previous: ReadonlyArray<RunningPlugin>) =>
+      Effect.provide(makeGateway(next, options.importer, previous), services).pipe(Scope.extend(pluginScope))
+    const gateway = yield* startGateway(loaded, [])
     const writer = Context.get(services, UsageWriter)
     const built: BuiltGateway = {
       gateway,
-      gatewayScope,
-      makeGateway: (next: LoadedConfig) => Effect.provide(makeGateway(next, options.importer), services),
+      makeGateway: startGateway,
       services: Context.pick(UsageStore, UsageWriter)(services),
       flushUsage: writer.flush(),
       lostUsageRecords: () => Effect.runSync(writer.stats).dropped,

@@ -6,7 +6,7 @@
 import { Effect } from "effect"
 import type { LoadedConfig } from "../config/loadConfig.js"
 import { buildGateway, type BuiltGateway } from "../buildGateway.js"
-import { closeReloaded, reloadGateway, type GatewaySlot } from "../reloadGateway.js"
+import { closeReloaded, makeGatewaySlot, reloadGateway } from "../reloadGateway.js"
 import { layerUndiciTransport } from "../transport/UndiciTransport.js"
 import { makeNodeImporter } from "./nodeImporter.js"
 import { serveNode, type ListeningServer } from "./NodeServer.js"
@@ -41,9 +41,9 @@ export const startNodeGateway = (loaded: LoadedConfig, overrides: { readonly por
       }),
       importer: makeNodeImporter({ configDirectory: loaded.directory, workingDirectory: process.cwd() })
     })
-    const slot: GatewaySlot = { current: built.gateway, scope: built.gatewayScope, startConfig: loaded, retiring: new Set() }
+    const slot = makeGatewaySlot(built.gateway, loaded)
     // Added before the server, so it runs after the server drained and before the usage writer's last flush.
-    yield* Effect.addFinalizer(() => closeReloaded(slot, built.gatewayScope))
+    yield* Effect.addFinalizer(() => closeReloaded(slot))
     const server = yield* serveNode(() => slot.current, {
       host: overrides.host ?? config.server.host,
       port: overrides.port ?? config.server.port,

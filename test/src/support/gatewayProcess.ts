@@ -11,9 +11,17 @@ export interface GatewayProcess {
   readonly url: string
   /** Everything the process wrote to stdout and stderr so far. */
   readonly output: () => string
+  /**
+   * Writes `config` over the configuration file, sends SIGHUP and waits until the log shows
+   * that the reload took effect or failed. Returns what the process wrote since the signal.
+   */
+  readonly reload: (config: string) => Promise<string>
   /** Kills the process and removes its directory. */
   readonly stop: () => Promise<void>
 }
+
+/** The message of the reload's last log line, whether it took effect or not. */
+const reloadOutcome = /message="(Configuration reloaded|[^"]*the running configuration stays in use)"/
 
 /**
  * Writes `config` to `fluxen.yaml` in a new directory and starts the gateway on it. The
@@ -38,6 +46,14 @@ export const startGatewayProcess = async (config: string): Promise<GatewayProces
     rmSync(directory, { recursive: true, force: true })
   }
 
+  const reload = async (nextConfig: string): Promise<string> => {
+    const logStart = output.length
+    writeFileSync(configPath, nextConfig)
+    child.kill("SIGHUP")
+    await waitFor(async () => reloadOutcome.test(output.slice(logStart)), "the reload to finish", () => output)
+    return output.slice(logStart)
+  }
+
   let url = ""
   try {
     await waitFor(
@@ -54,5 +70,5 @@ export const startGatewayProcess = async (config: string): Promise<GatewayProces
     await stop()
     throw error
   }
-  return { url, output: () => output, stop }
+  return { url, output: () => output, reload, stop }
 }
