@@ -122,6 +122,17 @@ describe("gateway while the usage database fails", () => {
     await waitFor(async () => (await scrape("fluxen_usage_written_records_total")) === 1, "the record to be written", gateway.output)
     expect(await scrape("fluxen_usage_queue_records")).toBe(0)
     expect(await scrape("fluxen_usage_dropped_records_total")).toBe(0)
+
+    const recoveryLines = () => gateway.output().split("\n").filter((line) => line.includes("Usage inserts succeeded again"))
+    await waitFor(async () => recoveryLines().length > 0, "the recovery line", gateway.output)
+    const failedAttempts = await scrape("fluxen_usage_failed_flushes_total")
+    expect(recoveryLines()).toHaveLength(1)
+    expect(recoveryLines()[0]).toContain("level=INFO")
+    expect(recoveryLines()[0]).toContain(`after ${failedAttempts} failed attempts over `)
+    expect(recoveryLines()[0]).toContain("by writing 1 record late")
+    expect(recoveryLines()[0]).toContain("usage.late_records=1")
+    expect(recoveryLines()[0]).toContain(`usage.failed_attempts=${failedAttempts}`)
+    expect(recoveryLines()[0]).toMatch(/usage\.outage_ms=\d+/)
   }, 60_000)
 
   it("client disconnect: no error logged", async () => {
