@@ -103,6 +103,24 @@ describe("gateway while the usage database fails", () => {
     await waitFor(async () => (await getControl(path)).status === 200, `${path} to recover`, gateway.output)
   }, 60_000)
 
+  it("/readyz: 503 within 2 s while hung", async () => {
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200)
+
+    await Effect.runPromise(proxy.pause)
+    const started = Date.now()
+    const response = await fetch(`${gateway.url}/readyz`)
+    const elapsedMs = Date.now() - started
+
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ status: "unavailable", reason: "the usage database probe failed or timed out" })
+    // The probe times out after 2 seconds, and the rest is a margin for a slow machine.
+    expect(elapsedMs).toBeGreaterThanOrEqual(1_900)
+    expect(elapsedMs).toBeLessThan(3_000)
+
+    await Effect.runPromise(proxy.resume)
+    await waitFor(async () => (await fetch(`${gateway.url}/readyz`)).status === 200, "/readyz to recover", gateway.output)
+  }, 60_000)
+
   it("counts hung inserts as failed", async () => {
     await Effect.runPromise(proxy.pause)
     upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
