@@ -16,8 +16,29 @@ export const ServerConfig = Schema.Struct({
   shutdownTimeout: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
 })
 
-/** A timeout, which must be at least 1 millisecond. */
-const TimeoutMillis = DurationMillis.pipe(Schema.filter((millis) => millis >= 1 || "Expected a duration of at least 1 millisecond"))
+/**
+ * The maximum timeout in milliseconds, 2^31 - 1 (about 24.8 days). Effect's clock cannot
+ * wait longer, because `setTimeout` cannot, and it treats a longer duration as no limit
+ * (`MAX_TIMER_MILLIS` in effect 3.22's internal clock), so such a timeout would never fire.
+ */
+const maxTimeoutMillis = 2 ** 31 - 1
+
+/** A timeout from 1 millisecond to {@link maxTimeoutMillis}. */
+const TimeoutMillis = DurationMillis.pipe(
+  Schema.filter((millis) => {
+    if (millis < 1) return "Expected a duration of at least 1 millisecond"
+    if (millis > maxTimeoutMillis) return `Expected a duration of at most ${maxTimeoutMillis} milliseconds (about 24.8 days), because a longer timeout never fires`
+    return true
+  })
+).annotations({
+  identifier: "Timeout",
+  // NOTE: JSON Schema cannot bound a duration written with a unit, so an editor accepts "30 days",
+  // which the decoder rejects.
+  jsonSchema: {
+    anyOf: [{ type: "number", minimum: 1, maximum: maxTimeoutMillis }, { type: "string" }],
+    description: `milliseconds from 1 to ${maxTimeoutMillis} (about 24.8 days), or text such as "30 seconds"`
+  }
+})
 
 export const UsageConfig = Schema.Struct({
   /** PostgreSQL URL; when empty or absent, usage goes to the SQLite file. */

@@ -44,6 +44,20 @@ upstream:
     expect(message).toContain("at least 1 millisecond")
   })
 
+  it.each(["insertTimeout", "queryTimeout"] as const)("rejects an endless usage %s", (key) => {
+    expect(Either.getOrThrow(parse(`${minimal}\nusage:\n  ${key}: 2147483647\n`)).config.usage[key]).toBe(2_147_483_647)
+
+    for (const value of ["2147483648", "30 days", ".inf"]) {
+      const error = Either.getOrThrow(Either.flip(parse(`${minimal}\nusage:\n  ${key}: ${value}\n`)))
+      expect(error.issues, value).toEqual([
+        {
+          path: `usage.${key}`,
+          message: "Expected a duration of at most 2147483647 milliseconds (about 24.8 days), because a longer timeout never fires"
+        }
+      ])
+    }
+  })
+
   it("substitutes environment variables with defaults", () => {
     const loaded = Either.getOrThrow(parse(`
 server:

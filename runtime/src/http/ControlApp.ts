@@ -14,12 +14,14 @@ import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } f
 import { dashboardRoutes } from "../dashboard/dashboardRoutes.js"
 import { metricsRoute, type MetricsSources } from "../metrics/metricsRoute.js"
 import { makeAdminKeyGuard } from "./adminKeyGuard.js"
+import { makeAllowedMethods } from "./allowedMethods.js"
 import { anthropicErrorBody, toAnthropicErrorBody } from "./anthropicErrorResponse.js"
 import { errorResponse, internalErrorResponse } from "./errorResponse.js"
 import { anthropicModel, anthropicModelPage, openAIModel, openAIModelList } from "./modelList.js"
 import { mountPluginRoute } from "./pluginRoutes.js"
 import { requestIdHeaders, type ApiShape } from "./requestIdHeaders.js"
 import { decodeUsageQuery } from "./usageQuery.js"
+import { proxyEndpoints } from "../pipeline/endpoints.js"
 import { newRequestId } from "../pipeline/requestId.js"
 import type { HookChain } from "../plugins/HookChain.js"
 import type { ModelRouter } from "../routing/ModelRouter.js"
@@ -58,6 +60,9 @@ const usageRejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
   missing: "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
   invalid: adminKeyRejectionMessage.invalid
 }
+
+/** How long `GET /readyz` waits for the usage database to complete its probe query. */
+const readinessProbeTimeout = "2 seconds"
 
 const modelPathPrefix = "/v1/models/"
 
@@ -160,7 +165,10 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     "/readyz",
     Effect.gen(function* () {
       if (!dependencies.isReady()) return HttpServerResponse.unsafeJson({ status: "unavailable", reason: "starting or shutting down" }, { status: 503 })
-      const database = yield* dependencies.probeDatabase.pipe(Effect.timeout("2 seconds"), Effect.either)
+      // `disconnect` lets the timeout return without waiting for the interrupted probe, whose
+      // cancellation on a PostgreSQL connection that stopped responding takes seconds itself.
+      // NOTE: until then the abandoned probe keeps any pool connection it holds.
+      const database = yield* dependencies.probeDatabase.pipe(Effect.disconnect, Effect.timeout(readinessProbeTimeout), Effect.either)
       return Either.isRight(database)
         ? HttpServerResponse.unsafeJson({ status: "ready" })
         : HttpServerResponse.unsafeJson({ status: "unavailable", reason: "the usage database probe failed or timed out" }, { status: 503 })
@@ -180,6 +188,15 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
     )
   )
 
+  // Built on the first request that no route matches, after HttpRouter built its own table from
+  // the same routes, so that a route declared twice still fails there first, as a 500.
+  let allowedMethodsOf: ((url: string) => ReadonlyArray<string>) | undefined
+  const findAllowedMethods = (url: string): ReadonlyArray<string> => {
+    allowedMethodsOf ??= makeAllowedMethods(router.routes)
+    return allowedMethodsOf(url)
+  }
+  const alternatives = new Intl.ListFormat("en", { type: "disjunction" })
+
   return Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = new URL(request.url, "http://fluxen.local").pathname
@@ -195,6 +212,15 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
       shape === "anthropic"
         ? HttpServerResponse.unsafeJson(anthropicErrorBody(status, message, requestId), { status })
         : openAIError(status, message, code)
+
+    // The servers send only POST requests to the proxied routes and every other request here, so
+    // a proxied path with another method ends here too.
+    const unmatchedRoute = Effect.sync(() => {
+      const allowed = request.method !== "POST" && proxyEndpoints.has(path) ? ["POST"] : findAllowedMethods(request.url)
+      if (allowed.length === 0) return errorFor(404, `Unknown route ${request.method} ${path}.`, "not_found")
+      const message = `Method ${request.method} is not allowed on ${path}. Use ${alternatives.format(allowed)}.`
+      return HttpServerResponse.setHeader(errorFor(405, message, "method_not_allowed"), "allow", allowed.join(", "))
+    })
 
     // A database that does not respond is an outage for the client to wait out, not a fault of
     // Fluxen, so it gets a 503 and one warning without a stack trace.
@@ -225,7 +251,7 @@ export const makeControlApp = (dependencies: ControlDependencies) => {
 
     const response = yield* router.pipe(
       Effect.provideService(ControlRequestId, requestId),
-      Effect.catchTag("RouteNotFound", () => Effect.succeed(errorFor(404, `Unknown route ${request.method} ${path}.`, "not_found"))),
+      Effect.catchTag("RouteNotFound", () => unmatchedRoute),
       Effect.catchTag("SqlError", (error) => (isDatabaseUnavailable(error) ? usageDatabaseUnavailable(error) : Effect.fail(error))),
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)

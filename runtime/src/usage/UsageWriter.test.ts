@@ -189,6 +189,59 @@ for (const database of usageTestDatabases) {
           expect(errors[0]!.annotations["error"]).toMatch(/no such table: fluxen_usage|relation "fluxen_usage" does not exist/)
         }))
 
+      it.scoped("logs the recovery once", () =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const store = yield* UsageStore
+          const { layer: logLayer, logs } = captureLogs()
+          const recoveryLines = () => logs.filter((log) => log.message.startsWith("Usage inserts succeeded again"))
+          yield* clearUsage
+
+          let renamed = true
+          yield* sql`ALTER TABLE fluxen_usage RENAME TO fluxen_usage_offline`
+          yield* Effect.addFinalizer(() =>
+            renamed ? sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`.pipe(Effect.orDie) : Effect.void
+          )
+
+          const { failedFlushes, shortestOutageMs, longestOutageMs } = yield* Effect.gen(function* () {
+            const writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 50, batchSize: 5 }, store)
+            const recordedAt = Date.now()
+            for (let index = 0; index < 8; index++) {
+              writer.record(makeUsageRecord())
+            }
+            yield* waitUntil("two inserts have failed", Effect.map(writer.stats, (stats) => stats.failedFlushes >= 2))
+            const failingSeenAt = Date.now()
+            yield* Effect.sleep("100 millis")
+
+            // Taken before the rename, because an insert may succeed before the rename returns.
+            const restoringAt = Date.now()
+            yield* sql`ALTER TABLE fluxen_usage_offline RENAME TO fluxen_usage`
+            renamed = false
+            yield* waitUntil("the recovery is logged", Effect.sync(() => recoveryLines().length > 0), "10 seconds")
+            const loggedAt = Date.now()
+            const failedFlushes = (yield* writer.stats).failedFlushes
+
+            // Records written after the recovery are on time, so they log nothing.
+            writer.record(makeUsageRecord())
+            yield* writer.flush()
+            return { failedFlushes, shortestOutageMs: restoringAt - failingSeenAt, longestOutageMs: loggedAt - recordedAt }
+          }).pipe(Effect.provide(logLayer))
+
+          expect(yield* countUsage).toBe(9)
+          const lines = recoveryLines()
+          expect(lines).toHaveLength(1)
+          const line = lines[0]!
+          expect(line.level).toBe("INFO")
+          expect(line.message).toMatch(
+            new RegExp(`^Usage inserts succeeded again after ${failedFlushes} failed attempts over .+, and the writer caught up by writing 8 records late$`)
+          )
+          expect(line.annotations["usage.failed_attempts"]).toBe(failedFlushes)
+          expect(line.annotations["usage.late_records"]).toBe(8)
+          expect(line.annotations["usage.outage_ms"]).toBeGreaterThanOrEqual(shortestOutageMs)
+          expect(line.annotations["usage.outage_ms"]).toBeLessThanOrEqual(longestOutageMs)
+          expect(logs.filter((log) => log.level === "ERROR")).toHaveLength(failedFlushes)
+        }))
+
       it.scoped("drops the oldest records beyond maxQueue", () =>
         Effect.gen(function* () {
           const store = yield* UsageStore

@@ -119,6 +119,20 @@ class UsageInsertTimeoutError extends Data.TaggedError("UsageInsertTimeoutError"
   }
 }
 
+/**
+ * A run of failed inserts, from the first failed attempt until the writer has caught up. A
+ * failure while catching up continues the same outage.
+ */
+interface Outage {
+  failedAttempts: number
+  /** When the first failed attempt started, in epoch milliseconds. */
+  readonly startedAtMs: number
+  /** When the first attempt after the last failure succeeded, in epoch milliseconds. */
+  recoveredAtMs: number | undefined
+  /** The writer's `written` count when the outage started. */
+  readonly writtenBefore: number
+}
+
 // ============================================================================
 // Options
 // ============================================================================
@@ -185,6 +199,7 @@ const make = (options: UsageWriterOptions) =>
     let failedFlushes = 0
     let droppedSinceWarning = 0
     let lastDropWarningAt = Number.NEGATIVE_INFINITY
+    let outage: Outage | undefined
 
     const queuedCount = (): number => queue.size + (inFlight?.length ?? 0)
 
@@ -250,12 +265,19 @@ const make = (options: UsageWriterOptions) =>
     const insertWithRetry = (batch: ReadonlyArray<UsageRecord>): Effect.Effect<void> =>
       Effect.gen(function* () {
         for (let attempt = 1; ; attempt++) {
+          const startedAtMs = yield* Clock.currentTimeMillis
           const result = yield* Effect.either(insertWithTimeout(batch))
           if (Either.isRight(result)) {
+            if (outage !== undefined && outage.recoveredAtMs === undefined) {
+              outage.recoveredAtMs = yield* Clock.currentTimeMillis
+            }
             return
           }
 
           failedFlushes++
+          outage ??= { failedAttempts: 0, startedAtMs, recoveredAtMs: undefined, writtenBefore: written }
+          outage.failedAttempts++
+          outage.recoveredAtMs = undefined
           const delayMs = yield* retryDelayMs(attempt)
           yield* Effect.logError(
             `Inserting ${batch.length} usage records failed on attempt ${attempt}, so the writer keeps them and retries in ${delayMs} ms`
@@ -287,6 +309,26 @@ const make = (options: UsageWriterOptions) =>
         )
       )
 
+    // Logged once the queue is empty after an outage, so that the line counts every record written
+    // from the first failure until then, not only the first batch that got through.
+    const logRecovery = Effect.suspend(() => {
+      if (outage?.recoveredAtMs === undefined) {
+        return Effect.void
+      }
+      const outageMs = outage.recoveredAtMs - outage.startedAtMs
+      const lateRecords = written - outage.writtenBefore
+      const failedAttempts = outage.failedAttempts
+      outage = undefined
+      const attempts = failedAttempts === 1 ? "1 failed attempt" : `${failedAttempts} failed attempts`
+      const records = lateRecords === 1 ? "1 record" : `${lateRecords} records`
+      return Effect.logInfo(
+        `Usage inserts succeeded again after ${attempts} over ${Duration.format(Duration.millis(outageMs))}, ` +
+          `and the writer caught up by writing ${records} late`
+      ).pipe(
+        Effect.annotateLogs({ "usage.failed_attempts": failedAttempts, "usage.outage_ms": outageMs, "usage.late_records": lateRecords })
+      )
+    })
+
     // Writes until the queue is empty. An interrupted batch stays in `inFlight` and goes first
     // next time, and the store's ON CONFLICT clause ignores rows that an earlier attempt stored.
     const drain = Effect.gen(function* () {
@@ -294,6 +336,7 @@ const make = (options: UsageWriterOptions) =>
       while (true) {
         const batch = inFlight ?? queue.take(settings.batchSize)
         if (batch.length === 0) {
+          yield* logRecovery
           return
         }
         inFlight = batch

@@ -76,6 +76,20 @@ plugins:
     expect(lines[1]).toContain("plugins[2].use: The package '@fluxen/also-missing' is not installed")
   })
 
+  it("rejects endless usage timeouts", () => {
+    const { result } = checkText(`usage:
+  insertTimeout: .inf
+  queryTimeout: 30 days
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+`)
+    const tooLong = "Expected a duration of at most 2147483647 milliseconds (about 24.8 days), because a longer timeout never fires"
+
+    expect(result.status).toBe(1)
+    expect(result.stderr.trim().split("\n").slice(1)).toEqual([`  usage.insertTimeout: ${tooLong}`, `  usage.queryTimeout: ${tooLong}`])
+  })
+
   it("lists every problem in one run", () => {
     const { result } = checkText(`usage:
   flushInterval: 1 fortnight

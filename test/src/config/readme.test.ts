@@ -27,6 +27,7 @@ const errorCodes = [
   "invalid_admin_key",
   "model_not_found",
   "not_found",
+  "method_not_allowed",
   "request_too_large",
   "upstream_unreachable",
   "upstream_invalid_response",

@@ -125,6 +125,21 @@ plugins:
     expect(await response.json()).toEqual({ input_tokens: o200k.encodeChat([{ role: "user", content }], "gpt-4o").length })
   })
 
+  it("wrong method: 405 with Allow", async () => {
+    const cases = [
+      ["GET", "/v1/chat/completions", "POST"],
+      ["POST", "/v1/fluxen/usage", "GET, HEAD"]
+    ] as const
+    for (const [method, path, allow] of cases) {
+      const response = await fetch(`${url}${path}`, { method })
+      const body = (await response.json()) as { error: { code: string } }
+
+      expect(response.status, `${method} ${path}`).toBe(405)
+      expect(response.headers.get("allow"), `${method} ${path}`).toBe(allow)
+      expect(body.error.code, `${method} ${path}`).toBe("method_not_allowed")
+    }
+  })
+
   it("shuts down cleanly on SIGTERM", async () => {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
     child.kill("SIGTERM")

@@ -313,13 +313,14 @@ describe("requests Fluxen rejects", () => {
     expect(body.error.message).toBe("Unknown route POST /v1/audio/speech.")
   })
 
-  it("answers GET on a proxied route with 404", async () => {
+  it("answers GET on a proxied route with 405", async () => {
     const response = await fetch(`${harness.gateway.url}/v1/chat/completions`)
     const body = await readOpenAIError(response)
 
-    expect(response.status).toBe(404)
+    expect(response.status).toBe(405)
+    expect(response.headers.get("allow")).toBe("POST")
     expect(body.error.type).toBe("invalid_request_error")
-    expect(body.error.code).toBe("not_found")
+    expect(body.error.code).toBe("method_not_allowed")
   })
 })
 

@@ -103,6 +103,24 @@ describe("gateway while the usage database fails", () => {
     await waitFor(async () => (await getControl(path)).status === 200, `${path} to recover`, gateway.output)
   }, 60_000)
 
+  it("/readyz: 503 within 2 s while hung", async () => {
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200)
+
+    await Effect.runPromise(proxy.pause)
+    const started = Date.now()
+    const response = await fetch(`${gateway.url}/readyz`)
+    const elapsedMs = Date.now() - started
+
+    expect(response.status).toBe(503)
+    expect(await response.json()).toEqual({ status: "unavailable", reason: "the usage database probe failed or timed out" })
+    // The probe times out after 2 seconds, and the rest is a margin for a slow machine.
+    expect(elapsedMs).toBeGreaterThanOrEqual(1_900)
+    expect(elapsedMs).toBeLessThan(3_000)
+
+    await Effect.runPromise(proxy.resume)
+    await waitFor(async () => (await fetch(`${gateway.url}/readyz`)).status === 200, "/readyz to recover", gateway.output)
+  }, 60_000)
+
   it("counts hung inserts as failed", async () => {
     await Effect.runPromise(proxy.pause)
     upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
@@ -122,6 +140,17 @@ describe("gateway while the usage database fails", () => {
     await waitFor(async () => (await scrape("fluxen_usage_written_records_total")) === 1, "the record to be written", gateway.output)
     expect(await scrape("fluxen_usage_queue_records")).toBe(0)
     expect(await scrape("fluxen_usage_dropped_records_total")).toBe(0)
+
+    const recoveryLines = () => gateway.output().split("\n").filter((line) => line.includes("Usage inserts succeeded again"))
+    await waitFor(async () => recoveryLines().length > 0, "the recovery line", gateway.output)
+    const failedAttempts = await scrape("fluxen_usage_failed_flushes_total")
+    expect(recoveryLines()).toHaveLength(1)
+    expect(recoveryLines()[0]).toContain("level=INFO")
+    expect(recoveryLines()[0]).toContain(`after ${failedAttempts} failed attempts over `)
+    expect(recoveryLines()[0]).toContain("by writing 1 record late")
+    expect(recoveryLines()[0]).toContain("usage.late_records=1")
+    expect(recoveryLines()[0]).toContain(`usage.failed_attempts=${failedAttempts}`)
+    expect(recoveryLines()[0]).toMatch(/usage\.outage_ms=\d+/)
   }, 60_000)
 
   it("client disconnect: no error logged", async () => {

@@ -23,6 +23,15 @@ plugins:
       masterKey: short
 `
 
+// An insert timeout of .inf (infinity in YAML) and a read timeout past the 24.8 days that a timer can wait.
+const endlessTimeouts = `server: { host: 127.0.0.1, port: 0 }
+usage: { sqlitePath: ./usage.db, insertTimeout: .inf, queryTimeout: 30 days }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+plugins: []
+`
+
 const apiKey = "sk-acme-0123456789abcdef"
 const urlPassword = "hunter2-pass"
 
@@ -75,6 +84,40 @@ describe("fluxen start with an invalid file", () => {
 
   it("prints check-config's report", () => {
     const checked = spawnSync(process.execPath, [cli, "check-config", configPath], { cwd: directory, encoding: "utf8", timeout: 60_000 })
+    expect(started.output).toBe(checked.stderr)
+  })
+
+  it("creates no usage database", () => {
+    expect(existsSync(Path.join(directory, "usage.db"))).toBe(false)
+  })
+})
+
+describe("fluxen start with endless usage timeouts", () => {
+  let directory: string
+  let configPath: string
+  let started: { status: number | null; output: string }
+
+  beforeAll(async () => {
+    directory = mkdtempSync(Path.join(tmpdir(), "fluxen-timeouts-"))
+    configPath = Path.join(directory, "fluxen.yaml")
+    writeFileSync(configPath, endlessTimeouts)
+    started = await runStart(configPath, directory)
+  })
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }))
+
+  it("exits with status 1", () => {
+    expect(started.status).toBe(1)
+  })
+
+  it("names each timeout once", () => {
+    const paths = started.output.trim().split("\n").slice(1).map((line) => line.trim().split(":")[0])
+    expect(paths).toEqual(["usage.insertTimeout", "usage.queryTimeout"])
+  })
+
+  it("prints check-config's report", () => {
+    const checked = spawnSync(process.execPath, [cli, "check-config", configPath], { cwd: directory, encoding: "utf8", timeout: 60_000 })
+    expect(checked.status).toBe(1)
     expect(started.output).toBe(checked.stderr)
   })
 
