@@ -61,11 +61,34 @@ const isPluginDefinition = (value: unknown): value is PluginDefinition<unknown> 
   )
 }
 
+/**
+ * Packages that a plugin takes as peer dependencies and must share with the runtime, because
+ * the host and the plugin exchange the SDK's services and errors and Effect values.
+ */
+const SHARED_PACKAGES: ReadonlyArray<string> = ["@fluxen/sdk", "effect"]
+
+/** Returns the shared package that Node could not find while it imported a plugin, if that is why the import failed. */
+const missingSharedPackage = (cause: unknown): string | undefined => {
+  if (!(cause instanceof Error) || (cause as { readonly code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") return undefined
+  // Node names the package in quotes: "Cannot find package '@fluxen/sdk' imported from /srv/node_modules/...".
+  return SHARED_PACKAGES.find((name) => cause.message.includes(`'${name}'`))
+}
+
 /** Describes why an import failed: where the importer looked, or the error of a package that exists. */
-const describeImportFailure = (packageName: string, cause: unknown): string =>
-  cause instanceof PackageNotFoundError
-    ? `The package '${packageName}' is not installed ${joinPlaces(cause.searched)}. Install it in one of these places, or fix the name.`
-    : `The package '${packageName}' failed to import: ${String(cause)}`
+const describeImportFailure = (packageName: string, cause: unknown): string => {
+  if (cause instanceof PackageNotFoundError) {
+    return `The package '${packageName}' is not installed ${joinPlaces(cause.searched)}. Install it in one of these places, or fix the name.`
+  }
+  const shared = missingSharedPackage(cause)
+  if (shared !== undefined) {
+    return (
+      `The package '${packageName}' failed to import because it cannot find its peer dependency '${shared}': ${String(cause)}. ` +
+      "A plugin must use Fluxen's own @fluxen/sdk and effect, so install it at the root of the Fluxen checkout " +
+      "(npm install <plugin tarball or name> there), not in a directory of its own."
+    )
+  }
+  return `The package '${packageName}' failed to import: ${String(cause)}`
+}
 
 const joinPlaces = (places: ReadonlyArray<string>): string =>
   places.length < 2 ? places.join("") : `${places.slice(0, -1).join(", ")} or ${places[places.length - 1]}`
