@@ -18,7 +18,7 @@ import { Cause, Context, Effect, Either, ExecutionStrategy, Exit, Layer, Schema,
 import { ConfigError, issuesFromParseError } from "../config/ConfigError.js"
 import { formatPath } from "../config/interpolateEnv.js"
 import { failureReason, makeSecretHider } from "./describeStartFailure.js"
-import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
+import { PackageChangedError, PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
 /** The SDK API versions this runtime can host. */
 export const SUPPORTED_SDK_API_VERSIONS: ReadonlyArray<number> = [SDK_API_VERSION]
@@ -79,6 +79,7 @@ const describeImportFailure = (packageName: string, cause: unknown): string => {
   if (cause instanceof PackageNotFoundError) {
     return `The package '${packageName}' is not installed ${joinPlaces(cause.searched)}. Install it in one of these places, or fix the name.`
   }
+  if (cause instanceof PackageChangedError) return cause.message
   const shared = missingSharedPackage(cause)
   if (shared !== undefined) {
     return (
