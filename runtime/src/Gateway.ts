@@ -38,7 +38,13 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     const store = yield* UsageStore
     const sql = yield* SqlClient.SqlClient
     const { config } = loaded
-    const loadOptions = { importer, configSource: loaded.source, configDirectory: loaded.directory }
+    const loadOptions = {
+      importer,
+      configSource: loaded.source,
+      configDirectory: loaded.directory,
+      models: Object.keys(config.models),
+      providers: Object.keys(config.providers)
+    }
 
     const adapters = new Map<string, ProviderAdapter>()
     const pluginRoutes: Array<PluginRoute> = []

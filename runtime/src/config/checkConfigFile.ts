@@ -26,8 +26,14 @@ export interface CheckOptions {
 export const checkConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>, options: CheckOptions) =>
   Effect.gen(function* () {
     const { source, directory, reading } = yield* readConfigFile(file, env, { reload: options.reload === true })
-    const checkOptions = { importer: options.importerFor(directory), configSource: source, configDirectory: directory }
     const sections = reading.sections
+    const checkOptions = {
+      importer: options.importerFor(directory),
+      configSource: source,
+      configDirectory: directory,
+      models: [...(sections?.modelNames ?? [])],
+      providers: sections?.providerNames ?? []
+    }
 
     const providers = Object.entries(sections?.providers ?? {}).map(([name, entry]) =>
       checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, checkOptions)

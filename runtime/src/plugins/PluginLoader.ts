@@ -148,14 +148,21 @@ const decodePluginConfig = (definition: PluginDefinition<unknown>, request: Plug
       )
 }
 
+/** The importer of plugin packages, and the facts about the configuration file that each plugin's `checkConfig` gets. */
+export interface PluginLoadOptions {
+  readonly importer: ModuleImporter
+  readonly configSource: string
+  readonly configDirectory: string
+  /** The names under `models:`. */
+  readonly models: ReadonlyArray<string>
+  /** The names under `providers:`. */
+  readonly providers: ReadonlyArray<string>
+}
+
 /** Runs the plugin's own `checkConfig` on its decoded section, and fails with its issues under the entry's `config` path. */
-const runPluginConfigCheck = (
-  definition: PluginDefinition<unknown>,
-  request: PluginRequest,
-  config: unknown,
-  options: { readonly configSource: string; readonly configDirectory: string }
-) => {
-  const issues = definition.checkConfig?.(config, { configDirectory: options.configDirectory }) ?? []
+const runPluginConfigCheck = (definition: PluginDefinition<unknown>, request: PluginRequest, config: unknown, options: PluginLoadOptions) => {
+  const context = { configDirectory: options.configDirectory, models: options.models, providers: options.providers }
+  const issues = definition.checkConfig?.(config, context) ?? []
   return issues.length === 0
     ? Effect.void
     : Effect.fail(
@@ -173,7 +180,7 @@ const runPluginConfigCheck = (
  */
 export const checkPlugin = (
   request: PluginRequest,
-  options: { readonly importer: ModuleImporter; readonly configSource: string; readonly configDirectory: string }
+  options: PluginLoadOptions
 ) =>
   Effect.gen(function* () {
     const definition = yield* importDefinition(options.importer, request)
@@ -210,7 +217,7 @@ const startFailure = (request: PluginRequest, config: unknown, cause: Cause.Caus
 /** Loads one plugin into a new child scope of the current scope. */
 export const loadPlugin = (
   request: PluginRequest,
-  options: { readonly importer: ModuleImporter; readonly configSource: string; readonly configDirectory: string }
+  options: PluginLoadOptions
 ) =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport

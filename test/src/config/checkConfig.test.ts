@@ -102,6 +102,27 @@ plugins:
     }
   })
 
+  it("route rule: rejects unknown models", () => {
+    const { result } = checkText(`providers:
+  openai:
+    use: "@fluxen/provider-openai"
+models:
+  gpt-4o-mini:
+    provider: openai
+plugins:
+  - use: "@fluxen/rules"
+    config:
+      rules:
+        - { name: typo, when: "true", action: route, model: gpt-4o-mni }
+        - { name: listed, when: "true", action: route, model: gpt-4o-mini }
+        - { name: direct, when: "true", action: route, model: openai/gpt-4o }
+`)
+    expect(result.status).toBe(1)
+    const lines = result.stderr.trim().split("\n").slice(1)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("plugins[0].config.rules[0].model: The model 'gpt-4o-mni' is neither under models:")
+  })
+
   it("lists every problem in one run", () => {
     const { result } = checkText(`usage:
   flushInterval: 1 fortnight
