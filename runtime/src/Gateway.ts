@@ -6,6 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import type { PluginRoute, ProviderAdapter } from "@fluxen/sdk"
 import { Effect, Either, Option } from "effect"
+import { convertedUnder } from "./config/decodeWithEnvText.js"
 import { formatPath } from "./config/interpolateEnv.js"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeControlApp } from "./http/ControlApp.js"
@@ -51,7 +52,13 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     const pluginMetrics: Array<MetricsPlugin> = []
     for (const [name, entry] of Object.entries(config.providers)) {
       const plugin = yield* loadPlugin(
-        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] },
+        {
+          packageName: entry.use,
+          instanceName: name,
+          config: entry.config,
+          yamlPath: ["providers", name],
+          converted: convertedUnder(loaded.converted ?? [], ["providers", name, "config"])
+        },
         loadOptions
       )
       if (plugin.instance.provider === undefined) {
@@ -70,7 +77,13 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter) =>
     for (const [index, entry] of config.plugins.entries()) {
       const name = entry.name ?? entry.use
       const plugin = yield* loadPlugin(
-        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["plugins", index] },
+        {
+          packageName: entry.use,
+          instanceName: name,
+          config: entry.config,
+          yamlPath: ["plugins", index],
+          converted: convertedUnder(loaded.converted ?? [], ["plugins", index, "config"])
+        },
         loadOptions
       )
       pluginRoutes.push(...(plugin.instance.routes ?? []))

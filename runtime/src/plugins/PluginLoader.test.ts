@@ -185,6 +185,22 @@ describe("loadPlugin", () => {
       expect(error.message.split("\n").slice(1)).toEqual(["  providers.x.config.greeting: Expected a file name in /etc."])
     }))
 
+  it.scoped("numeric variable fills a string", () =>
+    Effect.gen(function* () {
+      // `greeting: ${GREETING}` with GREETING=007, as substitution leaves it.
+      const request = {
+        packageName: "example-plugin",
+        instanceName: "example-plugin",
+        config: { greeting: 7 },
+        yamlPath: ["plugins", 0],
+        converted: [{ path: ["greeting"], value: 7, text: "007" }]
+      }
+
+      yield* loadPlugin(request, options).pipe(Effect.provide(transport), Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+
+      expect(events).toContain("open:example-plugin:007:2")
+    }))
+
   it.effect("checkConfig gets the model names", () =>
     Effect.gen(function* () {
       const check = (greeting: string) =>

@@ -16,7 +16,8 @@ import {
 } from "@fluxen/sdk"
 import { Cause, Context, Effect, Either, ExecutionStrategy, Exit, Layer, Schema, Scope } from "effect"
 import { ConfigError, issuesFromParseError } from "../config/ConfigError.js"
-import { formatPath } from "../config/interpolateEnv.js"
+import { decodeWithEnvText } from "../config/decodeWithEnvText.js"
+import { formatPath, type ConvertedValue } from "../config/interpolateEnv.js"
 import { failureReason, makeSecretHider } from "./describeStartFailure.js"
 import { PackageChangedError, PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
@@ -35,6 +36,8 @@ export interface PluginRequest {
   readonly config: unknown
   /** The YAML path of the plugin's entry, e.g. `["plugins", 0]` or `["providers", "openai"]`. */
   readonly yamlPath: ReadonlyArray<string | number>
+  /** The values of `config` that `${VAR}` substitution turned into numbers or booleans, with paths relative to `config`. */
+  readonly converted?: ReadonlyArray<ConvertedValue>
 }
 
 export interface LoadedPlugin {
@@ -135,9 +138,7 @@ const checkSdkVersion = (definition: PluginDefinition<unknown>, request: PluginR
 }
 
 const decodePluginConfig = (definition: PluginDefinition<unknown>, request: PluginRequest, source: string) => {
-  const decoded = Schema.decodeUnknownEither(definition.configSchema, { errors: "all", onExcessProperty: "error" })(
-    request.config ?? {}
-  )
+  const { decoded } = decodeWithEnvText(definition.configSchema, request.config ?? {}, request.converted ?? [])
   return Either.isRight(decoded)
     ? Effect.succeed(decoded.right)
     : Effect.fail(
