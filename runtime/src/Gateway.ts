@@ -44,7 +44,14 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter, prev
     const store = yield* UsageStore
     const sql = yield* SqlClient.SqlClient
     const { config } = loaded
-    const loadOptions = { importer, configSource: loaded.source, configDirectory: loaded.directory }
+    const loadOptions = {
+      importer,
+      configSource: loaded.source,
+      configDirectory: loaded.directory,
+      models: Object.keys(config.models),
+      providers: Object.keys(config.providers),
+      converted: loaded.converted ?? []
+    }
 
     const plugins = yield* startPlugins(config, previous, loadOptions)
     const adapters = new Map<string, ProviderAdapter>()

@@ -65,6 +65,28 @@ export interface PluginConfigIssue {
 export interface PluginConfigContext {
   /** The directory of the configuration file, the same as `PluginHostService.configDirectory` at run time. */
   readonly configDirectory: string
+  /**
+   * The names under `models:` in the configuration file, for a plugin that sends requests to a
+   * model it names, so that it can report a name no request could use (see {@link isRoutableModel}).
+   * The host always sets it. It is absent where a caller does not, such as a test that calls
+   * `checkConfig` itself.
+   */
+  readonly models?: ReadonlyArray<string>
+  /** The names under `providers:` in the configuration file. The host always sets it, as it does `models`. */
+  readonly providers?: ReadonlyArray<string>
+}
+
+/**
+ * Tells whether the gateway would route a request whose `model` is `model`: a name under
+ * `models:`, or `provider/model` with a provider under `providers:` and a model name after the
+ * first `/`. Returns undefined when `context` lists no models or providers, because the
+ * result is then unknown.
+ */
+export const isRoutableModel = (model: string, context: PluginConfigContext): boolean | undefined => {
+  if (context.models === undefined || context.providers === undefined) return undefined
+  if (context.models.includes(model)) return true
+  const slash = model.indexOf("/")
+  return slash > 0 && slash < model.length - 1 && context.providers.includes(model.slice(0, slash))
 }
 
 export interface PluginDefinition<Config = unknown> {

@@ -6,7 +6,11 @@
  */
 
 export interface PluginMetricSample {
-  /** Labels besides `plugin`, which the host sets. */
+  /**
+   * Labels besides `plugin`, which the host sets. Names are Prometheus label names
+   * (`[a-zA-Z_][a-zA-Z0-9_]*`, so `team_name`, not `team-name`), and each sample of a metric
+   * needs a set of labels of its own. The host leaves out a metric that breaks either rule.
+   */
   readonly labels?: Readonly<Record<string, string>>
   readonly value: number
 }

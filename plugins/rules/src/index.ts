@@ -4,7 +4,7 @@
  * plugins whose facts the rules read: the analyzer (`estimated_tokens`)
  * and the policy plugin (`key.id`, `key.team`).
  */
-import { definePlugin, Plugin, SDK_API_VERSION } from "@fluxen/sdk"
+import { definePlugin, isRoutableModel, Plugin, SDK_API_VERSION, type PluginConfigIssue } from "@fluxen/sdk"
 import { Layer, Schema } from "effect"
 import { makeRulesHooks } from "./RulesHooks.js"
 import { Rule } from "./RulesConfig.js"
@@ -35,6 +35,18 @@ export default definePlugin({
   version: "0.1.0",
   sdkApiVersion: SDK_API_VERSION,
   configSchema: RulesPluginConfig,
+  // A route rule to a model that no request could use would fail every matching request with 404.
+  checkConfig: (config, context) =>
+    config.rules.flatMap((rule, index): ReadonlyArray<PluginConfigIssue> =>
+      rule.action === "route" && isRoutableModel(rule.model, context) === false
+        ? [
+            {
+              path: ["rules", index, "model"],
+              message: `The model '${rule.model}' is neither under models: nor a provider/model name of a configured provider, so the rule '${rule.name}' would fail every matching request with 404. Add the model under models: or fix the name.`
+            }
+          ]
+        : []
+    ),
   layer: (config) =>
     Layer.succeed(Plugin, {
       hooks: makeRulesHooks(config.rules, config.headers.map((name) => name.toLowerCase()))

@@ -9,6 +9,7 @@
 import { Effect, Either } from "effect"
 import { checkPlugin, type ModuleImporter } from "../plugins/PluginLoader.js"
 import { ConfigError, type ConfigIssue } from "./ConfigError.js"
+import { convertedUnder } from "./decodeWithEnvText.js"
 import { dropIssuesUnder, readConfigFile, type LoadedConfig } from "./loadConfig.js"
 
 export interface CheckOptions {
@@ -26,15 +27,31 @@ export interface CheckOptions {
 export const checkConfigFile = (file: string, env: Readonly<Record<string, string | undefined>>, options: CheckOptions) =>
   Effect.gen(function* () {
     const { source, directory, reading } = yield* readConfigFile(file, env, { reload: options.reload === true })
-    const checkOptions = { importer: options.importerFor(directory), configSource: source, configDirectory: directory }
     const sections = reading.sections
+    const checkOptions = {
+      importer: options.importerFor(directory),
+      configSource: source,
+      configDirectory: directory,
+      models: [...(sections?.modelNames ?? [])],
+      providers: sections?.providerNames ?? []
+    }
 
+    const converted = (yamlPath: ReadonlyArray<string | number>) => convertedUnder(reading.converted, [...yamlPath, "config"])
     const providers = Object.entries(sections?.providers ?? {}).map(([name, entry]) =>
-      checkPlugin({ packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }, checkOptions)
+      checkPlugin(
+        { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name], converted: converted(["providers", name]) },
+        checkOptions
+      )
     )
     const plugins = (sections?.plugins ?? []).map(({ index, entry }) =>
       checkPlugin(
-        { packageName: entry.use, instanceName: entry.name ?? entry.use, config: entry.config, yamlPath: ["plugins", index] },
+        {
+          packageName: entry.use,
+          instanceName: entry.name ?? entry.use,
+          config: entry.config,
+          yamlPath: ["plugins", index],
+          converted: converted(["plugins", index])
+        },
         checkOptions
       )
     )
@@ -48,6 +65,6 @@ export const checkConfigFile = (file: string, env: Readonly<Record<string, strin
     const issues = [...reading.issues, ...dropIssuesUnder(pluginIssues, reading.unsetPaths)]
     // `reading.config` is undefined exactly when `reading.issues` is not empty, so the second condition only narrows its type.
     if (issues.length > 0 || reading.config === undefined) return yield* new ConfigError({ source, issues })
-    const loaded: LoadedConfig = { config: reading.config, directory, source }
+    const loaded: LoadedConfig = { config: reading.config, directory, source, converted: reading.converted }
     return loaded
   })

@@ -78,6 +78,15 @@ providers:
     expect(loaded.config.providers.openai!.config).toEqual({ apiKey: "key-abc", literal: "${NOT_A_VARIABLE}" })
   })
 
+  it("numeric variable fills a string field", () => {
+    const loaded = Either.getOrThrow(parse(`${minimal}
+admin:
+  key: \${ADMIN_KEY}
+`, { ADMIN_KEY: "0123456789012345" }))
+
+    expect(Redacted.value(loaded.config.admin!.key)).toBe("0123456789012345")
+  })
+
   it("names a missing variable and its path", () => {
     const error = Either.flip(parse(`${minimal}
 usage:

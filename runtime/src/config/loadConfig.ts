@@ -6,20 +6,23 @@
  * paths.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either } from "effect"
 import * as Path from "node:path"
 import { parseDocument } from "yaml"
 import { ConfigError, issuesFromParseError, type ConfigIssue } from "./ConfigError.js"
 import { crossCheck, sectionsOf, type ConfigSections } from "./crossCheck.js"
 import { decodeSections } from "./decodeSections.js"
 import { FluxenConfig } from "./FluxenConfig.js"
-import { formatPath, interpolateEnv, type MissingVariable } from "./interpolateEnv.js"
+import { decodeWithEnvText } from "./decodeWithEnvText.js"
+import { formatPath, interpolateEnv, type ConvertedValue, type MissingVariable } from "./interpolateEnv.js"
 
 export interface LoadedConfig {
   readonly config: FluxenConfig
   /** The directory relative paths in the configuration are resolved against. */
   readonly directory: string
   readonly source: string
+  /** The values that `${VAR}` substitution turned into numbers or booleans, for decoding the plugin sections. */
+  readonly converted?: ReadonlyArray<ConvertedValue>
 }
 
 export interface ReadOptions {
@@ -44,6 +47,8 @@ export interface ConfigReading {
   readonly sections: ConfigSections | undefined
   /** The YAML paths whose value reads an unset environment variable. */
   readonly unsetPaths: ReadonlyArray<string>
+  /** The values that `${VAR}` substitution turned into numbers or booleans. */
+  readonly converted: ReadonlyArray<ConvertedValue>
 }
 
 const isUnder = (path: string, prefix: string): boolean =>
@@ -74,13 +79,14 @@ export const readConfig = (text: string, options: ReadOptions): ConfigReading =>
   const document = parseDocument(text, { prettyErrors: true })
   if (document.errors.length > 0) {
     const issues = document.errors.map((error) => ({ path: "", message: error.message }))
-    return { issues, config: undefined, sections: undefined, unsetPaths: [] }
+    return { issues, config: undefined, sections: undefined, unsetPaths: [], converted: [] }
   }
   const missing: Array<MissingVariable> = []
-  const raw = interpolateEnv(document.toJS() ?? {}, options.env, missing)
+  const converted: Array<ConvertedValue> = []
+  const interpolated = interpolateEnv(document.toJS() ?? {}, options.env, missing, [], converted)
   const unsetPaths = missing.map((variable) => variable.path)
 
-  const decoded = Schema.decodeUnknownEither(FluxenConfig, { errors: "all", onExcessProperty: "error" })(raw)
+  const { decoded, value: raw } = decodeWithEnvText(FluxenConfig, interpolated, converted)
   const sections = Either.isRight(decoded) ? sectionsOf(decoded.right) : decodeSections(raw)
   const schemaIssues = Either.isLeft(decoded) ? issuesFromParseError(decoded.left.issue, [], formatPath) : []
   const issues = [
@@ -88,14 +94,14 @@ export const readConfig = (text: string, options: ReadOptions): ConfigReading =>
     ...dropIssuesUnder([...schemaIssues, ...crossCheck(sections)], unsetPaths)
   ]
   const config = Either.isRight(decoded) && issues.length === 0 ? decoded.right : undefined
-  return { issues, config, sections, unsetPaths }
+  return { issues, config, sections, unsetPaths, converted }
 }
 
 /** Parses and validates configuration text. */
 export const parseConfig = (text: string, options: ReadOptions): Either.Either<LoadedConfig, ConfigError> => {
   const reading = readConfig(text, options)
   if (reading.config === undefined) return Either.left(new ConfigError({ source: options.source, issues: reading.issues }))
-  return Either.right({ config: reading.config, directory: options.directory, source: options.source })
+  return Either.right({ config: reading.config, directory: options.directory, source: options.source, converted: reading.converted })
 }
 
 /** Reads a configuration file and lists every problem. It fails only when the file cannot be read. */
@@ -129,5 +135,5 @@ export const loadConfigFile = (
   Effect.flatMap(readConfigFile(file, env, options), ({ source, directory, reading }) =>
     reading.config === undefined
       ? Effect.fail(new ConfigError({ source, issues: reading.issues }))
-      : Effect.succeed<LoadedConfig>({ config: reading.config, directory, source })
+      : Effect.succeed<LoadedConfig>({ config: reading.config, directory, source, converted: reading.converted })
   )

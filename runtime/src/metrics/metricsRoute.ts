@@ -5,7 +5,7 @@ import { Effect, type Redacted } from "effect"
 import { adminKeyRejectionMessage, makeAdminKeyCheck, type AdminKeyRejection } from "../dashboard/adminKey.js"
 import { makeAdminKeyGuard } from "../http/adminKeyGuard.js"
 import type { HookPlugin } from "../plugins/HookChain.js"
-import { type MetricsPlugin, writePluginMetrics } from "./pluginMetrics.js"
+import { type MetricsPlugin, type PluginMetricProblem, writePluginMetrics } from "./pluginMetrics.js"
 import type { UsageWriterStats } from "../usage/UsageWriter.js"
 import { ExpositionWriter, prometheusContentType, renderLabels } from "./PrometheusText.js"
 import type { RequestMetrics } from "./RequestMetrics.js"
@@ -50,9 +50,28 @@ const writeUsageWriterStats = (writer: ExpositionWriter, stats: UsageWriterStats
   writer.sample("fluxen_usage_failed_flushes_total", "", stats.failedFlushes)
 }
 
-/** Renders one scrape. */
-export const renderMetrics = (sources: MetricsSources): Effect.Effect<string> =>
-  Effect.map(sources.usageWriterStats, (stats) => {
+/**
+ * Logs each plugin metric problem the first time it occurs, so that a plugin author learns
+ * why a metric is missing and a scrape every few seconds does not repeat the line.
+ */
+const logNewProblems = (problems: ReadonlyArray<PluginMetricProblem>, reported: Set<string>): Effect.Effect<void> =>
+  Effect.forEach(
+    problems.filter((problem) => {
+      const key = `${problem.plugin}\u0000${problem.metric ?? ""}\u0000${problem.reason}`
+      if (reported.has(key)) return false
+      reported.add(key)
+      return true
+    }),
+    (problem) =>
+      Effect.logWarning("Plugin metric left out of the scrape").pipe(
+        Effect.annotateLogs({ plugin: problem.plugin, metric: problem.metric ?? "(all)", reason: problem.reason })
+      ),
+    { discard: true }
+  )
+
+/** Renders one scrape. `reportedProblems` keeps the plugin metric problems already logged. */
+export const renderMetrics = (sources: MetricsSources, reportedProblems: Set<string> = new Set()): Effect.Effect<string> =>
+  Effect.flatMap(sources.usageWriterStats, (stats) => {
     const writer = new ExpositionWriter()
     sources.requests.write(writer)
     writeHookStats(writer, sources.hookPlugins)
@@ -61,8 +80,9 @@ export const renderMetrics = (sources: MetricsSources): Effect.Effect<string> =>
     writer.sample("fluxen_inflight_requests", "", sources.inflight.size)
 
     writeUsageWriterStats(writer, stats)
-    writePluginMetrics(writer, sources.pluginMetrics)
-    return writer.toString()
+    const problems = writePluginMetrics(writer, sources.pluginMetrics)
+    const text = writer.toString()
+    return problems.length === 0 ? Effect.succeed(text) : Effect.as(logNewProblems(problems, reportedProblems), text)
   })
 
 const rejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
@@ -79,7 +99,8 @@ const rejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
  * with 401 unless the request carries that key.
  */
 export const metricsRoute = (sources: MetricsSources, adminKey: Redacted.Redacted<string> | undefined) => {
-  const scrape = Effect.map(renderMetrics(sources), (body) =>
+  const reportedProblems = new Set<string>()
+  const scrape = Effect.map(renderMetrics(sources, reportedProblems), (body) =>
     HttpServerResponse.text(body, { contentType: prometheusContentType, headers: { "cache-control": "no-store" } })
   )
   const guard = adminKey === undefined ? undefined : makeAdminKeyGuard(makeAdminKeyCheck(adminKey), rejectionMessages)

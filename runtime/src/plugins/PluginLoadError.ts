@@ -19,3 +19,22 @@ export class PackageNotFoundError extends Data.TaggedError("PackageNotFoundError
     return `The package '${this.packageName}' was not found ${this.searched.join(", ")}.`
   }
 }
+
+/**
+ * A package that this process imported before has another version on disk now. Node keeps
+ * the module it imported first, so only a restart runs the installed version.
+ */
+export class PackageChangedError extends Data.TaggedError("PackageChangedError")<{
+  readonly packageName: string
+  /** The version when the process first imported the package. */
+  readonly importedVersion: string | undefined
+  readonly installedVersion: string | undefined
+}> {
+  override get message() {
+    return (
+      `The package '${this.packageName}' changed on disk from version ${this.importedVersion ?? "(none)"} to ${this.installedVersion ?? "(none)"} ` +
+      "after Fluxen imported it. Node.js imports a package once per process, so a reload cannot load the new version. " +
+      "Restart Fluxen to run it."
+    )
+  }
+}

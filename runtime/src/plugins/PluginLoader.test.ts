@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { definePlugin, HttpTransport, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
+import { definePlugin, HttpTransport, isRoutableModel, Plugin, PluginHost, SDK_API_VERSION } from "@fluxen/sdk"
 import { Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
 import { checkPlugin, loadPlugin, type ModuleImporter } from "./PluginLoader.js"
 import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
@@ -47,9 +47,17 @@ const checkingPlugin = definePlugin({
     config.greeting.endsWith(".txt") ? [] : [{ path: ["greeting"], message: `Expected a file name in ${context.configDirectory}.` }]
 })
 
+// Reports a greeting that names no model a request could be routed to.
+const routingPlugin = definePlugin({
+  ...goodPlugin,
+  checkConfig: (config, context) =>
+    isRoutableModel(config.greeting, context) === false ? [{ path: ["greeting"], message: `No route to '${config.greeting}'.` }] : []
+})
+
 const modules: Record<string, unknown> = {
   "example-plugin": { default: goodPlugin },
   "checking-plugin": { default: checkingPlugin },
+  "routing-plugin": { default: routingPlugin },
   "secrets-plugin": { default: secretsPlugin },
   "future-plugin": { default: { ...goodPlugin, sdkApiVersion: 99 } },
   "not-a-plugin": { default: { hello: "world" } },
@@ -64,7 +72,7 @@ const importer: ModuleImporter = async (name) => {
   throw new PackageNotFoundError({ packageName: name, searched: ["next to the configuration file (/etc)", "in /srv"] })
 }
 
-const options = { importer, configSource: "/etc/fluxen.yaml", configDirectory: "/etc" }
+const options = { importer, configSource: "/etc/fluxen.yaml", configDirectory: "/etc", models: ["fast"], providers: ["openai"] }
 
 const load = (packageName: string, config: unknown, instanceName = packageName) =>
   loadPlugin({ packageName, instanceName, config, yamlPath: ["plugins", 3] }, options).pipe(
@@ -175,6 +183,34 @@ describe("loadPlugin", () => {
       const error = yield* Effect.flip(checkPlugin(request, options))
       expect(error._tag).toBe("ConfigError")
       expect(error.message.split("\n").slice(1)).toEqual(["  providers.x.config.greeting: Expected a file name in /etc."])
+    }))
+
+  it.scoped("numeric variable fills a string", () =>
+    Effect.gen(function* () {
+      // `greeting: ${GREETING}` with GREETING=007, as substitution leaves it.
+      const request = {
+        packageName: "example-plugin",
+        instanceName: "example-plugin",
+        config: { greeting: 7 },
+        yamlPath: ["plugins", 0],
+        converted: [{ path: ["greeting"], value: 7, text: "007" }]
+      }
+
+      yield* loadPlugin(request, options).pipe(Effect.provide(transport), Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+
+      expect(events).toContain("open:example-plugin:007:2")
+    }))
+
+  it.effect("checkConfig gets the model names", () =>
+    Effect.gen(function* () {
+      const check = (greeting: string) =>
+        checkPlugin({ packageName: "routing-plugin", instanceName: "routing-plugin", config: { greeting }, yamlPath: ["plugins", 0] }, options)
+
+      const error = yield* Effect.flip(check("slow"))
+
+      expect(error.message.split("\n").slice(1)).toEqual(["  plugins[0].config.greeting: No route to 'slow'."])
+      yield* check("fast")
+      yield* check("openai/gpt-4o")
     }))
 
   it.scoped("reports a plugin whose layer fails", () =>

@@ -16,9 +16,10 @@ import {
 } from "@fluxen/sdk"
 import { Cause, Context, Effect, Either, ExecutionStrategy, Exit, Layer, Schema, Scope } from "effect"
 import { ConfigError, issuesFromParseError } from "../config/ConfigError.js"
-import { formatPath } from "../config/interpolateEnv.js"
+import { decodeWithEnvText } from "../config/decodeWithEnvText.js"
+import { formatPath, type ConvertedValue } from "../config/interpolateEnv.js"
 import { failureReason, makeSecretHider } from "./describeStartFailure.js"
-import { PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
+import { PackageChangedError, PackageNotFoundError, PluginLoadError } from "./PluginLoadError.js"
 
 /** The SDK API versions this runtime can host. */
 export const SUPPORTED_SDK_API_VERSIONS: ReadonlyArray<number> = [SDK_API_VERSION]
@@ -35,6 +36,8 @@ export interface PluginRequest {
   readonly config: unknown
   /** The YAML path of the plugin's entry, e.g. `["plugins", 0]` or `["providers", "openai"]`. */
   readonly yamlPath: ReadonlyArray<string | number>
+  /** The values of `config` that `${VAR}` substitution turned into numbers or booleans, with paths relative to `config`. */
+  readonly converted?: ReadonlyArray<ConvertedValue>
 }
 
 export interface LoadedPlugin {
@@ -61,11 +64,35 @@ const isPluginDefinition = (value: unknown): value is PluginDefinition<unknown> 
   )
 }
 
+/**
+ * Packages that a plugin takes as peer dependencies and must share with the runtime, because
+ * the host and the plugin exchange the SDK's services and errors and Effect values.
+ */
+const SHARED_PACKAGES: ReadonlyArray<string> = ["@fluxen/sdk", "effect"]
+
+/** Returns the shared package that Node could not find while it imported a plugin, if that is why the import failed. */
+const missingSharedPackage = (cause: unknown): string | undefined => {
+  if (!(cause instanceof Error) || (cause as { readonly code?: unknown }).code !== "ERR_MODULE_NOT_FOUND") return undefined
+  // Node names the package in quotes: "Cannot find package '@fluxen/sdk' imported from /srv/node_modules/...".
+  return SHARED_PACKAGES.find((name) => cause.message.includes(`'${name}'`))
+}
+
 /** Describes why an import failed: where the importer looked, or the error of a package that exists. */
-const describeImportFailure = (packageName: string, cause: unknown): string =>
-  cause instanceof PackageNotFoundError
-    ? `The package '${packageName}' is not installed ${joinPlaces(cause.searched)}. Install it in one of these places, or fix the name.`
-    : `The package '${packageName}' failed to import: ${String(cause)}`
+const describeImportFailure = (packageName: string, cause: unknown): string => {
+  if (cause instanceof PackageNotFoundError) {
+    return `The package '${packageName}' is not installed ${joinPlaces(cause.searched)}. Install it in one of these places, or fix the name.`
+  }
+  if (cause instanceof PackageChangedError) return cause.message
+  const shared = missingSharedPackage(cause)
+  if (shared !== undefined) {
+    return (
+      `The package '${packageName}' failed to import because it cannot find its peer dependency '${shared}': ${String(cause)}. ` +
+      "A plugin must use Fluxen's own @fluxen/sdk and effect, so install it at the root of the Fluxen checkout " +
+      "(npm install <plugin tarball or name> there), not in a directory of its own."
+    )
+  }
+  return `The package '${packageName}' failed to import: ${String(cause)}`
+}
 
 const joinPlaces = (places: ReadonlyArray<string>): string =>
   places.length < 2 ? places.join("") : `${places.slice(0, -1).join(", ")} or ${places[places.length - 1]}`
@@ -111,9 +138,7 @@ const checkSdkVersion = (definition: PluginDefinition<unknown>, request: PluginR
 }
 
 const decodePluginConfig = (definition: PluginDefinition<unknown>, request: PluginRequest, source: string) => {
-  const decoded = Schema.decodeUnknownEither(definition.configSchema, { errors: "all", onExcessProperty: "error" })(
-    request.config ?? {}
-  )
+  const { decoded } = decodeWithEnvText(definition.configSchema, request.config ?? {}, request.converted ?? [])
   return Either.isRight(decoded)
     ? Effect.succeed(decoded.right)
     : Effect.fail(
@@ -124,14 +149,21 @@ const decodePluginConfig = (definition: PluginDefinition<unknown>, request: Plug
       )
 }
 
+/** The importer of plugin packages, and the facts about the configuration file that each plugin's `checkConfig` gets. */
+export interface PluginLoadOptions {
+  readonly importer: ModuleImporter
+  readonly configSource: string
+  readonly configDirectory: string
+  /** The names under `models:`. */
+  readonly models: ReadonlyArray<string>
+  /** The names under `providers:`. */
+  readonly providers: ReadonlyArray<string>
+}
+
 /** Runs the plugin's own `checkConfig` on its decoded section, and fails with its issues under the entry's `config` path. */
-const runPluginConfigCheck = (
-  definition: PluginDefinition<unknown>,
-  request: PluginRequest,
-  config: unknown,
-  options: { readonly configSource: string; readonly configDirectory: string }
-) => {
-  const issues = definition.checkConfig?.(config, { configDirectory: options.configDirectory }) ?? []
+const runPluginConfigCheck = (definition: PluginDefinition<unknown>, request: PluginRequest, config: unknown, options: PluginLoadOptions) => {
+  const context = { configDirectory: options.configDirectory, models: options.models, providers: options.providers }
+  const issues = definition.checkConfig?.(config, context) ?? []
   return issues.length === 0
     ? Effect.void
     : Effect.fail(
@@ -149,7 +181,7 @@ const runPluginConfigCheck = (
  */
 export const checkPlugin = (
   request: PluginRequest,
-  options: { readonly importer: ModuleImporter; readonly configSource: string; readonly configDirectory: string }
+  options: PluginLoadOptions
 ) =>
   Effect.gen(function* () {
     const definition = yield* importDefinition(options.importer, request)
@@ -186,7 +218,7 @@ const startFailure = (request: PluginRequest, config: unknown, cause: Cause.Caus
 /** Loads one plugin into a new child scope of the current scope. */
 export const loadPlugin = (
   request: PluginRequest,
-  options: { readonly importer: ModuleImporter; readonly configSource: string; readonly configDirectory: string }
+  options: PluginLoadOptions
 ) =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport

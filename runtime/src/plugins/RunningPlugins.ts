@@ -7,9 +7,10 @@
 import type { ProviderAdapter } from "@fluxen/sdk"
 import { Effect, Exit, Scope } from "effect"
 import type { FluxenConfig, PluginEntry } from "../config/FluxenConfig.js"
-import { formatPath } from "../config/interpolateEnv.js"
+import { convertedUnder } from "../config/decodeWithEnvText.js"
+import { formatPath, type ConvertedValue } from "../config/interpolateEnv.js"
 import { makeHookStats, type HookStats } from "./HookChain.js"
-import { loadPlugin, type LoadedPlugin, type ModuleImporter, type PluginRequest } from "./PluginLoader.js"
+import { loadPlugin, type LoadedPlugin, type PluginLoadOptions, type PluginRequest } from "./PluginLoader.js"
 import { PluginLoadError } from "./PluginLoadError.js"
 
 export interface RunningPlugin {
@@ -31,10 +32,9 @@ export interface StartedPlugins {
   readonly hooks: ReadonlyArray<{ readonly entry: PluginEntry; readonly name: string; readonly plugin: RunningPlugin }>
 }
 
-export interface StartOptions {
-  readonly importer: ModuleImporter
-  readonly configSource: string
-  readonly configDirectory: string
+export interface StartOptions extends PluginLoadOptions {
+  /** The values that `\${VAR}` references turned from text into numbers or booleans, in the whole configuration. */
+  readonly converted: ReadonlyArray<ConvertedValue>
 }
 
 /**
@@ -49,7 +49,7 @@ export interface StartOptions {
  * order count as a change.
  */
 const layerInputs = (request: PluginRequest, configDirectory: string): string =>
-  JSON.stringify([request.packageName, request.instanceName, configDirectory, request.config ?? null])
+  JSON.stringify([request.packageName, request.instanceName, configDirectory, request.config ?? null, request.converted ?? []])
 
 /**
  * Starts the plugins of `config` in a child scope each of the current scope, reusing the
@@ -76,7 +76,13 @@ export const startPlugins = (config: FluxenConfig, previous: ReadonlyArray<Runni
     const all: Array<RunningPlugin> = []
     const providers: Array<StartedPlugins["providers"][number]> = []
     for (const [name, entry] of Object.entries(config.providers)) {
-      const request = { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["providers", name] }
+      const request = {
+        packageName: entry.use,
+        instanceName: name,
+        config: entry.config,
+        yamlPath: ["providers", name],
+        converted: convertedUnder(options.converted, ["providers", name, "config"])
+      }
       const plugin = yield* startOrKeep(`providers.${name}`, request)
       const adapter = plugin.loaded.instance.provider
       if (adapter === undefined) {
@@ -93,7 +99,13 @@ export const startPlugins = (config: FluxenConfig, previous: ReadonlyArray<Runni
     const hooks: Array<StartedPlugins["hooks"][number]> = []
     for (const [index, entry] of config.plugins.entries()) {
       const name = entry.name ?? entry.use
-      const request = { packageName: entry.use, instanceName: name, config: entry.config, yamlPath: ["plugins", index] }
+      const request = {
+        packageName: entry.use,
+        instanceName: name,
+        config: entry.config,
+        yamlPath: ["plugins", index],
+        converted: convertedUnder(options.converted, ["plugins", index, "config"])
+      }
       const plugin = yield* startOrKeep(`plugins.${name}`, request)
       all.push(plugin)
       hooks.push({ entry, name, plugin })

@@ -5,7 +5,7 @@
  */
 import type { SqlClient } from "@effect/sql"
 import { Cause, Context, Effect, Either, Exit, Layer, ParseResult, Schema, Scope } from "effect"
-import type { CanonicalRequest, Endpoint, Outcome, RequestContext, Route } from "../Hooks.js"
+import type { CanonicalRequest, Caller, Endpoint, Outcome, RequestContext, Route } from "../Hooks.js"
 import { HttpTransport, type HttpTransportService } from "../HttpTransport.js"
 import { Plugin, PluginHost, SDK_API_VERSION, type PluginDefinition, type PluginInstance } from "../Plugin.js"
 import type { CallContext } from "../Provider.js"
@@ -125,6 +125,11 @@ export interface RequestContextOptions {
   readonly route?: Partial<Route>
   readonly headers?: Readonly<Record<string, string>>
   readonly requestId?: string
+  /**
+   * The caller, as an authentication hook earlier in the chain would have set it (`keyId`,
+   * `team`, `metadata`). Default: no key, no team and empty metadata, as without one.
+   */
+  readonly caller?: Partial<Caller>
 }
 
 /** Makes the context request hooks are called with, as the host builds it for a new request. */
@@ -138,7 +143,7 @@ export const makeRequestContext = (options: RequestContextOptions): RequestConte
     headers: headerReader(options.headers ?? {}),
     request: options.request,
     route: { requestedModel: model, provider: "test", upstreamModel: model, ...options.route },
-    caller: { keyId: null, team: null, metadata: {} },
+    caller: { keyId: null, team: null, metadata: {}, ...options.caller },
     record: {},
     responseHeaders: {},
     attributes: new Map()

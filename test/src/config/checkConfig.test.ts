@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -88,6 +88,53 @@ providers:
 
     expect(result.status).toBe(1)
     expect(result.stderr.trim().split("\n").slice(1)).toEqual([`  usage.insertTimeout: ${tooLong}`, `  usage.queryTimeout: ${tooLong}`])
+  })
+
+  it("plugin without SDK: names the fix", () => {
+    // A plugin installed beside fluxen.yaml with npm's --legacy-peer-deps has no @fluxen/sdk to import.
+    const directory = mkdtempSync(Path.join(tmpdir(), "fluxen-check-"))
+    try {
+      const packageDirectory = Path.join(directory, "node_modules", "@acme", "fluxen-lonely")
+      mkdirSync(packageDirectory, { recursive: true })
+      writeFileSync(
+        Path.join(packageDirectory, "package.json"),
+        JSON.stringify({ name: "@acme/fluxen-lonely", version: "1.0.0", type: "module", exports: { ".": { default: "./index.js" } } })
+      )
+      writeFileSync(Path.join(packageDirectory, "index.js"), 'export { definePlugin as default } from "@fluxen/sdk"\n')
+      writeFileSync(Path.join(directory, "fluxen.yaml"), 'providers: {}\nplugins:\n  - use: "@acme/fluxen-lonely"\n')
+
+      const result = checkConfig({}, Path.join(directory, "fluxen.yaml"))
+
+      expect(result.status).toBe(1)
+      const lines = result.stderr.trim().split("\n").slice(1)
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain("plugins[0].use: The package '@acme/fluxen-lonely' failed to import")
+      expect(lines[0]).toContain("cannot find its peer dependency '@fluxen/sdk'")
+      expect(lines[0]).toContain("install it at the root of the Fluxen checkout")
+    } finally {
+      rmSync(directory, { recursive: true, force: true })
+    }
+  })
+
+  it("route rule: rejects unknown models", () => {
+    const { result } = checkText(`providers:
+  openai:
+    use: "@fluxen/provider-openai"
+models:
+  gpt-4o-mini:
+    provider: openai
+plugins:
+  - use: "@fluxen/rules"
+    config:
+      rules:
+        - { name: typo, when: "true", action: route, model: gpt-4o-mni }
+        - { name: listed, when: "true", action: route, model: gpt-4o-mini }
+        - { name: direct, when: "true", action: route, model: openai/gpt-4o }
+`)
+    expect(result.status).toBe(1)
+    const lines = result.stderr.trim().split("\n").slice(1)
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain("plugins[0].config.rules[0].model: The model 'gpt-4o-mni' is neither under models:")
   })
 
   it("lists every problem in one run", () => {
