@@ -33,13 +33,14 @@ export interface StartedPlugins {
 }
 
 export interface StartOptions extends PluginLoadOptions {
-  /** The values that `\${VAR}` references turned from text into numbers or booleans, in the whole configuration. */
+  /** The values in the whole configuration that `${VAR}` references turned from text into numbers or booleans. */
   readonly converted: ReadonlyArray<ConvertedValue>
 }
 
 /**
  * Returns what a plugin's layer can read, as JSON: its package, its instance name, its raw
- * section and the configuration directory (the `PluginHost` facts and the config it decodes).
+ * section, the values in it that came from `${VAR}` references, and the configuration
+ * directory (the `PluginHost` facts and the config it decodes).
  *
  * NOTE: this is complete only while the plugin contract stays as it is. A layer also gets the
  * host's `HttpTransport` and `SqlClient`, but those come from the `upstream` and `usage`
