@@ -38,3 +38,50 @@ export const ByteSize = Schema.transformOrFail(Schema.Union(Schema.Number, Schem
   },
   encode: (bytes) => ParseResult.succeed(bytes)
 }).annotations({ identifier: "ByteSize", description: "bytes, or text such as \"4 MiB\"" })
+
+/**
+ * The maximum wait of a timer in milliseconds, 2^31 - 1 (about 24.8 days). Node's `setTimeout` runs a
+ * longer timer after 1 ms, with a `TimeoutOverflowWarning`, and Effect's clock treats a longer duration
+ * as no limit (`MAX_TIMER_MILLIS` in effect 3.22's internal clock), so such a timeout never fires.
+ */
+export const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+const inMilliseconds = (millis: number) => (millis === 1 ? "1 millisecond" : `${millis} milliseconds`)
+
+/**
+ * Builds a duration schema like {@link DurationMillis} that accepts `minimum` to `maximum` milliseconds.
+ * It rejects a negative number, negative text such as "-1 second" and NaN, which {@link DurationMillis}
+ * reads as 0. `maximumInWords` explains the upper bound in the message and in the JSON Schema, such as
+ * "about 24.8 days, the longest a timer can wait".
+ *
+ * NOTE: JSON Schema cannot bound a duration written with a unit, so an editor accepts "30 days" where
+ * the decoder rejects it.
+ */
+export const DurationMillisBetween = (minimum: number, maximum: number, maximumInWords: string) => {
+  const tooShort = `Expected a duration of at least ${inMilliseconds(minimum)}`
+  const input = Schema.Union(Schema.Number, Schema.String).pipe(
+    Schema.filter((value) => (typeof value === "number" ? value >= 0 : !/^\s*-/.test(value)) || tooShort)
+  )
+  return Schema.compose(input, DurationMillis).pipe(
+    Schema.filter((millis) => {
+      if (millis < minimum) return tooShort
+      if (millis > maximum) return `Expected a duration of at most ${inMilliseconds(maximum)} (${maximumInWords})`
+      return true
+    })
+  ).annotations({
+    jsonSchema: {
+      anyOf: [{ type: "number", minimum, maximum }, { type: "string" }],
+      description: `milliseconds from ${minimum} to ${maximum} (${maximumInWords}), or text such as "30 seconds"`
+    }
+  })
+}
+
+const timerLimitInWords = "about 24.8 days, the longest a timer can wait"
+
+/** A timeout or an interval: a duration from 1 millisecond to {@link MAX_TIMER_MILLIS}. */
+export const TimerMillis = DurationMillisBetween(1, MAX_TIMER_MILLIS, timerLimitInWords).annotations({ identifier: "TimerDuration" })
+
+/** A wait that may be skipped, such as a delay or a grace period: a duration from 0 to {@link MAX_TIMER_MILLIS} milliseconds. */
+export const TimerMillisOrZero = DurationMillisBetween(0, MAX_TIMER_MILLIS, timerLimitInWords).annotations({
+  identifier: "TimerDurationOrZero"
+})

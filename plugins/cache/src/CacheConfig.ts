@@ -1,13 +1,10 @@
 /** The cache plugin's section of `fluxen.yaml`. */
 import { Schema } from "effect"
-import { ByteSize, DurationMillis } from "@fluxen/sdk"
+import { ByteSize, TimerMillis } from "@fluxen/sdk"
+import { Ttl } from "./CacheTtl.js"
 import { SemanticConfig } from "./semantic/SemanticConfig.js"
 
 export { ByteSize, DurationMillis } from "@fluxen/sdk"
-
-const PositiveDuration = DurationMillis.pipe(
-  Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero")
-)
 
 export const DEFAULT_TTL_MS = 3_600_000
 export const DEFAULT_MAX_TTL_MS = 86_400_000
@@ -26,13 +23,13 @@ export const RedisConfig = Schema.Struct({
   /** Prepended to every key, so that several gateways can share one Redis. */
   keyPrefix: Schema.optionalWith(Schema.String, { default: () => DEFAULT_REDIS_KEY_PREFIX }),
   /** How long to wait for the connection at startup and on each reconnect. */
-  connectTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_REDIS_CONNECT_TIMEOUT_MS }),
+  connectTimeout: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_REDIS_CONNECT_TIMEOUT_MS }),
   /**
    * How long one lookup or store may take before the request goes on
    * uncached. Keep it short: it is added to a request's latency whenever
    * Redis stalls.
    */
-  commandTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_REDIS_COMMAND_TIMEOUT_MS })
+  commandTimeout: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_REDIS_COMMAND_TIMEOUT_MS })
 })
 export type RedisConfig = typeof RedisConfig.Type
 
@@ -46,9 +43,9 @@ export const CacheConfig = Schema.Struct({
   store: Schema.optionalWith(Schema.Literal("memory", "redis"), { default: () => "memory" as const }),
   redis: Schema.optional(RedisConfig),
   /** How long an entry is kept when the request sets no `x-fluxen-cache-ttl`. */
-  ttl: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_TTL_MS }),
+  ttl: Schema.optionalWith(Ttl, { default: () => DEFAULT_TTL_MS }),
   /** Upper bound of the TTL; a longer `x-fluxen-cache-ttl` is lowered to it. */
-  maxTtl: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_MAX_TTL_MS }),
+  maxTtl: Schema.optionalWith(Ttl, { default: () => DEFAULT_MAX_TTL_MS }),
   memory: Schema.optionalWith(MemoryConfig, { default: () => ({ maxBytes: DEFAULT_MEMORY_MAX_BYTES }) }),
   /**
    * A namespace shared by every caller. Without it, each team (or each API

@@ -13,12 +13,10 @@
 import { InvalidRequestError, type RequestHeaders } from "@fluxen/sdk"
 import { Either } from "effect"
 import { NAMESPACE_PATTERN } from "./CacheConfig.js"
+import { MAX_TTL_SECONDS } from "./CacheTtl.js"
 
 export const TTL_HEADER = "x-fluxen-cache-ttl"
 export const NAMESPACE_HEADER = "x-fluxen-cache-namespace"
-
-/** The longest TTL a header may request before capping, in seconds (10 years), so that milliseconds stay exact. */
-const MAX_TTL_HEADER_SECONDS = 315_360_000
 
 export interface CacheDirectives {
   /** Whether to look for a stored response. */
@@ -71,8 +69,8 @@ export const readCacheDirectives = (headers: RequestHeaders): Either.Either<Cach
   const ttlText = headers.get(TTL_HEADER)
   if (ttlText !== undefined) {
     const seconds = /^\s*\d+\s*$/.test(ttlText) ? Number(ttlText) : Number.NaN
-    if (!(seconds >= 1 && seconds <= MAX_TTL_HEADER_SECONDS)) {
-      return Either.left(invalidHeader(TTL_HEADER, `a whole number of seconds from 1 to ${MAX_TTL_HEADER_SECONDS}`, ttlText))
+    if (!(seconds >= 1 && seconds <= MAX_TTL_SECONDS)) {
+      return Either.left(invalidHeader(TTL_HEADER, `a whole number of seconds from 1 to ${MAX_TTL_SECONDS}`, ttlText))
     }
     ttlMs = seconds * 1_000
   }

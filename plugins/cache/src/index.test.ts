@@ -75,7 +75,20 @@ describe("plugin definition", () => {
   const invalid: ReadonlyArray<readonly [string, unknown, string]> = [
     ["redis store without redis", { store: "redis" }, "redis"],
     ["ttl above maxTtl", { ttl: "2 days" }, "maxTtl"],
-    ["zero ttl", { ttl: 0 }, "greater than zero"],
+    ["zero ttl", { ttl: 0 }, "Expected a duration of at least 1 millisecond"],
+    ["ttl past 10 years", { ttl: "3651 days", maxTtl: Number.POSITIVE_INFINITY }, "at most 315360000000 milliseconds (10 years)"],
+    [
+      "endless Redis connect timeout",
+      { store: "redis", redis: { url: "redis://127.0.0.1:6379", connectTimeout: Number.POSITIVE_INFINITY } },
+      "at most 2147483647 milliseconds"
+    ],
+    [
+      "Redis command timeout past 24.8 days",
+      { store: "redis", redis: { url: "redis://127.0.0.1:6379", commandTimeout: "25 days" } },
+      "at most 2147483647 milliseconds"
+    ],
+    ["zero poll interval", { semantic: { enabled: true, index: { pollInterval: 0 } } }, "at least 1 millisecond"],
+    ["endless embed timeout", { semantic: { enabled: true, embedTimeout: Number.POSITIVE_INFINITY } }, "at most 2147483647 milliseconds"],
     ["unknown duration", { ttl: "soon" }, "Expected a duration"],
     ["non-Redis URL", { store: "redis", redis: { url: "http://127.0.0.1:6379" } }, "url"],
     ["invalid namespace", { namespace: "two words" }, "namespace"],

@@ -4,14 +4,12 @@
  * with its YAML path.
  */
 import { ModelPrice } from "@fluxen/analyzer"
-import { DurationMillis } from "@fluxen/sdk"
+import { DurationMillis, TimerMillis } from "@fluxen/sdk"
 import { Schema } from "effect"
 import { BudgetPeriod } from "./periods.js"
 import { SpendScopeText } from "./SpendScope.js"
 
 export { DurationMillis }
-
-const PositiveDuration = DurationMillis.pipe(Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero"))
 
 const HttpUrl = Schema.String.pipe(Schema.pattern(/^https?:\/\//, { message: () => "must be an http:// or https:// URL" }))
 
@@ -72,7 +70,7 @@ export const ShadowConfig = Schema.Struct({
   /** Sent as `Authorization: Bearer` with each shadow request. */
   apiKey: Schema.optional(Schema.Redacted(Schema.String)),
   /** Maximum silence while waiting for a shadow response, as for upstream requests. */
-  timeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_SHADOW_TIMEOUT_MS }),
+  timeout: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_SHADOW_TIMEOUT_MS }),
   /** Shadow requests in flight at once; a sample drawn while all are busy is skipped, never queued. */
   maxConcurrent: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => DEFAULT_SHADOW_MAX_CONCURRENT })
 }).pipe(
@@ -102,7 +100,7 @@ export const ForecasterConfig = Schema.Struct({
   /** Receives a JSON POST for each alert. */
   webhookUrl: Schema.optional(HttpUrl),
   /** Time between two budget checks. */
-  checkInterval: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_CHECK_INTERVAL_MS }),
+  checkInterval: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_CHECK_INTERVAL_MS }),
   /** Complete days of history a forecast is fitted on, at most; Holt-Winters needs 21 of them. */
   historyDays: Schema.optionalWith(Schema.Int.pipe(Schema.between(21, 732)), { default: () => DEFAULT_HISTORY_DAYS }),
   recommendations: Schema.optionalWith(RecommendationsConfig, {

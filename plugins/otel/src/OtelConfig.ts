@@ -1,5 +1,5 @@
 /** The OpenTelemetry plugin's section of `fluxen.yaml`. */
-import { DurationMillis } from "@fluxen/sdk"
+import { TimerMillis } from "@fluxen/sdk"
 import { Schema } from "effect"
 
 export const DEFAULT_ENDPOINT = "http://127.0.0.1:4318/v1/traces"
@@ -12,8 +12,6 @@ export const DEFAULT_BATCH_INTERVAL_MS = 5_000
 export const DEFAULT_MAX_QUEUE_SIZE = 2_048
 // The OTLP exporters' default timeout (OTEL_EXPORTER_OTLP_TIMEOUT).
 export const DEFAULT_TIMEOUT_MS = 10_000
-
-const PositiveDuration = DurationMillis.pipe(Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero"))
 
 const isHttpUrl = (text: string): boolean => {
   try {
@@ -37,7 +35,7 @@ export const BatchConfig = Schema.Struct({
   /** Maximum number of spans in one export request. */
   maxSpans: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => DEFAULT_BATCH_MAX_SPANS }),
   /** How long a span waits in the queue before it is exported, unless `maxSpans` spans are waiting sooner. */
-  interval: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_BATCH_INTERVAL_MS }),
+  interval: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_BATCH_INTERVAL_MS }),
   /** Maximum number of spans waiting for export. Spans that end while the queue is full are dropped and counted. */
   maxQueueSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => DEFAULT_MAX_QUEUE_SIZE })
 }).pipe(
@@ -65,6 +63,6 @@ export const OtelConfig = Schema.Struct({
     default: () => ({ maxSpans: DEFAULT_BATCH_MAX_SPANS, interval: DEFAULT_BATCH_INTERVAL_MS, maxQueueSize: DEFAULT_MAX_QUEUE_SIZE })
   }),
   /** How long one export request may take, and how long the spans still queued at shutdown may take to export. */
-  timeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_TIMEOUT_MS })
+  timeout: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_TIMEOUT_MS })
 })
 export type OtelConfig = typeof OtelConfig.Type

@@ -222,6 +222,10 @@ describe("OpenTelemetry config", () => {
     { name: "a negative ratio", config: { sampleRatio: -0.1 } },
     { name: "a batch larger than the queue", config: { batch: { maxSpans: 100, maxQueueSize: 10 } } },
     { name: "a zero interval", config: { batch: { interval: 0 } } },
+    { name: "an endless interval", config: { batch: { interval: Number.POSITIVE_INFINITY } } },
+    { name: "an interval past 24.8 days", config: { batch: { interval: "25 days" } } },
+    { name: "a zero timeout", config: { timeout: 0 } },
+    { name: "an endless timeout", config: { timeout: Number.POSITIVE_INFINITY } },
     { name: "a header name with a space", config: { headers: { "x api key": "value" } } },
     { name: "an unknown key", config: { propagate: true } }
   ]

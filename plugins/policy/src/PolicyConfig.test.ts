@@ -72,6 +72,24 @@ describe("PolicyConfig", () => {
     expect(found[0]!.message).toContain("two static keys are named 'app'")
   })
 
+  it("bounds the Redis timeouts", () => {
+    const redis = (timeouts: object) => ({ redis: { url: "redis://127.0.0.1:6379", ...timeouts } })
+    expect(Either.getOrThrow(decode(redis({ commandTimeoutMs: 2_147_483_647 }))).redis?.commandTimeoutMs).toBe(2_147_483_647)
+
+    const found = issues(redis({ commandTimeoutMs: 2_147_483_648, connectTimeoutMs: 0 }))
+
+    expect(found.map((issue) => issue.path.join("."))).toEqual(["redis.commandTimeoutMs", "redis.connectTimeoutMs"])
+    expect(found[0]?.message).toBe(
+      "Expected a whole number of milliseconds from 1 to 2147483647 (about 24.8 days, the longest a timer can wait)"
+    )
+  })
+
+  it("needs a finite key cache TTL", () => {
+    expect(Either.getOrThrow(decode({ keyCacheTtlSeconds: 0 })).keyCacheTtlSeconds).toBe(0)
+
+    expect(issues({ keyCacheTtlSeconds: Number.POSITIVE_INFINITY }).map((issue) => issue.path.join("."))).toEqual(["keyCacheTtlSeconds"])
+  })
+
   it("rejects a short master key and warning fractions outside (0, 1)", () => {
     const found = issues({ masterKey: "short", warnAt: [0.5, 1] })
 

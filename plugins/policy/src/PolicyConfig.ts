@@ -9,6 +9,7 @@
  * as the keys, the master key or a Redis password.
  */
 import { ModelPrice } from "@fluxen/analyzer"
+import { MAX_TIMER_MILLIS } from "@fluxen/sdk"
 import { Schema } from "effect"
 import { BudgetLimit, LimitScope, RateLimits, WarnFraction } from "./Limits.js"
 import { BudgetPeriod } from "./Periods.js"
@@ -75,6 +76,13 @@ export const ScopedRateLimit = Schema.Struct({
 )
 export type ScopedRateLimit = typeof ScopedRateLimit.Type
 
+/** A timeout in whole milliseconds, from 1 to the longest wait of a timer. */
+const TimeoutMs = Schema.Int.pipe(
+  Schema.between(1, MAX_TIMER_MILLIS, {
+    message: () => `Expected a whole number of milliseconds from 1 to ${MAX_TIMER_MILLIS} (about 24.8 days, the longest a timer can wait)`
+  })
+)
+
 export const RedisConfig = Schema.Struct({
   /** `redis://[user:password@]host:port[/db]`; the counters are then shared by every instance using it. */
   url: Schema.Redacted(Schema.String),
@@ -86,9 +94,9 @@ export const RedisConfig = Schema.Struct({
    */
   failMode: Schema.optionalWith(Schema.Literal("open", "closed"), { exact: true, default: () => "open" as const }),
   /** Time allowed to one Redis command, in milliseconds. */
-  commandTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { exact: true, default: () => 500 }),
+  commandTimeoutMs: Schema.optionalWith(TimeoutMs, { exact: true, default: () => 500 }),
   /** Time allowed to open the connection, in milliseconds; startup waits at most this long for Redis. */
-  connectTimeoutMs: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { exact: true, default: () => 2_000 }),
+  connectTimeoutMs: Schema.optionalWith(TimeoutMs, { exact: true, default: () => 2_000 }),
   /**
    * How long a reservation counts against its budgets when it is never
    * settled (an instance crashed or lost Redis mid-request), in seconds.
@@ -127,8 +135,11 @@ export const PolicyConfig = Schema.Struct({
   ),
   /** Completion tokens assumed for a request that sets no `max_tokens`, `max_completion_tokens` or `max_output_tokens`. */
   defaultMaxOutputTokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { exact: true, default: () => 1_024 }),
-  /** How long a looked-up key is reused without reading the database again, in seconds. Revocation on another instance takes effect within it. */
-  keyCacheTtlSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { exact: true, default: () => 30 }),
+  /**
+   * How long a looked-up key is reused without reading the database again, in seconds. 0 turns the cache
+   * off. Revocation on another instance takes effect within it, so it must be finite.
+   */
+  keyCacheTtlSeconds: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()), { exact: true, default: () => 30 }),
   /** Price overrides for cost estimates, in USD per million tokens, as in the analyzer's `pricing.overrides`. */
   pricing: Schema.optionalWith(
     Schema.Struct({

@@ -3,7 +3,7 @@
  * here: each plugin decodes its own with its own schema when it is loaded.
  */
 import { Schema } from "effect"
-import { ByteSize, DurationMillis } from "./Units.js"
+import { ByteSize, TimerMillis, TimerMillisOrZero } from "./Units.js"
 
 const Name = Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))
 
@@ -12,59 +12,35 @@ export const ServerConfig = Schema.Struct({
   port: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 65535)), { default: () => 8080 }),
   /** Largest accepted request body. */
   bodyLimit: Schema.optionalWith(ByteSize, { default: () => 4 * 1_048_576 }),
-  /** How long shutdown waits for in-flight requests before closing them. */
-  shutdownTimeout: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
-})
-
-/**
- * The maximum timeout in milliseconds, 2^31 - 1 (about 24.8 days). Effect's clock cannot
- * wait longer, because `setTimeout` cannot, and it treats a longer duration as no limit
- * (`MAX_TIMER_MILLIS` in effect 3.22's internal clock), so such a timeout would never fire.
- */
-const maxTimeoutMillis = 2 ** 31 - 1
-
-/** A timeout from 1 millisecond to {@link maxTimeoutMillis}. */
-const TimeoutMillis = DurationMillis.pipe(
-  Schema.filter((millis) => {
-    if (millis < 1) return "Expected a duration of at least 1 millisecond"
-    if (millis > maxTimeoutMillis) return `Expected a duration of at most ${maxTimeoutMillis} milliseconds (about 24.8 days), because a longer timeout never fires`
-    return true
-  })
-).annotations({
-  identifier: "Timeout",
-  // NOTE: JSON Schema cannot bound a duration written with a unit, so an editor accepts "30 days",
-  // which the decoder rejects.
-  jsonSchema: {
-    anyOf: [{ type: "number", minimum: 1, maximum: maxTimeoutMillis }, { type: "string" }],
-    description: `milliseconds from 1 to ${maxTimeoutMillis} (about 24.8 days), or text such as "30 seconds"`
-  }
+  /** How long shutdown waits for in-flight requests before closing them. 0 closes them at once. */
+  shutdownTimeout: Schema.optionalWith(TimerMillisOrZero, { default: () => 30_000 })
 })
 
 export const UsageConfig = Schema.Struct({
   /** PostgreSQL URL; when empty or absent, usage goes to the SQLite file. */
   databaseUrl: Schema.optional(Schema.Redacted(Schema.String)),
   sqlitePath: Schema.optionalWith(Schema.String, { default: () => "./data/fluxen.db" }),
-  flushInterval: Schema.optionalWith(DurationMillis, { default: () => 1_000 }),
+  flushInterval: Schema.optionalWith(TimerMillis, { default: () => 1_000 }),
   batchSize: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
   /** Time one insert of a batch may take before the writer counts it as failed and retries it. */
-  insertTimeout: Schema.optionalWith(TimeoutMillis, { default: () => 30_000 }),
+  insertTimeout: Schema.optionalWith(TimerMillis, { default: () => 30_000 }),
   /** Time one read of the usage API or the dashboard data may take before the route returns 503. */
-  queryTimeout: Schema.optionalWith(TimeoutMillis, { default: () => 10_000 })
+  queryTimeout: Schema.optionalWith(TimerMillis, { default: () => 10_000 })
 })
 
 export const UpstreamConfig = Schema.Struct({
   /** Silence allowed while waiting for response headers and between body bytes. */
-  idleTimeout: Schema.optionalWith(DurationMillis, { default: () => 120_000 }),
-  connectTimeout: Schema.optionalWith(DurationMillis, { default: () => 10_000 }),
+  idleTimeout: Schema.optionalWith(TimerMillis, { default: () => 120_000 }),
+  connectTimeout: Schema.optionalWith(TimerMillis, { default: () => 10_000 }),
   connectionsPerOrigin: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 256 }),
-  keepAlive: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
+  keepAlive: Schema.optionalWith(TimerMillis, { default: () => 30_000 })
 })
 
 export const ProviderEntry = Schema.Struct({
   /** The npm package of the provider plugin, e.g. `@fluxen/provider-openai`. */
   use: Schema.String,
   config: Schema.optional(Schema.Unknown),
-  idleTimeout: Schema.optional(DurationMillis)
+  idleTimeout: Schema.optional(TimerMillis)
 })
 
 export const DeploymentEntry = Schema.Struct({
@@ -73,16 +49,16 @@ export const DeploymentEntry = Schema.Struct({
   model: Schema.optional(Schema.String),
   /** Share of traffic under the `weighted` strategy, relative to the other deployments. */
   weight: Schema.optionalWith(Schema.Number.pipe(Schema.positive()), { default: () => 1 }),
-  idleTimeout: Schema.optional(DurationMillis)
+  idleTimeout: Schema.optional(TimerMillis)
 })
 
 export const RetryConfig = Schema.Struct({
   /** Further attempts on the same deployment after a retryable failure (429, 5xx, timeout, connection error). */
   attempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 10)), { default: () => 0 }),
   /** First backoff delay; it doubles per attempt, with full jitter. */
-  initialDelay: Schema.optionalWith(DurationMillis, { default: () => 250 }),
+  initialDelay: Schema.optionalWith(TimerMillisOrZero, { default: () => 250 }),
   /** Maximum wait before a retry. A `retry-after` longer than this moves on to the next deployment instead. */
-  maxDelay: Schema.optionalWith(DurationMillis, { default: () => 5_000 })
+  maxDelay: Schema.optionalWith(TimerMillisOrZero, { default: () => 5_000 })
 })
 
 /**
@@ -101,7 +77,7 @@ export const ModelEntry = Schema.Struct({
   /** Public model names tried in order when every deployment of this one failed before the first byte reached the client. */
   fallbacks: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   retry: Schema.optional(RetryConfig),
-  idleTimeout: Schema.optional(DurationMillis)
+  idleTimeout: Schema.optional(TimerMillis)
 })
 
 export const PluginEntry = Schema.Struct({
@@ -111,7 +87,7 @@ export const PluginEntry = Schema.Struct({
   /** `open`: a failing hook is logged and skipped. `closed`: it fails the request. */
   failMode: Schema.optionalWith(Schema.Literal("open", "closed"), { default: () => "open" as const }),
   /** Time allowed to each hook call of this plugin. */
-  timeout: Schema.optionalWith(DurationMillis, { default: () => 5_000 }),
+  timeout: Schema.optionalWith(TimerMillis, { default: () => 5_000 }),
   config: Schema.optional(Schema.Unknown)
 })
 
@@ -122,8 +98,8 @@ export const RoutingConfig = Schema.Struct({
   cooldown: Schema.optionalWith(
     Schema.Struct({
       failures: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 3 }),
-      window: Schema.optionalWith(DurationMillis, { default: () => 60_000 }),
-      duration: Schema.optionalWith(DurationMillis, { default: () => 30_000 })
+      window: Schema.optionalWith(TimerMillis, { default: () => 60_000 }),
+      duration: Schema.optionalWith(TimerMillis, { default: () => 30_000 })
     }),
     { default: () => ({ failures: 3, window: 60_000, duration: 30_000 }) }
   )

@@ -44,17 +44,70 @@ upstream:
     expect(message).toContain("at least 1 millisecond")
   })
 
+  const tooLong = "Expected a duration of at most 2147483647 milliseconds (about 24.8 days, the longest a timer can wait)"
+
   it.each(["insertTimeout", "queryTimeout"] as const)("rejects an endless usage %s", (key) => {
     expect(Either.getOrThrow(parse(`${minimal}\nusage:\n  ${key}: 2147483647\n`)).config.usage[key]).toBe(2_147_483_647)
 
     for (const value of ["2147483648", "30 days", ".inf"]) {
       const error = Either.getOrThrow(Either.flip(parse(`${minimal}\nusage:\n  ${key}: ${value}\n`)))
-      expect(error.issues, value).toEqual([
-        {
-          path: `usage.${key}`,
-          message: "Expected a duration of at most 2147483647 milliseconds (about 24.8 days), because a longer timeout never fires"
-        }
+      expect(error.issues, value).toEqual([{ path: `usage.${key}`, message: tooLong }])
+    }
+  })
+
+  // Each duration key that must be at least 1 ms, as its path and a YAML document setting it to VALUE.
+  const timerKeys: ReadonlyArray<readonly [string, string]> = [
+    ["usage.flushInterval", "usage: { flushInterval: VALUE }"],
+    ["upstream.idleTimeout", "upstream: { idleTimeout: VALUE }"],
+    ["upstream.connectTimeout", "upstream: { connectTimeout: VALUE }"],
+    ["upstream.keepAlive", "upstream: { keepAlive: VALUE }"],
+    ["providers.openai.idleTimeout", "providers: { openai: { use: x, idleTimeout: VALUE } }"],
+    ["models.m.idleTimeout", "models: { m: { provider: openai, idleTimeout: VALUE } }"],
+    ["models.m.deployments[0].idleTimeout", "models: { m: { deployments: [{ provider: openai, idleTimeout: VALUE }] } }"],
+    ["routing.cooldown.window", "routing: { cooldown: { window: VALUE } }"],
+    ["routing.cooldown.duration", "routing: { cooldown: { duration: VALUE } }"],
+    ["plugins[0].timeout", "plugins: [{ use: x, timeout: VALUE }]"]
+  ]
+
+  /** Parses `document` with VALUE replaced, adding the provider that the other keys refer to unless it sets its own. */
+  const parseWith = (document: string, value: string) => {
+    const text = document.replace("VALUE", value)
+    return parse(text.startsWith("providers:") ? text : `${minimal}\n${text}\n`)
+  }
+
+  it.each(timerKeys)("bounds the timer %s", (path, document) => {
+    expect(Either.isRight(parseWith(document, "1")), "1 ms").toBe(true)
+    expect(Either.isRight(parseWith(document, "2147483647")), "2147483647 ms").toBe(true)
+
+    for (const value of ["0", "0.5", "-1 second", ".nan"]) {
+      expect(Either.getOrThrow(Either.flip(parseWith(document, value))).issues, value).toEqual([
+        { path, message: "Expected a duration of at least 1 millisecond" }
       ])
+    }
+    for (const value of ["2147483648", "25 days", ".inf"]) {
+      expect(Either.getOrThrow(Either.flip(parseWith(document, value))).issues, value).toEqual([{ path, message: tooLong }])
+    }
+  })
+
+  // Keys where 0 skips the wait: retries follow at once, and shutdown closes in-flight requests at once.
+  const zeroKeys: ReadonlyArray<readonly [string, string]> = [
+    ["server.shutdownTimeout", "server: { shutdownTimeout: VALUE }"],
+    ["routing.retry.initialDelay", "routing: { retry: { initialDelay: VALUE } }"],
+    ["routing.retry.maxDelay", "routing: { retry: { maxDelay: VALUE } }"],
+    ["models.m.retry.maxDelay", "models: { m: { provider: openai, retry: { maxDelay: VALUE } } }"]
+  ]
+
+  it.each(zeroKeys)("accepts zero for %s", (path, document) => {
+    expect(Either.isRight(parseWith(document, "0")), "0 ms").toBe(true)
+    expect(Either.isRight(parseWith(document, "2147483647")), "2147483647 ms").toBe(true)
+
+    for (const value of ["-1", "-5 seconds", ".nan", "-.inf"]) {
+      expect(Either.getOrThrow(Either.flip(parseWith(document, value))).issues, value).toEqual([
+        { path, message: "Expected a duration of at least 0 milliseconds" }
+      ])
+    }
+    for (const value of ["2147483648", ".inf"]) {
+      expect(Either.getOrThrow(Either.flip(parseWith(document, value))).issues, value).toEqual([{ path, message: tooLong }])
     }
   })
 

@@ -22,6 +22,8 @@ const checkText = (text: string) => {
   }
 }
 
+const tooLong = "Expected a duration of at most 2147483647 milliseconds (about 24.8 days, the longest a timer can wait)"
+
 describe("fluxen check-config", () => {
   it("accepts the example configuration", () => {
     const result = checkConfig({})
@@ -84,10 +86,50 @@ providers:
   openai:
     use: "@fluxen/provider-openai"
 `)
-    const tooLong = "Expected a duration of at most 2147483647 milliseconds (about 24.8 days), because a longer timeout never fires"
-
     expect(result.status).toBe(1)
     expect(result.stderr.trim().split("\n").slice(1)).toEqual([`  usage.insertTimeout: ${tooLong}`, `  usage.queryTimeout: ${tooLong}`])
+  })
+
+  it("rejects out-of-range durations", () => {
+    const { result } = checkText(`server: { shutdownTimeout: -1 }
+usage: { flushInterval: 0 }
+upstream: { idleTimeout: 0, connectTimeout: .inf, keepAlive: 30 days }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+plugins:
+  - use: "@fluxen/analyzer"
+    timeout: .inf
+  - use: "@fluxen/cache"
+    config:
+      store: redis
+      ttl: .inf
+      redis: { url: "redis://127.0.0.1:6379", connectTimeout: .inf, commandTimeout: 0 }
+  - use: "@fluxen/otel"
+    config: { batch: { interval: .inf } }
+  - use: "@fluxen/forecaster"
+    config: { checkInterval: 0 }
+  - use: "@fluxen/policy"
+    config: { keyCacheTtlSeconds: .inf, redis: { url: "redis://127.0.0.1:6379", commandTimeoutMs: 2147483648 } }
+`)
+    const tooShort = "Expected a duration of at least 1 millisecond"
+
+    expect(result.status).toBe(1)
+    expect(result.stderr.trim().split("\n").slice(1)).toEqual([
+      "  server.shutdownTimeout: Expected a duration of at least 0 milliseconds",
+      `  usage.flushInterval: ${tooShort}`,
+      `  upstream.idleTimeout: ${tooShort}`,
+      `  upstream.connectTimeout: ${tooLong}`,
+      `  upstream.keepAlive: ${tooLong}`,
+      `  plugins[0].timeout: ${tooLong}`,
+      `  plugins[1].config.redis.connectTimeout: ${tooLong}`,
+      `  plugins[1].config.redis.commandTimeout: ${tooShort}`,
+      "  plugins[1].config.ttl: Expected a duration of at most 315360000000 milliseconds (10 years)",
+      `  plugins[2].config.batch.interval: ${tooLong}`,
+      `  plugins[3].config.checkInterval: ${tooShort}`,
+      "  plugins[4].config.keyCacheTtlSeconds: Expected a finite number, actual Infinity",
+      "  plugins[4].config.redis.commandTimeoutMs: Expected a whole number of milliseconds from 1 to 2147483647 (about 24.8 days, the longest a timer can wait)"
+    ])
   })
 
   it("plugin without SDK: names the fix", () => {

@@ -79,12 +79,18 @@ describe("config/fluxen.schema.json", () => {
   })
 
   it("writes durations and sizes as number or string", () => {
-    for (const name of ["Duration", "ByteSize"]) {
+    const bounds = {
+      TimerDuration: { minimum: 1, maximum: 2_147_483_647 },
+      TimerDurationOrZero: { minimum: 0, maximum: 2_147_483_647 },
+      ByteSize: {}
+    }
+    for (const [name, numberBounds] of Object.entries(bounds)) {
       const definition = committedSchema.$defs[name] as JsonObject
-      expect(definition.anyOf, name).toEqual([{ type: "number" }, { type: "string" }])
+      expect(definition.anyOf, name).toEqual([{ type: "number", ...numberBounds }, { type: "string" }])
       expect(definition.description, name).toMatch(/text such as/)
     }
-    expect(rootSchema.properties.server.properties.shutdownTimeout.$ref).toBe("#/$defs/Duration")
+    expect(rootSchema.properties.server.properties.shutdownTimeout.$ref).toBe("#/$defs/TimerDurationOrZero")
+    expect(rootSchema.properties.usage.properties.flushInterval.$ref).toBe("#/$defs/TimerDuration")
     expect(rootSchema.properties.server.properties.bodyLimit.$ref).toBe("#/$defs/ByteSize")
   })
 
@@ -133,6 +139,17 @@ describe("config/fluxen.schema.json", () => {
     { name: "longest insert timeout", yaml: "usage: { insertTimeout: 2147483647 }\nproviders: {}", valid: true },
     { name: "query timeout past 24.8 days", yaml: "usage: { queryTimeout: 2147483648 }\nproviders: {}", valid: false },
     { name: "timeouts as text", yaml: "usage: { insertTimeout: 45 seconds, queryTimeout: 2 minutes }\nproviders: {}", valid: true },
+    { name: "zero flush interval", yaml: "usage: { flushInterval: 0 }\nproviders: {}", valid: false },
+    { name: "zero idle timeout", yaml: "upstream: { idleTimeout: 0 }\nproviders: {}", valid: false },
+    { name: "endless connect timeout", yaml: "upstream: { connectTimeout: .inf }\nproviders: {}", valid: false },
+    { name: "keep-alive past 24.8 days", yaml: "upstream: { keepAlive: 2147483648 }\nproviders: {}", valid: false },
+    { name: "zero plugin timeout", yaml: "providers: {}\nplugins: [{ use: x, timeout: 0 }]", valid: false },
+    { name: "zero shutdown timeout", yaml: "server: { shutdownTimeout: 0 }\nproviders: {}", valid: true },
+    { name: "negative shutdown timeout", yaml: "server: { shutdownTimeout: -1 }\nproviders: {}", valid: false },
+    { name: "zero retry delays", yaml: "routing: { retry: { initialDelay: 0, maxDelay: 0 } }\nproviders: {}", valid: true },
+    { name: "endless retry delay", yaml: "routing: { retry: { maxDelay: .inf } }\nproviders: {}", valid: false },
+    { name: "zero cooldown", yaml: "routing: { cooldown: { duration: 0 } }\nproviders: {}", valid: false },
+    { name: "zero provider idle timeout", yaml: "providers: { p: { use: x, idleTimeout: 0 } }", valid: false },
     { name: "unknown log level", yaml: "logging: { level: verbose }\nproviders: {}", valid: false },
     { name: "provider name with a space", yaml: "providers: { 'open ai': { use: x } }", valid: false },
     { name: "provider without use", yaml: "providers: { openai: { config: {} } }", valid: false },

@@ -23,14 +23,47 @@ plugins:
       masterKey: short
 `
 
-// An insert timeout of .inf (infinity in YAML) and a read timeout past the 24.8 days that a timer can wait.
-const endlessTimeouts = `server: { host: 127.0.0.1, port: 0 }
+// Out-of-range durations, which must stop the start before anything is created: .inf is infinity
+// in YAML, and 30 days is past the 24.8 days that a timer can wait. A flush interval of 0 fails the
+// usage writer's own check after the database is opened, and ioredis throws on a connect timeout of
+// .inf outside any handler, which ends the process, so the schema has to reject both.
+const outOfRangeDurations = [
+  {
+    name: "endless usage timeouts",
+    config: `server: { host: 127.0.0.1, port: 0 }
 usage: { sqlitePath: ./usage.db, insertTimeout: .inf, queryTimeout: 30 days }
 providers:
   openai:
     use: "@fluxen/provider-openai"
 plugins: []
-`
+`,
+    paths: ["usage.insertTimeout", "usage.queryTimeout"]
+  },
+  {
+    name: "a zero flush interval",
+    config: `server: { host: 127.0.0.1, port: 0 }
+usage: { sqlitePath: ./usage.db, flushInterval: 0 }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+plugins: []
+`,
+    paths: ["usage.flushInterval"]
+  },
+  {
+    name: "an endless Redis connect timeout",
+    config: `server: { host: 127.0.0.1, port: 0 }
+usage: { sqlitePath: ./usage.db }
+providers:
+  openai:
+    use: "@fluxen/provider-openai"
+plugins:
+  - use: "@fluxen/cache"
+    config: { store: redis, redis: { url: "redis://127.0.0.1:6379", connectTimeout: .inf } }
+`,
+    paths: ["plugins[0].config.redis.connectTimeout"]
+  }
+]
 
 const apiKey = "sk-acme-0123456789abcdef"
 const urlPassword = "hunter2-pass"
@@ -92,15 +125,15 @@ describe("fluxen start with an invalid file", () => {
   })
 })
 
-describe("fluxen start with endless usage timeouts", () => {
+describe.each(outOfRangeDurations)("fluxen start with $name", ({ config, paths }) => {
   let directory: string
   let configPath: string
   let started: { status: number | null; output: string }
 
   beforeAll(async () => {
-    directory = mkdtempSync(Path.join(tmpdir(), "fluxen-timeouts-"))
+    directory = mkdtempSync(Path.join(tmpdir(), "fluxen-durations-"))
     configPath = Path.join(directory, "fluxen.yaml")
-    writeFileSync(configPath, endlessTimeouts)
+    writeFileSync(configPath, config)
     started = await runStart(configPath, directory)
   })
 
@@ -110,9 +143,9 @@ describe("fluxen start with endless usage timeouts", () => {
     expect(started.status).toBe(1)
   })
 
-  it("names each timeout once", () => {
-    const paths = started.output.trim().split("\n").slice(1).map((line) => line.trim().split(":")[0])
-    expect(paths).toEqual(["usage.insertTimeout", "usage.queryTimeout"])
+  it("names each duration once", () => {
+    const named = started.output.trim().split("\n").slice(1).map((line) => line.trim().split(":")[0])
+    expect(named).toEqual(paths)
   })
 
   it("prints check-config's report", () => {

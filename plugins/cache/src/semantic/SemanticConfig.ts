@@ -1,10 +1,10 @@
 /** The `semantic` section of the cache plugin's configuration. */
 import { Schema } from "effect"
-import { DurationMillis } from "@fluxen/sdk"
+import { TimerMillis } from "@fluxen/sdk"
+import { Ttl } from "../CacheTtl.js"
 import { DEFAULT_LEXICAL_DIMENSIONS } from "./LexicalEmbedder.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
-const PositiveDuration = DurationMillis.pipe(Schema.filter((millis) => millis > 0 || "Expected a duration greater than zero"))
 
 /**
  * NOTE: with the lexical embedder, 0.92 was kept after measuring the pairs in
@@ -63,7 +63,7 @@ export const ProviderEmbedderConfig = Schema.Struct({
   /** Requested vector length, for models that accept `dimensions`. */
   dimensions: Schema.optional(PositiveInt),
   /** Maximum silence while waiting for the embeddings response. */
-  timeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_PROVIDER_TIMEOUT_MS })
+  timeout: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_PROVIDER_TIMEOUT_MS })
 })
 
 export const EmbedderConfig = Schema.Union(LexicalEmbedderConfig, OnnxEmbedderConfig, ProviderEmbedderConfig)
@@ -75,9 +75,9 @@ export const IndexConfig = Schema.Struct({
   /** Upper bound of the indexed vectors; the oldest go first. */
   maxEntries: Schema.optionalWith(PositiveInt, { default: () => DEFAULT_MAX_ENTRIES }),
   /** Lifetime of a vector; by default it lives as long as the response it points to, and never longer. */
-  ttl: Schema.optional(PositiveDuration),
+  ttl: Schema.optional(Ttl),
   /** With `store: redis`, the pause between two reads of the shared stream that found nothing new. */
-  pollInterval: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_POLL_INTERVAL_MS })
+  pollInterval: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_POLL_INTERVAL_MS })
 })
 export type IndexConfig = typeof IndexConfig.Type
 
@@ -93,7 +93,7 @@ export const SemanticConfig = Schema.Struct({
    * response; a slower embedding leaves the request without the semantic
    * cache. Keep it below the plugin's hook `timeout`.
    */
-  embedTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_EMBED_TIMEOUT_MS }),
+  embedTimeout: Schema.optionalWith(TimerMillis, { default: () => DEFAULT_EMBED_TIMEOUT_MS }),
   embedder: Schema.optionalWith(EmbedderConfig, {
     default: () => ({ type: "lexical" as const, dimensions: DEFAULT_LEXICAL_DIMENSIONS })
   }),
