@@ -85,7 +85,8 @@ describe("messages request id", () => {
   })
 
   it("unknown route exposes the request id", async () => {
-    const error = await apiErrorOf(client.messages.batches.list())
+    // No method serves this path, so it is a 404; the list of batches would be a 405 beside the POST route.
+    const error = await apiErrorOf(client.messages.batches.retrieve("msgbatch_unknown"))
 
     expect(error).toBeInstanceOf(Anthropic.NotFoundError)
     expect(error.requestID).toEqual(expect.any(String))
