@@ -1,8 +1,8 @@
 import * as Http from "node:http"
 import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
-import { afterEach, describe, expect, it } from "vitest"
-import { makeNodeExchange, openExchangeOf } from "./NodeExchange.js"
+import { afterEach, describe, expect, it, onTestFinished } from "vitest"
+import { makeNodeExchange, openExchangesOf } from "./NodeExchange.js"
 
 let server: Http.Server | undefined
 
@@ -74,9 +74,9 @@ describe("NodeExchange streaming", () => {
   it("cut-off before start: Anthropic 503", async () => {
     server = Http.createServer((request, response) => {
       const exchange = makeNodeExchange(request, response, "anthropic")
-      expect(openExchangeOf(request.socket)).toBe(exchange)
+      expect(openExchangesOf(request.socket)).toEqual([exchange])
       void exchange.cutOff()
-      expect(openExchangeOf(request.socket)).toBeUndefined()
+      expect(openExchangesOf(request.socket)).toEqual([])
     })
     await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
     const { port } = server.address() as AddressInfo
@@ -88,6 +88,57 @@ describe("NodeExchange streaming", () => {
       type: "error",
       error: { type: "api_error", message: "Fluxen is shutting down and stopped this request before it finished. Send it again." }
     })
+  })
+})
+
+describe("NodeExchange pipelined requests", () => {
+  it("tracks open exchanges oldest first", async () => {
+    const exchanges: Array<ReturnType<typeof makeNodeExchange>> = []
+    let socket: Net.Socket | undefined
+    const allArrived = new Promise<void>((resolve) => {
+      server = Http.createServer((request, response) => {
+        socket = request.socket
+        exchanges.push(makeNodeExchange(request, response, "openai"))
+        if (exchanges.length === 3) resolve()
+      })
+    })
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve))
+    const { port } = server.address() as AddressInfo
+    const client = Net.connect(port, "127.0.0.1", () => {
+      const request = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+      client.write(request + request + request)
+    })
+    let received = ""
+    client.setEncoding("latin1")
+    client.on("data", (chunk: string) => (received += chunk))
+    // Destroyed in any case, because the server does not close while the connection is open.
+    onTestFinished(() => {
+      client.destroy()
+    })
+    await allArrived
+    const [first, second, third] = exchanges
+
+    expect(openExchangesOf(socket!)).toEqual([first, second, third])
+    // Ended, but its response waits behind the first, so it stays open.
+    third!.send(200, { "content-type": "text/plain" }, "third")
+    expect(openExchangesOf(socket!)).toEqual([first, second, third])
+    void second!.cutOff()
+    expect(openExchangesOf(socket!)).toEqual([first, third])
+    let thirdClosed = false
+    void third!.cutOff().then(() => (thirdClosed = true))
+    expect(openExchangesOf(socket!)).toEqual([first])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(thirdClosed).toBe(false)
+
+    first!.send(200, { "content-type": "text/plain" }, "first")
+    // The responses go out in the order of their requests, and the 503 keeps the connection open for the third.
+    const statuses = () => [...received.matchAll(/HTTP\/1\.1 (\d+)/g)].map((match) => match[1])
+    await waitFor(() => statuses().length === 3)
+    expect(statuses()).toEqual(["200", "503", "200"])
+    expect(received).not.toContain("Connection: close")
+    await waitFor(() => thirdClosed)
+    expect(thirdClosed).toBe(true)
+    expect(openExchangesOf(socket!)).toEqual([])
   })
 })
 

@@ -39,9 +39,44 @@ class NodeRequestHeaders {
   }
 }
 
-const exchangeSlot: unique symbol = Symbol("fluxen.openExchange")
+const exchangeSlot: unique symbol = Symbol("fluxen.openExchanges")
 
-type TrackedSocket = Socket & { [exchangeSlot]?: NodeExchange | undefined }
+/**
+ * The exchanges open on one socket, oldest first. It is the exchange itself while only one is
+ * open, and an array of two or more only while the client pipelines requests, so a client that
+ * waits for each response allocates nothing here.
+ */
+type OpenExchanges = NodeExchange | Array<NodeExchange>
+
+type TrackedSocket = Socket & { [exchangeSlot]?: OpenExchanges | undefined }
+
+const track = (socket: TrackedSocket, exchange: NodeExchange): void => {
+  const open = socket[exchangeSlot]
+  if (open === undefined) socket[exchangeSlot] = exchange
+  else if (Array.isArray(open)) open.push(exchange)
+  else socket[exchangeSlot] = [open, exchange]
+}
+
+const untrack = (socket: TrackedSocket, exchange: NodeExchange): void => {
+  const open = socket[exchangeSlot]
+  if (open === exchange) {
+    socket[exchangeSlot] = undefined
+    return
+  }
+  if (!Array.isArray(open)) return
+  const index = open.indexOf(exchange)
+  if (index === -1) return
+  open.splice(index, 1)
+  if (open.length === 1) socket[exchangeSlot] = open[0]
+}
+
+/** Returns whether an exchange for a later pipelined request is open on `socket` after `exchange`. */
+const isFollowed = (socket: TrackedSocket, exchange: NodeExchange): boolean => {
+  const open = socket[exchangeSlot]
+  if (!Array.isArray(open)) return false
+  const index = open.indexOf(exchange)
+  return index !== -1 && index < open.length - 1
+}
 
 /** The client's disconnection as a `CancelNotice`, fed by its exchange. */
 class Departure implements CancelNotice {
@@ -87,8 +122,8 @@ export class NodeExchange implements Exchange {
   private controller: AbortController | undefined
 
   /**
-   * The exchange sits in its socket's slot (see `openExchangeOf`) from its creation until its
-   * response closes, so that shutdown can cut it off. The slot sits on the long-lived connection.
+   * The exchange is tracked on its socket (see `openExchangesOf`) from its creation until its
+   * response closes, so that shutdown can cut it off. The socket is the long-lived connection.
    * A long-lived Set of all exchanges, which each young exchange joined and left, doubled the
    * garbage collector's share of Fluxen's CPU time in `npm run bench` (7 % to 14 %, 2-vCPU Xeon VM).
    */
@@ -103,10 +138,12 @@ export class NodeExchange implements Exchange {
     this.path = query === -1 ? url : url.slice(0, query)
     this.headers = new NodeRequestHeaders(request.headers)
     const socket = request.socket as TrackedSocket | null
-    if (socket !== null) socket[exchangeSlot] = this
+    if (socket !== null) track(socket, this)
     response.once("close", this.onClose)
   }
 
+  // NOTE: on Node 20 the response of a pipelined request that still waits behind another emits
+  // no "close" when the connection closes, so that request does not learn that its client left.
   private readonly onClose = (): void => {
     this.release()
     if (this.response.writableFinished) return
@@ -115,7 +152,7 @@ export class NodeExchange implements Exchange {
 
   private release(): void {
     const socket = this.request.socket as TrackedSocket | null
-    if (socket !== null && socket[exchangeSlot] === this) socket[exchangeSlot] = undefined
+    if (socket !== null) untrack(socket, this)
   }
 
   private leave(): void {
@@ -174,14 +211,23 @@ export class NodeExchange implements Exchange {
   /**
    * Ends the response for shutdown's deadline and stops the request as if its client had left,
    * so that the pipeline records it as cancelled. A response not started yet gets a 503, and a
-   * stream gets a last error event, both in the route's error shape. The promise resolves when
-   * the response closes, so it stays pending for a client that stopped reading.
+   * stream gets a last error event, both in the route's error shape. A response that the pipeline
+   * ended already is left as it is. The promise resolves when the response closes, so it stays
+   * pending for a client that stopped reading.
+   *
+   * The 503 closes the connection unless a later pipelined request's exchange is still open,
+   * because Node sends that response after this one on the same connection. So cut off the
+   * exchanges of a socket oldest first (see `openExchangesOf`), and the last 503 closes it.
    */
   cutOff(): Promise<void> {
     const response = this.response
+    const socket = this.request.socket as TrackedSocket | null
+    const followed = socket !== null && isFollowed(socket, this)
     this.release()
-    if (response.destroyed || response.writableEnded) return Promise.resolve()
+    if (response.destroyed) return Promise.resolve()
     const closed = new Promise<void>((resolve) => response.once("close", resolve))
+    // Its body may still be on the way, or wait behind an earlier pipelined response.
+    if (response.writableEnded) return closed
     if (response.headersSent) {
       const last = this.pending + shutdownErrorEvent(this.errorShape)
       this.pending = ""
@@ -190,7 +236,7 @@ export class NodeExchange implements Exchange {
       const body = shutdownErrorBody(this.errorShape, this.requestId)
       const headers = shutdownErrorHeaders(this.errorShape, this.requestId)
       headers["content-length"] = String(Buffer.byteLength(body))
-      response.shouldKeepAlive = false
+      if (!followed) response.shouldKeepAlive = false
       response.writeHead(shutdownStatus, headers)
       response.end(body)
     }
@@ -223,7 +269,12 @@ export const makeNodeExchange = (request: IncomingMessage, response: ServerRespo
   new NodeExchange(request, response, errorShape)
 
 /**
- * Returns the exchange whose response on `socket` is not complete yet, if any. With HTTP/1.1
- * pipelining a later request's exchange takes the slot, while Node still sends the earlier response first.
+ * Returns the exchanges whose responses on `socket` are not complete yet, oldest first. That is
+ * the order of their requests, in which Node sends their responses when the client pipelines.
  */
-export const openExchangeOf = (socket: Socket): NodeExchange | undefined => (socket as TrackedSocket)[exchangeSlot]
+export const openExchangesOf = (socket: Socket): Array<NodeExchange> => {
+  const open = (socket as TrackedSocket)[exchangeSlot]
+  if (open === undefined) return []
+  // A copy, because cutting an exchange off removes it from the array.
+  return Array.isArray(open) ? open.slice() : [open]
+}

@@ -12,7 +12,7 @@ import * as Http from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import type { Gateway } from "../Gateway.js"
 import { drainRequests } from "../http/drainRequests.js"
-import { makeNodeExchange, openExchangeOf } from "../http/NodeExchange.js"
+import { makeNodeExchange, openExchangesOf } from "../http/NodeExchange.js"
 import { proxyEndpoints } from "../pipeline/endpoints.js"
 import { ServerListenError } from "./ServerListenError.js"
 
@@ -100,10 +100,11 @@ export const serveNode = (current: () => Gateway, options: NodeServerOptions) =>
             cutOff: () => {
               const closed: Array<Promise<void>> = []
               for (const socket of sockets) {
-                const exchange = openExchangeOf(socket)
-                if (exchange !== undefined) closed.push(exchange.cutOff())
+                for (const exchange of openExchangesOf(socket)) closed.push(exchange.cutOff())
               }
-              server.closeIdleConnections()
+              // Not `closeIdleConnections`, because on Node 20 it destroys a connection as soon as its
+              // current response has ended. That drops the responses of pipelined requests waiting
+              // behind it, and the part of that response still buffered in the socket.
               return settleWithin(closed, cutOffFlushMs).then(() => server.closeAllConnections())
             }
           })

@@ -10,6 +10,7 @@ import Anthropic from "@anthropic-ai/sdk"
 import Database from "better-sqlite3"
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import * as Path from "node:path"
 import OpenAI from "openai"
@@ -47,6 +48,72 @@ const errorAfterEvents = (iterator: AsyncIterator<unknown>): Promise<unknown> =>
     () => "the stream ended without an error",
     (error: unknown) => error
   )
+
+/** One response read off a raw socket. Header names are in lower case, and the body is decoded as UTF-8. */
+interface RawResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/**
+ * Parses the HTTP/1.1 responses that a client read one after another on a connection, each with
+ * a `content-length` or a chunked body. `raw` is decoded as Latin-1, so that one character is one byte.
+ */
+const parseResponses = (raw: string): Array<RawResponse> => {
+  const responses: Array<RawResponse> = []
+  let offset = 0
+  while (offset < raw.length) {
+    const headEnd = raw.indexOf("\r\n\r\n", offset)
+    if (headEnd === -1) throw new Error(`The response head at byte ${offset} is incomplete:\n${raw}`)
+    const [statusLine = "", ...lines] = raw.slice(offset, headEnd).split("\r\n")
+    const headers: Record<string, string> = {}
+    for (const line of lines) {
+      const colon = line.indexOf(":")
+      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+    }
+    offset = headEnd + 4
+
+    let body = ""
+    if (headers["transfer-encoding"] === "chunked") {
+      while (true) {
+        const sizeEnd = raw.indexOf("\r\n", offset)
+        if (sizeEnd === -1) throw new Error(`The chunked body at byte ${offset} ends before its last chunk:\n${raw}`)
+        const size = Number.parseInt(raw.slice(offset, sizeEnd), 16)
+        offset = sizeEnd + 2
+        body += raw.slice(offset, offset + size)
+        offset += size + 2
+        if (size === 0) break
+      }
+    } else {
+      const length = Number(headers["content-length"] ?? 0)
+      body = raw.slice(offset, offset + length)
+      offset += length
+    }
+    responses.push({ status: Number(statusLine.split(" ")[1]), headers, body: Buffer.from(body, "latin1").toString("utf8") })
+  }
+  return responses
+}
+
+/** Returns a POST request for `path` with a JSON body, as text ready to be written to a socket. */
+const rawRequest = (path: string, body: unknown): string => {
+  const json = JSON.stringify(body)
+  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`
+}
+
+/** Opens a connection for the test to write requests on, and collects what it reads until the connection closes. */
+const openRawConnection = (url: string) => {
+  const { hostname, port } = new URL(url)
+  const socket = Net.connect(Number(port), hostname)
+  socket.setEncoding("latin1")
+  let received = ""
+  socket.on("data", (chunk: string) => (received += chunk))
+  const closed = new Promise<string>((resolve, reject) => {
+    socket.once("error", reject)
+    socket.once("close", () => resolve(received))
+  })
+  return { socket, received: () => received, closed }
+}
 
 interface UsageRow {
   readonly request_id: string
@@ -207,5 +274,88 @@ describe("requests cut off at shutdown", () => {
       error: { type: "api_error", message: "Fluxen is shutting down and stopped this request before it finished. Send it again." },
       request_id: rows[1]!.request_id
     })
+  }, 60_000)
+
+  it("pipelined requests: 503 each", async () => {
+    upstream.route("/v1/chat/completions", { fixture: "openai/chat-completions/text.json", delayBeforeHeadersMs: 5_000 })
+    upstream.route("/v1/messages", { fixture: "anthropic/messages/text.json", delayBeforeHeadersMs: 5_000 })
+    const connection = openRawConnection(url)
+    // One write, so that the second request arrives before the first response starts.
+    connection.socket.write(
+      rawRequest("/v1/chat/completions", { model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }) +
+        rawRequest("/v1/messages", { model: "claude-sonnet-4", max_tokens: 256, messages: [{ role: "user", content: "hi" }] })
+    )
+    await waitFor(async () => upstream.requests.length === 2, "both requests to reach the upstream", () => output)
+
+    const code = await stop()
+    const responses = parseResponses(await connection.closed)
+
+    expect(code).toBe(0)
+    expect(responses).toHaveLength(2)
+    const [chat, messages] = responses
+    expect(chat?.status).toBe(503)
+    expect(JSON.parse(chat!.body)).toEqual({
+      error: {
+        message: "Fluxen is shutting down and stopped this request before it finished. Send it again.",
+        type: "server_error",
+        param: null,
+        code: "shutting_down"
+      }
+    })
+    // The connection stays open for the second response, which then closes it.
+    expect(chat?.headers["connection"]).toBe("keep-alive")
+    expect(messages?.status).toBe(503)
+    expect(messages?.headers["connection"]).toBe("close")
+
+    const rows = usageRows()
+    expect(rows.map((row) => [row.endpoint, row.status, row.http_status])).toEqual([
+      ["chat", "cancelled", 499],
+      ["messages", "cancelled", 499]
+    ])
+    expect(chat?.headers["x-request-id"]).toBe(rows[0]!.request_id)
+    expect(JSON.parse(messages!.body)).toEqual({
+      type: "error",
+      error: { type: "api_error", message: "Fluxen is shutting down and stopped this request before it finished. Send it again." },
+      request_id: rows[1]!.request_id
+    })
+  }, 60_000)
+
+  it("pipelined behind stream: event, 503", async () => {
+    // Three events, the second with text, then an upstream that sends nothing more.
+    upstream.route("/v1/chat/completions", {
+      fixture: "openai/chat-completions/text-stream-usage.sse",
+      writes: "per-event",
+      delayMs: 20,
+      hangAfterWrites: 3
+    })
+    upstream.route("/v1/messages", { fixture: "anthropic/messages/text.json", delayBeforeHeadersMs: 5_000 })
+    const connection = openRawConnection(url)
+    connection.socket.write(
+      rawRequest("/v1/chat/completions", { model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hi" }] }) +
+        rawRequest("/v1/messages", { model: "claude-sonnet-4", max_tokens: 256, messages: [{ role: "user", content: "hi" }] })
+    )
+    await waitFor(async () => upstream.requests.length === 2, "both requests to reach the upstream", () => output)
+    await waitFor(async () => connection.received().includes("data: "), "the stream's first event", () => output)
+
+    const code = await stop()
+    const responses = parseResponses(await connection.closed)
+
+    expect(code).toBe(0)
+    expect(responses).toHaveLength(2)
+    const [chat, messages] = responses
+    expect(chat?.status).toBe(200)
+    expect(chat?.headers["content-type"]).toContain("text/event-stream")
+    const events = chat!.body.split("\n\n").filter((event) => event !== "")
+    expect(events.length).toBeGreaterThan(1)
+    expect(events.at(-1)).toContain('"code":"shutting_down"')
+    expect(messages?.status).toBe(503)
+    expect(messages?.headers["connection"]).toBe("close")
+    expect(JSON.parse(messages!.body)).toMatchObject({ type: "error", error: { type: "api_error" } })
+
+    const rows = usageRows()
+    expect(rows.map((row) => [row.endpoint, row.status, row.http_status])).toEqual([
+      ["chat", "cancelled", 499],
+      ["messages", "cancelled", 499]
+    ])
   }, 60_000)
 })
