@@ -73,18 +73,19 @@ export const startPlugins = (config: FluxenConfig, previous: ReadonlyArray<Runni
       return plugin
     })
 
+  const requestOf = (packageName: string, instanceName: string, config: unknown, yamlPath: ReadonlyArray<string | number>): PluginRequest => ({
+    packageName,
+    instanceName,
+    config,
+    yamlPath,
+    converted: convertedUnder(options.converted, [...yamlPath, "config"])
+  })
+
   return Effect.gen(function* () {
     const all: Array<RunningPlugin> = []
     const providers: Array<StartedPlugins["providers"][number]> = []
     for (const [name, entry] of Object.entries(config.providers)) {
-      const request = {
-        packageName: entry.use,
-        instanceName: name,
-        config: entry.config,
-        yamlPath: ["providers", name],
-        converted: convertedUnder(options.converted, ["providers", name, "config"])
-      }
-      const plugin = yield* startOrKeep(`providers.${name}`, request)
+      const plugin = yield* startOrKeep(`providers.${name}`, requestOf(entry.use, name, entry.config, ["providers", name]))
       const adapter = plugin.loaded.instance.provider
       if (adapter === undefined) {
         return yield* new PluginLoadError({
@@ -100,14 +101,7 @@ export const startPlugins = (config: FluxenConfig, previous: ReadonlyArray<Runni
     const hooks: Array<StartedPlugins["hooks"][number]> = []
     for (const [index, entry] of config.plugins.entries()) {
       const name = entry.name ?? entry.use
-      const request = {
-        packageName: entry.use,
-        instanceName: name,
-        config: entry.config,
-        yamlPath: ["plugins", index],
-        converted: convertedUnder(options.converted, ["plugins", index, "config"])
-      }
-      const plugin = yield* startOrKeep(`plugins.${name}`, request)
+      const plugin = yield* startOrKeep(`plugins.${name}`, requestOf(entry.use, name, entry.config, ["plugins", index]))
       all.push(plugin)
       hooks.push({ entry, name, plugin })
     }

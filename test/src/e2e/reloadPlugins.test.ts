@@ -116,6 +116,19 @@ describe("plugin restarts on reload", () => {
     expect(await upstreamAuthorization("Name an even number.")).toBe(`Bearer ${ROTATED_KEY}`)
   })
 
+  it("digit key from env stays text", async () => {
+    // Plugins start through the same code at start and on reload. Without the list of values
+    // converted from `${VAR}`, the provider's section would read the number 42 and fail to start.
+    process.env["FLUXEN_TEST_DIGIT_KEY"] = "0042"
+    try {
+      await start({ providerKey: "${FLUXEN_TEST_DIGIT_KEY}" })
+    } finally {
+      delete process.env["FLUXEN_TEST_DIGIT_KEY"]
+    }
+
+    expect(await upstreamAuthorization("Name a square number.")).toBe("Bearer 0042")
+  })
+
   it("cache section change restarts cache", async () => {
     await start()
     upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
