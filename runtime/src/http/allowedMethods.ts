@@ -26,9 +26,9 @@ const byMethodOrder = (left: string, right: string): number => {
  * (path and query), or an empty array when no route matches. The routes go into
  * the router library that Effect's HttpRouter uses, with its default options,
  * which Fluxen does not change, so a path matches here exactly when it matches
- * there. A path with a
- * GET route also accepts HEAD, because HttpRouter serves HEAD with the GET route.
- * It throws, as HttpRouter does, when a method and path are declared twice.
+ * there. A path with a GET route also accepts HEAD, because HttpRouter serves
+ * HEAD with the GET route. It throws, as HttpRouter does, when a method and
+ * path are declared twice.
  */
 export const makeAllowedMethods = (routes: Iterable<RouteMethod>): ((url: string) => ReadonlyArray<string>) => {
   const table = FindMyWay.make<true>()
