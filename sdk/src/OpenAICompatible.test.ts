@@ -5,8 +5,9 @@ import { UpstreamProtocolError, type UpstreamHttpError } from "./Errors.js"
 import { upstreamSecrets } from "./UpstreamErrors.js"
 import type { HttpTransportService, UpstreamResponse } from "./HttpTransport.js"
 import { attachCancelNotice, type CancelNotice } from "./CancelNotice.js"
-import { eventBatchesOf } from "./EventBatches.js"
+import { eventBatchesOf, streamChunksOf } from "./EventBatches.js"
 import { LazyStreamEvent } from "./LazyStreamEvent.js"
+import { SseBytes } from "./SseBytes.js"
 import { makeOpenAICompatibleAdapter } from "./OpenAICompatible.js"
 import type { CallContext, JsonResult, StreamEvent, StreamResult } from "./Provider.js"
 
@@ -107,6 +108,25 @@ const readBatches = async (result: StreamResult) => {
   }
 }
 
+/** Reads every chunk and returns each as its text and event count when it holds bytes, or as its events' data. */
+const readChunks = async (result: StreamResult) => {
+  const iterator = streamChunksOf(result.events)!
+  const chunks: Array<{ bytes: string; events: number } | { data: Array<string> }> = []
+  try {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      const chunk = next.value
+      chunks.push(
+        chunk instanceof SseBytes
+          ? { bytes: new TextDecoder().decode(chunk.bytes), events: chunk.eventCount }
+          : { data: chunk.map((event: StreamEvent) => event.data) }
+      )
+    }
+    return { chunks, error: undefined }
+  } catch (error) {
+    return { chunks, error }
+  }
+}
+
 /** Starts a chat stream and returns its failure, or undefined when it started. */
 const startFailure = async (transport: HttpTransportService) => {
   const exit = await Effect.runPromiseExit(makeOpenAICompatibleAdapter({ provider: "openai", baseUrl: "http://127.0.0.1:9/v1" }, transport).chatStream(request, context))
@@ -121,8 +141,49 @@ describe("OpenAI-compatible streams", () => {
     for await (const event of (await chatStream(streaming(reads).transport)).events) events.push(event.data)
 
     expect(error).toBeUndefined()
-    expect(batches.map((batch) => batch.length)).toEqual([2, 3])
+    // The plain events that start a read make one chunk, and `[DONE]` after them another.
+    expect(batches.map((batch) => batch.length)).toEqual([2, 2, 1])
     expect(batches.flat()).toEqual(events)
+  })
+
+  it("chunks: plain events stay bytes", async () => {
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}\n\n'
+    const reads = [delta("a") + delta("b"), delta("c") + finish + usage + "data: [DONE]\n\n"]
+    const chunks = await readChunks(await chatStream(streaming(reads).transport))
+
+    expect(chunks.error).toBeUndefined()
+    expect(chunks.chunks).toEqual([
+      { bytes: reads[0], events: 2 },
+      { bytes: delta("c") + finish, events: 2 },
+      { data: [usage.slice("data: ".length, -2), "[DONE]"] }
+    ])
+  })
+
+  it("chunks: parsed read after cut event", async () => {
+    const reads = [delta("a") + delta("b").slice(0, 20), delta("b").slice(20) + finish + "data: [DONE]\n\n"]
+    const chunks = await readChunks(await chatStream(streaming(reads).transport))
+
+    // The second read starts inside an event, so the parser takes the whole read.
+    expect(chunks.chunks).toEqual([
+      { bytes: delta("a"), events: 1 },
+      { data: [delta("b"), finish].map((text) => text.slice("data: ".length, -2)).concat("[DONE]") }
+    ])
+  })
+
+  it("chunks: bytes parse to the same events", async () => {
+    const result = await chatStream(streaming([delta("a") + delta("b") + finish + "data: [DONE]\n\n"]).transport)
+    const chunk = (await streamChunksOf(result.events)!.next()).value as SseBytes
+
+    const events = chunk.events()
+    expect(events.map((event) => event.json)).toEqual([delta("a"), delta("b"), finish].map((text) => JSON.parse(text.slice("data: ".length, -2))))
+    expect(events[0]).toBeInstanceOf(LazyStreamEvent)
+  })
+
+  it("chunks: finish in bytes ends stream", async () => {
+    const { chunks, error } = await readChunks(await chatStream(streaming([delta("a") + finish]).transport))
+
+    expect(error).toBeUndefined()
+    expect(chunks).toEqual([{ bytes: delta("a") + finish, events: 2 }])
   })
 
   it("batches: events before an error event come first", async () => {
@@ -203,7 +264,7 @@ describe("OpenAI-compatible stream start", () => {
 
     expect(readsAtStart).toBe(2)
     expect(error).toBeUndefined()
-    expect(batches.map((batch) => batch.length)).toEqual([2, 3])
+    expect(batches.map((batch) => batch.length)).toEqual([2, 2, 1])
     expect(counts.discards).toBe(0)
   })
 

@@ -20,11 +20,13 @@ import type {
   StreamResult
 } from "./Provider.js"
 import { CallUpstreamRequest } from "./CallUpstreamRequest.js"
-import { batchedEvents } from "./EventBatches.js"
+import { chunkedEvents, type StreamChunk } from "./EventBatches.js"
 import { fromPromise } from "./PromiseCall.js"
 import { LazyJsonResult } from "./LazyJsonResult.js"
 import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStreamEvent.js"
+import { findPlainEventRun } from "./plainEventRun.js"
 import { SseParser, type SseEvent } from "./Sse.js"
+import { SseBytes } from "./SseBytes.js"
 import { scanUsageObject } from "./usageScan.js"
 import { readStreamStart } from "./StreamStart.js"
 import { responsesStreamError } from "./ResponsesStreamError.js"
@@ -138,7 +140,7 @@ export const makeOpenAICompatibleAdapter = (
    * reason is `"error"` (see `reportsStreamError`). It also fails when it ends
    * with neither `[DONE]` nor a finish reason, because that is a cut
    * connection, not a finished response. Before the first event such a
-   * failure fails the provider call (see `startBatches`), and after it the
+   * failure fails the provider call (see `startChunks`), and after it the
    * host sends an error event. The Responses API's own error events fail
    * the provider call only as the first event, and pass through to the
    * client after it.
@@ -209,18 +211,35 @@ export const makeOpenAICompatibleAdapter = (
       message: `The upstream responded to a streamed request with ${mediaType === "" ? "no content type" : mediaType.slice(0, 100)} instead of server-sent events.`
     })
 
-  /** Reads the events of each network read as one batch (see `EventBatches.ts`). */
-  async function* readBatches(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<ReadonlyArray<StreamEvent>> {
+  /**
+   * Reads the events of each network read as one chunk (see `EventBatches.ts`). In a chat or
+   * completions stream, the plain events that start a read stay bytes (see `findPlainEventRun`),
+   * and the events after them are parsed as one batch.
+   */
+  async function* readChunks(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamChunk> {
     const parser = new SseParser()
     const end = { seen: false }
+    const relayPlain = endpoint !== "responses"
     let eventCount = 0
     let first = true
     let finished = false
     try {
       for await (const bytes of response.body) {
+        let rest = bytes
+        const run = relayPlain && parser.betweenEvents ? findPlainEventRun(bytes) : undefined
+        if (run !== undefined) {
+          parser.skippedEvents()
+          if (run.finish) end.seen = true
+          eventCount += run.events
+          first = false
+          const plain = run.end === bytes.length ? bytes : bytes.subarray(0, run.end)
+          yield new SseBytes(plain, run.events, invalidEvent)
+          if (run.end === bytes.length) continue
+          rest = bytes.subarray(run.end)
+        }
         const batch: Array<StreamEvent> = []
         try {
-          for (const event of parser.push(bytes)) {
+          for (const event of parser.push(rest)) {
             batch.push(toEvent(event, endpoint, response.headers, end, first))
             first = false
           }
@@ -253,15 +272,15 @@ export const makeOpenAICompatibleAdapter = (
    * send to the next deployment. A read of only comment lines (OpenRouter's
    * keep-alives) makes no batch, so the wait goes on past it.
    */
-  const startBatches = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat") =>
-    readStreamStart(readBatches(response, endpoint))
+  const startChunks = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat") =>
+    readStreamStart(readChunks(response, endpoint))
 
   /** Makes the result of a started stream, which can be read once, as events or as batches. */
-  const streamResult = (response: UpstreamResponse, batches: AsyncIterableIterator<ReadonlyArray<StreamEvent>>): StreamResult => ({
+  const streamResult = (response: UpstreamResponse, chunks: AsyncIterableIterator<StreamChunk>): StreamResult => ({
     _tag: "Stream",
     status: response.status,
     headers: pickUpstreamHeaders(response.headers),
-    events: batchedEvents(() => batches)
+    events: chunkedEvents(() => chunks)
   })
 
   const withStreamUsage = <R extends { readonly stream_options?: unknown }>(request: R, model: string) =>
@@ -283,7 +302,7 @@ export const makeOpenAICompatibleAdapter = (
   const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
     fromPromise(async () => {
       const response = await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true)
-      return streamResult(response, await startBatches(response, "chat"))
+      return streamResult(response, await startChunks(response, "chat"))
     }, toProviderError)
 
   const embeddings = (request: EmbeddingsRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
@@ -320,7 +339,7 @@ export const makeOpenAICompatibleAdapter = (
         // The Responses API always reports usage in `response.completed`.
         const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }
         const response = await send(path, body, context, true)
-        return streamResult(response, await startBatches(response, endpoint))
+        return streamResult(response, await startChunks(response, endpoint))
       }
       return readJson(await send(path, { ...request, model: context.upstreamModel }, context, false), false)
     }, toProviderError)

@@ -152,6 +152,33 @@ export class SseParser {
     return events
   }
 
+  /**
+   * True when the parser holds no part of a line or an event, so that the next
+   * bytes start a new event. Whole events may then be read without the parser
+   * (see {@link SseParser.skippedEvents}).
+   */
+  get betweenEvents(): boolean {
+    return (
+      this.#carryLength === 0 &&
+      this.#dataLines === 0 &&
+      this.#eventType === "" &&
+      this.#id === undefined &&
+      !this.#skipLeadingLf &&
+      this.#startBytes.length === 0 &&
+      this.#failure === undefined &&
+      !this.#ended
+    )
+  }
+
+  /**
+   * Notes that whole events were read without the parser while it was
+   * {@link SseParser.betweenEvents}. The stream has then started, so a BOM in
+   * the next bytes is data, not the stream's opening mark.
+   */
+  skippedEvents(): void {
+    this.#atStreamStart = false
+  }
+
   /** Signals end of input and returns []. An unterminated trailing event is dropped, as the SSE rules require. */
   end(): Array<SseEvent> {
     if (this.#failure !== undefined) throw this.#failure

@@ -27,11 +27,12 @@ export interface Exchange {
   /** Sends status and headers of a streamed response. */
   readonly startStream: (status: number, headers: Readonly<Record<string, string>>) => void
   /**
-   * Writes part of a streamed body. Returns undefined when the client can
-   * take more at once, or a promise that resolves when it can (or when it
-   * has gone away).
+   * Writes part of a streamed body: text, or bytes that the exchange may
+   * send without copying, so the caller must not change them afterwards.
+   * Returns undefined when the client can take more at once, or a promise
+   * that resolves when it can (or when it has gone away).
    */
-  readonly write: (text: string) => Promise<void> | undefined
+  readonly write: (chunk: string | Uint8Array) => Promise<void> | undefined
   readonly end: () => void
   /** True once status and headers were sent. */
   readonly headersSent: () => boolean

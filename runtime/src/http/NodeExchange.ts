@@ -184,14 +184,20 @@ export class NodeExchange implements Exchange {
     this.response.writeHead(status, headers)
   }
 
-  write(text: string): Promise<void> | undefined {
+  write(chunk: string | Uint8Array): Promise<void> | undefined {
     const response = this.response
     // A stream that shutdown cut off is ended already.
     if (response.destroyed || response.writableEnded) return undefined
-    // The events parsed from one upstream read are written in the same tick. Joined and sent
-    // at the next tick, they leave as one HTTP chunk and one socket write instead of one each.
-    if (this.pending === "") process.nextTick(this.flush)
-    this.pending += text
+    if (typeof chunk === "string") {
+      // The events parsed from one upstream read are written in the same tick. Joined and sent
+      // at the next tick, they leave as one HTTP chunk and one socket write instead of one each.
+      if (this.pending === "") process.nextTick(this.flush)
+      this.pending += chunk
+    } else {
+      // Bytes go out as they are, after the text written before them.
+      this.flush()
+      response.write(chunk)
+    }
     return response.writableNeedDrain ? waitForDrain(response) : undefined
   }
 

@@ -1,10 +1,11 @@
-import { batchedEvents, LazyStreamEvent, type StreamEvent, type StreamResult } from "@fluxen/sdk"
+import { batchedEvents, chunkedEvents, LazyStreamEvent, SseBytes, type StreamChunk, type StreamEvent, type StreamResult } from "@fluxen/sdk"
 import { describe, expect, it } from "vitest"
 import type { Exchange } from "../http/Exchange.js"
 import { makeStreamProgress, relayStream, streamedText } from "./relayStream.js"
 
 const recordingExchange = () => {
   const written: Array<string> = []
+  const writtenBytes: Array<Uint8Array> = []
   const exchange: Exchange = {
     method: "POST",
     path: "/v1/chat/completions",
@@ -12,8 +13,9 @@ const recordingExchange = () => {
     readBody: async () => new Uint8Array(),
     send: () => {},
     startStream: () => {},
-    write: (text) => {
-      written.push(text)
+    write: (chunk) => {
+      if (typeof chunk !== "string") writtenBytes.push(chunk)
+      written.push(typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk))
       return undefined
     },
     end: () => {},
@@ -21,7 +23,7 @@ const recordingExchange = () => {
     departure: { cancelled: () => false, watch: () => () => {} },
     clientGone: new AbortController().signal
   }
-  return { exchange, written }
+  return { exchange, written, writtenBytes }
 }
 
 const chunk = (content: string) => new LazyStreamEvent({ data: JSON.stringify({ choices: [{ delta: { content }, finish_reason: null }] }) }, () => new Error("invalid"))
@@ -50,6 +52,21 @@ const batchedResultOf = (batches: ReadonlyArray<ReadonlyArray<StreamEvent>>, onC
 })
 
 const options = { endpoint: "chat" as const, includeUsage: false, headers: {}, clientLeft: () => false }
+
+const sseText = (content: string, finishReason: string | null = null) =>
+  `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: finishReason }] })}\n\n`
+
+/** Makes a result whose chunks are the SDK's `SseBytes` for each text given, or batches of events. */
+const chunkedResultOf = (chunks: ReadonlyArray<string | ReadonlyArray<StreamEvent>>): StreamResult => ({
+  _tag: "Stream",
+  status: 200,
+  headers: {},
+  events: chunkedEvents(async function* (): AsyncGenerator<StreamChunk> {
+    for (const chunk of chunks) {
+      yield typeof chunk === "string" ? new SseBytes(new TextEncoder().encode(chunk), chunk.split("\n\n").length - 1, () => new Error("invalid")) : chunk
+    }
+  })
+})
 
 describe("relayStream", () => {
   it("long stream: text in batches", async () => {
@@ -135,6 +152,41 @@ describe("relayStream", () => {
 
     expect(messages.responseModel).toBe("claude-sonnet-4-5-20250929")
     expect(responses.responseModel).toBe("gpt-4.1-2025-04-14")
+  })
+
+  it("event bytes: relayed as they came", async () => {
+    const { exchange, written, writtenBytes } = recordingExchange()
+    const progress = makeStreamProgress(false)
+    const plain = sseText("Hel") + sseText("lo", "stop")
+    await relayStream(chunkedResultOf([plain, [{ data: "[DONE]", done: true }]]), exchange, options, progress)
+
+    expect(written).toEqual([plain, "data: [DONE]\n\n"])
+    expect(writtenBytes).toHaveLength(1)
+    expect(progress.completed).toBe(true)
+    expect(streamedText("chat", progress)).toBe("Hello")
+  })
+
+  it("event bytes: text read in batches", async () => {
+    const { exchange } = recordingExchange()
+    const progress = makeStreamProgress(false)
+    // 40 events per chunk: the second chunk passes 64 events, so the text of both is read.
+    const chunkText = (from: number) => Array.from({ length: 40 }, (_, index) => sseText(`w${from + index} `)).join("")
+    await relayStream(chunkedResultOf([chunkText(0), chunkText(40), chunkText(80)]), exchange, options, progress)
+
+    expect(progress.textParts).toHaveLength(80)
+    expect(progress.unreadEvents).toBe(40)
+    expect(streamedText("chat", progress)).toBe(Array.from({ length: 120 }, (_, index) => `w${index} `).join(""))
+  })
+
+  it("event bytes: parsed for an assembler", async () => {
+    const { exchange, written, writtenBytes } = recordingExchange()
+    const progress = makeStreamProgress(true)
+    const plain = sseText("Hel") + sseText("lo", "stop")
+    await relayStream(chunkedResultOf([plain]), exchange, options, progress)
+
+    expect(writtenBytes).toHaveLength(0)
+    expect(written.join("")).toBe(plain)
+    expect(progress.assembler?.toCompletion()).toMatchObject({ choices: [{ message: { content: "Hello" }, finish_reason: "stop" }] })
   })
 
   it("batched events: client gone, upstream closed", async () => {

@@ -9,8 +9,11 @@ import {
   eventBatchesOf,
   formatSseEvent,
   LazyStreamEvent,
+  SseBytes,
+  streamChunksOf,
   type ChatCompletionChunk,
   type Endpoint,
+  type StreamChunk,
   type StreamEvent,
   type StreamResult,
   type Usage
@@ -20,6 +23,8 @@ import { modelOfStreamPayload } from "./responseModel.js"
 
 /** Number of events whose text is read together (see `StreamProgress.unread`). */
 const TEXT_BATCH = 64
+/** Bytes of relayed `SseBytes` kept unread at most, so that large reads do not stay in memory for long. */
+const UNREAD_BYTES = 64 * 1024
 
 export interface StreamProgress {
   /** `performance.now()` when the first event reached the client. */
@@ -27,12 +32,17 @@ export interface StreamProgress {
   usage: Usage | undefined
   readonly textParts: Array<string>
   /**
-   * Events whose text is not in `textParts` yet. Text is read from up to
-   * `TEXT_BATCH` events at a time, so the chunks of a short stream that
+   * Events whose text is not in `textParts` yet, alone or as the bytes they
+   * were relayed in. Text is read from up to `TEXT_BATCH` events (or
+   * `UNREAD_BYTES` bytes) at a time, so the chunks of a short stream that
    * reports usage are never parsed for their text. `streamedText` reads
    * the rest.
    */
-  readonly unread: Array<StreamEvent>
+  readonly unread: Array<StreamEvent | SseBytes>
+  /** Events in `unread`, counting those in its `SseBytes`. */
+  unreadEvents: number
+  /** Bytes of the `SseBytes` in `unread`. */
+  unreadBytes: number
   /** Set when a hook needs the whole chat completion (a cache) and the result did not bring it. */
   assembler: ChatStreamAssembler | undefined
   /** The result's own `completion`, given to hooks when the stream completes. */
@@ -51,6 +61,8 @@ export const makeStreamProgress = (assemble: boolean, completion?: unknown): Str
   usage: undefined,
   textParts: [],
   unread: [],
+  unreadEvents: 0,
+  unreadBytes: 0,
   assembler: assemble && completion === undefined ? new ChatStreamAssembler() : undefined,
   completion,
   completed: false,
@@ -114,15 +126,33 @@ const collectMessagesDelta = (delta: any, parts: Array<string>): void => {
  * estimate, and the client already received the event as it came.
  */
 const readUnread = (endpoint: Endpoint, progress: StreamProgress): void => {
-  for (const event of progress.unread.splice(0)) {
-    let json: unknown
-    try {
-      json = event.json
-    } catch {
-      continue
+  progress.unreadEvents = 0
+  progress.unreadBytes = 0
+  for (const unread of progress.unread.splice(0)) {
+    if (unread instanceof SseBytes) {
+      for (const event of unread.events()) readText(endpoint, event, progress)
+    } else {
+      readText(endpoint, unread, progress)
     }
-    if (json !== undefined && json !== null) collectText(endpoint, json, progress.textParts)
   }
+}
+
+const readText = (endpoint: Endpoint, event: StreamEvent, progress: StreamProgress): void => {
+  let json: unknown
+  try {
+    json = event.json
+  } catch {
+    return
+  }
+  if (json !== undefined && json !== null) collectText(endpoint, json, progress.textParts)
+}
+
+/** Keeps events for their text, and reads the text once enough are kept. */
+const keepUnread = (endpoint: Endpoint, progress: StreamProgress, unread: StreamEvent | SseBytes, events: number, bytes: number): void => {
+  progress.unread.push(unread)
+  progress.unreadEvents += events
+  progress.unreadBytes += bytes
+  if (progress.unreadEvents >= TEXT_BATCH || progress.unreadBytes >= UNREAD_BYTES) readUnread(endpoint, progress)
 }
 
 /** Returns the text generated so far, reading the events not read yet. */
@@ -166,8 +196,7 @@ const relayEvent = (event: StreamEvent, exchange: Exchange, options: RelayOption
   if (event.usage !== undefined) progress.usage = event.usage
   if (progress.responseModel === undefined) noteResponseModel(event, options.endpoint, progress)
   if (event.done !== true) {
-    progress.unread.push(event)
-    if (progress.unread.length >= TEXT_BATCH) readUnread(options.endpoint, progress)
+    keepUnread(options.endpoint, progress, event, 1, 0)
     if (progress.assembler !== undefined && event.json !== undefined) progress.assembler.add(event.json as ChatCompletionChunk)
   }
   if (event.usageOnly === true && !options.includeUsage) return undefined
@@ -175,10 +204,16 @@ const relayEvent = (event: StreamEvent, exchange: Exchange, options: RelayOption
   return exchange.write(formatSseEvent(event))
 }
 
+/** Relays whole events kept as bytes ({@link SseBytes}) as they came, keeping them for their text. */
+const relayBytes = (chunk: SseBytes, exchange: Exchange, options: RelayOptions, progress: StreamProgress): Promise<void> | undefined => {
+  keepUnread(options.endpoint, progress, chunk, chunk.eventCount, chunk.bytes.length)
+  return exchange.write(chunk.bytes)
+}
+
 /**
- * Relays the events, a batch at a time when the adapter made them with the
- * SDK's `batchedEvents`, so that one network read costs one step of an
- * async iterator instead of one per event.
+ * Relays the events, a chunk at a time when the adapter made them with the
+ * SDK's `chunkedEvents` or `batchedEvents`, so that one network read costs
+ * one step of an async iterator instead of one per event.
  */
 export const relayStream = async (
   result: StreamResult,
@@ -186,8 +221,8 @@ export const relayStream = async (
   options: RelayOptions,
   progress: StreamProgress
 ): Promise<void> => {
-  const batches = eventBatchesOf(result.events)
-  const iterator = batches ?? result.events[Symbol.asyncIterator]()
+  const chunks = streamChunksOf(result.events) ?? eventBatchesOf(result.events)
+  const iterator = chunks ?? result.events[Symbol.asyncIterator]()
   try {
     while (!options.clientLeft()) {
       const next = await iterator.next()
@@ -197,15 +232,22 @@ export const relayStream = async (
       }
       if (!exchange.headersSent()) exchange.startStream(result.status, options.headers)
       if (progress.firstByteAt === undefined) progress.firstByteAt = performance.now()
-      if (batches === undefined) {
-        const pending = relayEvent(next.value as StreamEvent, exchange, options, progress)
-        if (pending !== undefined) await pending
+      if (chunks !== undefined) {
+        const chunk = next.value as StreamChunk
+        // A hook that assembles the stream needs every event's payload, so then the bytes are parsed.
+        if (chunk instanceof SseBytes && progress.assembler === undefined) {
+          const pending = relayBytes(chunk, exchange, options, progress)
+          if (pending !== undefined) await pending
+          continue
+        }
+        for (const event of chunk instanceof SseBytes ? chunk.events() : chunk) {
+          const pending = relayEvent(event, exchange, options, progress)
+          if (pending !== undefined) await pending
+        }
         continue
       }
-      for (const event of next.value as ReadonlyArray<StreamEvent>) {
-        const pending = relayEvent(event, exchange, options, progress)
-        if (pending !== undefined) await pending
-      }
+      const pending = relayEvent(next.value as StreamEvent, exchange, options, progress)
+      if (pending !== undefined) await pending
     }
   } finally {
     // Returning closes the upstream when the loop stopped early.

@@ -126,9 +126,9 @@ export const makeWebExchange = (
       })
       resolve(new Response(body, { status, headers }))
     },
-    write: (text) => {
+    write: (chunk) => {
       if (stream === undefined || gone.signal.aborted) return undefined
-      stream.enqueue(encoder.encode(text))
+      stream.enqueue(typeof chunk === "string" ? encoder.encode(chunk) : chunk)
       if ((stream.desiredSize ?? 1) > 0) return undefined
       return new Promise<void>((resume) => {
         waitingForPull = resume
