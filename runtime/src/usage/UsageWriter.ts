@@ -355,6 +355,20 @@ const make = (options: UsageWriterOptions) =>
       }
     })
 
+    // Requests that end during shutdown queue records while the last flush runs, even after it
+    // found the queue empty, because the runtime may switch fibers between any two steps. So the
+    // flush repeats until it leaves the queue empty, and the writer closes in that synchronous
+    // step, before another record can arrive.
+    const flushAndClose = Effect.gen(function* () {
+      while (true) {
+        yield* flush()
+        if (queuedCount() === 0) {
+          closed = true
+          return
+        }
+      }
+    })
+
     const shutdown = (loop: Fiber.RuntimeFiber<never>) =>
       Effect.gen(function* () {
         // Not awaited, because interrupting an insert on a PostgreSQL connection that stopped
@@ -364,11 +378,12 @@ const make = (options: UsageWriterOptions) =>
         // Finalizers run uninterruptibly, and the timeout can only stop a flush that may be interrupted.
         // `disconnect` lets the timeout return without waiting for that interruption to end, for the
         // same reason. It comes before `interruptible`, so that the wait for it is interruptible too.
-        const finished = yield* flush().pipe(
+        const finished = yield* flushAndClose.pipe(
           Effect.disconnect,
           Effect.interruptible,
           Effect.timeoutOption(Duration.millis(settings.shutdownTimeoutMs))
         )
+        // Set here too for a flush that timed out, in the synchronous step that takes the records still queued.
         closed = true
         if (Option.isNone(finished)) {
           const lost = [...(inFlight ?? []), ...queue.take(queue.size)]
