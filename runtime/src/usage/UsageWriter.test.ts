@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
+import { lostRecordsExitStatus } from "./lostRecordsExitStatus.js"
 import { UsageStore } from "./UsageStore.js"
 import {
   captureLogs,
@@ -104,7 +105,9 @@ for (const database of usageTestDatabases) {
           expect(stats.written).toBe(7)
           expect(stats.queued).toBe(0)
           writer.record(makeUsageRecord())
-          expect((yield* writer.stats).dropped).toBe(1)
+          const afterClose = yield* writer.stats
+          expect(afterClose.unrecordedRequests).toBe(1)
+          expect(afterClose.dropped).toBe(0)
         }))
 
       it.scoped("writes records queued during the last flush", () =>
@@ -412,6 +415,39 @@ describe("UsageWriter without a database", () => {
       const cause = Exit.isFailure(exit) ? exit.cause : Cause.empty
       expect(Cause.isDie(cause)).toBe(true)
       expect(Cause.pretty(cause)).toContain("maxQueue (5) must be at least batchSize (10)")
+    }))
+
+  it.scoped("counts records after close as lost", () =>
+    Effect.gen(function* () {
+      const { layer: logLayer, logs } = captureLogs()
+      const inserted: Array<string> = []
+      const store: UsageStore["Type"] = {
+        ...unusedStore,
+        insertBatch: (records) =>
+          Effect.sync(() => {
+            inserted.push(...records.map((record) => record.requestId))
+          })
+      }
+      const scope = yield* Scope.make()
+      const writer = yield* buildWriter({ flushIntervalMs: 60_000 }, store).pipe(Scope.extend(scope))
+      writer.record(makeUsageRecord({ requestId: "before-close" }))
+      yield* Scope.close(scope, Exit.void)
+
+      // Requests still running after the last flush end now.
+      writer.record(makeUsageRecord({ requestId: "after-close-1" }))
+      writer.record(makeUsageRecord({ requestId: "after-close-2" }))
+      const stats = yield* writer.stats
+      const status = yield* lostRecordsExitStatus(stats).pipe(Effect.provide(logLayer))
+
+      expect(inserted).toEqual(["before-close"])
+      expect(stats.unrecordedRequests).toBe(2)
+      expect(stats.dropped).toBe(0)
+      expect(stats.queued).toBe(0)
+      expect(status).toBe(1)
+      const lostLine = logs.find((log) => log.message.startsWith("Usage records were lost"))
+      expect(lostLine?.level).toBe("ERROR")
+      expect(lostLine?.annotations["requests.unrecorded"]).toBe(2)
+      expect(lostLine?.annotations["usage.dropped"]).toBe(0)
     }))
 
   it.live("drops a batch whose insert dies and keeps writing", () =>

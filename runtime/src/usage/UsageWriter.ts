@@ -47,8 +47,10 @@ export interface UsageWriterStats {
   readonly queued: number
   /** Records handed to `UsageStore.insertBatch` in a successful call, including any it skipped as invalid or duplicate. */
   readonly written: number
-  /** Records lost: dropped from a full queue, recorded after shutdown, or left over when shutdown gave up. */
+  /** Records lost: dropped from a full queue, dropped by an insert that died, or left over when shutdown gave up. */
   readonly dropped: number
+  /** Requests whose record arrived after the writer's last flush at shutdown, so it was not written. */
+  readonly unrecordedRequests: number
   /** Failed insert attempts, counting each retry of the same batch again. */
   readonly failedFlushes: number
 }
@@ -196,6 +198,7 @@ const make = (options: UsageWriterOptions) =>
     let closed = false
     let written = 0
     let dropped = 0
+    let unrecordedRequests = 0
     let failedFlushes = 0
     let droppedSinceWarning = 0
     let lastDropWarningAt = Number.NEGATIVE_INFINITY
@@ -205,7 +208,7 @@ const make = (options: UsageWriterOptions) =>
 
     const record = (usage: UsageRecord): void => {
       if (closed) {
-        dropped++
+        unrecordedRequests++
         return
       }
       if (queue.push(usage)) {
@@ -420,7 +423,7 @@ const make = (options: UsageWriterOptions) =>
     return UsageWriter.of({
       record,
       flush,
-      stats: Effect.sync(() => ({ queued: queuedCount(), written, dropped, failedFlushes }))
+      stats: Effect.sync(() => ({ queued: queuedCount(), written, dropped, unrecordedRequests, failedFlushes }))
     })
   })
 
@@ -433,8 +436,9 @@ export class UsageWriter extends Context.Tag("@fluxen/runtime/UsageWriter")<
   {
     /**
      * Queues one record. Synchronous and cheap enough for the request path: it never waits and
-     * never fails. When the queue is full it drops the oldest record, and after the writer's scope
-     * has closed it drops the new record. Both count in `stats.dropped`.
+     * never fails. When the queue is full it drops the oldest record, which counts in
+     * `stats.dropped`. After the writer's last flush it drops the new record, which counts in
+     * `stats.unrecordedRequests`.
      */
     readonly record: (record: UsageRecord) => void
     /**
