@@ -14,6 +14,7 @@ import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeGateway, type Gateway } from "./Gateway.js"
 import type { ModuleImporter } from "./plugins/PluginLoader.js"
 import type { RunningPlugin } from "./plugins/RunningPlugins.js"
+import type { LostUsageRecords } from "./usage/lostRecordsExitStatus.js"
 import { UsageDatabase, type SqliteDriver } from "./usage/UsageDatabase.js"
 import { UsageStore } from "./usage/UsageStore.js"
 import { UsageWriter } from "./usage/UsageWriter.js"
@@ -38,8 +39,11 @@ export interface BuiltGateway {
   readonly makeGateway: (loaded: LoadedConfig, previous: ReadonlyArray<RunningPlugin>) => Effect.Effect<Gateway, unknown>
   /** Writes buffered usage records now. */
   readonly flushUsage: Effect.Effect<void>
-  /** Returns how many usage records were lost so far: dropped from a full queue, or left unwritten at shutdown. */
-  readonly lostUsageRecords: () => number
+  /**
+   * Returns the usage records lost so far: those the writer dropped (from a full queue, after an
+   * insert that died, or left unwritten at shutdown), and the requests that ended after its last flush.
+   */
+  readonly lostUsageRecords: () => LostUsageRecords
   /** "postgresql" or "sqlite". */
   readonly storage: string
 }
@@ -83,7 +87,10 @@ export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
       makeGateway: startGateway,
       services: Context.pick(UsageStore, UsageWriter)(services),
       flushUsage: writer.flush(),
-      lostUsageRecords: () => Effect.runSync(writer.stats).dropped,
+      lostUsageRecords: () => {
+        const { dropped, unrecordedRequests } = Effect.runSync(writer.stats)
+        return { dropped, unrecordedRequests }
+      },
       storage: databaseUrl === undefined ? "sqlite" : "postgresql"
     }
     return built

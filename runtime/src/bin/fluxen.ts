@@ -14,7 +14,7 @@ import { layerLogging } from "../logging.js"
 import { makeNodeImporter } from "../node/nodeImporter.js"
 import { handleRepeatedStopSignals } from "../node/repeatedStopSignal.js"
 import { startNodeGateway } from "../node/startNodeGateway.js"
-import { lostRecordsExitStatus } from "../usage/lostRecordsExitStatus.js"
+import { lostRecordsExitStatus, type LostUsageRecords } from "../usage/lostRecordsExitStatus.js"
 import { parseArguments, type Arguments } from "./parseArguments.js"
 
 const usage = `Usage:
@@ -51,7 +51,7 @@ const start = Effect.gen(function* () {
     Effect.gen(function* () {
       // Added before the gateway, so it runs after the usage writer's last flush: a process that
       // lost usage records exits with status 1, which a supervisor or an operator can notice.
-      let lostUsageRecords = (): number => 0
+      let lostUsageRecords = (): LostUsageRecords => ({ dropped: 0, unrecordedRequests: 0 })
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => lostRecordsExitStatus(lostUsageRecords())).pipe(
           Effect.map((status) => {

@@ -6,7 +6,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
+import { lostRecordsExitStatus } from "./lostRecordsExitStatus.js"
 import { UsageStore } from "./UsageStore.js"
 import {
   captureLogs,
@@ -103,7 +105,60 @@ for (const database of usageTestDatabases) {
           expect(stats.written).toBe(7)
           expect(stats.queued).toBe(0)
           writer.record(makeUsageRecord())
-          expect((yield* writer.stats).dropped).toBe(1)
+          const afterClose = yield* writer.stats
+          expect(afterClose.unrecordedRequests).toBe(1)
+          expect(afterClose.dropped).toBe(0)
+        }))
+
+      it.scoped("writes records queued during the last flush", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          yield* clearUsage
+          const scope = yield* Scope.make()
+          let writer: UsageWriter["Type"] | undefined
+          let insertCalls = 0
+          // Two requests end while the first insert runs, and that insert fails.
+          const storeWithLateRequests: UsageStore["Type"] = {
+            ...store,
+            insertBatch: (records) =>
+              Effect.suspend(() => {
+                insertCalls++
+                if (insertCalls > 1) {
+                  return store.insertBatch(records)
+                }
+                writer?.record(makeUsageRecord({ requestId: "during-insert-1" }))
+                writer?.record(makeUsageRecord({ requestId: "during-insert-2" }))
+                return Effect.fail(new SqlError({ message: "injected insert failure" }))
+              })
+          }
+          // Another request ends just after a flush found the queue empty. The writer logs its
+          // recovery from the failed insert at that moment, so this logger records that request then.
+          const endRequestOnRecovery = Logger.make(({ message }) => {
+            const text = Array.isArray(message) ? String(message[0]) : String(message)
+            if (text.startsWith("Usage inserts succeeded again")) {
+              writer?.record(makeUsageRecord({ requestId: "after-empty-queue" }))
+            }
+          })
+
+          // The shutdown runs with the loggers that the writer was built with.
+          writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 60_000 }, storeWithLateRequests).pipe(
+            Scope.extend(scope),
+            Effect.provide(Logger.add(endRequestOnRecovery))
+          )
+          writer.record(makeUsageRecord({ requestId: "before-shutdown" }))
+          yield* Scope.close(scope, Exit.void)
+
+          const stored = yield* store.list(listRange)
+          expect(stored.map((usage) => usage.requestId).sort()).toEqual([
+            "after-empty-queue",
+            "before-shutdown",
+            "during-insert-1",
+            "during-insert-2"
+          ])
+          const stats = yield* writer.stats
+          expect(stats.written).toBe(4)
+          expect(stats.queued).toBe(0)
+          expect(stats.dropped).toBe(0)
         }))
 
       it.scoped("retries failed inserts until they succeed", () =>
@@ -303,6 +358,44 @@ for (const database of usageTestDatabases) {
           const loggedIds = unwritten.map((log) => (JSON.parse(String(log.annotations["usage.record"])) as { requestId: string }).requestId)
           expect(loggedIds).toEqual(records.map((usage) => usage.requestId))
         }))
+
+      it.scoped("drops records queued during a timed-out shutdown", () =>
+        Effect.gen(function* () {
+          const store = yield* UsageStore
+          const { layer: logLayer, logs } = captureLogs()
+          const scope = yield* Scope.make()
+          let writer: UsageWriter["Type"] | undefined
+          let insertCalls = 0
+          // Every insert fails, and a request ends while the first one runs.
+          const failingStore: UsageStore["Type"] = {
+            ...store,
+            insertBatch: () =>
+              Effect.suspend(() => {
+                insertCalls++
+                if (insertCalls === 1) {
+                  writer?.record(makeUsageRecord({ requestId: "during-insert" }))
+                }
+                return Effect.fail(new SqlError({ message: "injected insert failure" }))
+              })
+          }
+
+          writer = yield* buildWriter({ ...fastRetries, flushIntervalMs: 60_000, shutdownTimeoutMs: 200 }, failingStore).pipe(
+            Scope.extend(scope),
+            Effect.provide(logLayer)
+          )
+          writer.record(makeUsageRecord({ requestId: "before-shutdown" }))
+          yield* Scope.close(scope, Exit.void)
+
+          const stats = yield* writer.stats
+          expect(stats.dropped).toBe(2)
+          expect(stats.queued).toBe(0)
+          expect(stats.written).toBe(0)
+          const stopped = logs.find((log) => log.message === "Usage writer stopped")
+          expect(stopped?.annotations["usage.dropped"]).toBe(2)
+          const unwritten = logs.filter((log) => log.message === "Usage record not written")
+          const loggedIds = unwritten.map((log) => (JSON.parse(String(log.annotations["usage.record"])) as { requestId: string }).requestId)
+          expect(loggedIds).toEqual(["before-shutdown", "during-insert"])
+        }))
     }
   )
 }
@@ -322,6 +415,39 @@ describe("UsageWriter without a database", () => {
       const cause = Exit.isFailure(exit) ? exit.cause : Cause.empty
       expect(Cause.isDie(cause)).toBe(true)
       expect(Cause.pretty(cause)).toContain("maxQueue (5) must be at least batchSize (10)")
+    }))
+
+  it.scoped("counts records after close as lost", () =>
+    Effect.gen(function* () {
+      const { layer: logLayer, logs } = captureLogs()
+      const inserted: Array<string> = []
+      const store: UsageStore["Type"] = {
+        ...unusedStore,
+        insertBatch: (records) =>
+          Effect.sync(() => {
+            inserted.push(...records.map((record) => record.requestId))
+          })
+      }
+      const scope = yield* Scope.make()
+      const writer = yield* buildWriter({ flushIntervalMs: 60_000 }, store).pipe(Scope.extend(scope))
+      writer.record(makeUsageRecord({ requestId: "before-close" }))
+      yield* Scope.close(scope, Exit.void)
+
+      // Requests still running after the last flush end now.
+      writer.record(makeUsageRecord({ requestId: "after-close-1" }))
+      writer.record(makeUsageRecord({ requestId: "after-close-2" }))
+      const stats = yield* writer.stats
+      const status = yield* lostRecordsExitStatus(stats).pipe(Effect.provide(logLayer))
+
+      expect(inserted).toEqual(["before-close"])
+      expect(stats.unrecordedRequests).toBe(2)
+      expect(stats.dropped).toBe(0)
+      expect(stats.queued).toBe(0)
+      expect(status).toBe(1)
+      const lostLine = logs.find((log) => log.message.startsWith("Usage records were lost"))
+      expect(lostLine?.level).toBe("ERROR")
+      expect(lostLine?.annotations["requests.unrecorded"]).toBe(2)
+      expect(lostLine?.annotations["usage.dropped"]).toBe(0)
     }))
 
   it.live("drops a batch whose insert dies and keeps writing", () =>

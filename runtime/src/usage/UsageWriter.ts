@@ -47,8 +47,10 @@ export interface UsageWriterStats {
   readonly queued: number
   /** Records handed to `UsageStore.insertBatch` in a successful call, including any it skipped as invalid or duplicate. */
   readonly written: number
-  /** Records lost: dropped from a full queue, recorded after shutdown, or left over when shutdown gave up. */
+  /** Records lost: dropped from a full queue, dropped by an insert that died, or left over when shutdown gave up. */
   readonly dropped: number
+  /** Requests whose record arrived after the writer's last flush at shutdown, so it was not written. */
+  readonly unrecordedRequests: number
   /** Failed insert attempts, counting each retry of the same batch again. */
   readonly failedFlushes: number
 }
@@ -196,6 +198,7 @@ const make = (options: UsageWriterOptions) =>
     let closed = false
     let written = 0
     let dropped = 0
+    let unrecordedRequests = 0
     let failedFlushes = 0
     let droppedSinceWarning = 0
     let lastDropWarningAt = Number.NEGATIVE_INFINITY
@@ -205,7 +208,7 @@ const make = (options: UsageWriterOptions) =>
 
     const record = (usage: UsageRecord): void => {
       if (closed) {
-        dropped++
+        unrecordedRequests++
         return
       }
       if (queue.push(usage)) {
@@ -355,6 +358,20 @@ const make = (options: UsageWriterOptions) =>
       }
     })
 
+    // Requests that end during shutdown queue records while the last flush runs, even after it
+    // found the queue empty, because the runtime may switch fibers between any two steps. So the
+    // flush repeats until it leaves the queue empty, and the writer closes in that synchronous
+    // step, before another record can arrive.
+    const flushAndClose = Effect.gen(function* () {
+      while (true) {
+        yield* flush()
+        if (queuedCount() === 0) {
+          closed = true
+          return
+        }
+      }
+    })
+
     const shutdown = (loop: Fiber.RuntimeFiber<never>) =>
       Effect.gen(function* () {
         // Not awaited, because interrupting an insert on a PostgreSQL connection that stopped
@@ -364,11 +381,12 @@ const make = (options: UsageWriterOptions) =>
         // Finalizers run uninterruptibly, and the timeout can only stop a flush that may be interrupted.
         // `disconnect` lets the timeout return without waiting for that interruption to end, for the
         // same reason. It comes before `interruptible`, so that the wait for it is interruptible too.
-        const finished = yield* flush().pipe(
+        const finished = yield* flushAndClose.pipe(
           Effect.disconnect,
           Effect.interruptible,
           Effect.timeoutOption(Duration.millis(settings.shutdownTimeoutMs))
         )
+        // Set here too for a flush that timed out, in the synchronous step that takes the records still queued.
         closed = true
         if (Option.isNone(finished)) {
           const lost = [...(inFlight ?? []), ...queue.take(queue.size)]
@@ -405,7 +423,7 @@ const make = (options: UsageWriterOptions) =>
     return UsageWriter.of({
       record,
       flush,
-      stats: Effect.sync(() => ({ queued: queuedCount(), written, dropped, failedFlushes }))
+      stats: Effect.sync(() => ({ queued: queuedCount(), written, dropped, unrecordedRequests, failedFlushes }))
     })
   })
 
@@ -418,8 +436,9 @@ export class UsageWriter extends Context.Tag("@fluxen/runtime/UsageWriter")<
   {
     /**
      * Queues one record. Synchronous and cheap enough for the request path: it never waits and
-     * never fails. When the queue is full it drops the oldest record, and after the writer's scope
-     * has closed it drops the new record. Both count in `stats.dropped`.
+     * never fails. When the queue is full it drops the oldest record, which counts in
+     * `stats.dropped`. After the writer's last flush it drops the new record, which counts in
+     * `stats.unrecordedRequests`.
      */
     readonly record: (record: UsageRecord) => void
     /**
