@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 import o200k from "gpt-tokenizer/encoding/o200k_base"
 import OpenAI from "openai"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { startReplayUpstream, type ReplayUpstream } from "../support/replayUpstream.js"
+import { startReplayUpstream, type ReplayUpstream, type WritePattern } from "../support/replayUpstream.js"
 import { freePort } from "../support/freePort.js"
 import { waitFor } from "../support/waitFor.js"
 
@@ -112,6 +112,29 @@ plugins:
   })
 
   // After the usage test, whose totals must count its two chats only.
+  it("stream read whole: same text", async () => {
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "client-key", maxRetries: 0 })
+    const read = async (writes: WritePattern) => {
+      upstream.enqueue({ fixture: "openai/chat-completions/text-stream-usage.sse", writes })
+      const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }], stream: true })
+      let text = ""
+      let usageChunks = 0
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? ""
+        if (chunk.usage) usageChunks++
+      }
+      return { text, usageChunks }
+    }
+
+    // A single write relays most events as the upstream's bytes, and 7-byte writes parse every event.
+    const whole = await read("single")
+    const bytewise = await read({ bytes: 7 })
+    expect(whole.text.length).toBeGreaterThan(0)
+    expect(whole.text).toBe(bytewise.text)
+    // The client did not ask for usage, so the usage chunk that Fluxen requested is left out.
+    expect(whole.usageChunks).toBe(0)
+  })
+
   it("estimates a token count", async () => {
     const content = "How many tokens does this question take?"
     const response = await fetch(`${url}/v1/messages/count_tokens`, {
