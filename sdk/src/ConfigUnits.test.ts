@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, JSONSchema, ParseResult, Schema } from "effect"
-import { DurationMillisBetween, MAX_TIMER_MILLIS, TimerMillis, TimerMillisOrZero } from "./ConfigUnits.js"
+import { DurationMillis, DurationMillisBetween, MAX_TIMER_MILLIS, TimerMillis, TimerMillisOrZero } from "./ConfigUnits.js"
 
 /** Returns the decoded milliseconds, or the messages of the failure. */
 const decode = (schema: Schema.Schema<number, number | string>, input: unknown): number | ReadonlyArray<string> =>
@@ -10,6 +10,25 @@ const decode = (schema: Schema.Schema<number, number | string>, input: unknown):
   })
 
 const tooLong = "Expected a duration of at most 2147483647 milliseconds (about 24.8 days, the longest a timer can wait)"
+
+describe("DurationMillis", () => {
+  it("reads numbers and text with units", () => {
+    expect(decode(DurationMillis, 0)).toBe(0)
+    expect(decode(DurationMillis, 1500)).toBe(1_500)
+    expect(decode(DurationMillis, "2 minutes")).toBe(120_000)
+    expect(decode(DurationMillis, Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it.each([
+    [-5, "-5"],
+    [Number.NaN, "NaN"],
+    [Number.NEGATIVE_INFINITY, "-Infinity"],
+    ["-1 second", '"-1 second"'],
+    [" -0 seconds", '" -0 seconds"']
+  ])("rejects %s instead of zero", (input, shown) => {
+    expect(decode(DurationMillis, input)).toEqual([`Expected a duration of 0 or more, such as 1500 (milliseconds) or "30 seconds", got ${shown}`])
+  })
+})
 
 describe("TimerMillis", () => {
   it("accepts 1 ms to 2^31 - 1 ms", () => {

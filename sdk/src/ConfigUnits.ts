@@ -4,10 +4,17 @@ import { Duration, Option, ParseResult, Schema } from "effect"
 /**
  * A duration written as milliseconds (`1500`) or as text with a unit
  * (`"30 seconds"`, `"500 millis"`, `"2 minutes"`), decoded to milliseconds.
+ * It rejects a negative duration and NaN, which Effect's `Duration` would
+ * read as 0, and accepts an infinite one (`.inf` in YAML). A setting that
+ * a timer waits for uses {@link TimerMillis} instead.
  */
 export const DurationMillis = Schema.transformOrFail(Schema.Union(Schema.Number, Schema.String), Schema.Number, {
   strict: true,
   decode: (input, _, ast) => {
+    if (typeof input === "number" ? !(input >= 0) : /^\s*-/.test(input)) {
+      const shown = typeof input === "number" ? String(input) : JSON.stringify(input)
+      return ParseResult.fail(new ParseResult.Type(ast, input, `Expected a duration of 0 or more, such as 1500 (milliseconds) or "30 seconds", got ${shown}`))
+    }
     const duration = Duration.decodeUnknown(input)
     return Option.match(duration, {
       onNone: () =>
@@ -50,9 +57,9 @@ const inMilliseconds = (millis: number) => (millis === 1 ? "1 millisecond" : `${
 
 /**
  * Builds a duration schema like {@link DurationMillis} that accepts `minimum` to `maximum` milliseconds.
- * It rejects a negative number, negative text such as "-1 second" and NaN, which {@link DurationMillis}
- * reads as 0. `maximumInWords` explains the upper bound in the message and in the JSON Schema, such as
- * "about 24.8 days, the longest a timer can wait".
+ * A negative number, negative text such as "-1 second" and NaN fail with the message for a duration
+ * below `minimum`. `maximumInWords` explains the upper bound in the message and in the JSON Schema, such
+ * as "about 24.8 days, the longest a timer can wait".
  *
  * NOTE: JSON Schema cannot bound a duration written with a unit, so an editor accepts "30 days" where
  * the decoder rejects it.
