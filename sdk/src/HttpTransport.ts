@@ -39,7 +39,13 @@ export interface UpstreamResponse {
   readonly body: AsyncIterable<Uint8Array>
   /** Reads the whole body. */
   readonly bytes: () => Promise<Uint8Array>
-  /** Releases the connection without reading the rest of the body. */
+  /**
+   * Releases the connection without reading the rest of the body. A body
+   * read or `bytes()` call that is waiting for data rejects at once with an
+   * `UpstreamUnreachableError` whose reason is "the request was cancelled",
+   * so a cut-off body never looks complete. Calling it after the body ended
+   * or failed does nothing.
+   */
   readonly discard: () => void
 }
 

@@ -119,6 +119,11 @@ export class DispatchedCall implements Dispatcher.DispatchHandler {
       this.onFailure(this.mapError(error))
       return
     }
+    this.failReaders(error)
+  }
+
+  /** Rejects a waiting `bytes()` call and wakes a waiting body iterator, which then throws the failure. */
+  private failReaders(error: unknown): void {
     const collector = this.collector
     if (collector !== undefined) {
       this.collector = undefined
@@ -187,10 +192,14 @@ export class DispatchedCall implements Dispatcher.DispatchHandler {
 
   private discard(): void {
     if (this.ended || this.failure !== undefined) return
-    this.failure = new errors.RequestAbortedError()
+    const error = new errors.RequestAbortedError()
+    this.failure = error
     this.release()
-    this.controller?.abort(this.failure as Error)
+    // undici reports this abort to `onResponseError`, but `fail` ignores it because the failure is
+    // already set, so the readers waiting for the body are failed here.
+    this.controller?.abort(error)
     this.chunks = []
     this.queuedBytes = 0
+    this.failReaders(error)
   }
 }

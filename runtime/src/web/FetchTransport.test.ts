@@ -6,6 +6,8 @@ import { makeFetchTransport } from "./FetchTransport.js"
 
 /** Maximum wait for the upstream connection to close, in milliseconds. */
 const CLOSE_BOUND_MS = 2_000
+/** Maximum wait for a read to settle after `discard()`, in milliseconds. */
+const SETTLE_BOUND_MS = 1_000
 /** How long `/late-headers` waits before it sends the status line, in milliseconds. */
 const HEADERS_DELAY_MS = 300
 
@@ -76,6 +78,16 @@ const settle = (promise: Promise<unknown>): Promise<unknown> =>
     (error: unknown) => error
   )
 
+/** Resolves like `settle`, and rejects if `promise` is still pending after `boundMs`. */
+const settleWithin = (promise: Promise<unknown>, boundMs: number): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`The read was still pending ${boundMs} ms after discard().`)), boundMs)
+    void settle(promise).then((outcome) => {
+      clearTimeout(timer)
+      resolve(outcome)
+    })
+  })
+
 describe.each(fetches)("fetch transport, %s", (_, fetchFn) => {
   const transport = makeFetchTransport(fetchFn)
 
@@ -117,6 +129,37 @@ describe.each(fetches)("fetch transport, %s", (_, fetchFn) => {
 
     response.discard()
 
+    await upstreamClosed(upstreamRequest)
+  })
+
+  it("discard fails a waiting body read", async () => {
+    const upstreamRequest = request("/stream", new AbortController().signal)
+    const response = await transport.send(upstreamRequest)
+    const chunks = response.body[Symbol.asyncIterator]()
+    await chunks.next()
+    const pendingRead = settleWithin(chunks.next(), SETTLE_BOUND_MS)
+    // Lets the read reach its wait for the next chunk.
+    await later(50)
+
+    response.discard()
+
+    const failure = await pendingRead
+    expect((failure as { _tag?: string })._tag).toBe("UpstreamUnreachableError")
+    expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
+    await upstreamClosed(upstreamRequest)
+  })
+
+  it("discard fails a waiting bytes()", async () => {
+    const upstreamRequest = request("/stream", new AbortController().signal)
+    const response = await transport.send(upstreamRequest)
+    const pendingBytes = settleWithin(response.bytes(), SETTLE_BOUND_MS)
+    await later(50)
+
+    response.discard()
+
+    const failure = await pendingBytes
+    expect((failure as { _tag?: string })._tag).toBe("UpstreamUnreachableError")
+    expect((failure as { reason?: string }).reason).toBe("the request was cancelled")
     await upstreamClosed(upstreamRequest)
   })
 

@@ -25,6 +25,13 @@ class IdleTimeout {
   constructor(readonly phase: "headers" | "body") {}
 }
 
+/** The abort reason of `discard()`, reported as a cancelled request as the Node transport does. */
+class Discarded extends DOMException {
+  constructor() {
+    super("The response was discarded.", "AbortError")
+  }
+}
+
 const describeFailure = (cause: unknown): string => {
   const text = String((cause as { message?: unknown })?.message ?? cause).toLowerCase()
   if (text.includes("refused")) return "the connection was refused"
@@ -65,7 +72,9 @@ const send = async (fetchFn: typeof globalThis.fetch, request: UpstreamRequest):
     if (reason instanceof IdleTimeout) {
       return new UpstreamTimeoutError({ provider: request.provider, phase: reason.phase, timeoutMs: request.idleTimeoutMs })
     }
-    if (request.signal.aborted) return new UpstreamUnreachableError({ provider: request.provider, reason: "the request was cancelled" })
+    if (reason instanceof Discarded || request.signal.aborted) {
+      return new UpstreamUnreachableError({ provider: request.provider, reason: "the request was cancelled" })
+    }
     return new UpstreamUnreachableError({ provider: request.provider, reason: describeFailure(cause) })
   }
 
@@ -139,7 +148,7 @@ const send = async (fetchFn: typeof globalThis.fetch, request: UpstreamRequest):
     headers,
     body: chunks(),
     bytes,
-    discard: () => abort(new DOMException("The response was discarded.", "AbortError"))
+    discard: () => abort(new Discarded())
   }
 }
 

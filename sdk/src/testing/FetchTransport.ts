@@ -135,6 +135,9 @@ export const makeFetchTransport = (options: FetchTransportOptions = {}): HttpTra
         }
         return joined
       },
+      // NOTE: a read that is waiting when discard() is called rejects with the reason "the connection
+      // failed or closed before the response completed", but the `UpstreamResponse.discard` contract
+      // and the runtime's transports give "the request was cancelled".
       discard: () => {
         release()
         controller.abort()
