@@ -12,8 +12,8 @@ export const DurationMillis = Schema.transformOrFail(Schema.Union(Schema.Number,
   strict: true,
   decode: (input, _, ast) => {
     if (typeof input === "number" ? !(input >= 0) : /^\s*-/.test(input)) {
-      const shown = typeof input === "number" ? String(input) : JSON.stringify(input)
-      return ParseResult.fail(new ParseResult.Type(ast, input, `Expected a duration of 0 or more, such as 1500 (milliseconds) or "30 seconds", got ${shown}`))
+      const inputText = typeof input === "number" ? String(input) : JSON.stringify(input)
+      return ParseResult.fail(new ParseResult.Type(ast, input, `Expected a duration of 0 or more, such as 1500 (milliseconds) or "30 seconds", got ${inputText}`))
     }
     const duration = Duration.decodeUnknown(input)
     return Option.match(duration, {
