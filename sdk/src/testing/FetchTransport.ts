@@ -53,6 +53,7 @@ export const makeFetchTransport = (options: FetchTransportOptions = {}): HttpTra
     const release = (): void => request.signal.removeEventListener("abort", onCallerAbort)
 
     let timedOut: UpstreamTimeoutError | undefined
+    let discarded = false
     let timer: ReturnType<typeof setTimeout> | undefined
     const armIdleTimer = (phase: "headers" | "body"): void => {
       timer = setTimeout(() => {
@@ -62,7 +63,11 @@ export const makeFetchTransport = (options: FetchTransportOptions = {}): HttpTra
       timer.unref?.()
     }
     const disarmIdleTimer = (): void => clearTimeout(timer)
-    const failure = (cause: unknown): UpstreamTimeoutError | UpstreamUnreachableError => timedOut ?? unreachable(request, cause)
+    const failure = (cause: unknown): UpstreamTimeoutError | UpstreamUnreachableError => {
+      if (timedOut !== undefined) return timedOut
+      if (discarded) return new UpstreamUnreachableError({ provider: request.provider, reason: "the request was cancelled" })
+      return unreachable(request, cause)
+    }
 
     let response: Response
     armIdleTimer("headers")
@@ -104,6 +109,8 @@ export const makeFetchTransport = (options: FetchTransportOptions = {}): HttpTra
           } finally {
             disarmIdleTimer()
           }
+          // A cancelled body reads as ended, so a discard is checked before `done` is trusted.
+          if (discarded) throw failure(undefined)
           if (read.done) break
           yield read.value
         }
@@ -135,12 +142,14 @@ export const makeFetchTransport = (options: FetchTransportOptions = {}): HttpTra
         }
         return joined
       },
-      // NOTE: a read that is waiting when discard() is called rejects with the reason "the connection
-      // failed or closed before the response completed", but the `UpstreamResponse.discard` contract
-      // and the runtime's transports give "the request was cancelled".
+      // A read that is waiting then fails as cancelled, as the `UpstreamResponse.discard` contract says.
+      // Cancelling the body closes the connection also where the abort alone does not reach a
+      // pending read (Node's fetch kept the socket open in a test).
       discard: () => {
+        discarded = true
         release()
         controller.abort()
+        reader?.cancel().catch(() => undefined)
       }
     }
   }
