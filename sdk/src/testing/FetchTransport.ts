@@ -142,9 +142,9 @@ export const makeFetchTransport = (options: FetchTransportOptions = {}): HttpTra
         }
         return joined
       },
-      // A read that is waiting then fails as cancelled, as the `UpstreamResponse.discard` contract says.
-      // Cancelling the body closes the connection also where the abort alone does not reach a
-      // pending read (Node's fetch kept the socket open in a test).
+      // A read that is waiting then fails as cancelled, as the `UpstreamResponse.discard` contract
+      // requires. The body is cancelled as well, because Deno's fetch can lose track of its signal
+      // after a garbage collection, and then only the cancel closes the connection.
       discard: () => {
         discarded = true
         release()
