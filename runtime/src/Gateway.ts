@@ -34,11 +34,12 @@ export interface Gateway {
 }
 
 /**
- * Builds a gateway from a configuration. Each plugin whose layer inputs equal those of its
- * entry in `previous` keeps that instance, and the others start in child scopes of the
- * current scope.
+ * Builds a gateway from a configuration. When a reload replaces `previous`, each plugin whose
+ * layer inputs equal those of its entry there keeps that instance, and the router takes over
+ * the health of the deployments whose provider plugin was kept. The other plugins start in
+ * child scopes of the current scope.
  */
-export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter, previous: ReadonlyArray<RunningPlugin> = []) =>
+export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter, previous?: Gateway) =>
   Effect.gen(function* () {
     const writer = yield* UsageWriter
     const store = yield* UsageStore
@@ -53,7 +54,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter, prev
       converted: loaded.converted ?? []
     }
 
-    const plugins = yield* startPlugins(config, previous, loadOptions)
+    const plugins = yield* startPlugins(config, previous?.plugins ?? [], loadOptions)
     const adapters = new Map<string, ProviderAdapter>()
     const pluginRoutes: Array<PluginRoute> = []
     const pluginMetrics: Array<MetricsPlugin> = []
@@ -74,7 +75,7 @@ export const makeGateway = (loaded: LoadedConfig, importer: ModuleImporter, prev
       }
     }
 
-    const router = new ModelRouter(config, adapters)
+    const router = new ModelRouter(config, adapters, previous?.router)
     // The pipeline observes every fiber it runs and handles its failure, so the runtime's own
     // "unhandled error" debug line would only repeat each rejected request.
     const runtime = yield* Effect.withUnhandledErrorLogLevel(Effect.runtime<never>(), Option.none())

@@ -13,7 +13,6 @@ import * as Path from "node:path"
 import type { LoadedConfig } from "./config/loadConfig.js"
 import { makeGateway, type Gateway } from "./Gateway.js"
 import type { ModuleImporter } from "./plugins/PluginLoader.js"
-import type { RunningPlugin } from "./plugins/RunningPlugins.js"
 import type { LostUsageRecords } from "./usage/lostRecordsExitStatus.js"
 import { UsageDatabase, type SqliteDriver } from "./usage/UsageDatabase.js"
 import { UsageStore } from "./usage/UsageStore.js"
@@ -32,11 +31,12 @@ export interface BuiltGateway {
   /** The usage store and writer, for tools and tests that read usage back. */
   readonly services: Context.Context<UsageStore | UsageWriter>
   /**
-   * Builds another gateway on the same services (for reloads). It keeps the instances of
-   * `previous` whose layer inputs did not change, and starts the other plugins in the scope
-   * that the first gateway's plugins live in.
+   * Builds another gateway on the same services (for reloads). It keeps the plugin instances of
+   * `previous` whose layer inputs did not change, and takes over the health of the deployments
+   * whose provider it kept. It starts the other plugins in the scope that the first gateway's
+   * plugins live in.
    */
-  readonly makeGateway: (loaded: LoadedConfig, previous: ReadonlyArray<RunningPlugin>) => Effect.Effect<Gateway, unknown>
+  readonly makeGateway: (loaded: LoadedConfig, previous: Gateway) => Effect.Effect<Gateway, unknown>
   /** Writes buffered usage records now. */
   readonly flushUsage: Effect.Effect<void>
   /**
@@ -78,9 +78,9 @@ export const buildGateway = (loaded: LoadedConfig, options: BuildOptions) =>
     const services = yield* Layer.build(Layer.merge(usage, options.transport))
     // Each plugin's scope is a child of this one. It closes before the services above, because it was opened after them.
     const pluginScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
-    const startGateway = (next: LoadedConfig, previous: ReadonlyArray<RunningPlugin>) =>
+    const startGateway = (next: LoadedConfig, previous: Gateway | undefined) =>
       Effect.provide(makeGateway(next, options.importer, previous), services).pipe(Scope.extend(pluginScope))
-    const gateway = yield* startGateway(loaded, [])
+    const gateway = yield* startGateway(loaded, undefined)
     const writer = Context.get(services, UsageWriter)
     const built: BuiltGateway = {
       gateway,

@@ -4,7 +4,9 @@
  * arrives after the swap, while the old one finishes its in-flight
  * requests and streams (up to the shutdown deadline). The new gateway
  * keeps each plugin instance whose configuration did not change, and the
- * old instances of the others close once the old gateway has finished. A
+ * old instances of the others close once the old gateway has finished. Its
+ * router takes over the health (cooldowns and latency averages) of the
+ * deployments whose provider it kept. A
  * configuration that fails to load or start leaves the running gateway and
  * all of its plugins in place.
  */
@@ -83,7 +85,7 @@ export const reloadGateway = (
     }
     // A failed start has closed the plugins it started, and the running gateway's stay open.
     const previous = slot.current
-    const next = yield* Effect.either(built.makeGateway(loaded.right, previous.plugins))
+    const next = yield* Effect.either(built.makeGateway(loaded.right, previous))
     if (next._tag === "Left") {
       yield* Effect.logError("The reloaded configuration failed to start; the running configuration stays in use").pipe(
         Effect.annotateLogs("error", String((next.left as { message?: unknown }).message ?? next.left))

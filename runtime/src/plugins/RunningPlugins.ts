@@ -10,6 +10,7 @@ import type { FluxenConfig, PluginEntry } from "../config/FluxenConfig.js"
 import { convertedUnder } from "../config/decodeWithEnvText.js"
 import { formatPath, type ConvertedValue } from "../config/interpolateEnv.js"
 import { makeHookStats, type HookStats } from "./HookChain.js"
+import { layerInputs } from "./layerInputs.js"
 import { loadPlugin, type LoadedPlugin, type PluginLoadOptions, type PluginRequest } from "./PluginLoader.js"
 import { PluginLoadError } from "./PluginLoadError.js"
 
@@ -36,21 +37,6 @@ export interface StartOptions extends PluginLoadOptions {
   /** The values in the whole configuration that `${VAR}` references turned from text into numbers or booleans. */
   readonly converted: ReadonlyArray<ConvertedValue>
 }
-
-/**
- * Returns what a plugin's layer can read, as JSON: its package, its instance name, its raw
- * section, the values in it that came from `${VAR}` references, and the configuration
- * directory (the `PluginHost` facts and the config it decodes).
- *
- * NOTE: this is complete only while the plugin contract stays as it is. A layer also gets the
- * host's `HttpTransport` and `SqlClient`, but those come from the `upstream` and `usage`
- * sections, which only a restart applies. Plugins exchange data per request, never services,
- * so a restart of one never needs a restart of another. Files that a plugin reads itself,
- * such as an ONNX model directory, are not compared. Keys of the section written in another
- * order count as a change.
- */
-const layerInputs = (request: PluginRequest, configDirectory: string): string =>
-  JSON.stringify([request.packageName, request.instanceName, configDirectory, request.config ?? null, request.converted ?? []])
 
 /**
  * Starts the plugins of `config` in a child scope each of the current scope, reusing the

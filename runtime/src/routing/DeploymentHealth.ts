@@ -1,7 +1,8 @@
 /**
  * What the router remembers about each deployment: recent failures, for the
  * cooldown, and an exponentially weighted average of the time to first
- * byte, for the `latency` strategy. One instance per gateway, in memory.
+ * byte, for the `latency` strategy. One instance per gateway, in memory. A
+ * reload's gateway takes over the states of the deployments it keeps.
  */
 export interface CooldownPolicy {
   /** Failures within `windowMs` that put a deployment in cooldown. */
@@ -24,6 +25,25 @@ export class DeploymentHealth {
   private readonly states = new Map<string, HealthState>()
 
   constructor(private readonly policy: CooldownPolicy) {}
+
+  /**
+   * Takes over the state of each deployment in `ids` from `previous`, the health of the gateway
+   * that a reload replaces. Call it before the first request, because it replaces states.
+   * With the same cooldown policy, both gateways share each state object, so the outcomes of
+   * the requests that the old gateway still finishes count here too. With another policy, the
+   * failures and cooldowns were counted against the old thresholds, so they start fresh and
+   * only the latency average carries over.
+   */
+  carryOver(previous: DeploymentHealth, ids: ReadonlySet<string>): void {
+    const samePolicy =
+      previous.policy.failures === this.policy.failures &&
+      previous.policy.windowMs === this.policy.windowMs &&
+      previous.policy.durationMs === this.policy.durationMs
+    for (const [id, state] of previous.states) {
+      if (!ids.has(id)) continue
+      this.states.set(id, samePolicy ? state : { failureTimes: [], cooldownUntil: 0, latencyMs: state.latencyMs })
+    }
+  }
 
   private state(id: string): HealthState {
     let state = this.states.get(id)

@@ -34,9 +34,16 @@ export class ModelRouter {
   private readonly plans = new Map<string, RoutePlan>()
   readonly health: DeploymentHealth
 
+  /**
+   * @param previous The router of the gateway that a reload replaces. The new router takes over
+   * the health of each deployment that a configured model still uses, unless the reload
+   * restarted its provider. A changed `config` of the provider may point at another endpoint
+   * or account, so such a deployment is measured again.
+   */
   constructor(
     private readonly config: FluxenConfig,
-    private readonly adapters: ReadonlyMap<string, ProviderAdapter>
+    private readonly adapters: ReadonlyMap<string, ProviderAdapter>,
+    previous?: ModelRouter
   ) {
     this.health = new DeploymentHealth({
       failures: config.routing.cooldown.failures,
@@ -47,6 +54,23 @@ export class ModelRouter {
       const plan = this.buildPlan(name, name)
       if (plan !== undefined) this.plans.set(name, plan)
     }
+    if (previous !== undefined) this.health.carryOver(previous.health, this.deploymentsKeptFrom(previous))
+  }
+
+  /**
+   * Returns the ids of the configured deployments whose provider has the same adapter instance
+   * in `previous`, which it has when the reload kept the provider's plugin. A deployment that
+   * only a `provider/model` request addresses is left out, because its plan has no other
+   * deployment and so never reads the health.
+   */
+  private deploymentsKeptFrom(previous: ModelRouter): Set<string> {
+    const ids = new Set<string>()
+    for (const plan of this.plans.values()) {
+      for (const deployment of plan.deployments) {
+        if (previous.adapters.get(deployment.provider) === deployment.adapter) ids.add(deployment.id)
+      }
+    }
+    return ids
   }
 
   private providerIdleTimeout(provider: string): number {

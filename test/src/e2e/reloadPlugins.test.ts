@@ -144,6 +144,19 @@ describe("plugin restarts on reload", () => {
     expect(upstream.requests.length).toBe(upstreamCalls + 1)
   })
 
+  it("reordered cache keys keep cache", async () => {
+    await start()
+    upstream.enqueue({ fixture: "openai/chat-completions/text.json" })
+    expect(await ask("Name a prime number.")).toBe("miss")
+
+    const log = await gateway.reload(configText(upstream.url, { cache: { ttl: CACHE_ENTRY.ttl, store: CACHE_ENTRY.store } }))
+
+    expect(log).toContain(`message="Configuration reloaded"`)
+    expect(labels(log, "plugins.restarted")).toEqual([])
+    expect(labels(log, "plugins.kept")).toEqual(["plugins.@fluxen/analyzer", "plugins.@fluxen/cache", "providers.openai"])
+    expect(await ask("Name a prime number.")).toBe("hit")
+  })
+
   it("added and removed plugins are logged", async () => {
     await start({ otel: { endpoint: `${upstream.url}/v1/traces` } })
 
