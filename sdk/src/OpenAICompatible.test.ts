@@ -133,6 +133,33 @@ const startFailure = async (transport: HttpTransportService) => {
   return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
 }
 
+describe("OpenAI-compatible stream requests", () => {
+  /** Starts a chat stream with `streamUsage` and returns the JSON body the upstream received. */
+  const sentBody = async (streamUsage: boolean, streamOptions: unknown) => {
+    let body: unknown
+    const { transport } = streaming([delta("a") + finish])
+    const recording: HttpTransportService = {
+      send: (upstreamRequest) => {
+        body = JSON.parse(upstreamRequest.body as string)
+        return transport.send(upstreamRequest)
+      }
+    }
+    const adapter = makeOpenAICompatibleAdapter({ provider: "mistral", baseUrl: "http://127.0.0.1:9/v1", streamUsage }, recording)
+    await Effect.runPromise(adapter.chatStream({ ...request, stream: true, stream_options: streamOptions } as ChatRequest, context))
+    return body as { stream_options?: unknown }
+  }
+
+  it("stream usage: asked for", async () => {
+    expect((await sentBody(true, undefined)).stream_options).toEqual({ include_usage: true })
+    expect((await sentBody(true, { include_usage: false })).stream_options).toEqual({ include_usage: true })
+  })
+
+  it("no stream usage: options left out", async () => {
+    expect(await sentBody(false, { include_usage: true })).not.toHaveProperty("stream_options")
+    expect(await sentBody(false, undefined)).not.toHaveProperty("stream_options")
+  })
+})
+
 describe("OpenAI-compatible streams", () => {
   it("batches: one per network read", async () => {
     const reads = [delta("a") + delta("b"), delta("c") + finish + "data: [DONE]\n\n"]

@@ -283,10 +283,13 @@ export const makeOpenAICompatibleAdapter = (
     events: chunkedEvents(() => chunks)
   })
 
-  const withStreamUsage = <R extends { readonly stream_options?: unknown }>(request: R, model: string) =>
-    streamUsage
-      ? { ...request, model, stream: true, stream_options: { ...(request.stream_options as object | null), include_usage: true } }
-      : { ...request, model, stream: true }
+  // A server without streamed usage gets no `stream_options` at all, because some of them (Mistral)
+  // reject the field, even when the client sent it.
+  const withStreamUsage = <R extends { readonly stream_options?: unknown }>(request: R, model: string) => {
+    if (streamUsage) return { ...request, model, stream: true, stream_options: { ...(request.stream_options as object | null), include_usage: true } }
+    const { stream_options: _ignored, ...rest } = request
+    return { ...rest, model, stream: true }
+  }
 
   // A request that already names the upstream model and sets `stream: false` is sent as it is, without a copy.
   // Without the field it gets one, because some compatible servers stream by default.
