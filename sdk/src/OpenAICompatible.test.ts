@@ -133,6 +133,26 @@ const startFailure = async (transport: HttpTransportService) => {
   return Exit.isFailure(exit) ? Cause.failureOption(exit.cause).pipe(Option.getOrUndefined) : undefined
 }
 
+describe("OpenAI-compatible tool call deltas", () => {
+  const mistralCall = 'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"gSIMJiOkT","function":{"name":"weather","arguments":"{}"}}]},"finish_reason":null}]}\n\n'
+
+  const relayedCalls = async (completeToolCallDeltas: boolean) => {
+    const adapter = makeOpenAICompatibleAdapter({ provider: "mistral", baseUrl: "http://127.0.0.1:9/v1", completeToolCallDeltas }, streaming([mistralCall + finish]).transport)
+    const result = await Effect.runPromise(adapter.chatStream(request, context))
+    const data: Array<string> = []
+    for await (const event of result.events) data.push(event.data)
+    return JSON.parse(data[0]!).choices[0].delta.tool_calls
+  }
+
+  it("missing fields: filled in", async () => {
+    expect(await relayedCalls(true)).toEqual([{ id: "gSIMJiOkT", index: 0, type: "function", function: { name: "weather", arguments: "{}" } }])
+  })
+
+  it("option off: chunk as sent", async () => {
+    expect(await relayedCalls(false)).toEqual([{ id: "gSIMJiOkT", function: { name: "weather", arguments: "{}" } }])
+  })
+})
+
 describe("OpenAI-compatible stream requests", () => {
   /** Starts a chat stream with `streamUsage` and returns the JSON body the upstream received. */
   const sentBody = async (streamUsage: boolean, streamOptions: unknown) => {

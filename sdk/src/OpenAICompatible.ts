@@ -27,6 +27,7 @@ import { LazyStreamEvent, looksLikeJsonObject, notableContent } from "./LazyStre
 import { findPlainEventRun } from "./plainEventRun.js"
 import { SseParser, type SseEvent } from "./Sse.js"
 import { SseBytes } from "./SseBytes.js"
+import { ToolCallDeltaFields } from "./ToolCallDeltaFields.js"
 import { scanUsageObject } from "./usageScan.js"
 import { readStreamStart } from "./StreamStart.js"
 import { responsesStreamError } from "./ResponsesStreamError.js"
@@ -56,6 +57,12 @@ export interface OpenAICompatibleOptions {
    * not `baseUrl + "/" + operation` (Azure's deployment URLs).
    */
   readonly buildUrl?: (operation: OpenAIOperation, upstreamModel: string) => string
+  /**
+   * Whether streamed tool calls may lack the `index` and `type` fields that
+   * OpenAI's clients need (Mistral's do). The adapter then fills them in
+   * (see `ToolCallDeltaFields`), and parses each chunk with a tool call.
+   */
+  readonly completeToolCallDeltas?: boolean
 }
 
 export type OpenAIOperation = "chat/completions" | "completions" | "responses" | "embeddings" | "models"
@@ -79,6 +86,7 @@ export const makeOpenAICompatibleAdapter = (
   const baseUrl = options.baseUrl.replace(/\/+$/, "")
   const authStyle = options.authStyle ?? "bearer"
   const streamUsage = options.streamUsage ?? true
+  const completeToolCallDeltas = options.completeToolCallDeltas ?? false
   const passthroughEndpoints = new Set<PassthroughEndpoint>(options.passthrough ?? ["completions", "responses"])
 
   const baseHeaders: Record<string, string> = {
@@ -159,7 +167,8 @@ export const makeOpenAICompatibleAdapter = (
     endpoint: PassthroughEndpoint | "chat",
     headers: UpstreamResponse["headers"],
     end: { seen: boolean },
-    first: boolean
+    first: boolean,
+    toolCalls: ToolCallDeltaFields | undefined
   ): StreamEvent => {
     if (event.data === "[DONE]") {
       end.seen = true
@@ -167,7 +176,7 @@ export const makeOpenAICompatibleAdapter = (
     }
     if (endpoint !== "responses") {
       const content = notableContent(event.data)
-      if (content !== "parse") {
+      if (content !== "parse" && (toolCalls === undefined || !event.data.includes('"tool_calls"'))) {
         // Checked by its first and last characters only, so a cut or non-JSON event still
         // ends the stream. Anything else wrong in it shows when its payload is read.
         if (!looksLikeJsonObject(event.data)) throw invalidEvent()
@@ -195,9 +204,8 @@ export const makeOpenAICompatibleAdapter = (
     if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
     const usage = readUsageFrom(endpoint, json, options.usageQuirks)
     const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
-    return event.event === undefined
-      ? { data: event.data, json, usage, usageOnly }
-      : { event: event.event, data: event.data, json, usage, usageOnly }
+    const data = toolCalls !== undefined && toolCalls.fill(json) ? JSON.stringify(json) : event.data
+    return event.event === undefined ? { data, json, usage, usageOnly } : { event: event.event, data, json, usage, usageOnly }
   }
 
   /**
@@ -219,7 +227,9 @@ export const makeOpenAICompatibleAdapter = (
   async function* readChunks(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamChunk> {
     const parser = new SseParser()
     const end = { seen: false }
-    const relayPlain = endpoint !== "responses"
+    // Chunks whose tool calls get fields filled in are parsed, so such a stream is never relayed as bytes.
+    const toolCalls = completeToolCallDeltas && endpoint === "chat" ? new ToolCallDeltaFields() : undefined
+    const relayPlain = endpoint !== "responses" && toolCalls === undefined
     let eventCount = 0
     let first = true
     let finished = false
@@ -240,7 +250,7 @@ export const makeOpenAICompatibleAdapter = (
         const batch: Array<StreamEvent> = []
         try {
           for (const event of parser.push(rest)) {
-            batch.push(toEvent(event, endpoint, response.headers, end, first))
+            batch.push(toEvent(event, endpoint, response.headers, end, first, toolCalls))
             first = false
           }
         } catch (error) {

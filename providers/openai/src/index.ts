@@ -62,7 +62,8 @@ export default definePlugin({
               headers,
               streamUsage: config.streamUsage ?? preset.streamUsage,
               passthrough: config.passthrough ?? preset.passthrough,
-              ...(preset.usageQuirks === undefined ? {} : { usageQuirks: preset.usageQuirks })
+              ...(preset.usageQuirks === undefined ? {} : { usageQuirks: preset.usageQuirks }),
+              ...(preset.completeToolCallDeltas === undefined ? {} : { completeToolCallDeltas: preset.completeToolCallDeltas })
             },
             transport
           )

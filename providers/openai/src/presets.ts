@@ -12,14 +12,17 @@ export interface Preset {
   readonly streamUsage: boolean
   readonly passthrough: ReadonlyArray<PassthroughEndpoint>
   readonly usageQuirks?: UsageQuirks
+  /** Whether streamed tool calls lack the `index` and `type` that OpenAI's clients need, so the adapter adds them. */
+  readonly completeToolCallDeltas?: boolean
 }
 
 export const presets = {
   openai: { baseUrl: "https://api.openai.com/v1", authStyle: "bearer", streamUsage: true, passthrough: ["completions", "responses"] },
   // Groq reports usage on the finish chunk, both as `usage` and under `x_groq.usage`.
   groq: { baseUrl: "https://api.groq.com/openai/v1", authStyle: "bearer", streamUsage: true, passthrough: [] },
-  // Mistral sends usage with the finish chunk unasked and rejects unknown request fields.
-  mistral: { baseUrl: "https://api.mistral.ai/v1", authStyle: "bearer", streamUsage: false, passthrough: [] },
+  // Mistral sends usage with the finish chunk unasked and rejects unknown request fields. Its
+  // streamed tool calls come whole, without `index` and `type`.
+  mistral: { baseUrl: "https://api.mistral.ai/v1", authStyle: "bearer", streamUsage: false, passthrough: [], completeToolCallDeltas: true },
   // DeepSeek counts cache hits in `prompt_cache_hit_tokens`, which usage normalization reads.
   deepseek: { baseUrl: "https://api.deepseek.com/v1", authStyle: "bearer", streamUsage: true, passthrough: ["completions"] },
   together: { baseUrl: "https://api.together.xyz/v1", authStyle: "bearer", streamUsage: true, passthrough: ["completions"] },

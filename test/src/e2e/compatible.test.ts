@@ -127,6 +127,26 @@ describe("OpenAI-compatible presets and Azure", () => {
     expect(record.usageEstimated).toBe(false)
   })
 
+  it("mistral tool call: SDK helper gets it", async () => {
+    upstream.enqueue({ fixture: "openai-compatible/chat-completions/mistral-tool-call-stream.chunks.txt", writes: "single" })
+    // The stream helper joins tool call deltas by `index`, which Mistral does not send.
+    const completion = await client.chat.completions
+      .stream({
+        model: "mistral-small-latest",
+        messages: [{ role: "user", content: "Weather in San Francisco?" }],
+        tools,
+        stream_options: { include_usage: true }
+      })
+      .finalChatCompletion()
+
+    const call = completion.choices[0]!.message.tool_calls![0] as { type: string; function: { name: string; arguments: string } }
+    expect(call.type).toBe("function")
+    expect(call.function.name).toBe("weather")
+    expect(JSON.parse(call.function.arguments)).toEqual({ location: "San Francisco" })
+    // Mistral rejects `stream_options`, so the client's own is not forwarded either.
+    expect((upstream.requests.at(-1)!.json as Record<string, unknown>)["stream_options"]).toBeUndefined()
+  })
+
   it("openrouter 429 keeps its numeric code and status", async () => {
     upstream.enqueue({ fixture: "openai-compatible/chat-completions/error-429-openrouter.json", headers: { "retry-after": "7" } })
     const response = await fetch(`${gateway.baseURL}/chat/completions`, {
