@@ -69,6 +69,28 @@ export type OpenAIOperation = "chat/completions" | "completions" | "responses" |
 
 const decoder = new TextDecoder()
 
+/** The state of one stream while the adapter reads it. */
+interface StreamReading {
+  readonly endpoint: PassthroughEndpoint | "chat"
+  readonly headers: UpstreamResponse["headers"]
+  /** True once `[DONE]` or a finish reason arrived. */
+  ended: boolean
+  /** True until the first event was read. */
+  first: boolean
+  readonly toolCalls: ToolCallDeltaFields | undefined
+  /**
+   * True when the adapter asked for usage that the client did not ask for. A chunk that carries
+   * both choices and usage (Groq's finish chunk) then reaches the client without its `usage`.
+   */
+  readonly hideUsage: boolean
+}
+
+/** Returns a chunk's JSON text without its top-level `usage`, which the client did not ask for. */
+const withoutUsage = (json: Record<string, unknown>): string => {
+  const { usage: _hidden, ...visible } = json
+  return JSON.stringify(visible)
+}
+
 const readUsageFrom = (endpoint: PassthroughEndpoint | "chat", json: any, quirks: UsageQuirks | undefined): Usage | undefined => {
   if (endpoint === "responses") {
     return json?.type === "response.completed" ? usageFromOpenAI(json.response?.usage, quirks) : undefined
@@ -158,20 +180,11 @@ export const makeOpenAICompatibleAdapter = (
    */
   const invalidEvent = () => new UpstreamProtocolError({ provider, message: "The upstream sent a stream event that is not valid JSON." })
 
-  /**
-   * Parses one event, and throws when it is invalid or carries an error. Sets `end.seen` on `[DONE]` or
-   * a finish reason. `first` is true for the stream's first event.
-   */
-  const toEvent = (
-    event: SseEvent,
-    endpoint: PassthroughEndpoint | "chat",
-    headers: UpstreamResponse["headers"],
-    end: { seen: boolean },
-    first: boolean,
-    toolCalls: ToolCallDeltaFields | undefined
-  ): StreamEvent => {
+  /** Parses one event, and throws when it is invalid or carries an error. Sets `reading.ended` on `[DONE]` or a finish reason. */
+  const toEvent = (event: SseEvent, reading: StreamReading): StreamEvent => {
+    const { endpoint, toolCalls } = reading
     if (event.data === "[DONE]") {
-      end.seen = true
+      reading.ended = true
       return { data: event.data, done: true }
     }
     if (endpoint !== "responses") {
@@ -180,7 +193,7 @@ export const makeOpenAICompatibleAdapter = (
         // Checked by its first and last characters only, so a cut or non-JSON event still
         // ends the stream. Anything else wrong in it shows when its payload is read.
         if (!looksLikeJsonObject(event.data)) throw invalidEvent()
-        if (content === "finish") end.seen = true
+        if (content === "finish") reading.ended = true
         return new LazyStreamEvent(event, invalidEvent)
       }
     }
@@ -194,17 +207,18 @@ export const makeOpenAICompatibleAdapter = (
       // A failure reported as the first event fails the provider call, before any byte reaches the
       // client, so routing may retry it. Later error events are part of the stream that the
       // Responses API's clients read, so they pass through.
-      const failure = first ? responsesStreamError(provider, headers, event, json, secrets) : undefined
+      const failure = reading.first ? responsesStreamError(provider, reading.headers, event, json, secrets) : undefined
       if (failure !== undefined) throw failure
     } else if (reportsStreamError(json)) {
       // NOTE: a usage object in an error chunk is dropped with the chunk, so the usage record then
       // has no provider usage for the tokens streamed before the failure.
-      throw upstreamErrorFromEvent(provider, headers, event.data, secrets)
+      throw upstreamErrorFromEvent(provider, reading.headers, event.data, secrets)
     }
-    if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) end.seen = true
+    if (Array.isArray(json?.choices) && json.choices.some((choice: any) => choice?.finish_reason)) reading.ended = true
     const usage = readUsageFrom(endpoint, json, options.usageQuirks)
     const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
-    const data = toolCalls !== undefined && toolCalls.fill(json) ? JSON.stringify(json) : event.data
+    const filled = toolCalls !== undefined && toolCalls.fill(json)
+    const data = reading.hideUsage && !usageOnly && json?.usage != null ? withoutUsage(json) : filled ? JSON.stringify(json) : event.data
     return event.event === undefined ? { data, json, usage, usageOnly } : { event: event.event, data, json, usage, usageOnly }
   }
 
@@ -224,14 +238,19 @@ export const makeOpenAICompatibleAdapter = (
    * completions stream, the plain events that start a read stay bytes (see `findPlainEventRun`),
    * and the events after them are parsed as one batch.
    */
-  async function* readChunks(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat"): AsyncGenerator<StreamChunk> {
+  async function* readChunks(response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat", hideUsage: boolean): AsyncGenerator<StreamChunk> {
     const parser = new SseParser()
-    const end = { seen: false }
+    const reading: StreamReading = {
+      endpoint,
+      headers: response.headers,
+      ended: false,
+      first: true,
+      toolCalls: completeToolCallDeltas && endpoint === "chat" ? new ToolCallDeltaFields() : undefined,
+      hideUsage
+    }
     // Chunks whose tool calls get fields filled in are parsed, so such a stream is never relayed as bytes.
-    const toolCalls = completeToolCallDeltas && endpoint === "chat" ? new ToolCallDeltaFields() : undefined
-    const relayPlain = endpoint !== "responses" && toolCalls === undefined
+    const relayPlain = endpoint !== "responses" && reading.toolCalls === undefined
     let eventCount = 0
-    let first = true
     let finished = false
     try {
       for await (const bytes of response.body) {
@@ -239,9 +258,9 @@ export const makeOpenAICompatibleAdapter = (
         const run = relayPlain && parser.betweenEvents ? findPlainEventRun(bytes) : undefined
         if (run !== undefined) {
           parser.skippedEvents()
-          if (run.finish) end.seen = true
+          if (run.finish) reading.ended = true
           eventCount += run.events
-          first = false
+          reading.first = false
           const plain = run.end === bytes.length ? bytes : bytes.subarray(0, run.end)
           yield new SseBytes(plain, run.events, invalidEvent)
           if (run.end === bytes.length) continue
@@ -250,8 +269,8 @@ export const makeOpenAICompatibleAdapter = (
         const batch: Array<StreamEvent> = []
         try {
           for (const event of parser.push(rest)) {
-            batch.push(toEvent(event, endpoint, response.headers, end, first, toolCalls))
-            first = false
+            batch.push(toEvent(event, reading))
+            reading.first = false
           }
         } catch (error) {
           // The events before the failing one reach the client first, as they would one by one.
@@ -267,7 +286,7 @@ export const makeOpenAICompatibleAdapter = (
         const mediaType = (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
         if (mediaType !== "text/event-stream") throw notAnEventStream(mediaType)
       }
-      if (!end.seen && endpoint !== "responses") {
+      if (!reading.ended && endpoint !== "responses") {
         throw new UpstreamUnreachableError({ provider, reason: "the stream ended before the answer was complete" })
       }
     } finally {
@@ -282,8 +301,8 @@ export const makeOpenAICompatibleAdapter = (
    * send to the next deployment. A read of only comment lines (OpenRouter's
    * keep-alives) makes no batch, so the wait goes on past it.
    */
-  const startChunks = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat") =>
-    readStreamStart(readChunks(response, endpoint))
+  const startChunks = (response: UpstreamResponse, endpoint: PassthroughEndpoint | "chat", hideUsage: boolean) =>
+    readStreamStart(readChunks(response, endpoint, hideUsage))
 
   /** Makes the result of a started stream, which can be read once, as events or as batches. */
   const streamResult = (response: UpstreamResponse, chunks: AsyncIterableIterator<StreamChunk>): StreamResult => ({
@@ -292,6 +311,10 @@ export const makeOpenAICompatibleAdapter = (
     headers: pickUpstreamHeaders(response.headers),
     events: chunkedEvents(() => chunks)
   })
+
+  /** Tells whether the adapter asks for streamed usage that the client did not ask for. */
+  const usageAddedFor = (request: { readonly stream_options?: unknown }): boolean =>
+    streamUsage && (request.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true
 
   // A server without streamed usage gets no `stream_options` at all, because some of them (Mistral)
   // reject the field, even when the client sent it.
@@ -315,7 +338,7 @@ export const makeOpenAICompatibleAdapter = (
   const chatStream = (request: ChatRequest, context: CallContext): Effect.Effect<StreamResult, ProviderError> =>
     fromPromise(async () => {
       const response = await send("chat/completions", withStreamUsage(request, context.upstreamModel), context, true)
-      return streamResult(response, await startChunks(response, "chat"))
+      return streamResult(response, await startChunks(response, "chat", usageAddedFor(request)))
     }, toProviderError)
 
   const embeddings = (request: EmbeddingsRequest, context: CallContext): Effect.Effect<JsonResult, ProviderError> =>
@@ -352,7 +375,8 @@ export const makeOpenAICompatibleAdapter = (
         // The Responses API always reports usage in `response.completed`.
         const body = endpoint === "completions" ? withStreamUsage(request as CompletionRequest, context.upstreamModel) : { ...request, model: context.upstreamModel }
         const response = await send(path, body, context, true)
-        return streamResult(response, await startChunks(response, endpoint))
+        const hideUsage = endpoint === "completions" && usageAddedFor(request as CompletionRequest)
+        return streamResult(response, await startChunks(response, endpoint, hideUsage))
       }
       return readJson(await send(path, { ...request, model: context.upstreamModel }, context, false), false)
     }, toProviderError)

@@ -80,9 +80,11 @@ describe("OpenAI-compatible presets and Azure", () => {
     })
     const calls: Array<{ name?: string | undefined; arguments?: string | undefined }> = []
     let finish: string | null = null
+    let usageChunks = 0
     for await (const chunk of stream) {
       for (const call of chunk.choices[0]?.delta.tool_calls ?? []) calls.push({ name: call.function?.name, arguments: call.function?.arguments })
       finish = chunk.choices[0]?.finish_reason ?? finish
+      if (chunk.usage) usageChunks++
     }
     const request = upstream.requests.at(-1)!
     expect(request.path).toBe("/groq/v1/chat/completions")
@@ -91,12 +93,30 @@ describe("OpenAI-compatible presets and Azure", () => {
     expect(calls).toHaveLength(1)
     expect(calls[0]!.arguments).toBe("{}")
     expect(finish).toBe("tool_calls")
+    // Fluxen asked for the usage, not the client, so the finish chunk reaches the client without it.
+    expect(usageChunks).toBe(0)
 
     const record = (await gateway.usageRecords()).at(-1)!
     expect(record.provider).toBe("groq")
     expect(record.status).toBe("ok")
     expect(record.promptTokens).toBeGreaterThan(0)
     expect(record.usageEstimated).toBe(false)
+  })
+
+  it("groq usage asked for: kept", async () => {
+    upstream.enqueue({ fixture: "openai-compatible/chat-completions/groq-tool-call-stream.chunks.txt", writes: "per-event" })
+    const stream = await client.chat.completions.create({
+      model: "llama-3.3-70b-versatile",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools,
+      stream: true,
+      stream_options: { include_usage: true }
+    })
+    const usages: Array<unknown> = []
+    for await (const chunk of stream) if (chunk.usage) usages.push(chunk.usage)
+
+    expect(usages).toHaveLength(1)
+    expect(usages[0]).toMatchObject({ prompt_tokens: 210, completion_tokens: 15 })
   })
 
   it("mistral stream without stream_options keeps its tool call and usage", async () => {
