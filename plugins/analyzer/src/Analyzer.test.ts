@@ -325,6 +325,8 @@ layer(analyzerLayer(), { excludeTestServices: true })("analyzer hooks", (it) => 
       expect(warnings[0]?.annotations.plugin).toBe("analyzer")
       expect(warnings[0]?.annotations.model).toBe("acme-large-1")
       expect(warnings[0]?.message).toMatch(/no price/)
+      expect(warnings[0]?.message).toContain("config.pricing.overrides of the analyzer's entry in plugins")
+      expect(warnings[0]?.message).not.toContain("fluxen.yaml")
     })
   )
 
@@ -604,6 +606,8 @@ describe("analyzer options", () => {
       expect(warnings).toHaveLength(1)
       expect(warnings[0]?.annotations.model).toBe("acme-cached-2")
       expect(warnings[0]?.message).toMatch(/no cacheWrite1h price/)
+      expect(warnings[0]?.message).toContain("config.pricing.overrides of the analyzer's entry in plugins")
+      expect(warnings[0]?.message).not.toContain("fluxen.yaml")
     })
   )
 

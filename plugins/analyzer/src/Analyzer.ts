@@ -231,11 +231,13 @@ export const makeRequestHooks = (options: AnalyzerOptions): RequestHooks => {
   }
 
   const warnUnpriced = warnOncePerModel(
-    "The model has no price, so its cost figures are recorded as null. Add it under pricing.overrides in fluxen.yaml."
+    "The model has no price, so its cost figures are recorded as null. Add its prices under config.pricing.overrides of the analyzer's entry in plugins."
   )
 
   const warnNoCacheWrite1hPrice = warnOncePerModel(
-    "The model has no cacheWrite1h price, so its 1-hour cache writes are priced at its cacheWrite price. Add cacheWrite1h under pricing.overrides in fluxen.yaml."
+    "The model has no cacheWrite1h price, so its 1-hour cache writes are priced at its cacheWrite price. " +
+      "Add the model under config.pricing.overrides of the analyzer's entry in plugins, with cacheWrite1h and its other prices, " +
+      "because an override replaces the shipped prices of the model."
   )
 
   /**

@@ -118,7 +118,7 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
 
   const staticKeyIsReadOnly = (id: string) =>
     new InvalidRequestError({
-      message: `The key '${id}' is declared in fluxen.yaml; change it there and restart.`,
+      message: `The key '${id}' is declared in the configuration file, so the API cannot change it. Change it there and reload.`,
       param: "id",
       code: "static_key"
     })
@@ -126,7 +126,7 @@ export const makeAdminRoutes = (options: AdminApiOptions): ReadonlyArray<PluginR
   const configTeam = (name: string) => options.configTeams.find((team) => team.name === name)
 
   const configTeamMessage = (name: string) =>
-    `The team '${name}' is declared in fluxen.yaml, so the API cannot change it. Edit its budgets and rate limits there and reload.`
+    `The team '${name}' is declared in the configuration file, so the API cannot change it. Edit its budgets and rate limits there and reload.`
 
   const configTeamIsReadOnly = (name: string) =>
     new InvalidRequestError({ message: configTeamMessage(name), param: "name", code: "static_team" })

@@ -36,7 +36,7 @@ export const makeAdminKeyCheck = (configured: Redacted.Redacted<string> | undefi
 
 /** The 401 message for each rejection, in words an operator can act on. */
 export const adminKeyRejectionMessage: Readonly<Record<AdminKeyRejection, string>> = {
-  not_configured: "The dashboard is disabled: set admin.key in fluxen.yaml to enable it.",
+  not_configured: "The dashboard is disabled because the configuration file does not set admin.key. Set it to enable the dashboard.",
   missing: "The dashboard needs the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
   invalid: "The admin key is invalid."
 }

@@ -56,7 +56,7 @@ const openAIError = (status: number, message: string, code: string, param: strin
   )
 
 const usageRejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
-  not_configured: "The usage totals need admin.key, which fluxen.yaml does not set.",
+  not_configured: "The usage totals need admin.key, which the configuration file does not set.",
   missing: "The usage totals need the admin key: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
   invalid: adminKeyRejectionMessage.invalid
 }

@@ -86,7 +86,7 @@ export const renderMetrics = (sources: MetricsSources, reportedProblems: Set<str
   })
 
 const rejectionMessages: Readonly<Record<AdminKeyRejection, string>> = {
-  not_configured: "The metrics need admin.key, which fluxen.yaml does not set.",
+  not_configured: "The metrics need admin.key, which the configuration file does not set.",
   missing:
     "The metrics need the admin key, because admin.protectMetrics is true: send 'Authorization: Bearer <admin.key>' or add ?key=<admin.key> to the URL.",
   invalid: adminKeyRejectionMessage.invalid
