@@ -44,3 +44,40 @@ describe("provider without a key", () => {
     expect(await warningsOf({ baseUrl: "http://127.0.0.1:8000/v1", authStyle: "none" })).toEqual([])
   })
 })
+
+describe("tool call delta fields", () => {
+  const chunk = 'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"id":"t1","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}\n\n'
+
+  /** Streams one tool call chunk without `index` through the plugin's adapter and returns the relayed tool call. */
+  const relayedCall = async (input: unknown) => {
+    const transport: HttpTransportService = {
+      send: async () => ({
+        status: 200,
+        headers: { "content-type": "text/event-stream" },
+        body: (async function* () {
+          yield new TextEncoder().encode(chunk)
+        })(),
+        bytes: async () => new TextEncoder().encode(chunk),
+        discard: () => {}
+      })
+    }
+    const services = Layer.mergeAll(
+      Layer.succeed(HttpTransport, transport),
+      Layer.succeed(PluginHost, { instanceName: "local", packageName: plugin.name, configDirectory: "." })
+    )
+    const layer = plugin.layer(Either.getOrThrow(decode(input))) as Layer.Layer<Plugin, unknown, HttpTransport | PluginHost>
+    const { provider } = await Effect.runPromise(Effect.provide(Plugin, Layer.provide(layer, services)))
+    const context = { requestId: "r", upstreamModel: "m", signal: new AbortController().signal, idleTimeoutMs: 1_000, clientHeaders: { get: () => undefined } }
+    const result = await Effect.runPromise(provider!.chatStream({ model: "m", messages: [{ role: "user", content: "hi" }] } as never, context))
+    for await (const event of result.events) return JSON.parse(event.data).choices[0].delta.tool_calls[0]
+    return undefined
+  }
+
+  it("setting on: fields added", async () => {
+    expect(await relayedCall({ baseUrl: "http://127.0.0.1:9/v1", apiKey: "k", completeToolCallDeltas: true })).toMatchObject({ index: 0, type: "function" })
+  })
+
+  it("default preset: chunk unchanged", async () => {
+    expect(await relayedCall({ baseUrl: "http://127.0.0.1:9/v1", apiKey: "k" })).not.toHaveProperty("index")
+  })
+})

@@ -23,7 +23,9 @@ export const OpenAIProviderConfig = Schema.Struct({
   /** Set to false for servers that reject `stream_options.include_usage`; Fluxen then counts streamed tokens itself when no usage arrives. */
   streamUsage: Schema.optional(Schema.Boolean),
   /** Which of `/v1/completions` and `/v1/responses` the server offers. */
-  passthrough: Schema.optional(Schema.Array(Schema.Literal("completions", "responses")))
+  passthrough: Schema.optional(Schema.Array(Schema.Literal("completions", "responses"))),
+  /** Set to true for servers whose streamed tool calls lack `index` and `type`; Fluxen then adds them. */
+  completeToolCallDeltas: Schema.optional(Schema.Boolean)
 })
 export type OpenAIProviderConfig = typeof OpenAIProviderConfig.Type
 
@@ -63,7 +65,7 @@ export default definePlugin({
               streamUsage: config.streamUsage ?? preset.streamUsage,
               passthrough: config.passthrough ?? preset.passthrough,
               ...(preset.usageQuirks === undefined ? {} : { usageQuirks: preset.usageQuirks }),
-              ...(preset.completeToolCallDeltas === undefined ? {} : { completeToolCallDeltas: preset.completeToolCallDeltas })
+              completeToolCallDeltas: config.completeToolCallDeltas ?? preset.completeToolCallDeltas ?? false
             },
             transport
           )
