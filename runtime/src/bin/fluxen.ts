@@ -54,9 +54,10 @@ const start = Effect.gen(function* () {
       let lostUsageRecords = (): LostUsageRecords => ({ dropped: 0, unrecordedRequests: 0 })
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => lostRecordsExitStatus(lostUsageRecords())).pipe(
-          Effect.map((status) => {
+          Effect.tap((status) => {
             if (status !== 0) process.exitCode = status
-          })
+          }),
+          Effect.flatMap((status) => Effect.logInfo("Fluxen stopped").pipe(Effect.annotateLogs("exit.status", status)))
         )
       )
       const running = yield* startNodeGateway(loaded, {
@@ -71,7 +72,21 @@ const start = Effect.gen(function* () {
         Runtime.runFork(runtime)(Effect.zipRight(Effect.logInfo("SIGHUP received; reloading the configuration"), reload))
       }
       process.on("SIGHUP", onHangup)
-      yield* Effect.addFinalizer(() => Effect.sync(() => process.off("SIGHUP", onHangup)))
+      // runMain's own listeners start the shutdown; these only log it, once.
+      const onStop = (signal: NodeJS.Signals) => {
+        process.off("SIGINT", onStop)
+        process.off("SIGTERM", onStop)
+        Runtime.runFork(runtime)(Effect.logInfo("Stop signal received; shutting down").pipe(Effect.annotateLogs("signal", signal)))
+      }
+      process.on("SIGINT", onStop)
+      process.on("SIGTERM", onStop)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          process.off("SIGHUP", onHangup)
+          process.off("SIGINT", onStop)
+          process.off("SIGTERM", onStop)
+        })
+      )
       return yield* Effect.never
     })
   ).pipe(Effect.provide(layerLogging(loaded.config.logging)))

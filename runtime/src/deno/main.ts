@@ -67,12 +67,15 @@ const serve = (loaded: LoadedConfig, args: Arguments) =>
         yield* Effect.logInfo("Fluxen is listening on Deno").pipe(
           Effect.annotateLogs({ url, providers: Object.keys(config.providers).join(","), storage: web.storage })
         )
-        yield* waitForStopSignal
+        const signal = yield* waitForStopSignal
+        yield* Effect.logInfo("Stop signal received; shutting down").pipe(Effect.annotateLogs("signal", signal))
         return web.lostUsageRecords
       })
     )
     // The scope has closed, so the usage writer has made its last flush.
-    return yield* lostRecordsExitStatus(lostUsageRecords())
+    const status = yield* lostRecordsExitStatus(lostUsageRecords())
+    yield* Effect.logInfo("Fluxen stopped").pipe(Effect.annotateLogs("exit.status", status))
+    return status
   }).pipe(
     Effect.catchTags({
       PluginLoadError: (error) => Effect.as(Effect.sync(() => console.error(error.message)), 1),

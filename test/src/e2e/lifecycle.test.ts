@@ -204,6 +204,9 @@ describe("process lifecycle", () => {
 
     expect(await exited).toBe(0)
     expect(output).toContain("OpenTelemetry export stopped")
+    expect(output).toMatch(/Stop signal received; shutting down.*signal=SIGTERM/)
+    // The last line says the process stopped, and with which status.
+    expect(output.trimEnd().split("\n").at(-1)).toMatch(/Fluxen stopped.*exit\.status=0/)
   })
 
   it("reload names a restart for unset variables", async () => {
