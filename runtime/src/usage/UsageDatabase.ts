@@ -35,16 +35,26 @@ export type SqliteDriver = (options: { readonly filename: string; readonly prepa
  * imported on first use, because better-sqlite3 is a V8 addon that other
  * runtimes (Deno) cannot load. For a database file it also provides the
  * `SqliteBatchInserter` that the usage writer's INSERTs take, on a second
- * connection. An in-memory database exists only in its own connection, so
- * it gets none.
+ * connection, and the `SqliteReader` that runs the usage store's reads on a
+ * worker thread, on a third. An in-memory database exists only in its own
+ * connection, so it gets neither.
  */
 export const nodeSqliteDriver: SqliteDriver = ({ filename, prepareCacheTtl }) =>
   Layer.unwrapEffect(
     Effect.map(
-      Effect.promise(() => Promise.all([import("@effect/sql-sqlite-node/SqliteClient"), import("./betterSqliteBatchInserter.js")])),
-      ([SqliteClient, { betterSqliteBatchInserterLayer }]) => {
+      Effect.promise(() =>
+        Promise.all([
+          import("@effect/sql-sqlite-node/SqliteClient"),
+          import("./betterSqliteBatchInserter.js"),
+          import("./workerSqliteReader.js")
+        ])
+      ),
+      ([SqliteClient, { betterSqliteBatchInserterLayer }, { workerSqliteReaderLayer }]) => {
         const client = SqliteClient.layer({ filename, prepareCacheTTL: prepareCacheTtl })
-        return isSharedFile(filename) ? Layer.merge(client, betterSqliteBatchInserterLayer(filename)) : client
+        if (!isSharedFile(filename)) return client
+        // Built after the writing connections, so that it closes before them. A read-only
+        // connection that closes last cannot checkpoint the WAL file, so it leaves the file behind.
+        return workerSqliteReaderLayer(filename).pipe(Layer.provideMerge(Layer.merge(client, betterSqliteBatchInserterLayer(filename))))
       }
     )
   )

@@ -7,6 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { makeLatencyByDay, type DayLatency, type LatencyByDayQuery } from "./latencyByDay.js"
 import { SqliteBatchInserter, SqliteBusy } from "./SqliteBatchInserter.js"
+import { runOnClient, runOnReader, SqliteReader } from "./SqliteReader.js"
 import { makeUsageInsertPlanner, type UsageInsert } from "./UsageInsert.js"
 import type { UsageRecord } from "./UsageRecord.js"
 import {
@@ -112,21 +113,26 @@ const make = (options: UsageStoreOptions) => Effect.gen(function* () {
       })
     )
 
-  const totalsOf = makeUsageTotals(sql, dialect, bindTime)
+  // Reads go through the SqliteReader when the driver provides one, which keeps them off the
+  // event loop's thread, and otherwise through the SqlClient.
+  const reader = dialect === "sqlite" ? Option.getOrUndefined(yield* Effect.serviceOption(SqliteReader)) : undefined
+  const runSelect = reader === undefined ? runOnClient : runOnReader(reader)
+
+  const totalsOf = makeUsageTotals(sql, runSelect, dialect, bindTime)
   const totals = (query: UsageTotalsQuery) => bounded(totalsOf(query))
 
   const listOf = Effect.fn("UsageStore.list")(function* (query: UsageListQuery) {
-    const rows = yield* sql<Record<string, unknown>>`
+    const rows = yield* runSelect(sql<Record<string, unknown>>`
       SELECT * FROM fluxen_usage
       WHERE created_at >= ${bindTime(query.from)} AND created_at < ${bindTime(query.to)}
       ORDER BY created_at DESC, request_id
-      LIMIT ${query.limit}`
+      LIMIT ${query.limit}`)
 
     return rows.map(decodeUsageRow)
   })
   const list = (query: UsageListQuery) => bounded(listOf(query))
 
-  const latencyByDayOf = makeLatencyByDay(sql, groupExpressions(dialect).day, bindTime)
+  const latencyByDayOf = makeLatencyByDay(sql, runSelect, groupExpressions(dialect).day, bindTime)
   const latencyByDay = (query: LatencyByDayQuery) => bounded(latencyByDayOf(query))
 
   return UsageStore.of({ insertBatch, totals, list, latencyByDay })

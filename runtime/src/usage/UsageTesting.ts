@@ -63,8 +63,8 @@ const createPostgresDatabase: Effect.Effect<{ readonly url: Redacted.Redacted<st
 })
 
 /**
- * The Node driver without its `SqliteBatchInserter`, as on a runtime whose driver has none
- * (Deno), so that the usage writer's INSERTs take the `SqlClient` path.
+ * The Node driver without its `SqliteBatchInserter` and `SqliteReader`, as on a runtime whose
+ * driver has neither (Deno), so that the usage store's INSERTs and reads take the `SqlClient` path.
  */
 export const sqlClientOnlyDriver: SqliteDriver = ({ filename, prepareCacheTtl }) =>
   Layer.unwrapEffect(

@@ -2,14 +2,17 @@
  * Latency percentiles of successful requests per UTC day, computed in SQL so
  * that they cover every record of the range however many there are.
  *
- * NOTE: the query sorts every successful record of the range. On SQLite it runs
- * on the event loop (better-sqlite3 is synchronous), so a dashboard load over
- * millions of records holds up proxied requests for as long as the sort takes.
- * Use PostgreSQL for such volumes, or keep the dashboard's range short.
+ * The query sorts every successful record of the range. On a SQLite file
+ * under Node, `UsageStore` runs it on a reader thread (see
+ * workerSqliteReader.ts), so the sort does not hold up proxied requests.
+ * NOTE: on Deno, and on an in-memory SQLite database, it still runs on the
+ * event loop's thread, so a dashboard load over millions of records holds up
+ * proxied requests for as long as the sort takes.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import type { SelectRunner } from "./SqliteReader.js"
 
 /** Percentiles of `totalMs` over one UTC day's successful requests, in milliseconds. */
 export interface DayLatency {
@@ -37,8 +40,8 @@ interface DayLatencyRow {
 }
 
 /**
- * Makes the query on a client without name transforms. `dayExpression` turns
- * `created_at` into `YYYY-MM-DD` in the client's dialect.
+ * Makes the query on a client without name transforms, run by `runSelect`.
+ * `dayExpression` turns `created_at` into `YYYY-MM-DD` in the client's dialect.
  *
  * Each percentile is the nearest rank, as `percentilesOf` computes it: the
  * value at position ceil(q·n) of the day's ascending latencies, which is the
@@ -47,9 +50,9 @@ interface DayLatencyRow {
  * SQLite 3.25 or later.
  */
 export const makeLatencyByDay =
-  (sql: SqlClient.SqlClient, dayExpression: string, bindTime: (date: Date) => Date | number) =>
+  (sql: SqlClient.SqlClient, runSelect: SelectRunner, dayExpression: string, bindTime: (date: Date) => Date | number) =>
   (query: LatencyByDayQuery): Effect.Effect<ReadonlyArray<DayLatency>, SqlError> =>
-    sql<DayLatencyRow>`
+    runSelect(sql<DayLatencyRow>`
       WITH ranked AS (
         SELECT ${sql.literal(dayExpression)} AS day, total_ms,
           row_number() OVER (PARTITION BY ${sql.literal(dayExpression)} ORDER BY total_ms) AS position,
@@ -63,7 +66,7 @@ export const makeLatencyByDay =
         min(CASE WHEN 100 * position >= 99 * day_requests THEN total_ms END) AS p99
       FROM ranked
       GROUP BY day
-      ORDER BY day`.pipe(
+      ORDER BY day`).pipe(
       // PostgreSQL returns bigint counts as strings.
       Effect.map((rows) =>
         rows.map((row) => ({

@@ -5,6 +5,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import type { SelectRunner } from "./SqliteReader.js"
 import type { UsageDialect } from "./UsageRow.js"
 
 /**
@@ -143,11 +144,12 @@ const compareGroups = (a: UsageTotal, b: UsageTotal): number => {
 }
 
 /**
- * Makes the query on a client without name transforms. `bindTime` turns a date into the dialect's
- * `created_at` value.
+ * Makes the query on a client without name transforms, run by `runSelect`. `bindTime` turns a
+ * date into the dialect's `created_at` value.
  */
 export const makeUsageTotals = (
   sql: SqlClient.SqlClient,
+  runSelect: SelectRunner,
   dialect: UsageDialect,
   bindTime: (date: Date) => Date | number
 ): ((query: UsageTotalsQuery) => Effect.Effect<ReadonlyArray<UsageTotal>, SqlError>) => {
@@ -172,7 +174,7 @@ export const makeUsageTotals = (
     }
 
     // `usage_estimated` is a boolean in PostgreSQL and 0 or 1 in SQLite, and both read it as a condition.
-    const rows: ReadonlyArray<TotalsRow> = yield* sql<TotalsRow>`
+    const rows: ReadonlyArray<TotalsRow> = yield* runSelect(sql<TotalsRow>`
       SELECT ${sql.literal(group)} AS group_key,
         count(*) AS requests,
         coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
@@ -190,7 +192,7 @@ export const makeUsageTotals = (
         coalesce(sum(cost_saved_usd), 0) AS cost_saved_usd
       FROM fluxen_usage
       WHERE ${sql.and(conditions)}
-      GROUP BY 1`
+      GROUP BY 1`)
 
     // Sorted here because PostgreSQL orders text by the database collation, which can differ
     // from SQLite's byte order (an en_US collation ignores the parentheses of "(none)").
