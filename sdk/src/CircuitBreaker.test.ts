@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, HashMap, Logger, Option } from "effect"
-import { CircuitBreaker, makeCircuitGuard, type CircuitGuardOptions } from "./CircuitBreaker.js"
+import { Deferred, Effect, Exit, HashMap, Logger, Option, Scope, TestClock } from "effect"
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { CircuitBreaker, makeCircuitGuard, type CircuitGuard, type CircuitGuardOptions } from "./CircuitBreaker.js"
 
 const options = { failureThreshold: 3, initialOpenMs: 500, maxOpenMs: 2_000 }
 
@@ -76,7 +79,7 @@ describe("CircuitBreaker", () => {
 describe("makeCircuitGuard", () => {
   const skipped = () => "skipped" as const
 
-  /** Makes a guard that runs `probe`, and the list of its log lines as level, message and `circuit.state`. */
+  /** Makes a guard in the current scope that runs `probe`, and the list of its log lines as level, message and `circuit.state`. */
   const makeGuard = (probe: CircuitGuardOptions["probe"]) =>
     Effect.gen(function* () {
       const logged: Array<string> = []
@@ -92,7 +95,7 @@ describe("makeCircuitGuard", () => {
       return { guard, logged }
     })
 
-  it.live("skips commands while open", () =>
+  it.scopedLive("skips commands while open", () =>
     Effect.gen(function* () {
       const { guard, logged } = yield* makeGuard(Effect.void)
       let sent = 0
@@ -111,7 +114,7 @@ describe("makeCircuitGuard", () => {
       expect(logged).toEqual(["WARN opened for 50 ms open"])
     }))
 
-  it.live("interrupted commands count as failed", () =>
+  it.scopedLive("interrupted commands count as failed", () =>
     Effect.gen(function* () {
       const { guard } = yield* makeGuard(Effect.void)
 
@@ -120,7 +123,7 @@ describe("makeCircuitGuard", () => {
       expect(guard.breaker.state).toBe("open")
     }))
 
-  it.live("probes in the background, then closes", () =>
+  it.scopedLive("probes in the background, then closes", () =>
     Effect.gen(function* () {
       const probeStarted = yield* Deferred.make<void>()
       const releaseProbe = yield* Deferred.make<void>()
@@ -129,7 +132,7 @@ describe("makeCircuitGuard", () => {
       for (let i = 0; i < 3; i++) yield* Effect.either(guard.run(Effect.fail("refused"), skipped))
       yield* Effect.sleep("60 millis")
 
-      // The command that finds the interval over is skipped without waiting for the probe.
+      // The guard started the probe when the interval ended; commands are skipped without waiting for it.
       expect(yield* Effect.flip(guard.run(Effect.succeed(1), skipped))).toBe("skipped")
       yield* Deferred.await(probeStarted)
       expect(guard.breaker.state).toBe("half-open")
@@ -143,7 +146,7 @@ describe("makeCircuitGuard", () => {
       expect(logged).toEqual(["WARN opened for 50 ms open", "INFO closed closed"])
     }))
 
-  it.live("failed probe keeps it open", () =>
+  it.scopedLive("failed probe keeps it open", () =>
     Effect.gen(function* () {
       const { guard, logged } = yield* makeGuard(Effect.fail("still down"))
       for (let i = 0; i < 3; i++) yield* Effect.either(guard.run(Effect.fail("refused"), skipped))
@@ -156,4 +159,111 @@ describe("makeCircuitGuard", () => {
       expect(guard.breaker.currentOpenMs).toBe(100)
       expect(logged).toEqual(["WARN opened for 50 ms open"])
     }))
+
+  /** Fails three commands, which opens the guard's breaker for 50 ms. */
+  const openBreaker = (guard: CircuitGuard) =>
+    Effect.gen(function* () {
+      for (let i = 0; i < 3; i++) yield* Effect.either(guard.run(Effect.fail("refused"), skipped))
+    })
+
+  it.scoped("probes when the interval ends", () =>
+    Effect.gen(function* () {
+      let probes = 0
+      const { guard, logged } = yield* makeGuard(Effect.sync(() => probes++))
+      yield* openBreaker(guard)
+
+      yield* TestClock.adjust("49 millis")
+      expect(probes).toBe(0)
+      expect(guard.breaker.state).toBe("open")
+
+      // No command is sent: the guard's own timer probes.
+      yield* TestClock.adjust("1 millis")
+      yield* Effect.yieldNow()
+      expect(probes).toBe(1)
+      expect(guard.breaker.state).toBe("closed")
+      expect(logged).toEqual(["WARN opened for 50 ms open", "INFO closed closed"])
+      expect(yield* guard.run(Effect.succeed(1), skipped)).toBe(1)
+    }))
+
+  it.scoped("reschedules after a failed probe", () =>
+    Effect.gen(function* () {
+      let probes = 0
+      const { guard } = yield* makeGuard(Effect.suspend(() => {
+        probes++
+        return Effect.fail("still down")
+      }))
+      yield* openBreaker(guard)
+
+      yield* TestClock.adjust("50 millis")
+      expect(probes).toBe(1)
+      expect(guard.breaker.state).toBe("open")
+      expect(guard.breaker.currentOpenMs).toBe(100)
+
+      yield* TestClock.adjust("99 millis")
+      expect(probes).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      expect(probes).toBe(2)
+      expect(guard.breaker.currentOpenMs).toBe(200)
+
+      yield* TestClock.adjust("200 millis")
+      expect(probes).toBe(3)
+      expect(guard.breaker.state).toBe("open")
+    }))
+
+  it.scoped("skips commands while the timer waits", () =>
+    Effect.gen(function* () {
+      let probes = 0
+      const { guard } = yield* makeGuard(Effect.sync(() => probes++))
+      yield* openBreaker(guard)
+
+      yield* TestClock.adjust("25 millis")
+      let sent = 0
+      const result = yield* Effect.flip(guard.run(Effect.sync(() => sent++), skipped))
+
+      expect(result).toBe("skipped")
+      expect(sent).toBe(0)
+      expect(probes).toBe(0)
+    }))
+
+  it.effect("stops the timer when its scope closes", () =>
+    Effect.gen(function* () {
+      let probes = 0
+      const scope = yield* Scope.make()
+      const { guard } = yield* Scope.extend(makeGuard(Effect.sync(() => probes++)), scope)
+      yield* openBreaker(guard)
+
+      yield* Scope.close(scope, Exit.void)
+      yield* TestClock.adjust("1 second")
+
+      expect(probes).toBe(0)
+      expect(guard.breaker.state).toBe("open")
+    }))
+
+  // Opens a breaker for a minute and never closes its scope: Node must still exit at once.
+  const openGuardScript = `
+import { Effect, Scope } from "effect"
+import { makeCircuitGuard } from ${JSON.stringify(fileURLToPath(new URL("../dist/CircuitBreaker.js", import.meta.url)))}
+const program = Effect.gen(function* () {
+  const scope = yield* Scope.make()
+  const guard = yield* Scope.extend(makeCircuitGuard({
+    breaker: { failureThreshold: 1, initialOpenMs: 60000, maxOpenMs: 60000 },
+    probe: Effect.void,
+    log: { opened: () => "opened", closed: "closed" }
+  }), scope)
+  yield* Effect.either(guard.run(Effect.fail("refused"), () => "skipped"))
+  console.log("circuit.state=" + guard.breaker.state)
+})
+Effect.runFork(program)
+`
+
+  it("timer does not keep Node running", async () => {
+    const started = Date.now()
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", openGuardScript], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      timeout: 10_000
+    })
+
+    expect(stdout).toContain("circuit.state=open")
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
 })

@@ -8,10 +8,12 @@
  *
  * {@link CircuitBreaker} is the state machine alone, driven with explicit
  * times. {@link makeCircuitGuard} runs Effect commands through one: it skips
- * them while the breaker is open, sends the probe in the background, counts
+ * them while the breaker is open, sends the probe in the background as soon
+ * as the open interval ends (with no command needed to trigger it), counts
  * interrupted commands as failed and logs each change of state once.
  */
-import { Effect, Exit, Runtime } from "effect"
+import { Clock, Context, DefaultServices, Duration, Effect, Exit, FiberSet, Runtime } from "effect"
+import type { Scope } from "effect"
 
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the breaker. */
@@ -47,6 +49,11 @@ export class CircuitBreaker {
   /** The time the breaker stays open after the latest failure, in milliseconds. */
   get currentOpenMs(): number {
     return this.openMs
+  }
+
+  /** The time from which an open breaker grants the probe, in milliseconds. It has no meaning unless the state is `open`. */
+  get openUntilMs(): number {
+    return this.openUntil
   }
 
   /** Decides whether a command may run at time `nowMs`. Granting a `probe` permit half-opens the breaker. */
@@ -92,8 +99,9 @@ export class CircuitBreaker {
 
 /**
  * Three consecutive failures skip the server for 500 ms, then for twice as
- * long after each failed probe, up to 5 s, so the server is back in use
- * within about 5 s of responding again.
+ * long after each failed probe, up to 5 s. A guard probes at the end of each
+ * interval, so the server is back in use within about 5 s (plus the probe's
+ * own time) of responding again, whether or not commands arrive meanwhile.
  */
 export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerOptions = { failureThreshold: 3, initialOpenMs: 500, maxOpenMs: 5_000 }
 
@@ -125,18 +133,47 @@ export interface CircuitGuard {
   readonly breaker: CircuitBreaker
   /**
    * Runs `command` and reports its outcome to the breaker, or fails at once
-   * with `skipped()` while the breaker is open. The command that finds the
-   * open interval over is skipped as well, and starts the probe.
+   * with `skipped()` while the breaker is open or half-open. No command
+   * waits for the probe.
    */
   readonly run: <A, E, S>(command: Effect.Effect<A, E>, skipped: () => S) => Effect.Effect<A, E | S>
 }
 
-/** Makes a {@link CircuitGuard} whose probe and log lines run in the current runtime. */
-export const makeCircuitGuard = (options: CircuitGuardOptions): Effect.Effect<CircuitGuard> =>
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
+
+/**
+ * Waits `ms` on `clock`. On the live clock the wait is an unreferenced Node
+ * timer, so an open breaker never keeps the process running. Any other clock,
+ * such as the `TestClock`, sleeps as usual.
+ */
+const sleepUnreferenced = (clock: Clock.Clock, ms: number): Effect.Effect<void> => {
+  if (clock !== liveClock) return clock.sleep(Duration.millis(ms))
+  return Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    timer.unref()
+    return Effect.sync(() => clearTimeout(timer))
+  })
+}
+
+/**
+ * Makes a {@link CircuitGuard} whose probe and log lines run in the current
+ * runtime. Each time the breaker opens, the guard starts a timer that sends
+ * the probe when the open interval ends, so the breaker closes on a server
+ * that is back even when no command arrives. Closing the scope stops the
+ * timer and interrupts a probe in flight.
+ *
+ * NOTE: the guard needs a `Scope` for that timer. Earlier versions of this
+ * function needed none, and probed only when a command arrived after the
+ * open interval, so a quiet caller kept skipping a server that was back.
+ */
+export const makeCircuitGuard = (options: CircuitGuardOptions): Effect.Effect<CircuitGuard, never, Scope.Scope> =>
   Effect.gen(function* () {
     const runtime = yield* Effect.runtime<never>()
     const clock = yield* Effect.clock
     const runFork = Runtime.runFork(runtime)
+    const background = yield* FiberSet.make()
+    // Forks into `background`, which interrupts its fibers when the scope closes and runs nothing after.
+    const runInBackground = yield* FiberSet.runtime(background)<never>()
     const breaker = new CircuitBreaker(options.breaker ?? DEFAULT_CIRCUIT_BREAKER)
 
     const logTransition = (transition: CircuitTransition): Effect.Effect<void> => {
@@ -150,17 +187,36 @@ export const makeCircuitGuard = (options: CircuitGuardOptions): Effect.Effect<Ci
     // the command's own interrupts every command sent to a server that hangs,
     // and the breaker must still open.
     const reportOutcome = <A, E>(permit: CircuitPermit, command: Effect.Effect<A, E>) =>
-      Effect.onExit(command, (exit) =>
-        logTransition(Exit.isSuccess(exit) ? breaker.succeeded(permit) : breaker.failed(permit, clock.unsafeCurrentTimeMillis()))
-      )
+      Effect.onExit(command, (exit) => {
+        if (Exit.isSuccess(exit)) return logTransition(breaker.succeeded(permit))
+        const transition = breaker.failed(permit, clock.unsafeCurrentTimeMillis())
+        // A failed probe opens the breaker again, without a transition to log.
+        if (transition === "opened" || permit === "probe") scheduleProbe()
+        return logTransition(transition)
+      })
 
     // In the background, so that no request waits for a server that may still hang.
     const probe = reportOutcome("probe", options.probe).pipe(Effect.ignore)
 
+    // Sleeps until the open interval ends, then probes. It does nothing if a
+    // command took the probe first, because that probe's outcome schedules the next.
+    const probeWhenDue: Effect.Effect<void> = Effect.suspend(() => {
+      if (breaker.state !== "open") return Effect.void
+      const nowMs = clock.unsafeCurrentTimeMillis()
+      // Loops because a timer may fire a little before the wall clock reaches the end.
+      if (nowMs < breaker.openUntilMs) return Effect.zipRight(sleepUnreferenced(clock, breaker.openUntilMs - nowMs), probeWhenDue)
+      return breaker.acquire(nowMs) === "probe" ? probe : Effect.void
+    })
+
+    const scheduleProbe = () => {
+      runInBackground(probeWhenDue)
+    }
+
     const run = <A, E, S>(command: Effect.Effect<A, E>, skipped: () => S): Effect.Effect<A, E | S> =>
       Effect.suspend((): Effect.Effect<A, E | S> => {
         const permit = breaker.acquire(clock.unsafeCurrentTimeMillis())
-        if (permit === "probe") runFork(probe)
+        // A command takes the probe only when it finds the interval over before the timer has fired.
+        if (permit === "probe") runInBackground(probe)
         if (permit !== "normal") return Effect.fail(skipped())
         return reportOutcome(permit, command)
       })

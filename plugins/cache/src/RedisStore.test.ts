@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, HashMap, Logger, Option, Redacted, Schedule, Scope } from "effect"
+import { Duration, Effect, Either, Exit, HashMap, Logger, Option, Redacted, Schedule, Scope } from "effect"
 import { Redis } from "ioredis"
 import { makeCacheHooks } from "./CacheHooks.js"
 import { cacheMetrics } from "./cacheMetrics.js"
@@ -176,6 +176,40 @@ describe("RedisStore with its own redis-server", () => {
         expect(yield* beforeRequest(makeContext({ request: chatRequest("warm") }))).toBeDefined()
       })
     ))
+
+  it.live("closes the breaker without traffic", () => {
+    const messages: Array<string> = []
+    const logger = Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ message }) => {
+        messages.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+    )
+
+    return withServer((server) =>
+      Effect.gen(function* () {
+        const store = yield* makeRedisStore(storeOptions(server.url, "quiet-recovery"))
+        yield* store.set("k1", entry, 60_000)
+
+        yield* Effect.promise(() => server.stop())
+        for (let i = 0; i < 3; i++) yield* Effect.either(store.get("k1"))
+        expect(store.stats().circuit).toBe("open")
+
+        const restarted = yield* Effect.promise(() => startRedisServer(server.port))
+        yield* Effect.addFinalizer(() => Effect.promise(() => restarted.stop()))
+        // No command for longer than the default breaker's longest open interval (5 s), as on a quiet gateway.
+        yield* Effect.sleep("6 seconds")
+
+        expect(store.stats().circuit).toBe("closed")
+        // The restarted server kept nothing, so the first lookup is a plain miss rather than a skip.
+        expect(yield* Effect.either(store.get("k1"))).toEqual(Either.right(undefined))
+        expect(messages).toContain(
+          "The Redis connection is ready again; the cache uses it once the circuit breaker's next probe succeeds."
+        )
+        expect(messages).toContain("Redis responded to the probe command, so the cache uses Redis again.")
+      })
+    ).pipe(Effect.provide(logger))
+  })
 
   it.live("times out lookups on a stalled Redis", () =>
     withServer((server) =>

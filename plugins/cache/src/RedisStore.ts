@@ -5,11 +5,12 @@
  * A failing or stalled Redis delays a request by at most the command
  * timeout, and after a few consecutive failures not at all: a circuit
  * breaker from the SDK then skips Redis for a growing interval and sends
- * one probe command after it. Commands are not queued while the connection
- * is down (they fail at once), a command in flight when the connection drops
- * fails without being retried, and the client reconnects in the background
- * for as long as the store is open. A command that timed out on a stalled
- * connection stays sent, so Redis may still apply a SET when it resumes.
+ * one probe command when it ends, whether or not lookups arrive. Commands
+ * are not queued while the connection is down (they fail at once), a
+ * command in flight when the connection drops fails without being retried,
+ * and the client reconnects in the background for as long as the store is
+ * open. A command that timed out on a stalled connection stays sent, so
+ * Redis may still apply a SET when it resumes.
  * The store only reports failures; the cache hooks turn them into misses.
  */
 import { makeCircuitGuard, type CircuitBreakerOptions, type CircuitState } from "@fluxen/sdk"
@@ -51,8 +52,8 @@ export interface RedisStore extends CacheStore {
 }
 
 // Delay before each reconnection attempt, in milliseconds. It grows with the
-// attempt count up to 1 s, so the cache is back in use within about a second
-// of Redis.
+// attempt count up to 1 s, so the connection is ready within about a second
+// of Redis. An open circuit breaker keeps skipping Redis until its next probe.
 export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1_000)
 
 const DEFAULT_WARNING_INTERVAL_MS = 10_000
@@ -141,6 +142,8 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
     let commandFailures = 0
     let connectionLost = false
     let closing = false
+    // The circuit breaker's state, for the log line of a reconnection. It is set once the guard exists, after the client.
+    let circuitState = (): CircuitState => "closed"
 
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -173,9 +176,11 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
         redis.on("ready", () => {
           if (!connectionLost) return
           connectionLost = false
-          runFork(Effect.logInfo("The Redis connection is ready again; the cache is back in use.").pipe(
-            Effect.annotateLogs({ "cache.store": "redis" })
-          ))
+          // An open breaker keeps skipping Redis until its probe succeeds, at the end of the open interval.
+          const message = circuitState() === "closed"
+            ? "The Redis connection is ready again; the cache is back in use."
+            : "The Redis connection is ready again; the cache uses it once the circuit breaker's next probe succeeds."
+          runFork(Effect.logInfo(message).pipe(Effect.annotateLogs({ "cache.store": "redis" })))
         })
         return redis
       }),
@@ -213,6 +218,7 @@ export const makeRedisStore = (options: RedisStoreOptions): Effect.Effect<RedisS
         annotations: { "cache.store": "redis" }
       }
     })
+    circuitState = () => guard.breaker.state
 
     /** Runs one command unless the circuit breaker skips it. */
     const send = <A>(operation: CacheStoreError["operation"], command: () => Promise<A>): Effect.Effect<A, CacheStoreError> =>

@@ -21,9 +21,9 @@
  * Redis trouble delays a request by at most the command timeout, because
  * commands are not queued while the connection is down. After a few
  * consecutive failures it delays none: a circuit breaker from the SDK then
- * fails every operation at once for a growing interval, and after it probes
- * Redis with one `PING` in the background. The client reconnects in the
- * background while the store is open.
+ * fails every operation at once for a growing interval, and when it ends
+ * probes Redis with one `PING` in the background, whether or not requests
+ * arrive. The client reconnects in the background while the store is open.
  *
  * NOTE: written for a single Redis server (or a primary with replicas).
  * Redis Cluster is not supported, because one script touches keys in
