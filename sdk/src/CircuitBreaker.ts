@@ -143,14 +143,15 @@ const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
 /**
  * Waits `ms` on `clock`. On the live clock the wait is an unreferenced Node
- * timer, so an open breaker never keeps the process running. Any other clock,
+ * timer, so an open breaker never keeps a Node process running. Any other clock,
  * such as the `TestClock`, sleeps as usual.
  */
 const sleepUnreferenced = (clock: Clock.Clock, ms: number): Effect.Effect<void> => {
   if (clock !== liveClock) return clock.sleep(Duration.millis(ms))
   return Effect.async<void>((resume) => {
     const timer = setTimeout(() => resume(Effect.void), ms)
-    timer.unref()
+    // Deno's timers are numbers, without `unref`.
+    ;(timer as { unref?: () => void }).unref?.()
     return Effect.sync(() => clearTimeout(timer))
   })
 }
