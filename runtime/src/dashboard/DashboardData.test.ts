@@ -19,6 +19,7 @@ const total = (group: string, costUsd: number, requests: number): UsageTotal => 
   costUsd,
   unknownCostRequests: 0,
   errors: 0,
+  refused: 0,
   cancelled: 0,
   estimatedUsageRequests: 0,
   cacheHits: 0,

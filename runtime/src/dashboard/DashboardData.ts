@@ -17,6 +17,8 @@ import { percentilesOf, type Percentiles } from "./percentiles.js"
 export interface UsageSums {
   readonly requests: number
   readonly errors: number
+  /** The part of `errors` that a plugin refused by policy, such as for a key, a model, a rate limit or a budget. */
+  readonly refused: number
   readonly cacheHits: number
   readonly costUsd: number
   readonly unknownCostRequests: number
@@ -121,6 +123,7 @@ const optionalRoutes: Readonly<Record<keyof PluginRoutePaths, string>> = {
 const emptySums: UsageSums = {
   requests: 0,
   errors: 0,
+  refused: 0,
   cacheHits: 0,
   costUsd: 0,
   unknownCostRequests: 0,
@@ -135,6 +138,7 @@ const emptySums: UsageSums = {
 const sumsOf = (total: UsageTotal): UsageSums => ({
   requests: total.requests,
   errors: total.errors,
+  refused: total.refused,
   cacheHits: total.cacheHits,
   costUsd: total.costUsd,
   unknownCostRequests: total.unknownCostRequests,
@@ -149,6 +153,7 @@ const sumsOf = (total: UsageTotal): UsageSums => ({
 const addSums = (a: UsageSums, b: UsageSums): UsageSums => ({
   requests: a.requests + b.requests,
   errors: a.errors + b.errors,
+  refused: a.refused + b.refused,
   cacheHits: a.cacheHits + b.cacheHits,
   costUsd: a.costUsd + b.costUsd,
   unknownCostRequests: a.unknownCostRequests + b.unknownCostRequests,

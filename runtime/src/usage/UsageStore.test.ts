@@ -134,6 +134,7 @@ const emptyTotal = {
   costUsd: 0,
   unknownCostRequests: 0,
   errors: 0,
+  refused: 0,
   cancelled: 0,
   estimatedUsageRequests: 0,
   cacheHits: 0,
@@ -187,6 +188,7 @@ const openAiTotal = {
   costUsd: 0.004,
   unknownCostRequests: 0,
   errors: 0,
+  refused: 0,
   cancelled: 0,
   estimatedUsageRequests: 0,
   cacheHits: 1,
@@ -206,6 +208,7 @@ const anthropicTotal = {
   // r4 only, because r3 failed.
   unknownCostRequests: 1,
   errors: 1,
+  refused: 0,
   cancelled: 0,
   estimatedUsageRequests: 0,
   cacheHits: 1,
@@ -443,6 +446,35 @@ for (const database of usageTestDatabases) {
             costSavedUsd: 0.013
           }
         ])
+      }))
+
+    it.effect("refused counts policy refusals", () =>
+      Effect.gen(function* () {
+        const store = yield* UsageStore
+        yield* clearUsage
+        // Three refusals by policy, two failures that are not refusals, a success, and a
+        // cancelled request whose error type is a refusal's but whose status is not `error`.
+        yield* store.insertBatch([
+          makeUsageRecord({ requestId: "no-key", keyId: null, status: "error", httpStatus: 401, errorType: "AuthenticationError" }),
+          makeUsageRecord({ requestId: "model-denied", status: "error", httpStatus: 403, errorType: "PermissionDeniedError" }),
+          makeUsageRecord({ requestId: "over-budget", status: "error", httpStatus: 429, errorType: "LimitExceededError" }),
+          makeUsageRecord({ requestId: "upstream-429", status: "error", httpStatus: 429, errorType: "UpstreamHttpError" }),
+          makeUsageRecord({ requestId: "no-error-type", status: "error", httpStatus: 500, errorType: null }),
+          makeUsageRecord({ requestId: "ok", errorType: null }),
+          makeUsageRecord({ requestId: "cancelled-with-type", status: "cancelled", httpStatus: 499, errorType: "LimitExceededError" })
+        ])
+
+        const byStatus = yield* store.totals({ from, to, groupBy: "status" })
+        const byKey = yield* store.totals({ from, to, groupBy: "key" })
+
+        expect(byStatus.map((total) => [total.group, total.errors, total.refused])).toEqual([
+          ["cancelled", 0, 0],
+          ["error", 5, 3],
+          ["ok", 0, 0]
+        ])
+        const noKey = byKey.find((total) => total.group === nullGroupLabel)
+        expect(noKey?.refused).toBe(1)
+        expect(byKey.reduce((sum, total) => sum + total.refused, 0)).toBe(3)
       }))
 
     it.effect("cancelled and estimated counts", () =>

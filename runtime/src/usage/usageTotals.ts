@@ -70,6 +70,11 @@ export interface UsageTotal {
   readonly unknownCostRequests: number
   /** Requests with status `error`, which excludes cancelled requests. */
   readonly errors: number
+  /**
+   * The part of `errors` that a plugin refused, such as for a missing or invalid key, a model the
+   * key may not use, a `deny` rule, or a rate limit or budget (error types in `refusalErrorTypes`).
+   */
+  readonly refused: number
   /** Requests with status `cancelled`, whose client disconnected before the response ended. */
   readonly cancelled: number
   /** Requests whose token counts Fluxen estimated because the provider reported none (`usageEstimated`). */
@@ -78,6 +83,13 @@ export interface UsageTotal {
   readonly cacheHits: number
   readonly costSavedUsd: number
 }
+
+/**
+ * Error types (`error_type`) of the refusals counted in `UsageTotal.refused`. Plugins such as the
+ * policy and rules plugins raise them (401, 403, 429), and an upstream's error status is an
+ * `UpstreamHttpError` instead, so these are not failures of the gateway or an upstream.
+ */
+export const refusalErrorTypes = ["AuthenticationError", "PermissionDeniedError", "LimitExceededError"] as const
 
 /** Group key reported for records without a value for the grouped dimension. */
 export const nullGroupLabel = "(none)"
@@ -111,6 +123,7 @@ interface TotalsRow {
   readonly cost_usd: number | string
   readonly unknown_cost_requests: number | string
   readonly errors: number | string
+  readonly refused: number | string
   readonly cancelled: number | string
   readonly estimated_usage_requests: number | string
   readonly cache_hits: number | string
@@ -130,6 +143,7 @@ const decodeTotal = (row: TotalsRow): UsageTotal => ({
   costUsd: Number(row.cost_usd),
   unknownCostRequests: Number(row.unknown_cost_requests),
   errors: Number(row.errors),
+  refused: Number(row.refused),
   cancelled: Number(row.cancelled),
   estimatedUsageRequests: Number(row.estimated_usage_requests),
   cacheHits: Number(row.cache_hits),
@@ -186,6 +200,7 @@ export const makeUsageTotals = (
         coalesce(sum(cost_usd), 0) AS cost_usd,
         sum(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unknown_cost_requests,
         sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
+        sum(CASE WHEN status = 'error' AND error_type IN ${sql.in(refusalErrorTypes)} THEN 1 ELSE 0 END) AS refused,
         sum(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
         sum(CASE WHEN usage_estimated THEN 1 ELSE 0 END) AS estimated_usage_requests,
         sum(CASE WHEN cache_status IN ('hit', 'semantic-hit') THEN 1 ELSE 0 END) AS cache_hits,

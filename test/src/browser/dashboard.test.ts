@@ -44,20 +44,23 @@ interface RecordSpec {
   readonly team: string
   readonly costUsd: number | null
   readonly status?: "ok" | "error"
+  /** The error's tag and HTTP status, for a request with status `error`. */
+  readonly errorType?: string
+  readonly httpStatus?: number
   readonly cacheHit?: boolean
 }
 
 /**
  * 18 requests over the last 30 days: gpt-4.1 costs $10.00 in 4 requests,
  * claude-sonnet-4 $4.50 in 3, and gpt-4o-mini $1.00 in 10, two of them
- * cache hits that saved $0.10 each and one an upstream error. The model
- * "unpriced-model" has one successful request without a price.
+ * cache hits that saved $0.10 each and one refused by a rate limit (status
+ * `error`, a `LimitExceededError`). The model "unpriced-model" has one successful request without a price.
  */
 const specs: ReadonlyArray<RecordSpec> = [
   ...Array.from({ length: 4 }, (): RecordSpec => ({ model: "gpt-4.1", provider: "openai", keyId: "key-alpha", team: "research", costUsd: 2.5 })),
   ...Array.from({ length: 3 }, (): RecordSpec => ({ model: "claude-sonnet-4", provider: "anthropic", keyId: "key-beta", team: "support", costUsd: 1.5 })),
   ...Array.from({ length: 7 }, (): RecordSpec => ({ model: "gpt-4o-mini", provider: "openai", keyId: "key-beta", team: "support", costUsd: 0.1 })),
-  { model: "gpt-4o-mini", provider: "openai", keyId: "key-gamma", team: "research", costUsd: 0.3, status: "error" },
+  { model: "gpt-4o-mini", provider: "openai", keyId: "key-gamma", team: "research", costUsd: 0.3, status: "error", errorType: "LimitExceededError", httpStatus: 429 },
   ...Array.from({ length: 2 }, (): RecordSpec => ({ model: "gpt-4o-mini", provider: "openai", keyId: "key-gamma", team: "research", costUsd: 0, cacheHit: true })),
   { model: "unpriced-model", provider: "openai", keyId: "key-alpha", team: "research", costUsd: null }
 ]
@@ -81,7 +84,7 @@ const makeRecords = (now: number): Array<UsageRecord> => {
       provider: spec.provider,
       endpoint: "chat",
       status: ok ? "ok" : "error",
-      httpStatus: ok ? 200 : 502,
+      httpStatus: spec.httpStatus ?? (ok ? 200 : 502),
       stream: false,
       promptTokens: 1000,
       completionTokens: 250,
@@ -96,7 +99,7 @@ const makeRecords = (now: number): Array<UsageRecord> => {
       cacheSimilarity: null,
       firstByteMs: ok ? totalMs / 4 : null,
       totalMs,
-      errorType: ok ? null : "UpstreamUnreachableError",
+      errorType: ok ? null : (spec.errorType ?? "UpstreamUnreachableError"),
       metadata: { prompt_label: "secret prompt text must not appear" }
     }
   })
@@ -282,6 +285,9 @@ describe("dashboard page", () => {
     expect(await textOf("#total-requests")).toBe("18")
     expect(await textOf("#total-requests-detail")).toBe("1 error")
     expect(await textOf("#error-rate")).toBe("5.6%")
+    expect(await textOf("#error-rate-detail")).toBe(
+      "errors per request, cancellations excluded. 1 of 1 error was a refusal by keys, budgets or rate limits"
+    )
     expect(await textOf("#cache-hit-rate")).toBe("11.1%")
     expect(await textOf("#cost-saved")).toBe("$0.20")
     expect(await textOf("#total-tokens-detail")).toBe("18,000 prompt, 4,500 completion, 0 cached")

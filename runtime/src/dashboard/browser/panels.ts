@@ -7,6 +7,17 @@ import { formatCompact, formatCount, formatMs, formatPercent, formatUsd, noValue
 const formatPercentiles = (percentiles: Percentiles | null): string =>
   percentiles === null ? noValue : `${formatMs(percentiles.p50)} / ${formatMs(percentiles.p95)} / ${formatMs(percentiles.p99)}`
 
+/**
+ * Describes the error rate, and how many of its errors were refusals by policy (keys, model
+ * permissions, rate limits or budgets) rather than failures of the gateway or an upstream.
+ */
+export const describeErrorRate = (errors: number, refused: number): string => {
+  const base = "errors per request, cancellations excluded"
+  if (refused === 0) return base
+  const share = `${formatCount(refused)} of ${formatCount(errors)} ${errors === 1 ? "error" : "errors"}`
+  return `${base}. ${share} ${refused === 1 ? "was a refusal" : "were refusals"} by keys, budgets or rate limits`
+}
+
 /** Fills the tiles with the totals of the range. */
 export const renderTiles = (data: DashboardData): void => {
   const totals = data.totals
@@ -29,7 +40,7 @@ export const renderTiles = (data: DashboardData): void => {
   )
 
   setText("error-rate", formatPercent(ratio(totals.errors, totals.requests)))
-  setText("error-rate-detail", "errors per request, cancellations excluded")
+  setText("error-rate-detail", describeErrorRate(totals.errors, totals.refused))
 
   setText("cache-hit-rate", formatPercent(ratio(totals.cacheHits, totals.requests)))
   setText("cache-hit-rate-detail", `${formatCount(totals.cacheHits)} hits`)
