@@ -108,7 +108,7 @@ const readBatches = async (result: StreamResult) => {
   }
 }
 
-/** Reads every chunk and returns each as its text and event count when it holds bytes, or as its events' data. */
+/** Reads every chunk and returns each as its text and event count when it contains bytes, or as its events' data. */
 const readChunks = async (result: StreamResult) => {
   const iterator = streamChunksOf(result.events)!
   const chunks: Array<{ bytes: string; events: number } | { data: Array<string> }> = []

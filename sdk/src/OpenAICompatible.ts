@@ -218,7 +218,9 @@ export const makeOpenAICompatibleAdapter = (
     const usage = readUsageFrom(endpoint, json, options.usageQuirks)
     const usageOnly = usage !== undefined && Array.isArray(json.choices) && json.choices.length === 0
     const filled = toolCalls !== undefined && toolCalls.fill(json)
-    const data = reading.hideUsage && !usageOnly && json?.usage != null ? withoutUsage(json) : filled ? JSON.stringify(json) : event.data
+    let data = event.data
+    if (reading.hideUsage && !usageOnly && json?.usage != null) data = withoutUsage(json)
+    else if (filled) data = JSON.stringify(json)
     return event.event === undefined ? { data, json, usage, usageOnly } : { event: event.event, data, json, usage, usageOnly }
   }
 
@@ -312,7 +314,7 @@ export const makeOpenAICompatibleAdapter = (
     events: chunkedEvents(() => chunks)
   })
 
-  /** Tells whether the adapter asks for streamed usage that the client did not ask for. */
+  /** Returns true when the adapter requests streamed usage that the client did not request. */
   const usageAddedFor = (request: { readonly stream_options?: unknown }): boolean =>
     streamUsage && (request.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true
 

@@ -153,7 +153,7 @@ export class SseParser {
   }
 
   /**
-   * True when the parser holds no part of a line or an event, so that the next
+   * True when the parser contains no part of a line or an event, so that the next
    * bytes start a new event. Whole events may then be read without the parser
    * (see {@link SseParser.skippedEvents}).
    */

@@ -75,8 +75,8 @@ export const findPlainEventRun = (bytes: Uint8Array): PlainEventRun | undefined 
   let events = 0
   while (text.startsWith(DATA_OBJECT, end)) {
     const lineEnd = text.indexOf("\n", end + DATA_OBJECT.length)
-    // One data line holding a JSON object, then the blank line that ends the event. An event
-    // that holds a marker needing a parse ends the run before it.
+    // One data line containing a JSON object, then the blank line that ends the event. An event
+    // that contains a marker needing a parse ends the run before it.
     if (lineEnd === -1 || lineEnd > markers.stop || text.charCodeAt(lineEnd + 1) !== 0x0a || text.charCodeAt(lineEnd - 1) !== 0x7d) break
     end = lineEnd + 2
     events++

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { makeFetchTransport } from "./FetchTransport.js"
 
-/** Starts an upstream on loopback that sends the headers and one event, then stalls, and tells when that request's connection closes. */
+/** Starts an upstream on loopback that sends the headers and one event, then stalls, and reports when that request's connection closes. */
 const startStallingUpstream = async () => {
   let connectionClosed: Promise<void> | undefined
   const server = createServer((request, response) => {

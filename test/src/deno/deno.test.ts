@@ -260,7 +260,7 @@ describe("runtime on Deno: shutdown", () => {
     expect(output).toContain("Shutdown deadline reached")
     expect(usageRows("status, http_status")).toEqual([{ status: "cancelled", http_status: 499 }])
     expect(output).toMatch(/Stop signal received; shutting down.*signal=SIGTERM/)
-    // The last line says the process stopped, and with which status.
+    // The last line reports the stop and the exit status.
     expect(output.trimEnd().split("\n").at(-1)).toMatch(/Fluxen stopped.*exit\.status=0/)
   }, 60_000)
 

@@ -205,7 +205,7 @@ describe("process lifecycle", () => {
     expect(await exited).toBe(0)
     expect(output).toContain("OpenTelemetry export stopped")
     expect(output).toMatch(/Stop signal received; shutting down.*signal=SIGTERM/)
-    // The last line says the process stopped, and with which status.
+    // The last line reports the stop and the exit status.
     expect(output.trimEnd().split("\n").at(-1)).toMatch(/Fluxen stopped.*exit\.status=0/)
   })
 
